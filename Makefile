@@ -1,0 +1,47 @@
+# videonas: `make reproduce` runs every experiment; `make test` runs the tests and validates the notebooks.
+# Every target that needs Python depends on `setup`, which builds .venv once and again only when pyproject.toml changes.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KERNEL := videonas
+PROFILE ?= default
+export KERAS_BACKEND ?= tensorflow
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+# pip prints one warning per package for the machine's optional local indexes; keep the install log readable.
+PIP_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: setup test test-fast reproduce reports bench lab clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | $(PIP_FILTER)
+	$(BIN)/python -m pip install -q -e '.[test]' 2>&1 | $(PIP_FILTER)
+	$(BIN)/python -c "import videonas, keras, torch, tensorflow, av, cv2"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (videonas)" >/dev/null
+	@touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -q
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow" -q
+
+reproduce: setup
+	$(BIN)/python -m videonas reproduce --profile $(PROFILE)
+
+reports: setup
+	$(BIN)/python -m videonas report
+
+bench: setup
+	$(BIN)/python -m videonas bench
+
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
