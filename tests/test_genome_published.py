@@ -1,0 +1,45 @@
+"""The published architectures load from the package's own copy of the reference data and round-trip exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from videonas import genome
+from videonas.genome import published
+
+
+def test_names_cover_every_published_architecture():
+    assert published.names() == [
+        "TVN-1", "TVN-2", "TVN-3", "TVN-4", "AssembleNet-50", "AssembleNet-101", "EvaNet-A", "EvaNet-B",
+    ]
+
+
+@pytest.mark.parametrize("name", published.names())
+def test_published_genome_round_trips_to_the_released_spec(name):
+    loaded = published.load(name)
+    assert loaded.FAMILY == published.family_of(name)
+    assert loaded.to_published() == published.spec(name)
+    assert genome.decode(loaded.to_json()) == loaded
+
+
+def test_lookup_is_case_insensitive_and_unknown_names_are_refused():
+    assert published.load("tvn-1") == published.load("TVN-1")
+    with pytest.raises(ValueError, match="got 'TVN-9'"):
+        published.load("TVN-9")
+    with pytest.raises(ValueError, match="got 'ResNet-50'"):
+        published.load("ResNet-50")
+
+
+def test_the_package_copy_is_what_the_code_reads():
+    """Nothing reads ../shared at run time: the data comes from videonas/resources."""
+    assert "tvn" in published.reference() and "_about" in published.reference()
+    assert json.loads(json.dumps(published.reference())) == published.reference()
+
+
+def test_decode_names_the_family_field():
+    with pytest.raises(ValueError, match="family must be one of .* got 'resnet'"):
+        genome.decode({"family": "resnet"})
+    with pytest.raises(ValueError, match="genome must be a JSON object"):
+        genome.decode("[1, 2]")

@@ -1,0 +1,90 @@
+"""The report builder: notebooks run through Papermill, failures are reported, and the index links resolve."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from videonas import report
+
+
+def _notebook(path: Path, body: str) -> None:
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('output_dir = "."\nscore = 0.25')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, str(path))
+
+
+_GOOD = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from pathlib import Path
+from videonas import report
+figure, axis = plt.subplots()
+axis.plot([0, 1], [0, score])
+figure.savefig(Path(output_dir) / "curve.png")
+report.write_results(output_dir, title="Good experiment", question="Does it run?",
+    headline=[{"label": "score", "value": score, "paper": "0.5 (paper)"}],
+    figures=["curve.png"], conclusion="It ran.", deterministic="score is a parameter.")
+"""
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value and not value.startswith(("#", "http")):
+                self.targets.append(value)
+
+
+def test_write_results_refuses_headline_without_value(tmp_path):
+    with pytest.raises(ValueError, match=r"headline\[0\] is missing \['value'\]"):
+        report.write_results(tmp_path, title="t", question="q", headline=[{"label": "x"}], conclusion="c")
+
+
+def test_write_results_refuses_missing_figure(tmp_path):
+    with pytest.raises(ValueError, match="missing.png"):
+        report.write_results(tmp_path, title="t", question="q", headline=[], conclusion="c", figures=["missing.png"])
+
+
+def test_load_parameters_reads_the_profile_file(tmp_path):
+    (tmp_path / "params" / "default").mkdir(parents=True)
+    (tmp_path / "params" / "default" / "exp.yaml").write_text("budget: 3\nname: x\n")
+    assert report.load_parameters(tmp_path, "exp", "default") == {"budget": 3, "name": "x"}
+    assert report.load_parameters(tmp_path, "exp", "smoke") == {}
+    with pytest.raises(ValueError, match="profile must be one of .* got 'huge'"):
+        report.load_parameters(tmp_path, "exp", "huge")
+
+
+@pytest.mark.slow
+def test_reproduce_runs_notebooks_reports_failures_and_links_resolve(tmp_path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    (notebooks / "params" / "default").mkdir(parents=True)
+    _notebook(notebooks / "good.ipynb", _GOOD)
+    _notebook(notebooks / "broken.ipynb", "raise RuntimeError('disk on fire')")
+    (notebooks / "params" / "default" / "good.yaml").write_text("score: 0.75\n")
+
+    index = report.reproduce(profile="default", notebooks_dir=notebooks, reports_dir=reports)
+
+    good = json.loads((reports / "good" / "results.json").read_text())
+    assert good["headline"][0]["value"] == 0.75  # the profile's parameter reached the notebook
+    broken = json.loads((reports / "broken" / "run.json").read_text())
+    assert broken["status"] == "failed" and "disk on fire" in broken["error"]
+    text = index.read_text()
+    assert "Good experiment" in text and "disk on fire" in text and "0.75" in text
+    assert "toggle-code" in (reports / "good" / "good.html").read_text()
+    parser = _Links()
+    parser.feed(text)
+    assert "good/curve.png" in parser.targets
+    missing = [target for target in parser.targets if not (reports / target).exists()]
+    assert missing == []

@@ -1,0 +1,285 @@
+"""The trial store: one SQLite file per experiment, the single source of truth for resume and reports.
+
+Every state change is its own committed transaction (WAL journal), so a run killed at any moment loses no finished
+trial. A strategy is never pickled: it is rebuilt by replaying the stored trials, which is why the store keeps each
+trial's round, parent and full genome JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import socket
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+STATUSES = ("pending", "running", "done", "failed", "rejected")
+FINISHED = ("done", "failed", "rejected")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    name TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    experiment TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    parent INTEGER,
+    genome TEXT NOT NULL,
+    genome_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    fitness REAL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    params INTEGER,
+    flops INTEGER,
+    latency_ms REAL,
+    error TEXT,
+    seed INTEGER,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    host TEXT,
+    PRIMARY KEY (experiment, idx)
+);
+CREATE INDEX IF NOT EXISTS trials_key ON trials (experiment, genome_key);
+"""
+
+
+@dataclasses.dataclass
+class TrialResult:
+    """What evaluating one candidate produced; ``edge_weights`` feeds AssembleNet's guided mutation."""
+
+    status: str = "done"
+    fitness: float | None = None
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    params: int | None = None
+    flops: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    edge_weights: dict[tuple[int, int], float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in FINISHED:
+            raise ValueError(f"status must be one of {list(FINISHED)}, got {self.status!r}")
+        if self.status == "done" and (self.fitness is None or not math.isfinite(float(self.fitness))):
+            # A NaN or missing fitness is a failure, whoever produced it.
+            self.status, self.error = "failed", self.error or f"non-finite fitness {self.fitness!r}"
+            self.fitness = None
+
+    @classmethod
+    def failed(cls, error: str, **fields: Any) -> "TrialResult":
+        return cls(status="failed", error=error, **fields)
+
+    @classmethod
+    def coerce(cls, value: "TrialResult | Mapping[str, Any]") -> "TrialResult":
+        """Accept a ``TrialResult`` or a plain dict (what an evaluate function in another process may return)."""
+        if isinstance(value, TrialResult):
+            return value
+        if isinstance(value, Mapping):
+            return cls(**value)
+        raise ValueError(f"evaluate function must return a TrialResult or dict, got {type(value).__name__}")
+
+
+@dataclasses.dataclass
+class Trial:
+    """One stored row; ``genome`` is the canonical JSON text (decode with the space's genome type)."""
+
+    experiment: str
+    index: int
+    round: int
+    parent: int | None
+    genome: str
+    genome_key: str
+    status: str
+    fitness: float | None = None
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    params: int | None = None
+    flops: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    seed: int | None = None
+    created: float | None = None
+    started: float | None = None
+    finished: float | None = None
+    host: str | None = None
+
+    @property
+    def edge_weights(self) -> dict[tuple[int, int], float] | None:
+        stored = self.metrics.get("edge_weights")
+        if stored is None:
+            return None
+        return {(int(src), int(dst)): float(weight) for src, dst, weight in stored}
+
+    def result(self) -> TrialResult:
+        """The stored outcome as a ``TrialResult`` (used to copy a duplicate's result)."""
+        metrics = {k: v for k, v in self.metrics.items() if k != "edge_weights"}
+        return TrialResult(status=self.status, fitness=self.fitness, metrics=metrics, params=self.params,
+                           flops=self.flops, latency_ms=self.latency_ms, error=self.error,
+                           edge_weights=self.edge_weights)
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+
+
+def _json_number(value: Any) -> Any:
+    """NaN/inf are not JSON: store them as strings so curves from diverged runs survive."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_number(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_number(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _json_number(value.item())
+    return value
+
+
+class TrialStore:
+    """SQLite trial store. Safe for one writer (the driver) and any number of readers (reports, notebooks)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL with WAL survives a killed process (only an OS crash can lose the last commits).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "TrialStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- experiments -------------------------------------------------------------------------------------------------
+
+    def experiment_config(self, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT config FROM experiments WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row["config"])
+
+    def experiments(self) -> list[str]:
+        return [row["name"] for row in self._conn.execute("SELECT name FROM experiments ORDER BY created")]
+
+    def open_experiment(self, name: str, config: Mapping[str, Any], *, force: bool = False) -> None:
+        """Create the experiment, or check that a resumed one has the same configuration.
+
+        Resuming with a different configuration would silently mix two searches in one history, so it is refused
+        unless ``force`` (then the new configuration replaces the stored one).
+        """
+        config = json.loads(json.dumps(config, sort_keys=True, default=str))
+        stored = self.experiment_config(name)
+        if stored is not None and stored != config and not force:
+            changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+            raise ValueError(
+                f"experiment {name!r} in {self.path} was run with a different configuration (changed: {changed}); "
+                "use another name or store, or pass force=True to continue anyway"
+            )
+        with self._conn:
+            self._conn.execute(
+                "INSERT INTO experiments (name, config, config_hash, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET config = excluded.config, config_hash = excluded.config_hash",
+                (name, json.dumps(config, sort_keys=True), config_hash(config), time.time()),
+            )
+
+    # --- trials ------------------------------------------------------------------------------------------------------
+
+    def add_trials(self, trials: Iterable[Trial]) -> None:
+        now = time.time()
+        with self._conn:
+            self._conn.executemany(
+                "INSERT INTO trials (experiment, idx, round, parent, genome, genome_key, status, seed, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                [(t.experiment, t.index, t.round, t.parent, t.genome, t.genome_key, t.seed, now) for t in trials],
+            )
+
+    def mark_running(self, experiment: str, index: int, host: str | None = None) -> None:
+        with self._conn:
+            self._conn.execute(
+                "UPDATE trials SET status = 'running', started = ?, host = ? WHERE experiment = ? AND idx = ?",
+                (time.time(), host or socket.gethostname(), experiment, index),
+            )
+
+    def finish(self, experiment: str, index: int, result: TrialResult) -> None:
+        """Record a finished trial and commit at once: this is the durability point of the search."""
+        metrics = dict(result.metrics)
+        if result.edge_weights is not None:
+            metrics["edge_weights"] = [[int(s), int(d), float(w)] for (s, d), w in sorted(result.edge_weights.items())]
+        with self._conn:
+            self._conn.execute(
+                "UPDATE trials SET status = ?, fitness = ?, metrics = ?, params = ?, flops = ?, latency_ms = ?, "
+                "error = ?, finished = ? WHERE experiment = ? AND idx = ?",
+                (result.status, None if result.fitness is None else float(result.fitness),
+                 json.dumps(_json_number(metrics), sort_keys=True),
+                 None if result.params is None else int(result.params),
+                 None if result.flops is None else int(result.flops),
+                 None if result.latency_ms is None else float(result.latency_ms),
+                 result.error, time.time(), experiment, index),
+            )
+
+    def requeue_unfinished(self, experiment: str) -> int:
+        """Trials left ``running`` by a killed driver go back to ``pending``; returns how many."""
+        with self._conn:
+            cursor = self._conn.execute(
+                "UPDATE trials SET status = 'pending', started = NULL, host = NULL "
+                "WHERE experiment = ? AND status = 'running'", (experiment,))
+        return cursor.rowcount
+
+    def trials(self, experiment: str, *, status: str | Sequence[str] | None = None) -> list[Trial]:
+        """Trials in index order, optionally only those with the given status(es)."""
+        query, args = "SELECT * FROM trials WHERE experiment = ?", [experiment]
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            for s in statuses:
+                if s not in STATUSES:
+                    raise ValueError(f"status must be one of {list(STATUSES)}, got {s!r}")
+            query += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args += statuses
+        return [_row_to_trial(row) for row in self._conn.execute(query + " ORDER BY idx", args)]
+
+    def best(self, experiment: str, k: int = 1) -> list[Trial]:
+        """The ``k`` finished trials with the highest fitness (ties broken by the earlier index)."""
+        rows = self._conn.execute(
+            "SELECT * FROM trials WHERE experiment = ? AND status = 'done' ORDER BY fitness DESC, idx LIMIT ?",
+            (experiment, int(k)))
+        return [_row_to_trial(row) for row in rows]
+
+    def history(self, experiment: str):
+        """All trials as a pandas DataFrame (one row per trial, metrics expanded into ``metric_*`` columns)."""
+        import pandas
+
+        records = []
+        for trial in self.trials(experiment):
+            record = dataclasses.asdict(trial)
+            metrics = record.pop("metrics")
+            for key, value in metrics.items():
+                if not isinstance(value, (list, dict)):
+                    record[f"metric_{key}"] = value
+            record["metrics"] = metrics
+            records.append(record)
+        columns = [f.name for f in dataclasses.fields(Trial)]
+        frame = pandas.DataFrame.from_records(records, columns=None if records else columns)
+        return frame.set_index("index", drop=False) if records else frame
+
+
+def _row_to_trial(row: sqlite3.Row) -> Trial:
+    return Trial(
+        experiment=row["experiment"], index=row["idx"], round=row["round"], parent=row["parent"],
+        genome=row["genome"], genome_key=row["genome_key"], status=row["status"], fitness=row["fitness"],
+        metrics=json.loads(row["metrics"] or "{}"), params=row["params"], flops=row["flops"],
+        latency_ms=row["latency_ms"], error=row["error"], seed=row["seed"], created=row["created"],
+        started=row["started"], finished=row["finished"], host=row["host"],
+    )
