@@ -6,6 +6,7 @@ The specs are the authors' released genomes transcribed as data; the package car
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.resources
 import json
@@ -48,7 +49,7 @@ def load(name: str) -> Genome:
 
 
 def spec(name: str) -> dict[str, Any]:
-    """The released spec of ``name`` without the ``_`` annotation keys."""
+    """The released spec of ``name`` without the ``_`` annotation keys (a copy: callers may edit it)."""
     family = family_of(name)
     raw = reference()[family][name]
-    return {k: v for k, v in raw.items() if not k.startswith("_")}
+    return copy.deepcopy({k: v for k, v in raw.items() if not k.startswith("_")})

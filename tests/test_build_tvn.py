@@ -1,0 +1,164 @@
+"""TVN builder: shapes agree with the genome's own size arithmetic, published nets build, block semantics hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy
+import pytest
+
+from videonas.build.tvn import build_tvn
+from videonas.genome import published
+from videonas.genome.tvn import TVNBlock, TVNGenome, TVNSpace
+
+
+def _tiny(genome: TVNGenome) -> TVNGenome:
+    """The same architecture at a cheap input: 32 px when the strides allow it, at most 4 frames."""
+    frames = min(genome.num_frames, 4)
+    try:
+        return dataclasses.replace(genome, image_size=32, num_frames=frames)
+    except ValueError:
+        return dataclasses.replace(genome, num_frames=frames)
+
+
+def _clip(genome: TVNGenome, batch: int = 2, seed: int = 0) -> numpy.ndarray:
+    shape = (batch, genome.num_frames, genome.image_size, genome.image_size, 3)
+    return numpy.random.default_rng(seed).random(shape, dtype=numpy.float32)
+
+
+@pytest.mark.slow
+def test_sampled_genomes_and_mutants_build_and_run():
+    """A sample (8 random + 8 mutants of the seeded space the genome tests use): building 400 Keras models is too
+    slow for the suite, and the genome tests already cover all 400 as data. Each model's last feature map must have
+    the (frames, size) that ``TVNGenome.feature_sizes`` predicts, which ties the builder to the genome's feasibility."""
+    space, rng = TVNSpace(), numpy.random.default_rng(0)
+    parents = [space.sample(rng) for _ in range(8)]
+    genomes = parents + [space.mutate(parent, rng) for parent in parents]
+    for genome in map(_tiny, genomes):
+        model = build_tvn(genome, num_classes=7)
+        frames, size = genome.feature_sizes()[-1]
+        assert tuple(model.get_layer("global_pool").input.shape[1:4]) == (frames, size, size)
+        logits = keras.ops.convert_to_numpy(model(_clip(genome), training=False))
+        assert logits.shape == (2, 7)
+        assert numpy.isfinite(logits).all()
+
+
+@pytest.mark.slow
+def test_published_tvns_build_at_their_input_sizes():
+    """Parameter counts (400 classes) are large for "tiny" nets: the released genomes put wide squeeze-excitation
+    bottlenecks (ratio ~0.9 on 1-2k channels) in repeated blocks; we check a plausible range, not a copied figure."""
+    counts = {}
+    for name in ("TVN-1", "TVN-2", "TVN-3", "TVN-4"):
+        genome = published.load(name)
+        model = build_tvn(genome, num_classes=400)
+        assert model.input_shape == (None, genome.num_frames, genome.image_size, genome.image_size, 3)
+        assert model.output_shape == (None, 400)
+        assert model.get_layer("logits").output.shape[-1] == 400
+        counts[name] = model.count_params()
+        last = genome.blocks[-1]
+        assert model.get_layer("global_pool").input.shape[-1] == last.filters * last.expand
+    assert all(1_000_000 < count < 200_000_000 for count in counts.values()), counts
+    half = build_tvn(published.load("TVN-1"), num_classes=400, width_multiplier=0.5).count_params()
+    assert half < counts["TVN-1"] / 2  # 1x1 convs dominate and scale quadratically with width
+
+
+@pytest.mark.slow
+def test_tvn1_runs_at_its_published_size():
+    genome = published.load("TVN-1")
+    model = build_tvn(genome, num_classes=400)
+    logits = keras.ops.convert_to_numpy(model(_clip(genome, batch=1), training=False))
+    assert logits.shape == (1, 400) and numpy.isfinite(logits).all()
+
+
+def _two_block_genome(*, num_frames: int, temporal_type: str, skip: bool = False, stride: int = 1) -> TVNGenome:
+    first = TVNBlock(spatial_type="std", spatial_stride=2, temporal_type=temporal_type, temporal_kernel=3, filters=8,
+                     expand=2)
+    second = TVNBlock(spatial_type="depth", spatial_stride=stride, temporal_type=temporal_type, temporal_kernel=3,
+                      filters=8, expand=2, skip=skip)
+    return TVNGenome(image_size=32, num_frames=num_frames, frame_stride=1, blocks=(first, second))
+
+
+def test_single_frame_skips_the_temporal_layers():
+    conv = build_tvn(_two_block_genome(num_frames=1, temporal_type="1d"), num_classes=3)
+    pool = build_tvn(_two_block_genome(num_frames=1, temporal_type="maxpool"), num_classes=3)
+    assert conv.count_params() == pool.count_params()
+    pool.set_weights(conv.get_weights())
+    clip = _clip(_two_block_genome(num_frames=1, temporal_type="1d"))
+    numpy.testing.assert_allclose(
+        keras.ops.convert_to_numpy(conv(clip, training=False)),
+        keras.ops.convert_to_numpy(pool(clip, training=False)),
+        rtol=1e-5, atol=1e-6,
+    )
+    two_frames = build_tvn(_two_block_genome(num_frames=2, temporal_type="1d"), num_classes=3)
+    assert two_frames.count_params() > conv.count_params()  # with 2 frames the (k, 1, 1) convs exist
+
+
+def test_residual_block_is_input_plus_branch():
+    """With matching shapes the skip is an identity: zeroing the branch's last BN leaves relu(input) = input."""
+    genome = _two_block_genome(num_frames=2, temporal_type="avgpool", skip=True)
+    model = build_tvn(genome, num_classes=3)
+    names = {layer.name for layer in model.layers}
+    assert "block1_0_projection_conv" not in names
+    probe = keras.Model(model.input, [model.get_layer("block0_0_out").output, model.get_layer("block1_0_out").output])
+    clip = _clip(genome)
+    before, after = (keras.ops.convert_to_numpy(t) for t in probe(clip, training=False))
+    assert not numpy.allclose(before, after)
+    norm = model.get_layer("block1_0_expand_bn")
+    gamma, beta, mean, variance = norm.get_weights()
+    norm.set_weights([numpy.zeros_like(gamma), numpy.zeros_like(beta), mean, variance])
+    before, after = (keras.ops.convert_to_numpy(t) for t in probe(clip, training=False))
+    numpy.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
+    strided = build_tvn(_two_block_genome(num_frames=2, temporal_type="avgpool", skip=True, stride=2), num_classes=3)
+    assert "block1_0_projection_conv" in {layer.name for layer in strided.layers}
+
+
+def test_input_output_names_and_bad_arguments():
+    genome = _two_block_genome(num_frames=2, temporal_type="1d")
+    model = build_tvn(genome, num_classes=5, name="tiny")
+    assert model.name == "tiny" and build_tvn(genome, num_classes=5).name == "tvn"
+    assert model.inputs[0].name == "rgb" and model.output_names == ["logits"]
+    assert model.get_layer("logits").units == 5
+    with pytest.raises(ValueError, match="num_classes"):
+        build_tvn(genome, num_classes=0)
+    with pytest.raises(ValueError, match="dropout"):
+        build_tvn(genome, num_classes=5, dropout=1.5)
+    with pytest.raises(ValueError, match="genome must be TVNGenome"):
+        build_tvn(genome.to_dict(), num_classes=5)
+
+
+_TORCH_SCRIPT = """
+import dataclasses, json, numpy, keras
+from videonas.build.tvn import build_tvn
+from videonas.genome.tvn import TVNSpace
+space, rng = TVNSpace(image_sizes=(32,), frame_counts=(1, 2, 4)), numpy.random.default_rng(11)
+out = []
+for _ in range(3):
+    genome = space.sample(rng)
+    model = build_tvn(genome, num_classes=4)
+    clip = rng.random((2, genome.num_frames, 32, 32, 3), dtype=numpy.float32)
+    logits = keras.ops.convert_to_numpy(model(clip, training=False))
+    out.append({"shape": list(logits.shape), "finite": bool(numpy.isfinite(logits).all()),
+                "expected": list(genome.feature_sizes()[-1]),
+                "pooled": list(model.get_layer("global_pool").input.shape[1:3])})
+print(json.dumps({"backend": keras.backend.backend(), "models": out}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.other_backend
+def test_builds_and_runs_on_torch():
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    result = subprocess.run([sys.executable, "-c", _TORCH_SCRIPT], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "torch"
+    assert len(report["models"]) == 3
+    for entry in report["models"]:
+        assert entry["shape"] == [2, 4] and entry["finite"]
+        assert entry["pooled"] == entry["expected"]
