@@ -1,0 +1,165 @@
+"""AssembleNet genome -> keras.Model: stems, blocks of (2+1)D bottlenecks, learned weighted fusion on every edge.
+
+Nodes are built in genome order; each block first fuses its inputs with a ``WeightedFusion`` (sigmoid-weighted sum after
+max-pooling to the smallest spatial size and a 1x1 projection), then runs its residual blocks. Every fusion layer is
+named ``node{target}_fusion_from_{source}_{source}...`` so that ``assemblenet_edge_weights`` can hand the learned
+connection weights back to the search in genome indexing (connection-learning-guided mutation).
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+from keras import layers
+
+from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem
+from videonas.genome.base import check_float, check_int, check_type
+from videonas.layers import Conv2Plus1D, WeightedFusion
+
+# Width of the 3x3 conv inside the bottlenecks of each level in the released code (it does not follow the node's
+# filters there). We use min(this, 2 * filters): identical for AssembleNet-50/-101, and proportionate for small nodes.
+RELEASED_INTERMEDIATE_WIDTHS = (64, 128, 256, 512)
+# The released code splits 128 stem channels evenly among the stems (32 each for 4 stems).
+TOTAL_STEM_FILTERS = 128
+_FUSION_NAME = re.compile(r"^node(\d+)_fusion_from_(\d+(?:_\d+)*)$")
+
+
+def _scaled(channels: int, width_multiplier: float) -> int:
+    return max(1, int(round(channels * width_multiplier)))
+
+
+def _batch_norm_relu(x, name: str, relu: bool = True, zero_init: bool = False):
+    x = layers.BatchNormalization(gamma_initializer="zeros" if zero_init else "ones", name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _stem(x, stem: Stem, *, filters: int, name: str):
+    """The released RGB stem, for both modalities: 7x7 conv stride 2, (5,1,1) temporal conv at the stem's dilation,
+    3x3 max-pool stride 2 (2x2 for flow, as released).
+
+    Interpretation: the released flow stem has no temporal conv (its dilation is unused); we give it one so a flow
+    stream's temporal resolution is real, as the paper describes two flow streams at different resolutions.
+    """
+    x = Conv2Plus1D(
+        filters, temporal_kernel=5, spatial_kernel=7, strides=(1, 2, 2), temporal_dilation=stem.temporal_dilation,
+        name=f"{name}_conv",
+    )(x)
+    x = _batch_norm_relu(x, name)
+    pool = 3 if stem.modality == "rgb" else 2
+    return layers.MaxPooling3D(pool_size=(1, pool, pool), strides=(1, 2, 2), padding="same", name=f"{name}_pool")(x)
+
+
+def _bottleneck(x, *, filters: int, inner: int, stride: int, dilation: int, temporal: bool, first: bool, name: str):
+    """1x1 -> (2+1)D 3x3 (temporal kernel 3 at ``dilation``, or spatial only) -> 1x1 to 4x filters, plus the shortcut.
+
+    Interpretation: the released block puts its dilated temporal conv in place of the first 1x1; we put it inside the
+    (2+1)D conv of the middle layer. Its last BN starts at zero so a fresh block is the identity on the shortcut.
+    """
+    shortcut = x
+    if first:
+        shortcut = layers.Conv3D(
+            4 * filters, 1, strides=(1, stride, stride), padding="same", use_bias=False, name=f"{name}_project"
+        )(x)
+        shortcut = _batch_norm_relu(shortcut, f"{name}_project", relu=False)
+    y = layers.Conv3D(filters, 1, use_bias=False, name=f"{name}_reduce")(x)
+    y = _batch_norm_relu(y, f"{name}_reduce")
+    y = Conv2Plus1D(
+        inner, temporal_kernel=3 if temporal else 1, spatial_kernel=3, strides=(1, stride, stride),
+        temporal_dilation=dilation, name=f"{name}_conv",
+    )(y)
+    y = _batch_norm_relu(y, f"{name}_conv")
+    y = layers.Conv3D(4 * filters, 1, use_bias=False, name=f"{name}_expand")(y)
+    y = _batch_norm_relu(y, f"{name}_expand", relu=False, zero_init=True)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def _block_node(x, node: Block, *, blocks: int, width_multiplier: float, name: str):
+    """``blocks`` bottlenecks; as released, the first carries the stride and the projection, and the temporal conv
+    alternates off/on (odd blocks). Interpretation: a one-block node (CPU depth) keeps its temporal conv.
+    """
+    filters = _scaled(node.filters, width_multiplier)
+    inner = _scaled(min(RELEASED_INTERMEDIATE_WIDTHS[node.level], 2 * node.filters), width_multiplier)
+    for step in range(blocks):
+        x = _bottleneck(
+            x, filters=filters, inner=inner, stride=node.spatial_stride if step == 0 else 1,
+            dilation=node.temporal_dilation, temporal=blocks == 1 or step % 2 == 1, first=step == 0,
+            name=f"{name}_block{step}",
+        )
+    return x
+
+
+def build_assemblenet(
+    genome: AssembleNetGenome,
+    *,
+    num_classes: int,
+    multi_label: bool = False,
+    num_frames: int,
+    image_size: int,
+    width_multiplier: float = 1.0,
+    dropout: float = 0.5,
+    name: str | None = None,
+) -> keras.Model:
+    """Inputs "rgb" (T, H, W, 3) in [0, 1] and "flow" (T, H, W, 2); output "logits" (no activation either way).
+
+    Every block fuses its inputs with a ``WeightedFusion`` (also single-input blocks, unlike the released code, so every
+    genome edge has a learned weight) projected to the widest input. The head averages the globally pooled level-3
+    nodes (concatenates them when their widths differ), then dropout and a dense layer.
+    """
+    check_type("genome", genome, AssembleNetGenome)
+    check_int("num_classes", num_classes, 1, 1_000_000)
+    check_type("multi_label", multi_label, bool)
+    check_int("num_frames", num_frames, 1, 1024)
+    check_int("image_size", image_size, 8, 2048)
+    check_float("width_multiplier", width_multiplier, 1e-3, 100.0)
+    check_float("dropout", dropout, 0.0, 0.999)
+    rgb = keras.Input((num_frames, image_size, image_size, 3), name="rgb")
+    flow = keras.Input((num_frames, image_size, image_size, 2), name="flow")
+    streams = {"rgb": layers.Rescaling(2.0, offset=-1.0, name="rgb_normalise")(rgb), "flow": flow}
+    stems = [node for node in genome.nodes if isinstance(node, Stem)]
+    stem_filters = _scaled(TOTAL_STEM_FILTERS // len(stems), width_multiplier)
+    outputs = []
+    for index, node in enumerate(genome.nodes):
+        prefix = f"node{index}"
+        if isinstance(node, Stem):
+            outputs.append(_stem(streams[node.modality], node, filters=stem_filters, name=f"{prefix}_{node.modality}"))
+            continue
+        sources = [outputs[source] for source in node.inputs]
+        fusion_name = f"{prefix}_fusion_from_" + "_".join(str(source) for source in node.inputs)
+        fused = WeightedFusion(max(int(x.shape[-1]) for x in sources), name=fusion_name)(sources)
+        blocks = genome.blocks_per_level[node.level]
+        outputs.append(_block_node(fused, node, blocks=blocks, width_multiplier=width_multiplier, name=prefix))
+    pooled = [layers.GlobalAveragePooling3D(name=f"node{index}_pool")(outputs[index]) for index in genome.head]
+    if len(pooled) == 1:
+        features = pooled[0]
+    elif len({int(x.shape[-1]) for x in pooled}) == 1:
+        features = layers.Average(name="head_average")(pooled)
+    else:
+        features = layers.Concatenate(name="head_concat")(pooled)
+    features = layers.Dropout(dropout, name="dropout")(features)
+    logits = layers.Dense(num_classes, name="logits")(features)
+    return keras.Model({"rgb": rgb, "flow": flow}, logits, name=name or f"assemblenet_{genome.depth}")
+
+
+def assemblenet_edge_weights(model: keras.Model) -> dict[tuple[int, int], float]:
+    """The learned sigmoid weight of every edge, ``(source, target) -> weight`` in genome node indexing.
+
+    Read from the fusion layers' names and ``connection_weights()``; ordered like ``videonas.genome.assemblenet.edges``.
+    """
+    found: list[tuple[int, int, int, float]] = []
+    for layer in model.layers:
+        match = _FUSION_NAME.match(layer.name)
+        if match is None:
+            continue
+        target = int(match.group(1))
+        sources = [int(source) for source in match.group(2).split("_")]
+        weights = layer.connection_weights()
+        if len(weights) != len(sources):
+            raise ValueError(f"{layer.name} has {len(weights)} connection weights for {len(sources)} inputs")
+        found += [(target, position, source, float(w)) for position, (source, w) in enumerate(zip(sources, weights))]
+    if not found:
+        raise ValueError(f"model {model.name!r} has no AssembleNet fusion layers (node<i>_fusion_from_...)")
+    return {(source, target): weight for target, _, source, weight in sorted(found)}
+
+
+__all__ = ["build_assemblenet", "assemblenet_edge_weights"]

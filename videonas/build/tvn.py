@@ -1,0 +1,161 @@
+"""Build a Tiny Video Network from its genome.
+
+Reading of the released code (``tiny_video_nets``, default non-inverted bottleneck) that this builder follows:
+per block repeat, ``[1x1 conv -> kxk conv (standard or depthwise, per frame)] | kxk pool`` at ``filters`` width with
+the spatial stride; then a ``(k, 1, 1)`` temporal conv (to ``filters``) or pool with the temporal stride; then a 1x1
+conv expanding to ``filters * expand`` (BN, no ReLU); squeeze-excitation; context gating; residual; ReLU. So ``filters``
+is the bottleneck width and ``filters * expand`` the block's output width. Repeats after the first have stride 1 and
+alternate the temporal layer off/on. Head: global average pool, dropout, dense to the classes.
+
+Where we differ from the released code (interpretations, all applied identically to every genome):
+- a kernel of 1 means "no layer" (as released) but its stride still subsamples, so every stride in a genome counts;
+- kernels are clipped to the map (temporal: also strides, to the frames left): a kernel larger than the feature map only
+  sees "same" padding, and torch's average pooling refuses one;
+- the residual is an identity when shapes match and a strided 1x1x1 projection + BN otherwise (released: always a
+  projection, and no residual at all when the frame count changes);
+- squeeze-excitation's bottleneck is ``videonas.layers.SqueezeExcitation``'s, max(1, round(C * ratio)) (released:
+  max(int(C * ratio), 8));
+- the non-local layer (in the paper's space, absent from the released code) goes after context gating, before the
+  residual; it is zero-initialised, so a fresh one is the identity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from videonas.genome.base import check_float, check_int, check_type
+from videonas.genome.tvn import TVNBlock, TVNGenome
+
+from videonas import layers as video_layers
+
+
+def build_tvn(
+    genome: TVNGenome,
+    *,
+    num_classes: int,
+    multi_label: bool = False,
+    dropout: float = 0.5,
+    width_multiplier: float = 1.0,
+    name: str | None = None,
+) -> keras.Model:
+    """A Keras model ``{"rgb": (batch, T, S, S, 3) float32 in [0, 1]} -> logits (batch, num_classes)``.
+
+    ``T``, ``S`` come from the genome. ``multi_label`` does not change the graph (logits either way; the loss picks
+    sigmoid or softmax) and is accepted for the common builder interface. ``width_multiplier`` scales every block's
+    ``filters`` (at least 8), for width-scaling experiments.
+    """
+    check_type("genome", genome, TVNGenome)
+    check_int("num_classes", num_classes, 1, 1_000_000)
+    check_type("multi_label", multi_label, bool)
+    check_float("dropout", dropout, 0.0, 0.99)
+    check_float("width_multiplier", width_multiplier, 0.01, 100.0)
+    inputs = keras.Input((genome.num_frames, genome.image_size, genome.image_size, 3), name="rgb")
+    x = layers.Rescaling(2.0, offset=-1.0, name="normalise")(inputs)
+    frames = genome.num_frames
+    for index, block in enumerate(genome.blocks):
+        filters = max(8, round(block.filters * width_multiplier))
+        for repeat in range(block.repeats):
+            # As released: the first repeat carries the strides, later ones alternate the temporal layer off/on.
+            x, frames = _block(
+                x,
+                block,
+                filters=filters,
+                frames=frames,
+                strided=repeat == 0,
+                use_temporal=repeat % 2 == 0,
+                prefix=f"block{index}_{repeat}",
+            )
+    x = layers.GlobalAveragePooling3D(name="global_pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    logits = layers.Dense(
+        num_classes, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="logits"
+    )(x)
+    return keras.Model(inputs, logits, name=name or "tvn")
+
+
+def _block(
+    x,
+    block: TVNBlock,
+    *,
+    filters: int,
+    frames: int,
+    strided: bool,
+    use_temporal: bool,
+    prefix: str,
+):
+    """One repeat of a block; returns the output and its number of frames."""
+    shortcut = x
+    spatial_stride = block.spatial_stride if strided else 1
+    x = _spatial(x, block, filters=filters, stride=spatial_stride, prefix=prefix)
+    temporal_stride = 1
+    if use_temporal and frames > 1:
+        # Clipped to the frames left: a longer kernel or stride would only see "same" padding.
+        kernel = min(block.temporal_kernel, frames)
+        temporal_stride = min(block.temporal_stride if strided else 1, frames)
+        x = _temporal(x, block.temporal_type, filters=filters, kernel=kernel, stride=temporal_stride, prefix=prefix)
+        frames = math.ceil(frames / temporal_stride)
+    x = _conv_bn(x, filters * block.expand, kernel=(1, 1, 1), relu=False, name=f"{prefix}_expand")
+    if block.squeeze > 0:
+        x = video_layers.SqueezeExcitation(block.squeeze, name=f"{prefix}_squeeze")(x)
+    if block.context_gate:
+        x = video_layers.ContextGating(name=f"{prefix}_context_gate")(x)
+    if block.non_local:
+        x = video_layers.NonLocal(name=f"{prefix}_non_local")(x)
+    if block.skip:
+        if tuple(shortcut.shape[1:]) != tuple(x.shape[1:]):
+            shortcut = _conv_bn(
+                shortcut,
+                x.shape[-1],
+                kernel=(1, 1, 1),
+                strides=(temporal_stride, spatial_stride, spatial_stride),
+                relu=False,
+                name=f"{prefix}_projection",
+            )
+        x = layers.Add(name=f"{prefix}_residual")([x, shortcut])
+    return layers.ReLU(name=f"{prefix}_out")(x), frames
+
+
+def _spatial(x, block: TVNBlock, *, filters: int, stride: int, prefix: str):
+    """Per-frame spatial layer: 1x1 conv then kxk conv (std or depthwise), or a kxk pool."""
+    kernel, strides = min(block.spatial_kernel, x.shape[2]), (1, stride, stride)
+    if kernel == 1:
+        if stride == 1:
+            return x
+        return layers.MaxPooling3D((1, 1, 1), strides=strides, padding="same", name=f"{prefix}_spatial_subsample")(x)
+    if block.spatial_type == "maxpool":
+        return layers.MaxPooling3D((1, kernel, kernel), strides=strides, padding="same", name=f"{prefix}_spatial")(x)
+    if block.spatial_type == "avgpool":
+        pool = layers.AveragePooling3D((1, kernel, kernel), strides=strides, padding="same", name=f"{prefix}_spatial")
+        return pool(x)
+    x = _conv_bn(x, filters, kernel=(1, 1, 1), name=f"{prefix}_reduce")
+    if block.spatial_type == "std":
+        return _conv_bn(x, filters, kernel=(1, kernel, kernel), strides=strides, name=f"{prefix}_spatial")
+    x = video_layers.FrameDepthwiseConv(kernel_size=kernel, strides=stride, name=f"{prefix}_spatial_conv")(x)
+    x = layers.BatchNormalization(name=f"{prefix}_spatial_bn")(x)
+    return layers.ReLU(name=f"{prefix}_spatial_relu")(x)
+
+
+def _temporal(x, temporal_type: str, *, filters: int, kernel: int, stride: int, prefix: str):
+    """Temporal (k, 1, 1) conv or pool; a kernel of 1 only subsamples."""
+    strides = (stride, 1, 1)
+    if kernel == 1:
+        if stride == 1:
+            return x
+        return layers.MaxPooling3D((1, 1, 1), strides=strides, padding="same", name=f"{prefix}_temporal_subsample")(x)
+    if temporal_type == "maxpool":
+        return layers.MaxPooling3D((kernel, 1, 1), strides=strides, padding="same", name=f"{prefix}_temporal")(x)
+    if temporal_type == "avgpool":
+        return layers.AveragePooling3D((kernel, 1, 1), strides=strides, padding="same", name=f"{prefix}_temporal")(x)
+    return _conv_bn(x, filters, kernel=(kernel, 1, 1), strides=strides, name=f"{prefix}_temporal")
+
+
+def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, strides=(1, 1, 1), relu: bool = True):
+    x = layers.Conv3D(
+        filters, kernel, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
