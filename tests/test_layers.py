@@ -1,0 +1,250 @@
+"""Numeric properties of videonas.layers (tiny shapes; default backend, plus one torch subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy
+import pytest
+
+from videonas import layers as vl
+
+
+def _rng(seed: int = 0) -> numpy.random.Generator:
+    return numpy.random.default_rng(seed)
+
+
+def _np(x) -> numpy.ndarray:
+    return keras.ops.convert_to_numpy(x)
+
+
+@pytest.mark.parametrize("strides", [(1, 1, 1), (1, 2, 2)])
+def test_itgm_length_one_equals_per_frame_conv2d(strides):
+    x = _rng().standard_normal((2, 3, 8, 8, 4)).astype("float32")
+    itgm = vl.ITGM(6, temporal_length=1, spatial_kernel=3, strides=strides)
+    y = _np(itgm(x))
+    conv = keras.layers.Conv2D(6, 3, strides=strides[1:], padding="same", use_bias=False)
+    conv.build((None, 8, 8, 4))
+    conv.set_weights([_np(itgm.spatial_kernel_weight)])
+    expected = numpy.stack([_np(conv(x[:, t])) for t in range(3)], axis=1)
+    assert y.shape == expected.shape == (2, 3, 8 // strides[1], 8 // strides[2], 6)
+    numpy.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+def test_itgm_profile_is_normalised_mixture_and_kernel_is_inflated():
+    itgm = vl.ITGM(5, temporal_length=5, num_mixtures=3)
+    itgm.build((None, 4, 6, 6, 2))
+    rng = _rng(1)
+    itgm.centres.assign(rng.standard_normal(3).astype("float32") * 3)
+    itgm.widths.assign(rng.standard_normal(3).astype("float32"))
+    itgm.mixture_logits.assign(rng.standard_normal((5, 3)).astype("float32"))
+    profile = _np(itgm.temporal_profile())
+    assert profile.shape == (5, 5)
+    numpy.testing.assert_allclose(profile.sum(axis=0), numpy.ones(5), atol=1e-5)
+    assert (profile > 0).all()
+    # Recompute the profile by hand: softmax mixture of normalised Cauchy kernels.
+    centres = numpy.tanh(_np(itgm.centres)) * 2.0
+    widths = numpy.log1p(numpy.exp(_np(itgm.widths))) + 0.01
+    cauchy = 1 / (1 + ((numpy.arange(5)[:, None] - 2.0 - centres) / widths) ** 2)
+    cauchy /= cauchy.sum(axis=0)
+    logits = _np(itgm.mixture_logits)
+    mixture = numpy.exp(logits) / numpy.exp(logits).sum(axis=1, keepdims=True)
+    numpy.testing.assert_allclose(profile, cauchy @ mixture.T, atol=1e-5)
+    # The conv uses the inflated kernel profile[t] * spatial: check against a Conv3D holding it.
+    x = rng.standard_normal((1, 4, 6, 6, 2)).astype("float32")
+    conv = keras.layers.Conv3D(5, (5, 3, 3), padding="same", use_bias=False)
+    conv.build(x.shape)
+    conv.set_weights([profile[:, None, None, None, :] * _np(itgm.spatial_kernel_weight)[None]])
+    numpy.testing.assert_allclose(_np(itgm(x)), _np(conv(x)), atol=1e-5)
+
+
+def test_squeeze_excitation_scales_channels_by_gates_in_open_unit_interval():
+    x = _rng().uniform(0.5, 2.0, (2, 3, 4, 4, 8)).astype("float32")
+    se = vl.SqueezeExcitation(0.25)
+    ratio = _np(se(x)) / x
+    assert se.squeeze.units == 2
+    per_channel = ratio.reshape(2, -1, 8)
+    numpy.testing.assert_allclose(per_channel, numpy.broadcast_to(per_channel[:, :1], per_channel.shape), rtol=1e-5)
+    assert ((per_channel > 0) & (per_channel < 1)).all()
+    assert not numpy.allclose(per_channel[0, 0], per_channel[1, 0])  # gates depend on the clip
+
+
+def test_context_gating_gates_are_constant_over_time_and_space():
+    x = _rng(2).uniform(0.5, 2.0, (1, 2, 3, 3, 5)).astype("float32")
+    ratio = (_np(vl.ContextGating()(x)) / x).reshape(-1, 5)
+    numpy.testing.assert_allclose(ratio, numpy.broadcast_to(ratio[:1], ratio.shape), rtol=1e-5)
+    assert ((ratio > 0) & (ratio < 1)).all()
+
+
+def test_weighted_fusion_matches_numpy():
+    rng = _rng(3)
+    big = rng.standard_normal((2, 3, 8, 8, 3)).astype("float32")
+    small = rng.standard_normal((2, 3, 4, 4, 5)).astype("float32")
+    fusion = vl.WeightedFusion(6, initial_weights=[0.3, -1.2])
+    y = _np(fusion([big, small]))
+    pooled = big.reshape(2, 3, 4, 2, 4, 2, 3).max(axis=(3, 5))
+    kernels = [_np(p.kernel).reshape(p.kernel.shape[-2], 6) for p in fusion.projections]
+    gates = 1 / (1 + numpy.exp(-numpy.array([0.3, -1.2])))
+    expected = gates[0] * pooled @ kernels[0] + gates[1] * small @ kernels[1]
+    numpy.testing.assert_allclose(y, expected, atol=1e-5)
+    numpy.testing.assert_allclose(fusion.connection_weights(), gates, rtol=1e-6)
+    fresh = vl.WeightedFusion(2)
+    fresh([big, small])
+    numpy.testing.assert_allclose(fresh.connection_weights(), [0.5, 0.5])
+
+
+def test_weighted_fusion_rejects_mismatched_time():
+    with pytest.raises(ValueError, match="time length"):
+        vl.WeightedFusion(2)([numpy.zeros((1, 2, 4, 4, 1), "float32"), numpy.zeros((1, 3, 4, 4, 1), "float32")])
+
+
+@pytest.mark.parametrize("mode", vl.NonLocal.MODES)
+def test_nonlocal_fresh_is_identity_and_attention_matches_numpy(mode):
+    rng = _rng(4)
+    x = rng.standard_normal((2, 2, 3, 3, 4)).astype("float32")
+    block = vl.NonLocal(mode=mode, bottleneck_ratio=0.5)
+    numpy.testing.assert_allclose(_np(block(x)), x, atol=1e-6)
+    block.project.set_weights([rng.standard_normal((1, 1, 1, 2, 4)).astype("float32"), numpy.zeros(4, "float32")])
+    flat = x.reshape(2, 18, 4)
+
+    def embed(layer):
+        kernel, bias = layer.get_weights()
+        return flat @ kernel.reshape(4, 2) + bias
+
+    affinity = embed(block.theta) @ embed(block.phi).transpose(0, 2, 1)
+    if mode == "embedded_gaussian":
+        affinity = numpy.exp(affinity - affinity.max(-1, keepdims=True))
+        affinity /= affinity.sum(-1, keepdims=True)
+    else:
+        affinity /= 18
+    kernel, bias = block.project.get_weights()
+    expected = flat + (affinity @ embed(block.g)) @ kernel.reshape(2, 4) + bias
+    numpy.testing.assert_allclose(_np(block(x)), expected.reshape(x.shape), atol=1e-4)
+
+
+def test_nonlocal_with_batch_norm_starts_as_identity():
+    x = _rng(5).standard_normal((1, 2, 2, 2, 4)).astype("float32")
+    numpy.testing.assert_allclose(_np(vl.NonLocal(use_batch_norm=True)(x)), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("temporal_kernel", [1, 3])
+def test_conv2plus1d_temporal_mixing_only_with_temporal_kernel(temporal_kernel):
+    x = _rng(6).standard_normal((1, 5, 6, 6, 3)).astype("float32")
+    layer = vl.Conv2Plus1D(4, temporal_kernel=temporal_kernel)
+    before = _np(layer(x, training=False))
+    x[:, 2] += 1.0
+    changed = numpy.abs(_np(layer(x, training=False)) - before).reshape(5, -1).max(axis=1) > 1e-6
+    expected = [False, False, True, False, False] if temporal_kernel == 1 else [False, True, True, True, False]
+    assert changed.tolist() == expected
+
+
+def test_conv2plus1d_shapes_and_parameter_count():
+    layer = vl.Conv2Plus1D(8, temporal_kernel=3, strides=(2, 2, 2), mid_filters=5)
+    y = layer(numpy.zeros((1, 4, 8, 8, 3), "float32"))
+    assert tuple(y.shape) == (1, 2, 4, 4, 8)
+    assert layer.count_params() == 3 * 3 * 3 * 5 + 4 * 5 + 3 * 5 * 8  # spatial, BN (4 vectors), temporal
+
+
+@pytest.mark.parametrize("strides", [(1, 1, 1), (2, 2, 2)])
+def test_depthwise_conv3d_equals_grouped_conv3d(strides):
+    x = _rng(7).standard_normal((1, 5, 6, 6, 4)).astype("float32")
+    layer = vl.DepthwiseConv3D(kernel_size=(3, 3, 3), strides=strides)
+    y = _np(layer(x))
+    grouped = keras.layers.Conv3D(4, 3, strides=strides, padding="same", groups=4, use_bias=False)
+    grouped.build(x.shape)
+    grouped.set_weights([numpy.swapaxes(_np(layer.kernel), 3, 4)])
+    numpy.testing.assert_allclose(y, _np(grouped(x)), atol=1e-5)
+
+
+def test_frame_depthwise_conv_is_per_frame_depthwise():
+    x = _rng(8).standard_normal((2, 3, 6, 6, 4)).astype("float32")
+    layer = vl.FrameDepthwiseConv(kernel_size=3, strides=2)
+    y = _np(layer(x))
+    assert y.shape == (2, 3, 3, 3, 4)
+    numpy.testing.assert_allclose(y[:, 1], _np(layer.depthwise(x[:, 1])), atol=1e-6)
+
+
+def _all_layers_model():
+    a = keras.Input((4, 8, 8, 6))
+    b = keras.Input((4, 4, 4, 5))
+    outputs = [
+        vl.Conv2Plus1D(4, temporal_kernel=3, strides=(2, 1, 1), temporal_dilation=1)(a),
+        vl.ITGM(4, temporal_length=3, num_mixtures=2)(a),
+        vl.SqueezeExcitation(0.5)(a),
+        vl.ContextGating()(a),
+        vl.NonLocal(mode="dot_product")(a),
+        vl.WeightedFusion(3, initial_weights=[0.5, -0.5])([a, b]),
+        vl.FrameDepthwiseConv(kernel_size=3)(a),
+        vl.DepthwiseConv3D(kernel_size=(3, 3, 3), strides=(1, 2, 2))(a),
+    ]
+    return keras.Model([a, b], outputs)
+
+
+def test_serialisation_round_trip(tmp_path):
+    model = _all_layers_model()
+    rng = _rng(9)
+    inputs = [rng.standard_normal(shape).astype("float32") for shape in ((1, 4, 8, 8, 6), (1, 4, 4, 4, 5))]
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+    model.save(tmp_path / "layers.keras")
+    loaded = keras.saving.load_model(tmp_path / "layers.keras")
+    for got, want in zip(loaded.predict_on_batch(inputs), model.predict_on_batch(inputs)):
+        numpy.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_bad_arguments_raise_value_error_naming_the_field():
+    for make, field in [
+        (lambda: vl.SqueezeExcitation(0), "ratio"),
+        (lambda: vl.NonLocal(mode="gaussian"), "mode"),
+        (lambda: vl.ITGM(4, temporal_length=0), "temporal_length"),
+        (lambda: vl.Conv2Plus1D(4, temporal_kernel=3, strides=(2, 1, 1), temporal_dilation=2), "temporal_dilation"),
+        (lambda: vl.Conv2Plus1D(4, temporal_kernel=3, strides=(1, 2)), "strides"),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            make()
+
+
+_TORCH_SCRIPT = """
+import json, keras, numpy
+from videonas import layers as vl
+from tests.test_layers import _all_layers_model
+rng = numpy.random.default_rng(0)
+model = _all_layers_model()
+a, b = rng.standard_normal((1, 4, 8, 8, 6)).astype("float32"), rng.standard_normal((1, 4, 4, 4, 5)).astype("float32")
+outs = [keras.ops.convert_to_numpy(o) for o in model([a, b])]
+itgm = vl.ITGM(3, temporal_length=1)
+conv = keras.layers.Conv2D(3, 3, padding="same", use_bias=False)
+y = keras.ops.convert_to_numpy(itgm(a))
+conv.build((None, 8, 8, 6)); conv.set_weights([keras.ops.convert_to_numpy(itgm.spatial_kernel_weight)])
+ref = numpy.stack([keras.ops.convert_to_numpy(conv(a[:, t])) for t in range(4)], 1)
+fusion = [layer for layer in model.layers if isinstance(layer, vl.WeightedFusion)][0]
+print(json.dumps({"backend": keras.backend.backend(), "shapes": [list(o.shape) for o in outs],
+                  "finite": all(bool(numpy.isfinite(o).all()) for o in outs),
+                  "nonlocal_identity": float(numpy.abs(outs[4] - a).max()),
+                  "itgm_vs_conv2d": float(numpy.abs(y - ref).max()),
+                  "fusion_weights": fusion.connection_weights().tolist()}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.other_backend
+def test_all_layers_on_torch_backend():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", _TORCH_SCRIPT], env={**os.environ, "KERAS_BACKEND": "torch"},
+                            cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "torch"
+    assert report["shapes"] == [[1, 2, 8, 8, 4], [1, 4, 8, 8, 4], [1, 4, 8, 8, 6], [1, 4, 8, 8, 6], [1, 4, 8, 8, 6],
+                                [1, 4, 4, 4, 3], [1, 4, 8, 8, 6], [1, 4, 4, 4, 6]]
+    assert report["finite"]
+    assert report["nonlocal_identity"] < 1e-6
+    assert report["itgm_vs_conv2d"] < 1e-5
+    numpy.testing.assert_allclose(report["fusion_weights"], 1 / (1 + numpy.exp(-numpy.array([0.5, -0.5]))), rtol=1e-6)
