@@ -1,0 +1,26 @@
+import numpy as np
+
+from videonas.data import ClipBatches, ClipSpec, Clips, LoadReport
+
+
+def make_clips(multi_label=False):
+    rgb = np.arange(5 * 2 * 8 * 8 * 3, dtype=np.uint8).reshape(5, 2, 8, 8, 3)
+    flow = np.ones((5, 2, 8, 8, 2), np.float16)
+    labels = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]] if multi_label else np.array([0, 1, 2, 0, 1])
+    return Clips(rgb, flow, labels, ["a", "b", "c"], multi_label, LoadReport(5), ClipSpec(), [""] * 5)
+
+
+def test_batches_seeded_shuffle_and_augmentation():
+    first = ClipBatches(make_clips(), batch_size=2, seed=3, inputs=("rgb", "flow"), augment=True)
+    second = ClipBatches(make_clips(), batch_size=2, seed=3, inputs=("rgb", "flow"), augment=True)
+    assert len(first) == 3
+    x, y = first[0]
+    x2, y2 = second[0]
+    assert x["rgb"].dtype == np.float32 and x["rgb"].max() <= 1.0 and y.dtype == np.int32
+    assert np.array_equal(x["rgb"], x2["rgb"]) and np.array_equal(y, y2)
+    assert set(np.abs(x["flow"]).ravel().tolist()) == {1.0}
+
+
+def test_multi_label_targets_are_float_multi_hot():
+    x, y = ClipBatches(make_clips(True), batch_size=5, shuffle=False)[0]
+    assert y.shape == (5, 3) and y.dtype == np.float32 and y.sum() == 5

@@ -1,0 +1,46 @@
+import json
+import shutil
+
+import pytest
+
+from videonas.data import charades_dataset, csv_dataset, folder_dataset, parse_actions
+
+
+def test_folder_per_class_with_split_list_unicode_and_spaces(video_dir, tmp_path, caplog):
+    root = tmp_path / "ucf été"
+    (root / "b jump").mkdir(parents=True)
+    (root / "a run").mkdir()
+    (root / "c empty").mkdir()
+    shutil.copy(video_dir / "h264.mp4", root / "b jump" / "v 1.mp4")
+    shutil.copy(video_dir / "h264.mp4", root / "a run" / "v 2.mp4")
+    (tmp_path / "trainlist01.txt").write_text("a run/v 2.mp4 1\n")
+    ds = folder_dataset(root, split_lists={"train": tmp_path / "trainlist01.txt"})
+    assert ds.class_names == ["a run", "b jump", "c empty"]
+    assert [r.labels for r in ds.records("train")] == [(0,)]
+    assert "no videos" in caplog.text
+    ds.save_classes(tmp_path / "classes.json")
+    assert json.loads((tmp_path / "classes.json").read_text())["class_names"] == ds.class_names
+    with pytest.raises(ValueError, match="does not exist"):
+        folder_dataset(tmp_path / "missing")
+
+
+def test_csv_kinetics_style_and_unknown_label(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("label,youtube_id,time_start,time_end,split\nrun,abc,10,20,train\njump,xyz,0,10,val\n")
+    ds = csv_dataset(path, video_root=tmp_path, trimmed=False)
+    assert ds.class_names == ["jump", "run"]
+    record = ds.records("train")[0]
+    assert record.path.endswith("abc_000010_000020.mp4") and (record.start, record.end) == (10.0, 20.0)
+    with pytest.raises(ValueError, match="row 3: unknown label 'jump'"):
+        csv_dataset(path, video_root=tmp_path, classes=["run"])
+
+
+def test_charades_multi_hot_restricted_to_window(tmp_path):
+    path = tmp_path / "charades_train.csv"
+    path.write_text('id,actions,length\nAB12,"c012 1.2 5.0;c045 0.0 3.1",30\n')
+    assert parse_actions("c012 1.2 5.0") == [("c012", 1.2, 5.0)]
+    ds = charades_dataset({"train": path}, video_root=tmp_path)
+    record = ds.records("train")[0]
+    assert ds.multi_label and ds.class_names == ["c012", "c045"]
+    assert record.target(2, (4.0, 6.0)).tolist() == [1.0, 0.0]
+    assert record.target(2, (0.0, 2.0)).tolist() == [1.0, 1.0]

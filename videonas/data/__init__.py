@@ -1,0 +1,32 @@
+"""Video data: decoding (PyAV), dataset formats, the embedded synthetic dataset, optical flow, clip cache, batches.
+
+    ds = embedded_dataset("smoke", seed=0)
+    clips = load_clips(ds, "train", ClipSpec(num_frames=8, image_size=64))
+    batches = ClipBatches(clips, batch_size=16, shuffle=True, seed=0)
+
+Importing this package does not import Keras; `ClipBatches` loads it on first use.
+"""
+
+from __future__ import annotations
+
+from videonas.data.cache import Clips, LoadReport, cache_key, data_root, load_clips
+from videonas.data.decode import ClipSpec, DecodedClip, decode_clip, flip_clip, load_clip, probe, resize_clip
+from videonas.data.embedded import MOTION_CLASSES, SCENE_CLASSES, embedded_dataset, render_clip, write_mp4
+from videonas.data.flow import FLOW_SCALE, compute_flow
+from videonas.data.formats import (Dataset, VideoRecord, charades_dataset, csv_dataset, folder_dataset,
+                                   parse_actions)
+
+__all__ = [
+    "ClipBatches", "ClipSpec", "Clips", "Dataset", "DecodedClip", "FLOW_SCALE", "LoadReport", "MOTION_CLASSES",
+    "SCENE_CLASSES", "VideoRecord", "cache_key", "charades_dataset", "compute_flow", "csv_dataset", "data_root",
+    "decode_clip", "embedded_dataset", "flip_clip", "folder_dataset", "load_clip", "load_clips", "parse_actions",
+    "probe", "render_clip", "resize_clip", "write_mp4",
+]
+
+
+def __getattr__(name: str):
+    if name == "ClipBatches":  # imports keras: keep it out of `import videonas.data`
+        from videonas.data.batches import ClipBatches
+
+        return ClipBatches
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,64 @@
+"""ClipBatches: a keras.utils.PyDataset over cached clips, with seeded shuffling and augmentation.
+
+Randomness comes from numpy Generators seeded by (seed, epoch, batch index), so batches are reproducible whatever
+the worker order. Augmentation: random horizontal flip (flow x negated) and a random translation (edge pad + crop).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from videonas.data.cache import Clips
+
+PAD = 4
+
+
+class ClipBatches(keras.utils.PyDataset):
+    def __init__(self, clips: Clips, batch_size: int = 16, *, shuffle: bool = True, seed: int = 0,
+                 inputs: tuple[str, ...] = ("rgb",), augment: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        for name in inputs:
+            if name not in ("rgb", "flow") or getattr(clips, name) is None:
+                raise ValueError(f"input {name!r} is not available in these clips (spec {clips.spec})")
+        if len(clips) == 0:
+            raise ValueError("clips are empty: nothing to batch")
+        self.clips, self.batch_size, self.shuffle, self.seed = clips, batch_size, shuffle, seed
+        self.inputs, self.augment, self.epoch = tuple(inputs), augment, 0
+        self._order = self._permutation()
+
+    def _permutation(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.clips))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.clips))
+
+    def __len__(self) -> int:
+        return -(-len(self.clips) // self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._permutation()
+
+    def __getitem__(self, index: int):
+        rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+        features = {}
+        for name in self.inputs:
+            array = np.asarray(getattr(self.clips, name)[rows], np.float32)
+            features[name] = array / 255.0 if name == "rgb" else array
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            flips = rng.random(len(rows)) < 0.5
+            shifts = rng.integers(0, 2 * PAD + 1, (len(rows), 2))
+            for name, array in features.items():
+                height, width = array.shape[2:4]
+                padded = np.pad(array, ((0, 0), (0, 0), (PAD, PAD), (PAD, PAD), (0, 0)), mode="edge")
+                for i, (dy, dx) in enumerate(shifts):
+                    array[i] = padded[i, :, dy:dy + height, dx:dx + width]
+                array[flips] = array[flips][..., ::-1, :]
+                if name == "flow":
+                    array[flips, ..., 0] *= -1
+        labels = self.clips.labels[rows]
+        labels = labels.astype(np.float32) if self.clips.multi_label else labels.astype(np.int32)
+        return features, labels
