@@ -238,9 +238,15 @@ class TrialStore:
                 "WHERE experiment = ? AND status = 'running'", (experiment,))
         return cursor.rowcount
 
-    def trials(self, experiment: str, *, status: str | Sequence[str] | None = None) -> list[Trial]:
-        """Trials in index order, optionally only those with the given status(es)."""
-        query, args = "SELECT * FROM trials WHERE experiment = ?", [experiment]
+    def count(self, experiment: str) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM trials WHERE experiment = ?", (experiment,)).fetchone()[0]
+
+    def trials(self, experiment: str, *, status: str | Sequence[str] | None = None, start: int = 0,
+               stop: int | None = None) -> list[Trial]:
+        """Trials in index order (indices ``start <= index < stop``), optionally only the given status(es)."""
+        query, args = "SELECT * FROM trials WHERE experiment = ? AND idx >= ?", [experiment, int(start)]
+        if stop is not None:
+            query, args = query + " AND idx < ?", args + [int(stop)]
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             for s in statuses:

@@ -1,0 +1,70 @@
+"""A candidate that raises, diverges, runs out of memory, dies or hangs is stored as failed; the search goes on."""
+
+from __future__ import annotations
+
+import pytest
+
+from videonas.search import Constraints, run_search
+from videonas.search.synthetic import ToySpace
+
+SYNTHETIC = "videonas.search.synthetic:evaluate"
+
+
+def _run(tmp_path, failures, executor="inprocess", executor_options=None, num_trials=12, **evaluate_options):
+    experiment = run_search("failures", space=ToySpace(length=6, choices=6), store=tmp_path / "f.sqlite",
+                            num_trials=num_trials, strategy="tvn", strategy_options={"population_size": 4},
+                            batch_size=4, seed=2, evaluate=SYNTHETIC,
+                            evaluate_options={"failures": failures, **evaluate_options}, executor=executor,
+                            executor_options=executor_options, progress=False)
+    return experiment, [(ToySpace.genome_type.from_json(t.genome).values[0], t) for t in experiment.trials()]
+
+
+def test_raise_nan_and_memory_error_are_failed_and_search_completes(tmp_path):
+    experiment, trials = _run(tmp_path, {"0": "raise", "1": "nan", "2": "memory"})
+    assert len(trials) == 12
+    expected_error = {0: "RuntimeError: synthetic failure", 1: "non-finite fitness nan", 2: "MemoryError"}
+    for first, trial in trials:
+        if first in expected_error:
+            assert trial.status == "failed" and trial.fitness is None
+            assert expected_error[first] in trial.error
+        else:
+            assert trial.status == "done" and 0.0 <= trial.fitness <= 1.0
+    assert {first for first, _ in trials} >= {0, 1, 2} and len(trials) > len(expected_error)
+    assert experiment.best(1)[0].status == "done"
+
+
+def test_constraint_breakers_are_rejected_with_the_measured_figure(tmp_path):
+    _, trials = _run(tmp_path, {}, max_params=10_000)
+    rejected = [t for _, t in trials if t.status == "rejected"]
+    assert rejected and all(t.params > 10_000 and f"params {t.params}" in t.error for t in rejected)
+    assert all(t.params <= 10_000 for _, t in trials if t.status == "done")
+
+
+@pytest.mark.slow
+def test_timeout_and_dead_worker_are_failed_under_the_subprocess_pool(tmp_path):
+    _, trials = _run(tmp_path, {"0": "hang", "1": "exit"}, executor="subprocess",
+                     executor_options={"max_workers": 2, "timeout_s": 2.0}, num_trials=8)
+    assert len(trials) == 8 and {first for first, _ in trials} >= {0, 1}
+    for first, trial in trials:
+        if first == 0:
+            assert trial.status == "failed" and trial.error.startswith("timeout: exceeded 2 s")
+        elif first == 1:
+            assert trial.status == "failed" and trial.error == "worker died (exit code 3)"
+        else:
+            assert trial.status == "done"
+
+
+def test_constraints_report_the_first_broken_limit():
+    constraints = Constraints(max_params=100, max_flops=1000, max_latency_ms=5.0)
+    assert constraints.violation({"params": 50, "flops": 900, "latency_ms": 4.0}) is None
+    assert constraints.violation({"params": 150, "flops": 2000}) == "params 150 > limit 100"
+    assert constraints.violation({"params": 50, "flops": 2000}) == "flops 2000 > limit 1000"
+    assert constraints.violation({"params": 50, "latency_ms": 7.5}) == "latency_ms 7.5 > limit 5"
+    assert Constraints().violation({"params": 10**12}) is None
+    assert Constraints.from_dict({"max_params": 7}).max_params == 7
+    with pytest.raises(ValueError, match="max_params"):
+        Constraints(max_params=0)
+    with pytest.raises(ValueError, match="max_latency_ms"):
+        Constraints(max_latency_ms=-1.0)
+    with pytest.raises(ValueError, match="unknown keys"):
+        Constraints.from_dict({"max_parameters": 7})

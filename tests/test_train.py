@@ -1,0 +1,215 @@
+"""Trial evaluation: constraints before training, time budget, NaN stop, repeatable training, mAP for multi-label.
+
+The procedure is tested with a tiny stand-in model and in-memory clips (fast, independent of the builders); the
+end-to-end smoke searches on the embedded dataset with real TVN genomes are the slow tests at the bottom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+
+import numpy
+import pytest
+
+import videonas
+from videonas.search.constraints import Constraints
+from videonas.search.synthetic import ToyGenome
+from videonas.train import Budget, TrainTask, evaluate_trial, train_candidate
+
+NUM_CLASSES = 3
+
+
+@dataclasses.dataclass
+class _Clips:
+    rgb: numpy.ndarray
+    labels: numpy.ndarray
+    multi_label: bool
+    flow: None = None
+    paths: list = dataclasses.field(default_factory=list)
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
+    """Stand-ins for ``videonas.build``, ``videonas.data`` and ``videonas.metrics`` with the documented interfaces."""
+    import keras
+
+    calls = calls if calls is not None else []
+
+    def build_model(genome, *, num_classes, multi_label=False, **kwargs):
+        inputs = keras.Input((2, 8, 8, 3), name="rgb")
+        x = keras.layers.GlobalAveragePooling3D()(inputs)
+        x = keras.layers.Dense(4 * genome.values[0] + 4, activation="relu")(x)
+        if nan:
+            x = keras.layers.Lambda(lambda t: t * float("nan"))(x)
+        outputs = keras.layers.Dense(num_classes, name="logits")(x)
+        return keras.Model({"rgb": inputs}, outputs)
+
+    def input_spec(genome, *, num_frames, image_size, frame_stride):
+        return {"num_frames": 2, "image_size": 8, "frame_stride": 1, "inputs": ("rgb",)}
+
+    def load_clips(dataset, split, spec):
+        calls.append(split)
+        rng = numpy.random.default_rng(0 if split == "train" else 1)
+        labels = rng.integers(NUM_CLASSES, size=24)
+        rgb = numpy.zeros((24, 2, 8, 8, 3), "uint8")
+        rgb[..., 0] = (labels * 100)[:, None, None, None]  # learnable: the red level tells the class
+        if multi_label:
+            labels = numpy.eye(NUM_CLASSES, dtype="float32")[labels]
+        return _Clips(rgb, labels, multi_label)
+
+    class ClipBatches(keras.utils.PyDataset):
+        def __init__(self, clips, *, batch_size, shuffle, seed, inputs, augment=False):
+            super().__init__()
+            self.clips, self.batch_size = clips, batch_size
+            self.order = numpy.random.default_rng(seed).permutation(len(clips)) if shuffle else numpy.arange(len(clips))
+
+        def __len__(self):
+            return -(-len(self.clips) // self.batch_size)
+
+        def __getitem__(self, index):
+            rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+            return {"rgb": self.clips.rgb[rows].astype("float32") / 255.0}, self.clips.labels[rows]
+
+    def top_k_accuracy(labels, scores, k=1):
+        return float(numpy.mean(numpy.argmax(scores, axis=1) == labels))
+
+    def mean_average_precision(multi_hot, scores):
+        ranks = numpy.argsort(-scores, axis=0)
+        precisions = []
+        for column in range(multi_hot.shape[1]):
+            hits = multi_hot[ranks[:, column], column]
+            precisions.append(numpy.sum(numpy.cumsum(hits) / numpy.arange(1, len(hits) + 1) * hits) / hits.sum())
+        return float(numpy.mean(precisions))
+
+    dataset = types.SimpleNamespace(class_names=[f"c{i}" for i in range(NUM_CLASSES)])
+    build = types.SimpleNamespace(build_model=build_model, input_spec=input_spec)
+    data = types.SimpleNamespace(embedded_dataset=lambda profile, **kw: dataset, load_clips=load_clips,
+                                 ClipBatches=ClipBatches, ClipSpec=lambda **kw: kw)
+    metrics = types.SimpleNamespace(top_k_accuracy=top_k_accuracy, mean_average_precision=mean_average_precision)
+    for name, module in (("build", build), ("data", data), ("metrics", metrics)):
+        monkeypatch.setattr(videonas, name, module, raising=False)
+        monkeypatch.setitem(sys.modules, f"videonas.{name}", module)
+    return calls
+
+
+TASK = TrainTask(batch_size=8, learning_rate=0.05)
+
+
+@pytest.mark.slow
+def test_training_is_repeatable_and_learns(monkeypatch):
+    _fake_modules(monkeypatch)
+    genome = ToyGenome((1, 0), 2)
+    first = train_candidate(genome, task=TASK, budget=Budget(epochs=8), seed=3)
+    again = train_candidate(genome, task=TASK, budget=Budget(epochs=8), seed=3)
+    assert first.status == "done" and first.metrics["steps"] == 8 * 3
+    assert first.metrics["loss_curve"] == pytest.approx(again.metrics["loss_curve"], rel=1e-5)
+    assert first.fitness == again.fitness == first.metrics["accuracy"]
+    assert first.metrics["loss_curve"][-1] < first.metrics["loss_curve"][0]
+    timings = first.metrics["timings"]
+    assert set(timings) >= {"import_s", "build_s", "constraints_s", "data_s", "fit_s", "first_step_s", "eval_s"}
+    assert first.params == 3 * 8 + 8 + 8 * NUM_CLASSES + NUM_CLASSES
+
+
+def test_constraint_breaker_is_rejected_before_loading_data(monkeypatch):
+    calls = _fake_modules(monkeypatch)
+    result = evaluate_trial(ToyGenome((1, 0), 2), seed=0, task={"batch_size": 8}, budget={"epochs": 1},
+                            constraints={"max_params": 20})
+    assert result.status == "rejected" and result.params > 20
+    assert result.error == f"params {result.params} > limit 20"
+    assert calls == []  # no clip was loaded, no step trained
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_training_and_fails(monkeypatch):
+    _fake_modules(monkeypatch, nan=True)
+    result = train_candidate(ToyGenome((1, 0), 2), task=TASK, budget=Budget(epochs=5), seed=0)
+    assert result.status == "failed" and result.error.startswith("NaN loss")
+    assert result.metrics["steps"] == 1  # TerminateOnNaN stopped at the first step
+
+
+@pytest.mark.slow
+def test_time_budget_stops_training_and_multi_label_reports_map(monkeypatch):
+    _fake_modules(monkeypatch, multi_label=True)
+    task = dataclasses.replace(TASK, multi_label=True)
+    result = train_candidate(ToyGenome((1, 0), 2), task=task, budget=Budget(epochs=1000, seconds=0.5), seed=0)
+    assert result.status == "done" and result.metrics["stopped_by_time"]
+    assert result.metrics["steps"] < 1000 * 3
+    assert result.fitness == result.metrics["mAP"] and 0.0 <= result.fitness <= 1.0
+
+
+def test_bad_task_and_budget_raise_value_error():
+    with pytest.raises(ValueError, match="dataset"):
+        TrainTask(dataset="embedded:huge")
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainTask(batch_size=0)
+    with pytest.raises(ValueError, match="epochs"):
+        Budget(epochs=0)
+    with pytest.raises(ValueError, match="unknown keys"):
+        Budget.from_dict({"minutes": 3})
+    assert Constraints.from_dict(None) == Constraints()
+
+
+@pytest.mark.slow
+@pytest.mark.other_backend
+def test_training_runs_on_the_torch_backend():
+    import os
+    import pathlib
+    import subprocess
+
+    code = f"""
+import sys
+sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+import keras, pytest, test_train
+from videonas.search.synthetic import ToyGenome
+from videonas.train import Budget, train_candidate
+test_train._fake_modules(pytest.MonkeyPatch())
+result = train_candidate(ToyGenome((1, 0), 2), task=test_train.TASK, budget=Budget(epochs=2), seed=0)
+print(keras.backend.backend(), result.status, result.metrics["steps"], 0.0 <= result.fitness <= 1.0)
+"""
+    output = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "torch"},
+                            capture_output=True, text=True, timeout=300)
+    assert output.stdout.split()[-4:] == ["torch", "done", "6", "True"], output.stderr[-2000:]
+
+
+SMOKE_SPACE = {"family": "tvn", "image_sizes": [32], "frame_counts": [2, 4], "min_blocks": 2, "max_blocks": 2,
+               "filters": [16, 32], "max_repeats": 1, "allow_non_local": False}
+SMOKE_OPTIONS = {"task": {"dataset": "embedded:smoke", "batch_size": 8, "max_train_clips": 32, "max_val_clips": 16,
+                          "threads": 1, "run_eagerly": True},
+                 "budget": {"epochs": 1}}
+
+
+def smoke_tvn_search(store, *, executor, executor_options, num_trials=3):
+    """A real TVN search on the embedded dataset with tiny budgets (shared with the Ray test)."""
+    from videonas import data
+    from videonas.search import run_search
+
+    data.embedded_dataset("smoke", seed=0)  # generate once here, not in two workers at the same time
+    return run_search("tvn-smoke", space=SMOKE_SPACE, store=store, num_trials=num_trials, strategy="tvn",
+                      strategy_options={"population_size": 2}, batch_size=2, seed=0,
+                      evaluate="videonas.train:evaluate_trial", evaluate_options=SMOKE_OPTIONS, executor=executor,
+                      executor_options=executor_options, progress=False)
+
+
+def check_smoke_trials(trials, num_trials):
+    assert len(trials) == num_trials
+    done = [t for t in trials if t.status == "done"]
+    assert done, [t.error for t in trials]
+    for trial in done:
+        assert 0.0 <= trial.fitness <= 1.0 and trial.fitness == trial.metrics["accuracy"]
+        assert trial.params > 0 and trial.flops > 0
+        assert trial.metrics["steps"] == 4 and trial.metrics["num_val_clips"] == 16  # 32 clips / batch 8, 1 epoch
+        assert len(trial.metrics["loss_curve"]) == 4 and trial.metrics["train_seconds"] > 0
+    if num_trials > 2:
+        assert trials[2].parent in (0, 1)  # the third candidate mutates the best of the first two
+
+
+@pytest.mark.slow
+def test_smoke_tvn_search_through_the_subprocess_pool(tmp_path):
+    experiment = smoke_tvn_search(tmp_path / "tvn.sqlite", executor="subprocess",
+                                  executor_options={"max_workers": 2, "timeout_s": 300})
+    check_smoke_trials(experiment.trials(), 3)
+    assert {t.host for t in experiment.trials()} == {experiment.trials()[0].host}

@@ -1,0 +1,202 @@
+"""Search strategies with ask/tell: random search and the evolution schedules of the three papers.
+
+A strategy's state is a pure function of (seed, told history): round ``r`` draws from
+``numpy.random.default_rng([seed, r])`` and everything else comes from the trials told so far, in order. Resume
+therefore rebuilds a strategy by telling it the stored rounds again; nothing is pickled.
+
+All schedules are one ``Evolution`` class with options (interpretations of the papers, which give no search code):
+- ``regularized``: aging evolution (Real et al. 2019) with tournament selection; the oldest member leaves.
+- ``tvn``: TVN's "start with random models, take the best, mutate" (no aging; parents are the best so far).
+- ``assemblenet``: aging tournament evolution whose mutations receive the parent's learned connection weights.
+- ``evanet``: aging tournament evolution whose number of changes per mutation decays with the trial index
+  (large mutations early for diversity, small ones later).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections import deque
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy
+
+from videonas.genome.base import Genome, SearchSpace, check_choice, check_int
+from videonas.search.store import Trial
+
+
+@dataclasses.dataclass(frozen=True)
+class Proposal:
+    """A genome to evaluate and the trial index of the parent it was mutated from (``None`` if sampled)."""
+
+    genome: Genome
+    parent: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Member:
+    index: int
+    genome: Genome
+    fitness: float
+    edge_weights: Mapping[tuple[int, int], float] | None
+
+
+class Strategy(abc.ABC):
+    """Ask for a batch of genomes, tell their finished trials in ask order."""
+
+    name: ClassVar[str]
+
+    def __init__(self, space: SearchSpace, *, seed: int, batch_size: int = 8) -> None:
+        check_int("seed", seed, 0, 2**63 - 1)
+        check_int("batch_size", batch_size, 1, 1_000_000)
+        self.space, self.seed, self.batch_size = space, seed, batch_size
+        self.round = 0
+        self.num_told = 0
+
+    def rng(self) -> numpy.random.Generator:
+        """The generator of the current round: depends only on the seed and how many rounds were told."""
+        return numpy.random.default_rng(numpy.random.SeedSequence(self.seed, spawn_key=(0, self.round)))
+
+    def ask(self) -> list[Genome]:
+        return [proposal.genome for proposal in self.propose()]
+
+    @abc.abstractmethod
+    def propose(self) -> list[Proposal]:
+        """The next batch. Calling it again before ``tell`` returns the same batch."""
+
+    def tell(self, trials: Sequence[Trial]) -> None:
+        """Finished trials of the last batch, in ask order; advances to the next round."""
+        for trial in trials:
+            if trial.status not in ("done", "failed", "rejected"):
+                raise ValueError(f"trial {trial.index} status must be finished, got {trial.status!r}")
+            self._observe(trial)
+        self.num_told += len(trials)
+        self.round += 1
+
+    def _observe(self, trial: Trial) -> None:
+        """Update the state with one finished trial (default: nothing to remember)."""
+
+    def decode(self, genome_json: str) -> Genome:
+        genome_type = getattr(self.space, "genome_type", None)
+        if genome_type is None:
+            from videonas.genome import decode
+
+            return decode(genome_json)
+        return genome_type.from_json(genome_json)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "batch_size": self.batch_size}
+
+
+class RandomSearch(Strategy):
+    """The baseline: every candidate is an independent sample of the space."""
+
+    name = "random"
+
+    def propose(self) -> list[Proposal]:
+        rng = self.rng()
+        return [Proposal(self.space.sample(rng)) for _ in range(self.batch_size)]
+
+
+class Evolution(Strategy):
+    """Population-based evolution; the named schedules in ``STRATEGIES`` are presets of these options.
+
+    ``population_size`` random samples start the search; afterwards each child mutates a parent chosen by
+    ``selection`` ("tournament" among ``tournament_size`` random members, or "best": uniformly among the
+    ``num_parents`` fittest). With ``aging`` the population keeps only the ``population_size`` newest finished trials.
+    Failed and rejected trials never become parents. The number of changes per mutation goes linearly from
+    ``num_changes_start`` to ``num_changes_end`` over the first ``decay_trials`` trials.
+    """
+
+    name = "evolution"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int,
+        batch_size: int = 8,
+        population_size: int = 20,
+        selection: str = "tournament",
+        tournament_size: int = 5,
+        num_parents: int = 1,
+        aging: bool = True,
+        guided: bool = False,
+        num_changes_start: int = 1,
+        num_changes_end: int = 1,
+        decay_trials: int = 100,
+    ) -> None:
+        super().__init__(space, seed=seed, batch_size=batch_size)
+        check_int("population_size", population_size, 1, 1_000_000)
+        check_choice("selection", selection, ("tournament", "best"))
+        check_int("tournament_size", tournament_size, 1, 1_000_000)
+        check_int("num_parents", num_parents, 1, 1_000_000)
+        check_int("num_changes_start", num_changes_start, 1, 1000)
+        check_int("num_changes_end", num_changes_end, 1, 1000)
+        check_int("decay_trials", decay_trials, 1, 10**9)
+        self.options = dict(population_size=population_size, selection=selection, tournament_size=tournament_size,
+                            num_parents=num_parents, aging=bool(aging), guided=bool(guided),
+                            num_changes_start=num_changes_start, num_changes_end=num_changes_end,
+                            decay_trials=decay_trials)
+        self.population: deque[_Member] = deque()
+
+    def num_changes(self, trial_index: int) -> int:
+        start, end = self.options["num_changes_start"], self.options["num_changes_end"]
+        progress = min(1.0, trial_index / self.options["decay_trials"])
+        return max(1, int(round(start + (end - start) * progress)))
+
+    def _select(self, rng: numpy.random.Generator) -> _Member:
+        members = list(self.population)
+        if self.options["selection"] == "tournament":
+            size = min(self.options["tournament_size"], len(members))
+            picks = rng.choice(len(members), size=size, replace=False)
+            return max((members[i] for i in sorted(picks)), key=lambda m: (m.fitness, -m.index))
+        ranked = sorted(members, key=lambda m: (-m.fitness, m.index))[: self.options["num_parents"]]
+        return ranked[int(rng.integers(len(ranked)))]
+
+    def propose(self) -> list[Proposal]:
+        rng = self.rng()
+        proposals = []
+        for offset in range(self.batch_size):
+            trial_index = self.num_told + offset
+            if trial_index < self.options["population_size"] or not self.population:
+                proposals.append(Proposal(self.space.sample(rng)))
+                continue
+            parent = self._select(rng)
+            edge_weights = parent.edge_weights if self.options["guided"] else None
+            child = self.space.mutate(parent.genome, rng, num_changes=self.num_changes(trial_index),
+                                      edge_weights=edge_weights)
+            proposals.append(Proposal(child, parent.index))
+        return proposals
+
+    def _observe(self, trial: Trial) -> None:
+        if trial.status != "done":
+            return
+        self.population.append(_Member(trial.index, self.decode(trial.genome), float(trial.fitness),
+                                       trial.edge_weights))
+        if self.options["aging"]:
+            while len(self.population) > self.options["population_size"]:
+                self.population.popleft()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), **self.options}
+
+
+# name -> (class, preset options); explicit options given to ``make_strategy`` override a preset.
+STRATEGIES: dict[str, tuple[type[Strategy], dict[str, Any]]] = {
+    "random": (RandomSearch, {}),
+    "regularized": (Evolution, dict(selection="tournament", aging=True)),
+    "tvn": (Evolution, dict(selection="best", num_parents=1, aging=False)),
+    "assemblenet": (Evolution, dict(selection="tournament", aging=True, guided=True)),
+    "evanet": (Evolution, dict(selection="tournament", aging=True, num_changes_start=3, num_changes_end=1,
+                               decay_trials=100)),
+}
+
+
+def make_strategy(name: str, space: SearchSpace, *, seed: int, batch_size: int = 8, **options: Any) -> Strategy:
+    """A named strategy (``random``, ``regularized``, ``tvn``, ``assemblenet``, ``evanet``) with option overrides."""
+    check_choice("strategy", name, sorted(STRATEGIES))
+    cls, preset = STRATEGIES[name]
+    strategy = cls(space, seed=seed, batch_size=batch_size, **{**preset, **options})
+    strategy.name = name
+    return strategy
