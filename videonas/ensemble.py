@@ -1,0 +1,242 @@
+"""Ensembles of evolved models: average the members' logits, score the average, add up the cost.
+
+EvaNet's point is that one evolutionary search yields several *diverse* architectures of similar accuracy at no extra
+cost, and that averaging their logits beats the best single net (+0.8 to +1.3 points in the paper, whose ensemble is
+EvaNet-A and -B, each trained on RGB and on flow: four models). Here:
+
+- ``ensemble_scores`` / ``evaluate_ensemble``: pure numpy on per-model validation logits;
+- ``ensemble_cost``: FLOPs, parameters and latency of running every member (they add up);
+- ``select_diverse_trials`` + ``trial_members``: the top-k structurally diverse trials of an EvaNet search and their
+  validation logits, from the weights the search saved (``evaluate_options["save_weights"]``) or, where none were
+  saved, by retraining the genome in this process with the trial's task, budget and seed;
+- ``train_member``: the search's training recipe for anything else (a flow net, a hand-made baseline).
+
+Keras and the data layer are imported inside the functions that train or predict, so the pure parts stay cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy
+
+from videonas.genome.base import check_choice, check_int
+from videonas.genome.evanet import EvaNetGenome, distance, select_diverse
+
+
+@dataclasses.dataclass
+class Member:
+    """One trained model's validation logits and cost. ``source`` says where the logits came from: "weights" (the
+    search's saved weights), "retrained" (same genome, task, budget and seed, trained again here) or "trained"."""
+
+    name: str
+    logits: numpy.ndarray
+    params: int | None = None
+    flops: int | None = None
+    latency_ms: float | None = None
+    source: str = "trained"
+    fitness: float | None = None
+
+
+def ensemble_scores(logits: Sequence[Any]) -> numpy.ndarray:
+    """The ensemble's scores: the element-wise mean of the members' logits, shape (clips, classes)."""
+    if len(logits) == 0:
+        raise ValueError("logits must hold at least one model's logits, got an empty sequence")
+    arrays = [numpy.asarray(x, dtype="float64") for x in logits]
+    for index, array in enumerate(arrays):
+        if array.ndim != 2:
+            raise ValueError(f"logits[{index}] must be 2-D (clips, classes), got shape {array.shape}")
+        if array.shape != arrays[0].shape:
+            raise ValueError(f"logits[{index}] has shape {array.shape}, logits[0] has {arrays[0].shape}")
+        if not numpy.all(numpy.isfinite(array)):
+            raise ValueError(f"logits[{index}] holds non-finite values")
+    return numpy.mean(numpy.stack(arrays), axis=0)
+
+
+def score(labels: Any, scores: Any, *, multi_label: bool = False) -> float:
+    """Top-1 accuracy, or mAP for multi-label (multi-hot) labels: the search's fitness."""
+    from videonas import metrics
+
+    if multi_label:
+        return float(metrics.mean_average_precision(numpy.asarray(labels), numpy.asarray(scores)))
+    return float(metrics.top_k_accuracy(numpy.asarray(labels), numpy.asarray(scores), k=1))
+
+
+def evaluate_ensemble(logits: Sequence[Any], labels: Any, *, multi_label: bool = False) -> dict[str, Any]:
+    """Score every member and their average: ``{"metric", "members", "single", "best_single", "ensemble", "gain"}``.
+
+    ``gain`` is the ensemble's score minus the best member's, the quantity the paper reports (+0.8 to +1.3 points).
+    """
+    scores = ensemble_scores(logits)
+    labels = numpy.asarray(labels)
+    if labels.shape[0] != scores.shape[0]:
+        raise ValueError(f"labels has {labels.shape[0]} clips, the logits have {scores.shape[0]}")
+    single = [score(labels, x, multi_label=multi_label) for x in logits]
+    ensemble = score(labels, scores, multi_label=multi_label)
+    return {"metric": "mAP" if multi_label else "accuracy", "members": len(single), "single": single,
+            "best_single": max(single), "ensemble": ensemble, "gain": ensemble - max(single)}
+
+
+def ensemble_cost(members: Sequence[Member | Mapping[str, Any]]) -> dict[str, Any]:
+    """Running every member costs the sum of their FLOPs, parameters and (sequential) latencies.
+
+    A figure is ``None`` when any member lacks it, rather than a sum that silently leaves one out.
+    """
+    if len(members) == 0:
+        raise ValueError("members must not be empty")
+    totals: dict[str, Any] = {"members": len(members)}
+    for field in ("flops", "params", "latency_ms"):
+        values = [m.get(field) if isinstance(m, Mapping) else getattr(m, field) for m in members]
+        totals[field] = None if any(v is None for v in values) else sum(values)
+    return totals
+
+
+def distance_matrix(genomes: Sequence[EvaNetGenome]) -> numpy.ndarray:
+    """Pairwise ``videonas.genome.evanet.distance`` of the genomes (symmetric, zero diagonal)."""
+    size = len(genomes)
+    matrix = numpy.zeros((size, size), dtype="int64")
+    for i in range(size):
+        for j in range(i + 1, size):
+            matrix[i, j] = matrix[j, i] = distance(genomes[i], genomes[j])
+    return matrix
+
+
+def ranked_trials(experiment) -> list:
+    """Finished trials of an experiment, best first (ties: earlier trial), one per genome (duplicates dropped)."""
+    seen: set[str] = set()
+    ranked = []
+    for trial in sorted(experiment.trials("done"), key=lambda t: (-t.fitness, t.index)):
+        if trial.genome_key not in seen:
+            seen.add(trial.genome_key)
+            ranked.append(trial)
+    return ranked
+
+
+def select_diverse_trials(experiment, k: int, *, min_distance: int) -> list:
+    """The top-``k`` diverse trials of an EvaNet search (``select_diverse`` over the fitness ranking)."""
+    ranked = ranked_trials(experiment)
+    genomes = [experiment.genome(trial) for trial in ranked]
+    for trial, genome in zip(ranked, genomes):
+        if not isinstance(genome, EvaNetGenome):
+            raise ValueError(f"experiment {experiment.name!r} trial {trial.index} is not an EvaNet genome")
+    chosen = select_diverse(genomes, k, min_distance)
+    by_key = {genome.key: trial for genome, trial in zip(genomes, ranked)}
+    return [by_key[genome.key] for genome in chosen]
+
+
+def trial_task(experiment):
+    """The ``TrainTask`` and ``Budget`` an experiment's trials were trained with (from its stored configuration)."""
+    from videonas.train import Budget, TrainTask
+
+    options = experiment.config.get("evaluate_options") or {}
+    return TrainTask.from_dict(options.get("task")), Budget.from_dict(options.get("budget"))
+
+
+def trial_members(experiment, trials: Sequence[Any], *,
+                  retrain_dir: str | Path | None = None) -> tuple[list[Member], numpy.ndarray]:
+    """Validation logits of ``trials`` and the validation labels.
+
+    A trial whose saved weights (``metrics["weights_path"]``) still exist is rebuilt and loaded; otherwise its genome
+    is retrained here with the experiment's task and budget and the trial's seed (its weights go to ``retrain_dir``,
+    a temporary folder if ``None``). With a ``seconds`` budget a retrained model sees as many steps as this machine
+    manages now, so its fitness can differ from the stored one; the member's ``fitness`` is recomputed either way.
+    """
+    import keras
+
+    from videonas import build
+    from videonas.train import train_candidate
+
+    task, budget = trial_task(experiment)
+    dataset, val_clips = validation_clips(task, inputs=("rgb",))
+    members = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for trial in trials:
+            genome = experiment.genome(trial)
+            path = trial.metrics.get("weights_path")
+            source = "weights"
+            if not path or not Path(path).is_file():
+                result = train_candidate(genome, task=task, budget=budget, seed=int(trial.seed),
+                                         save_weights=retrain_dir or scratch)
+                if result.status != "done":
+                    raise ValueError(f"retraining trial {trial.index} ended {result.status}: {result.error}")
+                path, source = result.metrics["weights_path"], "retrained"
+            keras.backend.clear_session()
+            model = build.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
+                                      num_frames=task.num_frames, image_size=task.image_size,
+                                      width_multiplier=task.width_multiplier)
+            model.load_weights(str(path))
+            logits = predict(model, val_clips, task, inputs=("rgb",))
+            members.append(Member(name=f"trial {trial.index}", logits=logits, params=trial.params, flops=trial.flops,
+                                  latency_ms=trial.latency_ms, source=source,
+                                  fitness=score(val_clips.labels, logits, multi_label=task.multi_label)))
+    return members, numpy.asarray(val_clips.labels)
+
+
+def top_k_diverse_members(experiment, k: int, *, min_distance: int,
+                          retrain_dir: str | Path | None = None) -> tuple[list[Member], numpy.ndarray]:
+    """``select_diverse_trials`` then ``trial_members``: the ensemble's members and the validation labels."""
+    return trial_members(experiment, select_diverse_trials(experiment, k, min_distance=min_distance),
+                         retrain_dir=retrain_dir)
+
+
+def validation_clips(task, *, inputs: Sequence[str] = ("rgb",)):
+    """The dataset and the validation clips a trial of ``task`` is scored on (the same subset as the search)."""
+    from videonas import data
+    from videonas.train import _dataset, _subset
+
+    for index, name in enumerate(inputs):
+        check_choice(f"inputs[{index}]", name, ("rgb", "flow"))
+    dataset = _dataset(task)
+    spec = data.ClipSpec(num_frames=task.num_frames, image_size=task.image_size, frame_stride=task.frame_stride,
+                         rgb="rgb" in inputs, flow="flow" in inputs)
+    return dataset, _subset(data.load_clips(dataset, "val", spec), task.max_val_clips, task.data_seed)
+
+
+def predict(model, clips, task, *, inputs: Sequence[str] = ("rgb",)) -> numpy.ndarray:
+    from videonas import data
+
+    batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=False, seed=0, inputs=tuple(inputs))
+    return numpy.asarray(model.predict(batches, verbose=0), dtype="float64")
+
+
+def train_member(name: str, make_model: Callable[[int], Any], *, task, budget, seed: int,
+                 inputs: Sequence[str] = ("rgb",)) -> tuple[Member, numpy.ndarray]:
+    """Train ``make_model(num_classes)`` with the search's recipe (data subset, Adam, batch size, epochs/seconds
+    budget, seed) and return its validation logits as a ``Member`` plus the validation labels.
+
+    For models a trial cannot express: an EvaNet on optical flow (the paper's second stream) or a hand-made baseline.
+    """
+    import keras
+
+    from videonas import data, measure
+    from videonas.train import _recorder, _subset
+
+    check_int("seed", seed, 0, 2**63 - 1)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    dataset, val_clips = validation_clips(task, inputs=inputs)
+    model = make_model(len(dataset.class_names))
+    spec = data.ClipSpec(num_frames=task.num_frames, image_size=task.image_size, frame_stride=task.frame_stride,
+                         rgb="rgb" in inputs, flow="flow" in inputs)
+    train_clips = _subset(data.load_clips(dataset, "train", spec), task.max_train_clips, task.data_seed)
+    batches = data.ClipBatches(train_clips, batch_size=task.batch_size, shuffle=True, seed=seed, inputs=tuple(inputs),
+                               augment=task.augment)
+    loss = (keras.losses.BinaryCrossentropy(from_logits=True) if task.multi_label
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.Adam(task.learning_rate), loss=loss, jit_compile=False)
+    model.fit(batches, epochs=budget.epochs, verbose=0,
+              callbacks=[_recorder(budget.seconds), keras.callbacks.TerminateOnNaN()])
+    logits = predict(model, val_clips, task, inputs=inputs)
+    member = Member(name=name, logits=logits, params=measure.count_params(model), flops=measure.count_flops(model),
+                    source="trained", fitness=score(val_clips.labels, logits, multi_label=task.multi_label))
+    return member, numpy.asarray(val_clips.labels)
+
+
+__all__ = [
+    "Member", "distance_matrix", "ensemble_cost", "ensemble_scores", "evaluate_ensemble", "predict", "ranked_trials",
+    "score", "select_diverse_trials", "top_k_diverse_members", "train_member", "trial_members", "trial_task",
+    "validation_clips",
+]

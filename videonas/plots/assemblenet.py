@@ -1,0 +1,81 @@
+"""Draw an AssembleNet connectivity graph: stems at the bottom, blocks by level upward, edge darkness = learned weight.
+
+Matplotlib only (no graphviz) so the drawing works wherever the package installs; the paper's figures also show
+stronger connections as darker edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level  # noqa: E402
+
+STEM_COLOURS = {"rgb": "#d9534f", "flow": "#5b8bd9"}
+BLOCK_COLOUR = "#f2f2f2"
+MIN_ALPHA = 0.1
+
+
+def edge_alphas(genome: AssembleNetGenome,
+                edge_weights: Mapping[tuple[int, int], float] | None = None) -> dict[tuple[int, int], float]:
+    """Alpha per edge: uniform 0.6 without weights, else min-max rescaled weight in [MIN_ALPHA, 1] (monotone)."""
+    connections = edges(genome)
+    if not edge_weights:
+        return {edge: 0.6 for edge in connections}
+    missing = [edge for edge in connections if edge not in edge_weights]
+    if missing:
+        raise ValueError(f"edge_weights lacks edges {missing}")
+    values = [float(edge_weights[edge]) for edge in connections]
+    low, high = min(values), max(values)
+    span = high - low
+    return {edge: (1.0 if span == 0 else MIN_ALPHA + (1 - MIN_ALPHA) * (float(edge_weights[edge]) - low) / span)
+            for edge in connections}
+
+
+def node_positions(genome: AssembleNetGenome) -> dict[int, tuple[float, float]]:
+    """(x, y) per node: y = level + 1 (stems at 0), nodes of one level spread evenly along x."""
+    by_level: dict[int, list[int]] = {}
+    for index, node in enumerate(genome.nodes):
+        by_level.setdefault(node_level(node), []).append(index)
+    positions = {}
+    for level, indices in by_level.items():
+        for rank, index in enumerate(indices):
+            positions[index] = ((rank + 1) / (len(indices) + 1), float(level + 1))
+    return positions
+
+
+def draw_assemblenet(genome: AssembleNetGenome, *,
+                     edge_weights: Mapping[tuple[int, int], float] | None = None,
+                     ax: plt.Axes | None = None, title: str | None = None) -> plt.Figure:
+    """Draw the graph; returns the figure. Edge lines carry ``gid`` "edge:src->dst" so tests can find them."""
+    if not isinstance(genome, AssembleNetGenome):
+        raise ValueError(f"genome must be an AssembleNetGenome, got {type(genome).__name__}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5))
+    positions = node_positions(genome)
+    alphas = edge_alphas(genome, edge_weights)
+    for (source, target), alpha in alphas.items():
+        (x0, y0), (x1, y1) = positions[source], positions[target]
+        line, = ax.plot([x0, x1], [y0, y1], color="black", alpha=alpha, linewidth=0.8 + 2.0 * alpha, zorder=1)
+        line.set_gid(f"edge:{source}->{target}")
+    for index, node in enumerate(genome.nodes):
+        x, y = positions[index]
+        if isinstance(node, Stem):
+            label, colour = f"{node.modality}\nd={node.temporal_dilation}", STEM_COLOURS[node.modality]
+        elif isinstance(node, Block):
+            label, colour = f"{node.filters}f\nd={node.temporal_dilation}", BLOCK_COLOUR
+        else:
+            raise ValueError(f"genome.nodes[{index}] has unknown type {type(node).__name__}")
+        ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=2,
+                bbox={"boxstyle": "round", "facecolor": colour, "edgecolor": "black"})
+    ax.set_ylim(-0.5, max(y for _, y in positions.values()) + 0.5)
+    ax.set_xlim(0, 1)
+    ax.set_yticks(range(int(max(y for _, y in positions.values())) + 1))
+    ax.set_yticklabels(["stems"] + [f"level {i}" for i in range(int(max(y for _, y in positions.values())))])
+    ax.set_xticks([])
+    ax.set_title(title or ("AssembleNet (edge darkness = learned weight)" if edge_weights else "AssembleNet"))
+    return ax.figure

@@ -1,0 +1,137 @@
+"""Search-result plots: best-so-far curves over seeds (evolution vs random search) and runtime-vs-accuracy scatters.
+
+A search is judged by how fast its best candidate improves, and one seed says little, so curves are drawn per seed
+(thin) with the median over seeds (thick) and the band between the lowest and highest seed. Failed and rejected trials
+count as trials that found nothing better: the x axis is the number of candidates *proposed*, which is the cost.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib import ticker
+import numpy
+
+_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def fitness_sequence(trials: Iterable[Any]) -> list[float | None]:
+    """Fitness per trial in index order; ``None`` for trials that are not ``done`` (failed, rejected, pending)."""
+    ordered = sorted(trials, key=lambda trial: trial.index)
+    return [float(t.fitness) if t.status == "done" and t.fitness is not None else None for t in ordered]
+
+
+def best_so_far(fitness: Sequence[float | None]) -> numpy.ndarray:
+    """Running maximum of ``fitness``; missing or NaN entries do not improve it, and it is NaN until the first value."""
+    curve = numpy.full(len(fitness), numpy.nan)
+    best = -math.inf
+    for position, value in enumerate(fitness):
+        if value is not None and math.isfinite(float(value)):
+            best = max(best, float(value))
+        if best > -math.inf:
+            curve[position] = best
+    return curve
+
+
+def seed_band(runs: Sequence[Sequence[float | None]]) -> dict[str, numpy.ndarray]:
+    """Best-so-far curves of several seeds on one axis: ``{"trials", "curves", "median", "low", "high"}``.
+
+    Shorter runs are extended with their last value (a finished search keeps its best); statistics at a trial count
+    use the seeds that have a value there.
+    """
+    if len(runs) == 0:
+        raise ValueError("runs must hold at least one seed's fitness sequence, got none")
+    length = max(len(run) for run in runs)
+    curves = numpy.full((len(runs), length), numpy.nan)
+    for row, run in enumerate(runs):
+        curve = best_so_far(run)
+        curves[row, : len(curve)] = curve
+        if 0 < len(curve) < length:
+            curves[row, len(curve):] = curve[-1]
+    stats = {"trials": numpy.arange(1, length + 1), "curves": curves}
+    with numpy.errstate(all="ignore"):
+        filled = ~numpy.all(numpy.isnan(curves), axis=0)
+        for name, function in (("median", numpy.nanmedian), ("low", numpy.nanmin), ("high", numpy.nanmax)):
+            values = numpy.full(length, numpy.nan)
+            if filled.any():
+                values[filled] = function(curves[:, filled], axis=0)
+            stats[name] = values
+    return stats
+
+
+def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax: Any = None,
+                     ylabel: str = "best validation top-1 so far", title: str | None = None):
+    """One colour per strategy (e.g. ``{"evolution": [seed0, seed1], "random": [...]}``); returns the axes."""
+    if not runs:
+        raise ValueError("runs must name at least one strategy, got none")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for number, (label, seeds) in enumerate(runs.items()):
+        colour = _COLOURS[number % len(_COLOURS)]
+        stats = seed_band(seeds)
+        for curve in stats["curves"]:
+            ax.step(stats["trials"], curve, where="post", color=colour, alpha=0.35, linewidth=0.8)
+        ax.fill_between(stats["trials"], stats["low"], stats["high"], step="post", color=colour, alpha=0.15)
+        ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2,
+                label=f"{label} (median of {len(seeds)} seeds)")
+    ax.set_xlabel("candidates proposed")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_runtime_accuracy(points: Sequence[Mapping[str, Any]], *, ax: Any = None, xlabel: str = "CPU runtime (ms)",
+                          ylabel: str = "validation top-1", log_x: bool = True, title: str | None = None):
+    """Scatter of ``{"label", "runtime_ms", "accuracy", "group"}`` points, one marker per group; a non-empty label is
+    written next to its point (leave it empty for unnamed search candidates).
+
+    A point whose accuracy is ``None`` (measured for runtime only) is drawn as a dashed vertical line at its runtime.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.5))
+    groups: dict[str, int] = {}
+    labelled: set[str] = set()
+    for index, point in enumerate(points):
+        for field in ("label", "runtime_ms"):
+            if field not in point:
+                raise ValueError(f"points[{index}] is missing {field!r}: {dict(point)!r}")
+        group = str(point.get("group", "model"))
+        number = groups.setdefault(group, len(groups))
+        colour, marker = _COLOURS[number % len(_COLOURS)], _MARKERS[number % len(_MARKERS)]
+        runtime, accuracy = float(point["runtime_ms"]), point.get("accuracy")
+        first = group not in labelled
+        labelled.add(group)
+        if accuracy is None:
+            ax.axvline(runtime, color=colour, linestyle="--", linewidth=1, label=f"{group} (runtime only)" if first
+                       else None)
+            if point["label"]:
+                ax.annotate(str(point["label"]), (runtime, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                            fontsize=7, color=colour, xytext=(3, 0), textcoords="offset points")
+            continue
+        ax.scatter([runtime], [float(accuracy)], color=colour, marker=marker, s=40, zorder=3,
+                   label=group if first else None)
+        if point["label"]:
+            ax.annotate(str(point["label"]), (runtime, float(accuracy)), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+    if log_x:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    if groups:
+        ax.legend(fontsize=8, loc="best")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ = ["best_so_far", "fitness_sequence", "plot_best_so_far", "plot_runtime_accuracy", "seed_band"]
