@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from videonas import bench
+from videonas.bench import gpu, latency, search
+
+
+def _row(model, input_name, backend, ms, clip="4x32x32"):
+    return {"model": model, "input_name": input_name, "backend": backend, "median_ms": ms, "clip": clip}
+
+
+def test_ratios_pair_each_baseline_with_tvns_at_same_or_published_input():
+    rows = [_row("TVN-1", "published", "tensorflow", 10.0), _row("TVN-1", "common", "tensorflow", 20.0),
+            _row("R3D-18", "common", "tensorflow", 500.0), _row("R3D-18", "embedded", "tensorflow", 100.0)]
+    pairs = latency.ratios(rows, backend="tensorflow")
+    got = {(p["baseline_input"], p["tvn_input"]): p["ratio"] for p in pairs}
+    assert got == {("common", "published"): 50.0, ("common", "common"): 25.0, ("embedded", "published"): 10.0}
+
+
+def test_untimed_rows_are_left_out_of_ratios():
+    rows = [_row("TVN-2", "common", "tensorflow", None), _row("TVN-1", "common", "tensorflow", 20.0),
+            _row("R3D-18", "common", "tensorflow", 500.0)]
+    assert [p["tvn"] for p in latency.ratios(rows, backend="tensorflow")] == ["TVN-1"]
+    with pytest.raises(ValueError, match="no latency row"):
+        latency.find(rows, "TVN-2", "common", "tensorflow")
+
+
+def test_backend_ratio_is_geometric_mean():
+    rows = [_row("TVN-1", "quick", "tensorflow", 10.0), _row("TVN-1", "quick", "torch", 40.0),
+            _row("R3D-18", "quick", "tensorflow", 100.0), _row("R3D-18", "quick", "torch", 100.0)]
+    assert latency.backend_ratio(rows, other="torch") == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no latency row"):
+        latency.find(rows, "TVN-2", "quick", "torch")
+
+
+def test_plan_cases():
+    cases = latency.plan()
+    assert {c.input_name for c in cases} == {"published", "common", "embedded"}
+    assert all((c.num_frames, c.image_size) == latency.COMMON_INPUT for c in cases if c.input_name == "common")
+    assert {c.model for c in cases if c.input_name == "common"} == set(latency.TVNS) | set(latency.BASELINES)
+    assert [c.model for c in latency.plan(quick=True)] == ["TVN-1", "R(2+1)D-18"]
+
+
+@pytest.mark.slow
+def test_matmul_peak_is_the_best_library():
+    peaks = latency.matmul_peak_gflops(sizes=(64, 128), repeats=2)
+    assert peaks["numpy"] > 0 and peaks["backend"] > 0
+    assert peaks["peak"] == max(peaks["numpy"], peaks["backend"])
+
+
+def test_evaluations_to_reach():
+    assert search.evaluations_to_reach([0.1, None, 0.3, 0.5], 0.3) == 3
+    assert search.evaluations_to_reach([0.1, 0.2], 0.3) is None
+    assert search.evaluations_to_reach([0.1], None) is None
+
+
+def test_overhead_uses_wall_time_and_fit_time():
+    def trial(started, finished, fit, first=0.0, status="done", **metrics):
+        timings = {"fit_s": fit, "first_step_s": first, "build_s": 1.0}
+        return SimpleNamespace(status=status, started=started, finished=finished,
+                               metrics={"timings": timings, **metrics})
+
+    trials = [trial(0.0, 10.0, 6.0, first=2.0), trial(5.0, 9.0, 3.0), trial(0.0, 4.0, 1.0, status="failed"),
+              trial(0.0, 2.0, 1.0, reused_from=0)]
+    summary = search.overhead(trials)
+    assert summary["trials"] == 2
+    assert summary["median_share_outside_fit"] == pytest.approx((0.4 + 0.25) / 2)
+    assert summary["median_share_outside_steady_fit"] == pytest.approx((0.6 + 0.25) / 2)
+    assert summary["median_wall_s"] == pytest.approx(7.0)
+
+
+def test_gpu_section_without_and_with_measurements(tmp_path):
+    empty = gpu.run(reports_dir=tmp_path)
+    assert "not measured" in empty["headline"][0]["value"]
+    (tmp_path / "bench").mkdir()
+    rows = [{"model": "TVN-1", "clip": "2x224x224", "backend": "tensorflow", "median_ms": 3.21, "device": "H100",
+             "input_name": "published"}]
+    (tmp_path / "bench" / gpu.SOURCE).write_text(json.dumps({"rows": rows}))
+    found = gpu.run(reports_dir=tmp_path)
+    assert found["headline"][0]["value"] == 3.21 and "10 ms" in found["headline"][0]["paper"]
+    assert "H100" in found["conclusion"]
+
+
+def test_write_section_validates(tmp_path):
+    with pytest.raises(ValueError, match="missing 'extra'"):
+        bench.write_section(tmp_path, "x", {"title": "t", "headline": [], "conclusion": ""})
+    with pytest.raises(ValueError, match="headline"):
+        bench.write_section(tmp_path, "x", {"title": "t", "headline": [{"label": "a"}], "conclusion": "",
+                                            "extra": {}})
+    path = bench.write_section(tmp_path, "x", {"title": "t", "headline": [{"label": "a", "value": 1, "paper": ""}],
+                                               "conclusion": "c", "extra": {"n": 2}})
+    assert json.loads(path.read_text())["extra"] == {"n": 2}
+
+
+@pytest.mark.slow
+@pytest.mark.other_backend
+def test_quick_latency_section_writes_consistent_figures(tmp_path):
+    assert bench.main(["--quick", "--only", "latency", "--reports-dir", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "bench" / "latency.json").read_text())
+    assert (tmp_path / "index.html").is_file() and payload["title"] in (tmp_path / "index.html").read_text()
+    assert all(isinstance(row["value"], (int, float)) and row["value"] > 0 for row in payload["headline"])
+    rows = payload["extra"]["rows"]
+    assert {row["backend"] for row in rows} == {"tensorflow", "torch"}
+    ratio_row = next(row for row in payload["headline"] if row["label"].startswith("R(2+1)D-18 / TVN-1"))
+    backend = ratio_row["label"].rsplit(", ", 1)[1]
+    expected = (latency.find(rows, "R(2+1)D-18", "quick", backend)["median_ms"]
+                / latency.find(rows, "TVN-1", "quick", backend)["median_ms"])
+    assert ratio_row["value"] == pytest.approx(expected, rel=1e-3, abs=1e-3)
+    assert all(math.isclose(row["gflops_per_s"], row["flops"] / 1e6 / row["median_ms"]) for row in rows)
+
+
+@pytest.mark.slow
+def test_search_benchmarks_on_the_toy_space(tmp_path):
+    toy = {"class": "videonas.search.synthetic:ToySpace", "options": {"length": 6, "choices": 3, "target_seed": 0}}
+    options = {"target_seed": 0}
+    eff = search.efficiency(seeds=(0, 1), num_trials=12, batch_size=3, population_size=4, space=toy,
+                            evaluate="videonas.search.synthetic:evaluate", evaluate_options=options,
+                            executor="inprocess", store_dir=tmp_path)
+    for record in eff["per_seed"]:
+        assert record["random_best"] == max(record["random_curve"])
+        # The same seed draws the same first population (4 candidates) for both strategies.
+        assert record["evolution_curve"][:4] == record["random_curve"][:4]
+        assert search.evaluations_to_reach(record["evolution_curve"], record["random_best"]) == \
+            record["evolution_needed"]
+    scl = search.scale(workers=(1, 2), executors=("subprocess",), num_candidates=2, space=toy,
+                       evaluate="videonas.search.synthetic:evaluate", evaluate_options=options, store_dir=tmp_path)
+    assert [(r["workers"], r["done"]) for r in scl["runs"]] == [(1, 2), (2, 2)]
+    assert all(r["candidates_per_min"] == pytest.approx(60 * 2 / r["wall_s"]) for r in scl["runs"])
+    payload = search._summary(eff, scl, quick=True)
+    assert any(row["label"].startswith("speed-up 2 vs 1 workers, subprocess") for row in payload["headline"])

@@ -1,0 +1,80 @@
+"""Benchmarks (``make bench``): CPU latency and backends, search efficiency and scale-out, GPU figures.
+
+Each section is a module with ``run(*, quick) -> {"title", "headline", "conclusion", "extra"}``; ``main`` writes it to
+``reports/bench/<section>.json`` and rebuilds ``reports/index.html``, whose bench section shows the headlines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+# ``data`` (decoding and clip-cache throughput) is the data layer's own module; it runs when present.
+SECTIONS = ("latency", "search", "data", "gpu")
+LOG = logging.getLogger(__name__)
+
+
+def available_sections() -> list[str]:
+    """The sections whose module exists and has ``run``, in ``SECTIONS`` order."""
+    found = []
+    for section in SECTIONS:
+        if importlib.util.find_spec(f"videonas.bench.{section}") is None:
+            continue
+        if callable(getattr(importlib.import_module(f"videonas.bench.{section}"), "run", None)):
+            found.append(section)
+    return found
+
+
+def write_section(reports_dir: Path, section: str, payload: dict[str, Any]) -> Path:
+    """``reports_dir/bench/<section>.json`` in the report schema (title, headline rows, conclusion, extra)."""
+    for key in ("title", "headline", "conclusion", "extra"):
+        if key not in payload:
+            raise ValueError(f"bench section {section!r} payload is missing {key!r}")
+    for index, row in enumerate(payload["headline"]):
+        if not {"label", "value", "paper"} <= set(row):
+            raise ValueError(f"bench section {section!r} headline[{index}] needs label, value, paper: {row!r}")
+    folder = Path(reports_dir) / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{section}.json"
+    path.write_text(json.dumps(payload, indent=2, default=_json_default))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m videonas bench [--only SECTION] [--quick] [--reports-dir DIR]``."""
+    from videonas import report
+
+    parser = argparse.ArgumentParser(prog="python -m videonas bench", description=__doc__)
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests); figures not meaningful")
+    parser.add_argument("--reports-dir", type=Path, default=None, help="default: <project>/reports")
+    parser.add_argument("--profile", default="default", help="profile shown in the index header")
+    args = parser.parse_args(None if argv is None else list(argv))
+    reports_dir = args.reports_dir or report.project_root() / "reports"
+    available = available_sections()
+    for section in args.only or available:
+        if section not in available:
+            raise ValueError(f"--only must name an available section {available}, got {section!r}")
+        started = time.perf_counter()
+        LOG.info("bench %s%s", section, " (quick)" if args.quick else "")
+        run = importlib.import_module(f"videonas.bench.{section}").run
+        options = {"reports_dir": reports_dir} if "reports_dir" in inspect.signature(run).parameters else {}
+        payload = run(quick=args.quick, **options)
+        payload["extra"].setdefault("wall_seconds", time.perf_counter() - started)
+        path = write_section(reports_dir, section, payload)
+        LOG.info("bench %s: %.0f s -> %s", section, time.perf_counter() - started, path)
+    print(report.build_index(reports_dir, profile=args.profile))
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,296 @@
+"""Batch-1 CPU latency of the TVNs and the baselines on both Keras backends, and what share of the machine they use.
+
+The TVN paper's claim is a runtime ratio (TVN-1 37 ms vs prior models 2000+ ms on *their* CPU), so this measures the
+same kind of ratio here: each model at its published input, all of them at one common input (16x112x112, the (2+1)D
+baselines' clip) and at the embedded dataset's clip (8x64x64). Tensorflow runs in this process; torch runs the same
+cases in a subprocess (``KERAS_BACKEND`` is fixed when Keras is imported). The geometric mean of torch/tensorflow
+latency decides the default backend. Achieved GFLOP/s is FLOPs / latency, compared with a large float32 numpy matmul
+on the same cores (the practical peak of this machine, measured at the same time, under the same load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Sequence
+
+import numpy
+
+TVNS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4")
+BASELINES = ("X3D-XS", "R(2+1)D-18", "R3D-18")
+COMMON_INPUT = (16, 112)  # the (2+1)D ResNets' clip: one input for every model
+EMBEDDED_INPUT = (8, 64)  # what the searches here train on (``videonas.train.TrainTask`` defaults)
+QUICK_INPUT = (4, 32)
+# The paper's CPU runtimes (different CPU: only the ratios carry over).
+PAPER_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
+PAPER_PRIOR_MS = 2000
+_MARKER = "VIDEONAS_BENCH_JSON "
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One model at one input: ``input_name`` is "published", "common", "embedded" or "quick"."""
+
+    model: str
+    input_name: str
+    num_frames: int
+    image_size: int
+
+    @property
+    def clip(self) -> str:
+        return f"{self.num_frames}x{self.image_size}x{self.image_size}"
+
+
+def plan(*, quick: bool = False) -> list[Case]:
+    """The cases to time: TVNs at published/common/embedded inputs, baselines at common/embedded (X3D-XS also at its
+    published 4x160x160). ``quick`` is two small models at a tiny clip, for tests."""
+    from videonas.bench.table import published_input
+
+    if quick:
+        return [Case(name, "quick", *QUICK_INPUT) for name in ("TVN-1", "R(2+1)D-18")]
+    cases = [Case(name, "published", *published_input(name)) for name in (*TVNS, "X3D-XS")]
+    for input_name, clip in (("common", COMMON_INPUT), ("embedded", EMBEDDED_INPUT)):
+        cases += [Case(name, input_name, *clip) for name in (*TVNS, *BASELINES)]
+    return cases
+
+
+def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10) -> dict[str, float]:
+    """Best GFLOP/s of square float32 matmuls in numpy (BLAS) and in the Keras backend (oneDNN/MKL for tensorflow).
+
+    The best of many short runs, because other jobs share the cores: the practical peak is what a quiet moment
+    allows. ``peak`` is the larger of the two libraries (a conv net can use the faster one's kernels).
+    """
+    import keras
+
+    rng = numpy.random.default_rng(0)
+    best = {"numpy": 0.0, "backend": 0.0}
+    for size in sizes:
+        a = rng.standard_normal((size, size), dtype=numpy.float32)
+        b = rng.standard_normal((size, size), dtype=numpy.float32)
+        ta, tb = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+        calls = {"numpy": lambda: a @ b, "backend": lambda: keras.ops.convert_to_numpy(keras.ops.matmul(ta, tb))}
+        for library, call in calls.items():
+            call()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                call()
+                best[library] = max(best[library], 2 * size**3 / (time.perf_counter() - start) / 1e9)
+    return {**best, "peak": max(best.values())}
+
+
+def measure_cases(cases: Sequence[Case], *, quick: bool = False) -> list[dict[str, Any]]:
+    """Time every case on the current Keras backend; one dict per case (see ``_row``)."""
+    import gc
+
+    import keras
+
+    from videonas import measure
+    from videonas.bench.table import build_named, runs_for
+
+    rows = []
+    for case in cases:
+        common = {**dataclasses.asdict(case), "clip": case.clip, "backend": keras.backend.backend()}
+        try:
+            model = build_named(case.model, input_override=(case.num_frames, case.image_size))
+        except ValueError as error:  # e.g. TVN-2's strides need more than 64 px: recorded, not timed
+            rows.append({**common, "median_ms": None, "error": str(error)})
+            continue
+        flops = measure.count_flops(model)
+        runs = 3 if quick else runs_for(flops / 1e9)
+        timing = measure.measure_latency(model, runs=runs, warmup=1)  # one call traces (tf) or warms caches
+        log.info("%s at %s, %s: %.1f ms (%d runs)", case.model, case.clip, common["backend"],
+                 timing["median_ms"], runs)
+        rows.append({**common, "params": int(measure.count_params(model)), "flops": int(flops), "runs": runs,
+                     "median_ms": float(timing["median_ms"]), "cv": float(timing["cv"]),
+                     "threads": timing.get("threads"), "device": timing.get("device"),
+                     "gflops_per_s": flops / 1e9 / (float(timing["median_ms"]) / 1e3)})
+        del model
+        gc.collect()
+        keras.backend.clear_session()
+    return rows
+
+
+def measure_in_subprocess(cases: Sequence[Case], *, backend: str = "torch", quick: bool = False,
+                          timeout_s: float = 1200) -> list[dict[str, Any]]:
+    """``measure_cases`` in a fresh interpreter with ``KERAS_BACKEND=backend``."""
+    if backend not in ("tensorflow", "torch", "jax"):
+        raise ValueError(f"backend must be tensorflow, torch or jax, got {backend!r}")
+    payload = json.dumps({"cases": [dataclasses.asdict(c) for c in cases], "quick": quick})
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    completed = subprocess.run([sys.executable, "-m", "videonas.bench.latency", "--worker", payload], env=env,
+                               capture_output=True, text=True, timeout=timeout_s)
+    for line in completed.stdout.splitlines():
+        if line.startswith(_MARKER):
+            return json.loads(line[len(_MARKER):])
+    raise RuntimeError(f"{backend} latency worker failed (exit {completed.returncode}): {completed.stderr[-2000:]}")
+
+
+def timed(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that were measured (a case whose model cannot take the input has ``median_ms`` None)."""
+    return [row for row in rows if row.get("median_ms") is not None]
+
+
+def find(rows: Sequence[dict[str, Any]], model: str, input_name: str, backend: str) -> dict[str, Any]:
+    """The measured row of ``model`` at ``input_name`` on ``backend``."""
+    for row in timed(rows):
+        if (row["model"], row["input_name"], row["backend"]) == (model, input_name, backend):
+            return row
+    raise ValueError(f"no latency row for model={model!r} input={input_name!r} backend={backend!r}")
+
+
+def ratios(rows: Sequence[dict[str, Any]], *, backend: str) -> list[dict[str, Any]]:
+    """baseline / TVN latency for every (baseline, TVN) pair: at the same input, and TVN at its published input."""
+    out = []
+    baselines = [r for r in timed(rows) if r["backend"] == backend and r["model"] not in TVNS]
+    for base in baselines:
+        for tvn in (r for r in timed(rows) if r["backend"] == backend and r["model"] in TVNS):
+            if tvn["input_name"] in (base["input_name"], "published"):
+                out.append({"baseline": base["model"], "baseline_input": base["input_name"], "tvn": tvn["model"],
+                            "tvn_input": tvn["input_name"], "backend": backend, "baseline_ms": base["median_ms"],
+                            "tvn_ms": tvn["median_ms"], "ratio": base["median_ms"] / tvn["median_ms"]})
+    return out
+
+
+def backend_ratio(rows: Sequence[dict[str, Any]], *, other: str = "torch") -> float:
+    """Geometric mean over cases of ``other``/tensorflow latency (> 1: tensorflow is faster)."""
+    logs = [math.log(find(rows, r["model"], r["input_name"], other)["median_ms"] / r["median_ms"])
+            for r in timed(rows) if r["backend"] == "tensorflow"]
+    return math.exp(sum(logs) / len(logs))
+
+
+def run(*, quick: bool = False, other_backend: str = "torch") -> dict[str, Any]:
+    """Measure everything and return the section payload (title, headline, conclusion, extra)."""
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    peak_options = {"sizes": (256,) if quick else (1024, 2048), "repeats": 3 if quick else 10}
+    before = matmul_peak_gflops(**peak_options)
+    cases = plan(quick=quick)
+    rows = measure_cases(cases, quick=quick)
+    # Measured again after the models: the best of both moments is the least disturbed by other jobs.
+    after = matmul_peak_gflops(**peak_options)
+    peaks = {key: max(before[key], after[key]) for key in before}
+    peak = peaks["peak"]
+    rows += measure_in_subprocess(cases, backend=other_backend, quick=quick)
+    slower = backend_ratio(rows, other=other_backend)
+    default = "tensorflow" if slower >= 1 else other_backend
+    for row in timed(rows):
+        row["share_of_peak"] = row["gflops_per_s"] / peak
+    pairs = ratios(rows, backend=default)
+    payload = _summary(rows, pairs, peak=peak, slower=slower, default=default, other=other_backend, quick=quick)
+    payload["extra"].update(rows=rows, ratios=pairs, matmul_peak_gflops=peaks, load_average_before=load_before,
+                            load_average_after=os.getloadavg(), cpu_count=os.cpu_count(),
+                            wall_seconds=time.perf_counter() - started)
+    return payload
+
+
+def _summary(rows, pairs, *, peak: float, slower: float, default: str, other: str, quick: bool) -> dict[str, Any]:
+    def ms(model: str, input_name: str) -> float:
+        return find(rows, model, input_name, default)["median_ms"]
+
+    def pair(baseline: str, tvn: str, tvn_input: str) -> dict[str, Any]:
+        return next(p for p in pairs if (p["baseline"], p["tvn"], p["tvn_input"]) == (baseline, tvn, tvn_input))
+
+    headline: list[dict[str, Any]] = []
+    if quick:
+        clip = "x".join(map(str, (QUICK_INPUT[0], QUICK_INPUT[1], QUICK_INPUT[1])))
+        headline += [{"label": f"{m} latency at {clip}, {default} (ms)", "value": round(ms(m, "quick"), 3),
+                      "paper": ""} for m in ("TVN-1", "R(2+1)D-18")]
+        main = pair("R(2+1)D-18", "TVN-1", "quick")
+        headline.append({"label": f"R(2+1)D-18 / TVN-1 latency at {clip}, {default}", "value": round(main["ratio"], 3),
+                         "paper": ""})
+    else:
+        for name in TVNS:
+            clip = find(rows, name, "published", default)["clip"]
+            headline.append({"label": f"{name} latency at its published input {clip}, {default} (ms)",
+                             "value": round(ms(name, "published"), 1), "paper": f"{PAPER_MS[name]} ms (their CPU)"})
+        for name in BASELINES:
+            headline.append({"label": f"{name} latency at 16x112x112, {default} (ms)",
+                             "value": round(ms(name, "common"), 1),
+                             "paper": f"prior models {PAPER_PRIOR_MS}+ ms (their CPU)" if name != "X3D-XS" else ""})
+        main = pair("R(2+1)D-18", "TVN-1", "published")
+        same = pair("R(2+1)D-18", "TVN-1", "common")
+        headline += [
+            {"label": f"R(2+1)D-18 (16x112x112) / TVN-1 (published input) latency, {default}",
+             "value": round(main["ratio"], 2),
+             "paper": f">= {PAPER_PRIOR_MS / PAPER_MS['TVN-1']:.0f}x (2000+ / 37 ms)"},
+            {"label": f"R(2+1)D-18 / TVN-1 latency, both at 16x112x112, {default}", "value": round(same["ratio"], 2),
+             "paper": ""},
+        ]
+    measured = [r for r in timed(rows) if r["backend"] == default]
+    best = max(measured, key=lambda r: r["share_of_peak"])
+    headline += [
+        {"label": f"{other} / tensorflow latency (geometric mean over {len(measured)} cases)",
+         "value": round(slower, 2), "paper": ""},
+        {"label": "float32 matmul peak of this machine (GFLOP/s)", "value": round(peak, 1), "paper": ""},
+        {"label": f"best achieved share of that peak ({best['model']} at {best['clip']}, {default})",
+         "value": round(best["share_of_peak"], 3), "paper": ""},
+    ]
+    base_row = find(rows, main["baseline"], main["baseline_input"], default)
+    tvn_row = find(rows, main["tvn"], main["tvn_input"], default)
+    tvn_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] in TVNS)
+    base_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] not in TVNS)
+    skipped = [f"{r['model']} at {r['clip']}" for r in rows if r.get("median_ms") is None and r["backend"] == default]
+    conclusion = (
+        f"Default backend: {default} ({other} takes {slower:.2f}x the tensorflow latency at batch 1, geometric mean "
+        f"over {len(measured)} cases). R(2+1)D-18 at {base_row['clip']} takes {main['baseline_ms']:.0f} ms against "
+        f"{main['tvn_ms']:.1f} ms for TVN-1 at {tvn_row['clip']}: {main['ratio']:.1f}x (paper: 2000+ ms vs 37 ms, "
+        f">= 54x, on another CPU). Absolute milliseconds are this {os.cpu_count()}-core machine's, shared with other "
+        f"jobs (load average {os.getloadavg()[0]:.1f} at the end); ratios are the comparable part. Median cv of the "
+        f"runs: tensorflow {_median_cv(rows, 'tensorflow'):.2f}, {other} {_median_cv(rows, other):.2f} (a high cv "
+        f"means the threads were starved by other jobs). "
+        f"Median share of the {peak:.0f} GFLOP/s matmul peak: TVNs {tvn_share:.1%}, baselines {base_share:.1%}"
+        + (" - at batch 1 the TVNs' latency is less bound by arithmetic than the 3D ResNets', so FLOPs understate "
+           "their cost." if tvn_share < base_share else ".")
+        + (f" Some models exceed the measured matmul peak (best share {best['share_of_peak']:.2f}): the cores were "
+           f"busier with other jobs while the peak was measured than during those runs, so shares are rough."
+           if best["share_of_peak"] > 1 else "")
+        + (f" Not timed (the input is too small for the model's strides): {', '.join(skipped)}." if skipped else ""))
+    if quick:
+        conclusion = "Quick run (tiny clip, for tests; not meaningful). " + conclusion
+    return {"title": "CPU latency: TVNs vs 3D CNN baselines, tensorflow vs torch", "headline": headline,
+            "conclusion": conclusion, "extra": {}}
+
+
+def _median_cv(rows: Sequence[dict[str, Any]], backend: str) -> float:
+    values = [r["cv"] for r in timed(rows) if r["backend"] == backend]
+    return statistics.median(values) if values else float("nan")
+
+
+def _worker(payload: str) -> None:
+    options = json.loads(payload)
+    cases = [Case(**case) for case in options["cases"]]
+    rows = measure_cases(cases, quick=bool(options.get("quick")))
+    print(_MARKER + json.dumps(rows), flush=True)
+
+
+def _save(path: str, *, quick: bool) -> None:
+    """Time ``plan()`` on this process's backend and device (e.g. a GPU machine) and save ``{"rows": [...]}``,
+    the format ``videonas.bench.gpu`` reads from ``reports/bench/gpu_latency.json``."""
+    rows = measure_cases(plan(quick=quick), quick=quick)
+    target = os.path.abspath(path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w", encoding="utf-8") as handle:
+        json.dump({"rows": rows}, handle, indent=2)
+    print(target)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="time the latency cases on this process's Keras backend and device")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--worker", help="JSON {cases: [...], quick: bool}; prints the rows (used by run())")
+    group.add_argument("--out", help="write {rows: [...]} for plan() here, e.g. reports/bench/gpu_latency.json")
+    parser.add_argument("--quick", action="store_true", help="with --out: the tiny quick cases")
+    arguments = parser.parse_args()
+    if arguments.worker is not None:
+        _worker(arguments.worker)
+    else:
+        _save(arguments.out, quick=arguments.quick)
