@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy
 import pytest
@@ -17,6 +18,7 @@ from videonas.genome.assemblenet import (
     Stem,
     edges,
     node_level,
+    pruned_edge_ranks,
 )
 
 
@@ -151,6 +153,39 @@ def test_guided_removal_skips_an_edge_whose_loss_would_break_the_graph():
     space = AssembleNetSpace(operations=("remove_edge",))
     child = space.mutate(parent, numpy.random.default_rng(0), edge_weights=weights)
     assert set(edges(parent)) - set(edges(child)) == {(8, 13)}
+
+
+def test_pruned_edge_ranks_place_the_lost_edge_in_the_parents_weights():
+    parent = published.load("AssembleNet-50")
+    parent_edges = edges(parent)
+    weights = {edge: 0.1 + 0.8 * i / (len(parent_edges) - 1) for i, edge in enumerate(parent_edges)}
+    weights[(1, 4)] = 0.0  # the weakest edge: rank 0
+    weights[(8, 13)] = 1.0  # the strongest: rank 1
+    remove = {(1, 4), (8, 13)}
+    nodes = list(parent.nodes)
+    for source, target in remove:
+        nodes[target] = dataclasses.replace(nodes[target], inputs=tuple(s for s in nodes[target].inputs
+                                                                          if s != source) or (0,))
+    child = dataclasses.replace(parent, nodes=tuple(nodes))
+    assert pruned_edge_ranks(parent, child, weights) == [0.0, 1.0]
+    assert pruned_edge_ranks(parent, parent, weights) == []
+    tied = {edge: 0.5 for edge in parent_edges}
+    assert pruned_edge_ranks(parent, child, tied) == [0.5, 0.5]
+    with pytest.raises(ValueError, match="parent_weights lacks"):
+        pruned_edge_ranks(parent, child, {(1, 4): 0.2})
+
+
+def test_guided_mutation_prunes_lower_ranked_edges_than_unguided():
+    space = AssembleNetSpace(operations=("remove_edge",))
+    rng = numpy.random.default_rng(7)
+    ranks = {"guided": [], "unguided": []}
+    for _ in range(60):
+        parent = space.sample(rng)
+        weights = {edge: float(rng.uniform()) for edge in edges(parent)}
+        for mode, given in (("guided", weights), ("unguided", None)):
+            ranks[mode] += pruned_edge_ranks(parent, space.mutate(parent, rng, edge_weights=given), weights)
+    assert numpy.mean(ranks["guided"]) < 0.1
+    assert 0.3 < numpy.mean(ranks["unguided"]) < 0.7
 
 
 def test_paper_space_mutates_the_published_net():

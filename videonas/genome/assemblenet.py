@@ -240,6 +240,27 @@ def edges(genome: AssembleNetGenome) -> list[tuple[int, int]]:
     return [(source, index) for index, node in blocks for source in node.inputs]
 
 
+def pruned_edge_ranks(parent: AssembleNetGenome, child: AssembleNetGenome,
+                      parent_weights: Mapping[tuple[int, int], float]) -> list[float]:
+    """Where each edge the child lost sat in the parent's learned weights: 0 = the parent's weakest edge, 1 = its
+    strongest (ties share their mean rank). Guided mutation should give ranks near 0, unguided ones spread over [0, 1]:
+    this is how a search shows that connection learning steered its pruning."""
+    parent_edges = edges(parent)
+    missing = [edge for edge in parent_edges if edge not in parent_weights]
+    if missing:
+        raise ValueError(f"parent_weights lacks parent edges {missing}")
+    removed = [edge for edge in parent_edges if edge not in set(edges(child))]
+    if len(parent_edges) < 2:
+        return [0.0 for _ in removed]
+    values = numpy.array([float(parent_weights[edge]) for edge in parent_edges])
+    ranks = []
+    for edge in removed:
+        weight = float(parent_weights[edge])
+        below, equal = int(numpy.sum(values < weight)), int(numpy.sum(values == weight))
+        ranks.append((below + (equal - 1) / 2) / (len(parent_edges) - 1))
+    return ranks
+
+
 class AssembleNetSpace(SearchSpace):
     """Random overly-connected graphs and connection-learning-guided mutation.
 
@@ -457,4 +478,4 @@ class AssembleNetSpace(SearchSpace):
         raise RuntimeError(f"no valid mutant of {genome.key} in {self._MAX_TRIES} tries")
 
 
-__all__ = ["AssembleNetGenome", "AssembleNetSpace", "Block", "Stem", "edges", "node_level", "RELEASED_DEPTHS"]
+__all__ = ["AssembleNetGenome", "AssembleNetSpace", "Block", "Stem", "edges", "node_level", "pruned_edge_ranks", "RELEASED_DEPTHS"]
