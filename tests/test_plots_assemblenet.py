@@ -32,3 +32,15 @@ def test_missing_weight_raises() -> None:
     genome = _genome(2)
     with pytest.raises(ValueError, match="edge_weights"):
         edge_alphas(genome, {edges(genome)[0]: 0.5})
+
+
+def test_alphas_stay_in_the_unit_interval_for_learned_weights() -> None:
+    """Min-max rescaling can round the strongest edge to just above 1, which matplotlib refuses."""
+    genome = _genome(3)
+    rng = numpy.random.default_rng(0)
+    for _ in range(50):
+        weights = {edge: float(rng.uniform(0.3, 0.7)) for edge in edges(genome)}
+        alphas = edge_alphas(genome, weights)
+        assert all(0.0 <= alpha <= 1.0 for alpha in alphas.values())
+        assert max(alphas.values()) == pytest.approx(1.0)
+    draw_assemblenet(genome, edge_weights=weights)

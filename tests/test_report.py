@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import sqlite3
 from pathlib import Path
 
 import nbformat
@@ -88,3 +89,19 @@ def test_reproduce_runs_notebooks_reports_failures_and_links_resolve(tmp_path):
     assert "good/curve.png" in parser.targets
     missing = [target for target in parser.targets if not (reports / target).exists()]
     assert missing == []
+    assert broken["commit"] in text and broken["date"] in text  # each experiment says when and from what it ran
+
+
+def test_checkpoint_folds_the_write_ahead_log_into_the_store(tmp_path):
+    from videonas.search.store import TrialStore
+
+    path = tmp_path / "exp" / "search.sqlite"
+    path.parent.mkdir()
+    store = TrialStore(path)
+    store.open_experiment("e", {"seed": 0})
+    copy = tmp_path / "copy.sqlite"  # what a commit of the .sqlite alone would carry, before the checkpoint
+    copy.write_bytes(path.read_bytes())
+    assert sqlite3.connect(copy).execute("SELECT name FROM sqlite_master WHERE name = 'trials'").fetchall() == []
+    assert report.checkpoint_stores(path.parent) == [path]
+    copy.write_bytes(path.read_bytes())
+    assert TrialStore(copy).experiments() == ["e"]

@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -138,6 +139,8 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
         record.update(status="failed", error=_error_text(error))
         LOG.error("%s failed: %s", name, record["error"])
     record["wall_seconds"] = round(time.perf_counter() - started, 1)
+    record.update(commit=_git_commit(), date=_now())
+    checkpoint_stores(out_dir)
     if executed.is_file():
         record["html"] = render_html(executed).name
     if record["status"] == "done" and not (out_dir / RESULTS_FILE).is_file():
@@ -166,17 +169,41 @@ def _inject(body: str) -> str:
     return body[: marker + 1] + _HIDE_CODE + body[marker + 1 :]
 
 
-def metadata(profile: str) -> dict[str, Any]:
-    """Where and how the reports were made: enough to tell two runs apart."""
+def checkpoint_stores(folder: Path) -> list[Path]:
+    """Fold each trial store's write-ahead log into the store file, so that the ``.sqlite`` alone (what the reports
+    commit) holds every trial; a notebook kernel that exits without closing its store leaves the log behind."""
+    stores = sorted(folder.rglob("*.sqlite"))
+    for path in stores:
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+    return stores
+
+
+def _git_commit() -> str:
+    """The checkout's short commit, with "+changes" when the code in the working tree differs from it."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=project_root(), capture_output=True, text=True, check=True
-        ).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_root(), capture_output=True,
+                                text=True, check=True).stdout.strip()
+        # reports/ is what a run writes, so it does not count as a change to the code that made it.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
+                               cwd=project_root(), capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+        return "unknown"
+    return f"{commit}+changes" if dirty else commit
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def metadata(profile: str) -> dict[str, Any]:
+    """Where and how the index was built: enough to tell two runs apart (each experiment also records its own)."""
     return {
-        "commit": commit,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _git_commit(),
+        "date": _now(),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_memory_gib()} GiB, Python {platform.python_version()}",
         "profile": profile,

@@ -32,7 +32,8 @@ def edge_alphas(genome: AssembleNetGenome,
     values = [float(edge_weights[edge]) for edge in connections]
     low, high = min(values), max(values)
     span = high - low
-    return {edge: (1.0 if span == 0 else MIN_ALPHA + (1 - MIN_ALPHA) * (float(edge_weights[edge]) - low) / span)
+    # min(): MIN_ALPHA + (1 - MIN_ALPHA) * 1.0 rounds to just above 1, which matplotlib refuses.
+    return {edge: (1.0 if span == 0 else min(1.0, MIN_ALPHA + (1 - MIN_ALPHA) * (float(edge_weights[edge]) - low) / span))
             for edge in connections}
 
 
