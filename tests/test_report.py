@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -105,3 +106,60 @@ def test_checkpoint_folds_the_write_ahead_log_into_the_store(tmp_path):
     assert report.checkpoint_stores(path.parent) == [path]
     copy.write_bytes(path.read_bytes())
     assert TrialStore(copy).experiments() == ["e"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# A closed network: without these flags Chromium keeps trying to reach Google's services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _render(page, path: Path) -> dict:
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    return {
+        "images": page.evaluate("() => Array.from(document.images).map(i => [i.getAttribute('src'), "
+                                "i.complete && i.naturalWidth > 0])"),
+        "table_cells": page.evaluate("() => Array.from(document.querySelectorAll('table')).map("
+                                     "t => Array.from(t.querySelectorAll('td')).filter(c => c.innerText.trim()).length)"),
+        "text": page.inner_text("body"),
+        "screenshot": page.screenshot(full_page=True),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium; "
+                                             ".ci/run installs it when it runs as root)")
+def test_reports_render_in_headless_chromium(tmp_path):
+    """A smoke run's index, its executed notebook and the committed index render: images load, tables have cells."""
+    import cv2
+    import numpy
+    from playwright.sync_api import sync_playwright
+
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    _notebook(notebooks / "good.ipynb", _GOOD)
+    _notebook(notebooks / "broken.ipynb", "raise RuntimeError('disk on fire')")
+    index = report.reproduce(profile="smoke", notebooks_dir=notebooks, reports_dir=reports)
+    committed = report.project_root() / "reports" / "index.html"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        smoke = _render(page, index)
+        page.goto((reports / "good" / "good.html").resolve().as_uri())
+        code_display = page.evaluate("() => getComputedStyle(document.querySelector('.jp-InputArea')).display")
+        page.click("#toggle-code")
+        shown_display = page.evaluate("() => getComputedStyle(document.querySelector('.jp-InputArea')).display")
+        project = _render(page, committed) if committed.is_file() else None
+        browser.close()
+
+    assert smoke["images"] == [["good/curve.png", True]]
+    assert smoke["table_cells"] and all(count > 0 for count in smoke["table_cells"])
+    assert "disk on fire" in smoke["text"] and "0.25" in smoke["text"]
+    screenshot = cv2.imdecode(numpy.frombuffer(smoke["screenshot"], numpy.uint8), cv2.IMREAD_GRAYSCALE)
+    assert screenshot.shape[0] >= 900 and screenshot.std() > 10  # not a blank page
+    assert (code_display, shown_display) != ("none", "none") and code_display == "none"
+    if project is not None:
+        broken = [src for src, loaded in project["images"] if not loaded]
+        assert project["images"] and broken == []
+        assert all(count > 0 for count in project["table_cells"])
