@@ -21,6 +21,13 @@ def test_batches_seeded_shuffle_and_augmentation():
     assert set(np.abs(x["flow"]).ravel().tolist()) == {1.0}
 
 
+def test_one_input_is_a_bare_array_several_are_named():
+    x, _ = ClipBatches(make_clips(), batch_size=2, shuffle=False)[0]
+    flow_only, _ = ClipBatches(make_clips(), batch_size=2, shuffle=False, inputs=("flow",))[0]
+    assert isinstance(x, np.ndarray) and x.shape == (2, 2, 8, 8, 3)
+    assert isinstance(flow_only, np.ndarray) and flow_only.shape == (2, 2, 8, 8, 2)
+
+
 def test_multi_label_targets_are_float_multi_hot():
     x, y = ClipBatches(make_clips(True), batch_size=5, shuffle=False)[0]
     assert y.shape == (5, 3) and y.dtype == np.float32 and y.sum() == 5

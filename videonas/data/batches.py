@@ -2,6 +2,7 @@
 
 Randomness comes from numpy Generators seeded by (seed, epoch, batch index), so batches are reproducible whatever
 the worker order. Augmentation: random horizontal flip (flow x negated) and a random translation (edge pad + crop).
+Batches are ``(inputs, labels)``: the bare array for one input, a dict by input name (``rgb``, ``flow``) for several.
 """
 
 from __future__ import annotations
@@ -61,4 +62,5 @@ class ClipBatches(keras.utils.PyDataset):
                     array[flips, ..., 0] *= -1
         labels = self.clips.labels[rows]
         labels = labels.astype(np.float32) if self.clips.multi_label else labels.astype(np.int32)
-        return features, labels
+        # One input goes in bare: a one-key dict into a one-input functional model makes Keras warn every batch.
+        return (features[self.inputs[0]] if len(self.inputs) == 1 else features), labels
