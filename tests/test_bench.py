@@ -133,3 +133,41 @@ def test_search_benchmarks_on_the_toy_space(tmp_path):
     assert all(r["candidates_per_min"] == pytest.approx(60 * 2 / r["wall_s"]) for r in scl["runs"])
     payload = search._summary(eff, scl, quick=True)
     assert any(row["label"].startswith("speed-up 2 vs 1 workers, subprocess") for row in payload["headline"])
+
+
+def test_memory_section_samples_the_driver_at_each_checkpoint():
+    from videonas.bench import memory
+
+    payload = memory.run(quick=True)
+    rows = payload["extra"]["rows"]
+    assert [row["candidates"] for row in rows] == [0, 2, 4]
+    assert all(row["rss_mib"] > 10 for row in rows)  # a Python process with numpy holds more than 10 MiB
+    assert payload["extra"]["statuses"]["done"] == 4
+    assert payload["headline"][2]["value"] == round(rows[-1]["rss_mib"], 1)
+    with pytest.raises(ValueError, match="checkpoints must be increasing"):
+        memory.driver_rss(checkpoints=(5, 5), store_dir=".")
+
+
+def test_found_tvn_is_timed_from_its_genome_at_each_input(tmp_path):
+    from videonas.genome.tvn import TVNBlock, TVNGenome
+
+    genome = TVNGenome(image_size=48, num_frames=2, frame_stride=1, blocks=(
+        TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=1, filters=8),
+        TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=1, filters=16)))
+    assert latency.found_genome(tmp_path) is None
+    (tmp_path / "tvn_search").mkdir()
+    (tmp_path / "tvn_search" / "found_genome.json").write_text(genome.to_json())
+    found = latency.found_genome(tmp_path)
+    cases = [c for c in latency.plan(found=found) if c.model == latency.FOUND]
+    assert [(c.input_name, c.clip) for c in cases] == [("published", "2x48x48"), ("common", "16x112x112"),
+                                                       ("embedded", "8x64x64")]
+    (row,) = latency.measure_cases([latency.Case(latency.FOUND, "quick", 4, 32, found)], quick=True)
+    assert row["model"] == latency.FOUND and row["clip"] == "4x32x32" and row["median_ms"] > 0
+    baseline = _row("R(2+1)D-18", "common", "tensorflow", 300.0, clip="16x112x112")
+    own = {**_row(latency.FOUND, "published", "tensorflow", 2.0, clip="2x48x48")}
+    same = _row(latency.FOUND, "common", "tensorflow", 6.0, clip="16x112x112")
+    rows = [baseline, own, same]
+    labels = {r["label"]: r["value"] for r in latency._found_rows(rows, latency.ratios(rows, backend="tensorflow"),
+                                                                   "tensorflow")}
+    assert labels["R(2+1)D-18 (16x112x112) / found TVN at its own input latency, tensorflow"] == 150.0
+    assert labels["R(2+1)D-18 (16x112x112) / both at 16x112x112 latency, tensorflow"] == 50.0

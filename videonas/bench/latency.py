@@ -20,11 +20,15 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy
 
 TVNS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4")
+FOUND = "found TVN"  # the best network of the last default tvn_search, when its reports are present
+FOUND_GENOME = Path("tvn_search") / "found_genome.json"  # under the reports folder, written by that notebook
+TVN_MODELS = (*TVNS, FOUND)
 BASELINES = ("X3D-XS", "R(2+1)D-18", "R3D-18")
 COMMON_INPUT = (16, 112)  # the (2+1)D ResNets' clip: one input for every model
 EMBEDDED_INPUT = (8, 64)  # what the searches here train on (``videonas.train.TrainTask`` defaults)
@@ -38,29 +42,56 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One model at one input: ``input_name`` is "published", "common", "embedded" or "quick"."""
+    """One model at one input: ``input_name`` is "published" (the model's own input), "common", "embedded" or "quick".
+    ``genome`` is the JSON of a TVN that is not a named model (the found TVN)."""
 
     model: str
     input_name: str
     num_frames: int
     image_size: int
+    genome: str | None = None
 
     @property
     def clip(self) -> str:
         return f"{self.num_frames}x{self.image_size}x{self.image_size}"
 
 
-def plan(*, quick: bool = False) -> list[Case]:
+def plan(*, quick: bool = False, found: str | None = None) -> list[Case]:
     """The cases to time: TVNs at published/common/embedded inputs, baselines at common/embedded (X3D-XS also at its
-    published 4x160x160). ``quick`` is two small models at a tiny clip, for tests."""
+    published 4x160x160), and ``found`` (a TVN genome's JSON) at its own input and at the common and embedded clips.
+    ``quick`` is two small models at a tiny clip, for tests."""
     from videonas.bench.table import published_input
+    from videonas.genome.tvn import TVNGenome
 
     if quick:
         return [Case(name, "quick", *QUICK_INPUT) for name in ("TVN-1", "R(2+1)D-18")]
     cases = [Case(name, "published", *published_input(name)) for name in (*TVNS, "X3D-XS")]
     for input_name, clip in (("common", COMMON_INPUT), ("embedded", EMBEDDED_INPUT)):
         cases += [Case(name, input_name, *clip) for name in (*TVNS, *BASELINES)]
+    if found is not None:
+        genome = TVNGenome.from_json(found)
+        cases.append(Case(FOUND, "published", genome.num_frames, genome.image_size, found))
+        cases += [Case(FOUND, input_name, *clip, found)
+                  for input_name, clip in (("common", COMMON_INPUT), ("embedded", EMBEDDED_INPUT))]
     return cases
+
+
+def found_genome(reports_dir: str | Path) -> str | None:
+    """The found TVN's genome JSON from ``reports_dir`` (``None`` before a tvn_search run)."""
+    path = Path(reports_dir) / FOUND_GENOME
+    return path.read_text() if path.is_file() else None
+
+
+def _build(case: Case):
+    from videonas import build
+    from videonas.bench.table import NUM_CLASSES, build_named
+    from videonas.genome.tvn import TVNGenome
+
+    if case.genome is None:
+        return build_named(case.model, input_override=(case.num_frames, case.image_size))
+    genome = dataclasses.replace(TVNGenome.from_json(case.genome), num_frames=case.num_frames,
+                                 image_size=case.image_size)
+    return build.build_model(genome, num_classes=NUM_CLASSES, name=case.model.replace(" ", "_"))
 
 
 def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10) -> dict[str, float]:
@@ -94,13 +125,13 @@ def measure_cases(cases: Sequence[Case], *, quick: bool = False) -> list[dict[st
     import keras
 
     from videonas import measure
-    from videonas.bench.table import build_named, runs_for
+    from videonas.bench.table import runs_for
 
     rows = []
     for case in cases:
         common = {**dataclasses.asdict(case), "clip": case.clip, "backend": keras.backend.backend()}
         try:
-            model = build_named(case.model, input_override=(case.num_frames, case.image_size))
+            model = _build(case)
         except ValueError as error:  # e.g. TVN-2's strides need more than 64 px: recorded, not timed
             rows.append({**common, "median_ms": None, "error": str(error)})
             continue
@@ -150,9 +181,9 @@ def find(rows: Sequence[dict[str, Any]], model: str, input_name: str, backend: s
 def ratios(rows: Sequence[dict[str, Any]], *, backend: str) -> list[dict[str, Any]]:
     """baseline / TVN latency for every (baseline, TVN) pair: at the same input, and TVN at its published input."""
     out = []
-    baselines = [r for r in timed(rows) if r["backend"] == backend and r["model"] not in TVNS]
+    baselines = [r for r in timed(rows) if r["backend"] == backend and r["model"] not in TVN_MODELS]
     for base in baselines:
-        for tvn in (r for r in timed(rows) if r["backend"] == backend and r["model"] in TVNS):
+        for tvn in (r for r in timed(rows) if r["backend"] == backend and r["model"] in TVN_MODELS):
             if tvn["input_name"] in (base["input_name"], "published"):
                 out.append({"baseline": base["model"], "baseline_input": base["input_name"], "tvn": tvn["model"],
                             "tvn_input": tvn["input_name"], "backend": backend, "baseline_ms": base["median_ms"],
@@ -167,13 +198,14 @@ def backend_ratio(rows: Sequence[dict[str, Any]], *, other: str = "torch") -> fl
     return math.exp(sum(logs) / len(logs))
 
 
-def run(*, quick: bool = False, other_backend: str = "torch") -> dict[str, Any]:
-    """Measure everything and return the section payload (title, headline, conclusion, extra)."""
+def run(*, quick: bool = False, other_backend: str = "torch", reports_dir: str | Path | None = None) -> dict[str, Any]:
+    """Measure everything and return the section payload (title, headline, conclusion, extra); the found TVN is
+    timed when ``reports_dir`` holds a tvn_search run."""
     started = time.perf_counter()
     load_before = os.getloadavg()
     peak_options = {"sizes": (256,) if quick else (1024, 2048), "repeats": 3 if quick else 10}
     before = matmul_peak_gflops(**peak_options)
-    cases = plan(quick=quick)
+    cases = plan(quick=quick, found=None if reports_dir is None else found_genome(reports_dir))
     rows = measure_cases(cases, quick=quick)
     # Measured again after the models: the best of both moments is the least disturbed by other jobs.
     after = matmul_peak_gflops(**peak_options)
@@ -225,6 +257,7 @@ def _summary(rows, pairs, *, peak: float, slower: float, default: str, other: st
             {"label": f"R(2+1)D-18 / TVN-1 latency, both at 16x112x112, {default}", "value": round(same["ratio"], 2),
              "paper": ""},
         ]
+        headline += _found_rows(rows, pairs, default)
     measured = [r for r in timed(rows) if r["backend"] == default]
     best = max(measured, key=lambda r: r["share_of_peak"])
     headline += [
@@ -236,8 +269,8 @@ def _summary(rows, pairs, *, peak: float, slower: float, default: str, other: st
     ]
     base_row = find(rows, main["baseline"], main["baseline_input"], default)
     tvn_row = find(rows, main["tvn"], main["tvn_input"], default)
-    tvn_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] in TVNS)
-    base_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] not in TVNS)
+    tvn_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] in TVN_MODELS)
+    base_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] not in TVN_MODELS)
     skipped = [f"{r['model']} at {r['clip']}" for r in rows if r.get("median_ms") is None and r["backend"] == default]
     conclusion = (
         f"Default backend: {default} ({other} takes {slower:.2f}x the tensorflow latency at batch 1, geometric mean "
@@ -258,6 +291,23 @@ def _summary(rows, pairs, *, peak: float, slower: float, default: str, other: st
         conclusion = "Quick run (tiny clip, for tests; not meaningful). " + conclusion
     return {"title": "CPU latency: TVNs vs 3D CNN baselines, tensorflow vs torch", "headline": headline,
             "conclusion": conclusion, "extra": {}}
+
+
+def _found_rows(rows, pairs, default: str) -> list[dict[str, Any]]:
+    """Headline rows of the found TVN: its latency and the R(2+1)D-18 ratio (the benchmark's 100x aim)."""
+    if not any(r["model"] == FOUND and r["backend"] == default for r in timed(rows)):
+        return []
+    own = find(rows, FOUND, "published", default)
+    out = [{"label": f"found TVN latency at its own input {own['clip']}, {default} (ms)",
+            "value": round(own["median_ms"], 2), "paper": "TVN-1: 37 ms CPU"}]
+    for tvn_input, text, aim in (("published", "found TVN at its own input", ""),
+                                 ("common", "both at 16x112x112", "aim: >= 100x at the same input")):
+        for p in pairs:
+            if (p["baseline"], p["baseline_input"], p["tvn"], p["tvn_input"]) == ("R(2+1)D-18", "common", FOUND,
+                                                                                    tvn_input):
+                out.append({"label": f"R(2+1)D-18 (16x112x112) / {text} latency, {default}",
+                            "value": round(p["ratio"], 1), "paper": aim})
+    return out
 
 
 def _median_cv(rows: Sequence[dict[str, Any]], backend: str) -> float:
