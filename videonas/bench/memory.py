@@ -29,7 +29,7 @@ def rss_mib() -> float:
 
 
 def driver_rss(*, checkpoints: Sequence[int] = (5, 50), space: Mapping[str, Any] = SPACE,
-               evaluate: str = EVALUATE, evaluate_options: Mapping[str, Any] | None = None,
+               evaluate: str = EVALUATE, evaluate_options: Mapping[str, Any] | None = None, strategy: str = "tvn",
                executor: str = "subprocess", max_workers: int | None = None, store_dir: str | Path) -> dict[str, Any]:
     """Driver RSS before the search and after each checkpoint (candidates stored so far), plus the overhead split."""
     from videonas.search import run_search
@@ -40,8 +40,8 @@ def driver_rss(*, checkpoints: Sequence[int] = (5, 50), space: Mapping[str, Any]
     max_workers = max_workers or cores
     options = (dict(evaluate_options) if evaluate_options is not None
                else {"task": {**TASK, "threads": max(1, cores // max_workers)}, "budget": dict(BUDGET)})
-    common = dict(space=space, store=Path(store_dir) / "memory.sqlite", strategy="tvn" if evaluate == EVALUATE
-                  else "regularized", strategy_options={"population_size": 4}, batch_size=2, seed=0,
+    common = dict(space=space, store=Path(store_dir) / "memory.sqlite", strategy=strategy,
+                  strategy_options={"population_size": 4}, batch_size=2, seed=0,
                   evaluate=evaluate, evaluate_options=options, executor=executor,
                   executor_options={} if executor == "inprocess" else {"max_workers": max_workers}, progress=False)
     rows = [{"candidates": 0, "rss_mib": rss_mib(), "wall_s": 0.0}]
@@ -63,7 +63,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             result = driver_rss(checkpoints=(2, 4), space={"class": "videonas.search.synthetic:ToySpace",
                                                             "options": {"length": 6, "choices": 3}},
                                 evaluate="videonas.search.synthetic:evaluate", evaluate_options={},
-                                executor="inprocess", store_dir=folder)
+                                strategy="regularized", executor="inprocess", store_dir=folder)
         else:
             result = driver_rss(store_dir=folder)
     first, last = result["rows"][1], result["rows"][-1]
