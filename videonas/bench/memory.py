@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from videonas.bench.search import BUDGET, EVALUATE, SPACE, TASK, overhead
+from videonas.bench.search import BUDGET, EVALUATE, SPACE, TASK, overhead, trial_options
 
 
 def rss_mib() -> float:
@@ -36,10 +36,8 @@ def driver_rss(*, checkpoints: Sequence[int] = (5, 50), space: Mapping[str, Any]
 
     if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:])) or checkpoints[0] < 1:
         raise ValueError(f"checkpoints must be increasing positive counts, got {list(checkpoints)!r}")
-    cores = os.cpu_count() or 1
-    max_workers = max_workers or cores
-    options = (dict(evaluate_options) if evaluate_options is not None
-               else {"task": {**TASK, "threads": max(1, cores // max_workers)}, "budget": dict(BUDGET)})
+    max_workers = max_workers or os.cpu_count() or 1
+    options = trial_options(evaluate_options, task=TASK, budget=BUDGET, workers=max_workers)
     common = dict(space=space, store=Path(store_dir) / "memory.sqlite", strategy=strategy,
                   strategy_options={"population_size": 4}, batch_size=2, seed=0,
                   evaluate=evaluate, evaluate_options=options, executor=executor,

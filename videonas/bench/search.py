@@ -34,6 +34,16 @@ BUDGET: dict[str, Any] = {"epochs": 1}
 EVALUATE = "videonas.train:evaluate_trial"
 
 
+def trial_options(evaluate_options: Mapping[str, Any] | None, *, task: Mapping[str, Any],
+                  budget: Mapping[str, Any], workers: int) -> dict[str, Any]:
+    """``evaluate_options`` as given, or real training of ``task`` for ``budget`` with ``cores // workers`` threads
+    per worker, so that parallel candidates do not oversubscribe the cores."""
+    if evaluate_options is not None:
+        return dict(evaluate_options)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return {"task": {**task, "threads": threads}, "budget": dict(budget)}
+
+
 def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_size: int = 2,
                population_size: int = 2, space: Mapping[str, Any] = SPACE, task: Mapping[str, Any] = TASK,
                budget: Mapping[str, Any] = BUDGET, evaluate: str = EVALUATE,
@@ -51,8 +61,7 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
     cores = os.cpu_count() or 1
     max_workers = max_workers or cores
     per_seed = []
-    options = (dict(evaluate_options) if evaluate_options is not None
-               else {"task": {**task, "threads": max(1, cores // max_workers)}, "budget": dict(budget)})
+    options = trial_options(evaluate_options, task=task, budget=budget, workers=max_workers)
     executor_options = {} if executor == "inprocess" else {"max_workers": max_workers}
     for seed in seeds:
         curves = {}
@@ -149,8 +158,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
         for kind in executors:
             for count in workers:
                 threads = max(1, cores // count)
-                options = (dict(evaluate_options) if evaluate_options is not None
-                           else {"task": {**task, "threads": threads}, "budget": dict(budget)})
+                options = trial_options(evaluate_options, task=task, budget=budget, workers=count)
                 executor_options: dict[str, Any] = {"max_workers": count}
                 started = time.perf_counter()
                 experiment = run_search(f"scale-{kind}-{count}", space=dict(space),
