@@ -67,3 +67,16 @@ def test_create_model_builds_published_genomes_with_their_input_spec(name):
         assert tuple(tensor.shape[1:4]) == (spec["num_frames"], spec["image_size"], spec["image_size"])
     assert model.outputs[0].shape[-1] == 4
     assert model.outputs[0] is model.get_layer("logits").output
+
+
+@pytest.mark.parametrize("name", ["tvn-1", "evanet-a", "assemblenet-50", "r2plus1d-18", "x3d-xs"])
+def test_every_batch_norm_uses_the_short_budget_momentum(name):
+    import keras
+
+    from videonas import layers as video_layers
+
+    size = {} if name.startswith("tvn") else {"num_frames": 4, "image_size": 32}  # a TVN brings its own input
+    model = build.create_model(name, num_classes=2, width_multiplier=0.25, **size)
+    # Nested layers (iTGM, (2+1)D, non-local) hold their own BatchNormalization.
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and {layer.momentum for layer in norms} == {video_layers.BATCH_NORM_MOMENTUM}

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -37,3 +39,34 @@ def test_multi_label_variant_is_charades_style(tmp_path):
     assert ds.multi_label and len(records) == 6 * 7
     assert all(1 <= len(r.labels) <= 3 for r in records)
     assert embedded_dataset("smoke", multi_label=True, root=tmp_path).records("val") == records
+
+
+@pytest.mark.slow
+def test_one_frame_tells_scenes_apart_and_eight_frames_tell_motion_apart():
+    """The frames question on a smoke-size run: the hand-picked ablation TVN, 4 epochs, on two 2-class subsets of the
+    default data (16 clips per class in the smoke profile are too few for any motion to be learned)."""
+    from videonas.genome.tvn import TVNBlock, TVNGenome
+    from videonas.train import Budget, TrainTask, train_candidate
+
+    genome = TVNGenome(image_size=32, num_frames=1, frame_stride=1, blocks=(
+        TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=3, filters=16, expand=2),
+        TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=3, temporal_stride=2, filters=32, expand=2,
+                 squeeze=0.25, skip=True),
+        TVNBlock(spatial_type="depth", spatial_kernel=3, spatial_stride=2, temporal_kernel=3, temporal_stride=2,
+                 filters=48, expand=2, context_gate=True),
+    ))
+
+    def accuracy(classes, frames):
+        task = TrainTask(dataset="embedded:default", classes=classes, learning_rate=3e-3, batch_size=16)
+        result = train_candidate(dataclasses.replace(genome, num_frames=frames), task=task, budget=Budget(epochs=4),
+                                 seed=0)
+        assert result.status == "done", result.error
+        assert result.metrics["num_val_clips"] == 80
+        assert result.metrics["accuracy_by_kind"] == {classes[0].split("_")[0]: result.fitness}
+        return result.fitness
+
+    scene_1 = accuracy(("scene_beach", "scene_night"), 1)
+    motion_1, motion_8 = (accuracy(("motion_left", "motion_right"), frames) for frames in (1, 8))
+    assert scene_1 >= 0.9  # chance 0.5
+    assert motion_1 <= 0.7
+    assert motion_8 >= 0.9 and motion_8 >= motion_1 + 0.25

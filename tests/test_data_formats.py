@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from videonas.data import charades_dataset, csv_dataset, folder_dataset, parse_actions
+from videonas.data import Dataset, VideoRecord, charades_dataset, csv_dataset, folder_dataset, parse_actions
 
 
 def test_folder_per_class_with_split_list_unicode_and_spaces(video_dir, tmp_path, caplog):
@@ -44,3 +44,18 @@ def test_charades_multi_hot_restricted_to_window(tmp_path):
     assert ds.multi_label and ds.class_names == ["c012", "c045"]
     assert record.target(2, (4.0, 6.0)).tolist() == [1.0, 0.0]
     assert record.target(2, (0.0, 2.0)).tolist() == [1.0, 1.0]
+
+
+def test_subset_reindexes_classes_and_restricts_multi_label_targets():
+    records = [VideoRecord("a.mp4", (0,)), VideoRecord("b.mp4", (2,)),
+               VideoRecord("c.mp4", (0, 1), segments=((0, 0.0, 1.0), (1, 1.0, 2.0)))]
+    dataset = Dataset(name="d", class_names=["cat", "dog", "eel"], splits={"train": records}, multi_label=True,
+                      class_kinds={"cat": "scene", "dog": "motion", "eel": "motion"})
+    subset = dataset.subset(["eel", "dog"])
+    assert subset.class_names == ["dog", "eel"] and subset.class_kinds == {"dog": "motion", "eel": "motion"}
+    kept = subset.records("train")
+    assert [r.path for r in kept] == ["b.mp4", "c.mp4"]  # a.mp4 had only "cat"
+    assert kept[0].labels == (1,) and kept[1].labels == (0,) and kept[1].segments == ((0, 1.0, 2.0),)
+    assert subset.fingerprint() != dataset.fingerprint()
+    with pytest.raises(ValueError, match="'fox'"):
+        dataset.subset(["cat", "fox"])

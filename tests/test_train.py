@@ -146,6 +146,9 @@ def test_bad_task_and_budget_raise_value_error():
         TrainTask(dataset="embedded:huge")
     with pytest.raises(ValueError, match="batch_size"):
         TrainTask(batch_size=0)
+    with pytest.raises(ValueError, match="classes must be a list of class names, got 'motion_left'"):
+        TrainTask(classes="motion_left")
+    assert TrainTask.from_dict({"classes": ["a", "b"]}).classes == ("a", "b")
     with pytest.raises(ValueError, match="epochs"):
         Budget(epochs=0)
     with pytest.raises(ValueError, match="unknown keys"):

@@ -36,3 +36,13 @@ def mean_average_precision(multi_hot, scores) -> float:
         recall_steps = np.diff(np.r_[0, hits]) / positives.sum()
         precisions.append(float(np.sum(recall_steps * hits / seen)))
     return float(np.mean(precisions)) if precisions else float("nan")
+
+
+def accuracy_by_group(labels, scores, groups) -> dict[str, float]:
+    """Top-1 over the rows of each group (argmax over ALL classes), e.g. the embedded dataset's "scene" and "motion"
+    kinds; ``groups`` gives each row's group name. Groups are sorted by name."""
+    labels, scores, groups = np.asarray(labels), np.asarray(scores, np.float64), np.asarray(groups)
+    if groups.shape != labels.shape:
+        raise ValueError(f"groups must have one entry per label, got {groups.shape} for labels {labels.shape}")
+    return {str(group): top_k_accuracy(labels[groups == group], scores[groups == group], k=1)
+            for group in sorted(set(groups.tolist()))}

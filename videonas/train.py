@@ -30,7 +30,8 @@ class TrainTask:
     """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` apply to EvaNet and AssembleNet;
     a TVN genome carries its own input. ``dataset`` is ``"embedded:smoke"``, ``"embedded:default"`` or a folder of
     class sub-folders (``dataset_format="folder"``). ``max_*_clips`` take a fixed random subset (the same for every
-    candidate). ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool)."""
+    candidate). ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool). ``classes``
+    restricts training and validation to some of the dataset's classes."""
 
     dataset: str = "embedded:smoke"
     dataset_format: str = "folder"
@@ -48,6 +49,7 @@ class TrainTask:
     measure_latency: bool = False
     threads: int | None = None
     run_eagerly: bool = False
+    classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset:
@@ -60,6 +62,10 @@ class TrainTask:
         check_int("frame_stride", self.frame_stride, 1, 64)
         check_int("batch_size", self.batch_size, 1, 4096)
         check_float("learning_rate", self.learning_rate, 1e-8, 10.0)
+        if self.classes is not None:
+            if isinstance(self.classes, str) or not all(isinstance(name, str) for name in self.classes):
+                raise ValueError(f"classes must be a list of class names, got {self.classes!r}")
+            object.__setattr__(self, "classes", tuple(self.classes))  # lists from JSON configs
         for field in ("max_train_clips", "max_val_clips", "threads"):
             if getattr(self, field) is not None:
                 check_int(field, getattr(self, field), 1, 10**9)
@@ -157,7 +163,7 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     if not all(math.isfinite(value) for value in recorder.losses):
         return TrialResult.failed("NaN loss: training diverged", metrics=metrics, **common)
 
-    fitness, metrics = _score(model, val_batches, val_clips, task.multi_label, metrics)
+    fitness, metrics = _score(model, val_batches, val_clips, task.multi_label, metrics, dataset)
     timings["eval_s"] = time.perf_counter() - clock
     edge_weights = None
     if genome.FAMILY == "assemblenet":
@@ -177,8 +183,10 @@ def _dataset(task: TrainTask):
 
     if task.dataset.startswith("embedded:"):
         profile = task.dataset.split(":", 1)[1]
-        return data.embedded_dataset(profile, seed=task.data_seed, multi_label=task.multi_label)
-    return data.folder_dataset(task.dataset)
+        dataset = data.embedded_dataset(profile, seed=task.data_seed, multi_label=task.multi_label)
+    else:
+        dataset = data.folder_dataset(task.dataset)
+    return dataset if task.classes is None else dataset.subset(task.classes)
 
 
 def _family_kwargs(genome: Genome, task: TrainTask) -> dict[str, Any]:
@@ -199,7 +207,8 @@ def _subset(clips, limit: int | None, seed: int):
         paths=[clips.paths[i] for i in keep])
 
 
-def _score(model, val_batches, val_clips, multi_label: bool, metrics: dict[str, Any]) -> tuple[float, dict]:
+def _score(model, val_batches, val_clips, multi_label: bool, metrics: dict[str, Any], dataset) -> tuple[float, dict]:
+    """Top-1 (or mAP) on the validation split; with class kinds known, also top-1 per kind ("accuracy_by_kind")."""
     from videonas import metrics as scoring
 
     scores = numpy.asarray(model.predict(val_batches, verbose=0), dtype="float64")
@@ -210,6 +219,9 @@ def _score(model, val_batches, val_clips, multi_label: bool, metrics: dict[str, 
     else:
         fitness = float(scoring.top_k_accuracy(labels, scores, k=1))
         metrics["accuracy"] = fitness
+        if dataset.class_kinds:
+            kinds = [dataset.class_kinds.get(dataset.class_names[label], "other") for label in labels]
+            metrics["accuracy_by_kind"] = scoring.accuracy_by_group(labels, scores, kinds)
     return fitness, metrics
 
 

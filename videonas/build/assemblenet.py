@@ -15,7 +15,7 @@ from keras import layers
 
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem
 from videonas.genome.base import check_float, check_int, check_type
-from videonas.layers import Conv2Plus1D, WeightedFusion
+from videonas.layers import Conv2Plus1D, WeightedFusion, batch_norm
 
 # Width of the 3x3 conv inside the bottlenecks of each level in the released code (it does not follow the node's
 # filters there). We use min(this, 2 * filters): identical for AssembleNet-50/-101, and proportionate for small nodes.
@@ -30,7 +30,7 @@ def _scaled(channels: int, width_multiplier: float) -> int:
 
 
 def _batch_norm_relu(x, name: str, relu: bool = True, zero_init: bool = False):
-    x = layers.BatchNormalization(gamma_initializer="zeros" if zero_init else "ones", name=f"{name}_bn")(x)
+    x = batch_norm(gamma_initializer="zeros" if zero_init else "ones", name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from videonas.layers import Conv2Plus1D, DepthwiseConv3D, SqueezeExcitation
+from videonas.layers import Conv2Plus1D, DepthwiseConv3D, SqueezeExcitation, batch_norm
 
 # Kinetics RGB statistics (per-channel values are within 0.01 of these); flow arrives already scaled.
 _RGB_MEAN, _RGB_STD = 0.45, 0.225
@@ -40,7 +40,7 @@ def _mid_filters(in_channels: int, out_channels: int, temporal: int = 3, spatial
 
 
 def _bn_relu(x, name: str, activation: bool = True):
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if activation else x
 
 
@@ -124,7 +124,7 @@ def _x3d_block(x, *, inner: int, out: int, stride: int, use_se: bool, name: str)
         shortcut = _bn_relu(shortcut, f"{name}_down", activation=False)
     y = _bn_relu(layers.Conv3D(inner, 1, use_bias=False, name=f"{name}_a")(x), f"{name}_a")
     y = DepthwiseConv3D(kernel_size=(3, 3, 3), strides=(1, stride, stride), name=f"{name}_b")(y)
-    y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+    y = batch_norm(name=f"{name}_b_bn")(y)
     if use_se:
         y = SqueezeExcitation(1 / 16, name=f"{name}_se")(y)
     y = layers.Activation("swish", name=f"{name}_swish")(y)

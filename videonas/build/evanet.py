@@ -21,7 +21,7 @@ import keras
 from keras import layers
 
 from videonas.genome.evanet import Branch, EvaNetGenome
-from videonas.layers import ITGM, Conv2Plus1D
+from videonas.layers import ITGM, Conv2Plus1D, batch_norm
 
 MODULE_FILTERS = (256, 512, 1024, 2048)
 STEM_FILTERS = 64
@@ -96,7 +96,7 @@ def _module_repeat(x, branches: tuple[Branch, ...], filters: int, repeat: int, n
     shortcut = x
     if repeat == 0 or x.shape[-1] != filters:
         shortcut = layers.Conv3D(filters, 1, use_bias=False, name=f"{name}_projection")(x)
-        shortcut = layers.BatchNormalization(name=f"{name}_projection_bn")(shortcut)
+        shortcut = batch_norm(name=f"{name}_projection_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_relu")(y)
 
@@ -131,7 +131,7 @@ def _conv_bn_relu(x, conv_type: str, filters: int, time: int, name: str, *, spat
         x = Conv2Plus1D(filters, temporal_kernel=time, spatial_kernel=spatial_kernel, strides=strides, name=name)(x)
     else:
         x = ITGM(filters, temporal_length=time, spatial_kernel=spatial_kernel, strides=strides, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 

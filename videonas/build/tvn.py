@@ -134,7 +134,7 @@ def _spatial(x, block: TVNBlock, *, filters: int, stride: int, prefix: str):
     if block.spatial_type == "std":
         return _conv_bn(x, filters, kernel=(1, kernel, kernel), strides=strides, name=f"{prefix}_spatial")
     x = video_layers.FrameDepthwiseConv(kernel_size=kernel, strides=stride, name=f"{prefix}_spatial_conv")(x)
-    x = layers.BatchNormalization(name=f"{prefix}_spatial_bn")(x)
+    x = video_layers.batch_norm(name=f"{prefix}_spatial_bn")(x)
     return layers.ReLU(name=f"{prefix}_spatial_relu")(x)
 
 
@@ -157,5 +157,5 @@ def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, stride
         filters, kernel, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = video_layers.batch_norm(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x

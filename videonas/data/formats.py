@@ -71,6 +71,28 @@ class Dataset:
             raise ValueError(f"split {split!r} not in dataset {self.name!r} (has {self.splits})")
         return list(self._splits[split])
 
+    def subset(self, class_names: Iterable[str]) -> "Dataset":
+        """The same dataset restricted to some classes (re-indexed in sorted order); records left without a label are
+        dropped, multi-label targets keep only the chosen classes. For quick experiments on a few classes."""
+        chosen = sorted(set(class_names))
+        unknown = [name for name in chosen if name not in self.class_names]
+        if not chosen or unknown:
+            raise ValueError(f"classes must be a non-empty subset of dataset {self.name!r}'s classes, got unknown "
+                             f"{unknown or chosen!r}")
+        new_index = {self.class_names.index(name): index for index, name in enumerate(chosen)}
+        splits = {}
+        for split, records in self._splits.items():
+            kept = []
+            for record in records:
+                labels = tuple(new_index[label] for label in record.labels if label in new_index)
+                if labels:
+                    segments = tuple((new_index[c], start, end) for c, start, end in record.segments if c in new_index)
+                    kept.append(dataclasses.replace(record, labels=labels, segments=segments))
+            splits[split] = kept
+        return Dataset(name=f"{self.name}[{','.join(chosen)}]", class_names=chosen, splits=splits,
+                       multi_label=self.multi_label, root=self.root,
+                       class_kinds={name: kind for name, kind in self.class_kinds.items() if name in chosen})
+
     def save_classes(self, path: str | Path) -> None:
         """Write the class index mapping as JSON ({"class_names": [...], "class_kinds": {...}})."""
         Path(path).write_text(json.dumps({"class_names": self.class_names, "class_kinds": self.class_kinds}, indent=1))
