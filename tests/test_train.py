@@ -216,3 +216,17 @@ def test_smoke_tvn_search_through_the_subprocess_pool(tmp_path):
                                   executor_options={"max_workers": 2, "timeout_s": 300})
     check_smoke_trials(experiment.trials(), 3)
     assert {t.host for t in experiment.trials()} == {experiment.trials()[0].host}
+
+
+@pytest.mark.slow
+def test_train_model_gives_a_baseline_the_candidate_recipe():
+    from videonas import build, measure
+    from videonas.train import train_model
+
+    task = TrainTask(num_frames=2, image_size=16, max_train_clips=16, max_val_clips=13, batch_size=8)
+    model = build.create_model("r3d-18", num_classes=13, num_frames=2, image_size=16, width_multiplier=0.125)
+    result = train_model(model, task=task, budget=Budget(epochs=2), seed=0)
+    assert result.status == "done" and result.params == measure.count_params(model)
+    assert result.metrics["num_train_clips"] == 16 and result.metrics["steps"] == 2 * 2
+    assert result.fitness == result.metrics["accuracy"] and 0.0 <= result.fitness <= 1.0
+    assert set(result.metrics["accuracy_by_kind"]) == {"motion", "scene"}

@@ -118,7 +118,7 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
             os.environ.setdefault(variable, str(task.threads))
     import keras
 
-    from videonas import build, data
+    from videonas import build
 
     timings["import_s"], clock = time.perf_counter() - clock, time.perf_counter()
     keras.backend.clear_session()  # in-process executor: earlier candidates' graphs and layer names do not pile up
@@ -135,6 +135,47 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     if violation is not None:
         return TrialResult(status="rejected", error=violation, metrics={"timings": timings}, **common)
 
+    result = _fit_and_score(model, dataset=dataset, spec=spec, task=task, budget=budget, seed=seed, timings=timings,
+                            **common)
+    if result.status != "done":
+        return result
+    fitness, metrics = result.fitness, result.metrics
+    edge_weights = None
+    if genome.FAMILY == "assemblenet":
+        from videonas.build.assemblenet import assemblenet_edge_weights
+
+        edge_weights = {tuple(edge): float(w) for edge, w in assemblenet_edge_weights(model).items()}
+    if save_weights is not None:
+        path = Path(save_weights) / f"{genome.key}-{seed}.weights.h5"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save_weights(str(path))
+        metrics["weights_path"] = str(path)
+    return TrialResult(fitness=fitness, metrics=metrics, edge_weights=edge_weights, **common)
+
+
+def train_model(model, *, task: TrainTask, budget: Budget, seed: int) -> TrialResult:
+    """Train and score a model that is not a genome (a baseline) with a candidate's recipe: the same clips (at
+    ``task``'s frames, size and stride), loss, optimizer, budget and scoring. Seed Keras before building the model
+    to fix its initial weights too."""
+    import keras
+
+    from videonas import measure
+
+    keras.utils.set_random_seed(seed)
+    spec = {"num_frames": task.num_frames, "image_size": task.image_size, "frame_stride": task.frame_stride,
+            "inputs": tuple(tensor.name.split(":")[0] for tensor in model.inputs)}
+    return _fit_and_score(model, dataset=_dataset(task), spec=spec, task=task, budget=budget, seed=seed, timings={},
+                          params=measure.count_params(model), flops=None, latency_ms=None)
+
+
+def _fit_and_score(model, *, dataset, spec: dict, task: TrainTask, budget: Budget, seed: int,
+                   timings: dict[str, float], **common) -> TrialResult:
+    """Load the cached clips, fit under the budget (stopping at a NaN loss), score the validation split."""
+    import keras
+
+    from videonas import data
+
+    clock = time.perf_counter()
     inputs = tuple(spec["inputs"])
     clip_spec = data.ClipSpec(num_frames=spec["num_frames"], image_size=spec["image_size"],
                               frame_stride=spec["frame_stride"], rgb="rgb" in inputs, flow="flow" in inputs)
@@ -165,17 +206,7 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
 
     fitness, metrics = _score(model, val_batches, val_clips, task.multi_label, metrics, dataset)
     timings["eval_s"] = time.perf_counter() - clock
-    edge_weights = None
-    if genome.FAMILY == "assemblenet":
-        from videonas.build.assemblenet import assemblenet_edge_weights
-
-        edge_weights = {tuple(edge): float(w) for edge, w in assemblenet_edge_weights(model).items()}
-    if save_weights is not None:
-        path = Path(save_weights) / f"{genome.key}-{seed}.weights.h5"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.save_weights(str(path))
-        metrics["weights_path"] = str(path)
-    return TrialResult(fitness=fitness, metrics=metrics, edge_weights=edge_weights, **common)
+    return TrialResult(fitness=fitness, metrics=metrics, **common)
 
 
 def _dataset(task: TrainTask):
@@ -219,7 +250,7 @@ def _score(model, val_batches, val_clips, multi_label: bool, metrics: dict[str, 
     else:
         fitness = float(scoring.top_k_accuracy(labels, scores, k=1))
         metrics["accuracy"] = fitness
-        if dataset.class_kinds:
+        if getattr(dataset, "class_kinds", None):
             kinds = [dataset.class_kinds.get(dataset.class_names[label], "other") for label in labels]
             metrics["accuracy_by_kind"] = scoring.accuracy_by_group(labels, scores, kinds)
     return fitness, metrics
