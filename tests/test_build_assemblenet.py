@@ -10,6 +10,8 @@ import keras
 import numpy
 import pytest
 
+import genome_sets
+
 from videonas.build.assemblenet import assemblenet_edge_weights, build_assemblenet
 from videonas.genome import published
 from videonas.genome.assemblenet import AssembleNetGenome, AssembleNetSpace, edges
@@ -35,20 +37,11 @@ def small_genome(head_filters: tuple[int, ...] = (8,), blocks_per_level=(1, 1, 1
 
 
 @pytest.mark.slow
-def test_random_genomes_and_mutants_build_to_logits():
-    space = AssembleNetSpace()
-    rng = numpy.random.default_rng(0)
-    for index in range(2):  # 2 samples + 2 mutants: a build costs ~1 s on the shared CPU
-        parent = space.sample(rng)
-        child = space.mutate(parent, rng, num_changes=2)
-        for candidate in (parent, child):
-            model = build_assemblenet(candidate, num_classes=5, **TINY)
-            assert model.output.shape == (None, 5)
-            assert model.get_layer("logits").units == 5
-            assert len(model.get_layer("dropout").input.shape) == 2
-        if index == 0:
-            logits = keras.ops.convert_to_numpy(model(tiny_inputs(2), training=False))
-            assert logits.shape == (2, 5) and numpy.all(numpy.isfinite(logits))
+def test_200_random_genomes_and_200_mutants_build_to_logits():
+    """The genome tests' 400 graphs (half the mutants connection-guided) at 4x32x32 and 1/4 width."""
+    genomes = [genome for pair in genome_sets.assemblenet_pairs() for genome in pair]
+    assert len(genomes) == 400
+    genome_sets.assert_all_build(genomes)
 
 
 def test_edge_weights_cover_every_edge_and_read_the_fusion_variables():

@@ -11,9 +11,11 @@ import keras
 import numpy
 import pytest
 
+import genome_sets
+
 from videonas.build.evanet import build_evanet
 from videonas.genome import published
-from videonas.genome.evanet import EvaNetGenome, EvaNetSpace
+from videonas.genome.evanet import EvaNetGenome
 
 TINY = dict(num_frames=4, image_size=32, width_multiplier=1 / 16)
 
@@ -31,19 +33,12 @@ def _genome(*, repeats: int = 2, layers: list[dict] | None = None, pool_time: in
 
 
 @pytest.mark.slow
-def test_random_genomes_and_mutants_build_and_run():
-    space = EvaNetSpace()
-    rng = numpy.random.default_rng(11)
-    parents = [space.sample(rng) for _ in range(5)]
-    genomes = parents + [space.mutate(parent, rng, num_changes=2) for parent in parents]
-    clips = numpy.random.default_rng(0).random((2, 4, 32, 32, 3), dtype="float32")
-    for genome in genomes:
-        model = build_evanet(genome, num_classes=7, **TINY)
-        logits = keras.ops.convert_to_numpy(model(clips, training=False))
-        assert logits.shape == (2, 7)
-        assert numpy.all(numpy.isfinite(logits))
-        residual_adds = [layer for layer in model.layers if layer.name.endswith("_add")]
-        assert len(residual_adds) == sum(block.repeats for block in genome.blocks)
+def test_200_random_genomes_and_200_mutants_build_and_run():
+    """The genome tests' 400 EvaNets at 4x32x32 and 1/16 width; one residual add per module repeat."""
+    genomes = [genome for pair in genome_sets.evanet_pairs() for genome in pair]
+    assert len(genomes) == 400
+    facts = genome_sets.assert_all_build(genomes)
+    assert all(fact["residual_adds"] == fact["repeats"] for fact in facts)
 
 
 def test_meta_architecture_shapes_and_channel_split():

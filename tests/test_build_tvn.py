@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -12,18 +11,11 @@ import keras
 import numpy
 import pytest
 
+import genome_sets
+
 from videonas.build.tvn import build_tvn
 from videonas.genome import published
-from videonas.genome.tvn import TVNBlock, TVNGenome, TVNSpace
-
-
-def _tiny(genome: TVNGenome) -> TVNGenome:
-    """The same architecture at a cheap input: 32 px when the strides allow it, at most 4 frames."""
-    frames = min(genome.num_frames, 4)
-    try:
-        return dataclasses.replace(genome, image_size=32, num_frames=frames)
-    except ValueError:
-        return dataclasses.replace(genome, num_frames=frames)
+from videonas.genome.tvn import TVNBlock, TVNGenome
 
 
 def _clip(genome: TVNGenome, batch: int = 2, seed: int = 0) -> numpy.ndarray:
@@ -32,20 +24,13 @@ def _clip(genome: TVNGenome, batch: int = 2, seed: int = 0) -> numpy.ndarray:
 
 
 @pytest.mark.slow
-def test_sampled_genomes_and_mutants_build_and_run():
-    """A sample (8 random + 8 mutants of the seeded space the genome tests use): building 400 Keras models is too
-    slow for the suite, and the genome tests already cover all 400 as data. Each model's last feature map must have
-    the (frames, size) that ``TVNGenome.feature_sizes`` predicts, which ties the builder to the genome's feasibility."""
-    space, rng = TVNSpace(), numpy.random.default_rng(0)
-    parents = [space.sample(rng) for _ in range(8)]
-    genomes = parents + [space.mutate(parent, rng) for parent in parents]
-    for genome in map(_tiny, genomes):
-        model = build_tvn(genome, num_classes=7)
-        frames, size = genome.feature_sizes()[-1]
-        assert tuple(model.get_layer("global_pool").input.shape[1:4]) == (frames, size, size)
-        logits = keras.ops.convert_to_numpy(model(_clip(genome), training=False))
-        assert logits.shape == (2, 7)
-        assert numpy.isfinite(logits).all()
+def test_200_random_genomes_and_200_mutants_build_and_run():
+    """The genome tests' 400 TVNs, at a tiny input. Each model's last feature map must have the (frames, size) that
+    ``TVNGenome.feature_sizes`` predicts, which ties the builder to the genome's feasibility."""
+    genomes = [genome for pair in genome_sets.tvn_pairs() for genome in pair]
+    assert len(genomes) == 400
+    facts = genome_sets.assert_all_build(genomes, keys=[genome_sets.tiny_tvn(genome).key for genome in genomes])
+    assert all(fact["pool_input"] == fact["predicted_pool_input"] for fact in facts)
 
 
 @pytest.mark.slow

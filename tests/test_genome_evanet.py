@@ -9,6 +9,8 @@ import itertools
 import numpy
 import pytest
 
+import genome_sets
+
 from videonas import genome as genome_registry
 from videonas.genome import published
 from videonas.genome.evanet import (
@@ -24,17 +26,13 @@ from videonas.genome.evanet import (
 
 
 @pytest.fixture(scope="module")
-def samples() -> list[EvaNetGenome]:
-    space = EvaNetSpace()
-    rng = numpy.random.default_rng(0)
-    return [space.sample(rng) for _ in range(200)]
+def mutants() -> list[tuple[EvaNetGenome, EvaNetGenome]]:
+    return genome_sets.evanet_pairs()
 
 
 @pytest.fixture(scope="module")
-def mutants(samples) -> list[tuple[EvaNetGenome, EvaNetGenome]]:
-    space = EvaNetSpace()
-    rng = numpy.random.default_rng(1)
-    return [(parent, space.mutate(parent, rng)) for parent in samples]
+def samples(mutants) -> list[EvaNetGenome]:
+    return [parent for parent, _ in mutants]
 
 
 @pytest.mark.parametrize("name", ["EvaNet-A", "EvaNet-B"])

@@ -9,6 +9,8 @@ import json
 import numpy
 import pytest
 
+import genome_sets
+
 from videonas import genome as genome_registry
 from videonas.genome import published
 from videonas.genome.tvn import TVNBlock, TVNGenome, TVNSpace
@@ -53,9 +55,7 @@ def test_published_block_counts_fit_the_genome_ranges():
 
 def test_random_genomes_and_mutants_validate_and_round_trip():
     space = TVNSpace()
-    rng = numpy.random.default_rng(0)
-    parents = [space.sample(rng) for _ in range(200)]
-    children = [space.mutate(parent, rng) for parent in parents]
+    parents, children = zip(*genome_sets.tvn_pairs())
     allowed_filters = set(space.to_dict()["filters"])
     for genome in parents + children:
         genome.validate()
