@@ -161,13 +161,28 @@ def test_found_tvn_is_timed_from_its_genome_at_each_input(tmp_path):
     cases = [c for c in latency.plan(found=found) if c.model == latency.FOUND]
     assert [(c.input_name, c.clip) for c in cases] == [("published", "2x48x48"), ("common", "16x112x112"),
                                                        ("embedded", "8x64x64")]
+    assert [c.clip for c in latency.plan(found=found) if c.input_name == "found"] == ["2x48x48"]  # R(2+1)D-18
     (row,) = latency.measure_cases([latency.Case(latency.FOUND, "quick", 4, 32, found)], quick=True)
     assert row["model"] == latency.FOUND and row["clip"] == "4x32x32" and row["median_ms"] > 0
     baseline = _row("R(2+1)D-18", "common", "tensorflow", 300.0, clip="16x112x112")
     own = {**_row(latency.FOUND, "published", "tensorflow", 2.0, clip="2x48x48")}
     same = _row(latency.FOUND, "common", "tensorflow", 6.0, clip="16x112x112")
-    rows = [baseline, own, same]
+    at_found = _row("R(2+1)D-18", "found", "tensorflow", 40.0, clip="2x48x48")
+    rows = [baseline, own, same, at_found]
     labels = {r["label"]: r["value"] for r in latency._found_rows(rows, latency.ratios(rows, backend="tensorflow"),
                                                                    "tensorflow")}
     assert labels["R(2+1)D-18 (16x112x112) / found TVN at its own input latency, tensorflow"] == 150.0
     assert labels["R(2+1)D-18 (16x112x112) / both at 16x112x112 latency, tensorflow"] == 50.0
+    assert labels["R(2+1)D-18 / found TVN latency, both at the found TVN's input 2x48x48, tensorflow"] == 20.0
+
+
+def test_found_accuracy_comes_from_the_tvn_search_report(tmp_path):
+    assert latency.found_accuracy(tmp_path) == {}
+    (tmp_path / "tvn_search").mkdir()
+    reference = [{"model": "TVN-1", "top1": None}, {"model": latency.FOUND, "top1": 0.61},
+                 {"model": "R(2+1)D-18 x1", "top1": 0.65}]
+    (tmp_path / "tvn_search" / "results.json").write_text(json.dumps({"extra": {"reference": reference}}))
+    accuracy = latency.found_accuracy(tmp_path)
+    assert accuracy == {latency.FOUND: 0.61, "R(2+1)D-18 x1": 0.65}
+    (row,) = latency._accuracy_rows(accuracy)
+    assert row["value"] == "0.610 vs 0.650 (-4.0 points)" and "3 points" in row["paper"]

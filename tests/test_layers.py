@@ -126,6 +126,17 @@ def test_nonlocal_fresh_is_identity_and_attention_matches_numpy(mode):
     numpy.testing.assert_allclose(_np(block(x)), expected.reshape(x.shape), atol=1e-4)
 
 
+def test_nonlocal_on_one_position_adds_the_projected_value_without_a_softmax_warning(recwarn):
+    x = _rng(6).standard_normal((2, 1, 1, 1, 4)).astype("float32")
+    block = vl.NonLocal(bottleneck_ratio=0.5)
+    block(x)
+    block.project.set_weights([numpy.ones((1, 1, 1, 2, 4), "float32"), numpy.zeros(4, "float32")])
+    kernel, bias = block.g.get_weights()
+    expected = x + (x.reshape(2, 4) @ kernel.reshape(4, 2) + bias).sum(-1).reshape(2, 1, 1, 1, 1)
+    numpy.testing.assert_allclose(_np(block(x)), expected, atol=1e-5)
+    assert not [w for w in recwarn if "softmax" in str(w.message)]
+
+
 def test_nonlocal_with_batch_norm_starts_as_identity():
     x = _rng(5).standard_normal((1, 2, 2, 2, 4)).astype("float32")
     numpy.testing.assert_allclose(_np(vl.NonLocal(use_batch_norm=True)(x)), x, atol=1e-6)

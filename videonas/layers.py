@@ -272,7 +272,9 @@ class NonLocal(layers.Layer):
 
         theta, phi, g = flat(self.theta(inputs)), flat(self.phi(inputs)), flat(self.g(inputs))
         affinity = ops.matmul(theta, ops.transpose(phi, (0, 2, 1)))
-        if self.mode == "embedded_gaussian":
+        if self.mode == "embedded_gaussian" and positions == 1:  # a softmax over one position is 1 (and warns)
+            affinity = ops.ones_like(affinity)
+        elif self.mode == "embedded_gaussian":
             affinity = ops.softmax(affinity, axis=-1)
         else:
             affinity = affinity / positions

@@ -28,6 +28,7 @@ import numpy
 TVNS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4")
 FOUND = "found TVN"  # the best network of the last default tvn_search, when its reports are present
 FOUND_GENOME = Path("tvn_search") / "found_genome.json"  # under the reports folder, written by that notebook
+FOUND_RESULTS = Path("tvn_search") / "results.json"  # its same-input accuracy comparison with the baselines
 TVN_MODELS = (*TVNS, FOUND)
 BASELINES = ("X3D-XS", "R(2+1)D-18", "R3D-18")
 COMMON_INPUT = (16, 112)  # the (2+1)D ResNets' clip: one input for every model
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One model at one input: ``input_name`` is "published" (the model's own input), "common", "embedded" or "quick".
+    """One model at one input: ``input_name`` is "published" (the model's own input), "common", "embedded", "found"
+    (the found TVN's input) or "quick".
     ``genome`` is the JSON of a TVN that is not a named model (the found TVN)."""
 
     model: str
@@ -73,6 +75,7 @@ def plan(*, quick: bool = False, found: str | None = None) -> list[Case]:
         cases.append(Case(FOUND, "published", genome.num_frames, genome.image_size, found))
         cases += [Case(FOUND, input_name, *clip, found)
                   for input_name, clip in (("common", COMMON_INPUT), ("embedded", EMBEDDED_INPUT))]
+        cases.append(Case("R(2+1)D-18", "found", genome.num_frames, genome.image_size))
     return cases
 
 
@@ -80,6 +83,16 @@ def found_genome(reports_dir: str | Path) -> str | None:
     """The found TVN's genome JSON from ``reports_dir`` (``None`` before a tvn_search run)."""
     path = Path(reports_dir) / FOUND_GENOME
     return path.read_text() if path.is_file() else None
+
+
+def found_accuracy(reports_dir: str | Path) -> dict[str, float]:
+    """Top-1 per model of the last tvn_search's same-input comparison (found TVN retrained, baselines trained with
+    the same epochs at its input); empty before a run or when that profile did not train them."""
+    path = Path(reports_dir) / FOUND_RESULTS
+    if not path.is_file():
+        return {}
+    reference = json.loads(path.read_text()).get("extra", {}).get("reference", [])
+    return {row["model"]: row["top1"] for row in reference if row.get("top1") is not None}
 
 
 def _build(case: Case):
@@ -218,6 +231,8 @@ def run(*, quick: bool = False, other_backend: str = "torch", reports_dir: str |
         row["share_of_peak"] = row["gflops_per_s"] / peak
     pairs = ratios(rows, backend=default)
     payload = _summary(rows, pairs, peak=peak, slower=slower, default=default, other=other_backend, quick=quick)
+    if reports_dir is not None and not quick:
+        payload["headline"] += _accuracy_rows(found_accuracy(reports_dir))
     payload["extra"].update(rows=rows, ratios=pairs, matmul_peak_gflops=peaks, load_average_before=load_before,
                             load_average_after=os.getloadavg(), cpu_count=os.cpu_count(),
                             wall_seconds=time.perf_counter() - started)
@@ -300,6 +315,12 @@ def _found_rows(rows, pairs, default: str) -> list[dict[str, Any]]:
     own = find(rows, FOUND, "published", default)
     out = [{"label": f"found TVN latency at its own input {own['clip']}, {default} (ms)",
             "value": round(own["median_ms"], 2), "paper": "TVN-1: 37 ms CPU"}]
+    try:
+        base = find(rows, "R(2+1)D-18", "found", default)
+        out.append({"label": f"R(2+1)D-18 / found TVN latency, both at the found TVN's input {own['clip']}, {default}",
+                    "value": round(base["median_ms"] / own["median_ms"], 1), "paper": "aim: >= 100x at the same input"})
+    except ValueError:  # the baseline's strides cannot take that input
+        pass
     for tvn_input, text, aim in (("published", "found TVN at its own input", ""),
                                  ("common", "both at 16x112x112", "aim: >= 100x at the same input")):
         for p in pairs:
@@ -308,6 +329,17 @@ def _found_rows(rows, pairs, default: str) -> list[dict[str, Any]]:
                 out.append({"label": f"R(2+1)D-18 (16x112x112) / {text} latency, {default}",
                             "value": round(p["ratio"], 1), "paper": aim})
     return out
+
+
+def _accuracy_rows(accuracy: dict[str, float]) -> list[dict[str, Any]]:
+    """The found TVN's top-1 against each full-width baseline's at the same input (the 3-point aim)."""
+    if FOUND not in accuracy:
+        return []
+    mine = accuracy[FOUND]
+    return [{"label": f"top-1 at the found TVN's input, same epochs: found TVN vs {model} (tvn_search report)",
+             "value": f"{mine:.3f} vs {top1:.3f} ({100 * (mine - top1):+.1f} points)",
+             "paper": "aim: within 3 points of R(2+1)D-18" if model.startswith("R(2+1)D-18") else ""}
+            for model, top1 in accuracy.items() if model != FOUND]
 
 
 def _median_cv(rows: Sequence[dict[str, Any]], backend: str) -> float:
