@@ -186,3 +186,33 @@ def test_found_accuracy_comes_from_the_tvn_search_report(tmp_path):
     assert accuracy == {latency.FOUND: 0.61, "R(2+1)D-18 x1": 0.65}
     (row,) = latency._accuracy_rows(accuracy)
     assert row["value"] == "0.610 vs 0.650 (-4.0 points)" and "3 points" in row["paper"]
+
+
+def test_aims_section_judges_the_other_sections_figures(tmp_path):
+    from videonas.bench import aims
+
+    assert {row["value"] for row in aims.run(reports_dir=tmp_path)["headline"]} == {"not measured"}
+    (tmp_path / "bench").mkdir()
+    found = {"model": latency.FOUND, "input_name": "published", "backend": "tensorflow", "median_ms": 2.0,
+             "flops": 1e7, "share_of_peak": 0.35, "clip": "8x48x48"}
+    base = {"model": "R(2+1)D-18", "input_name": "found", "backend": "tensorflow", "median_ms": 100.0, "flops": 4e9,
+            "share_of_peak": 0.5, "clip": "8x48x48"}
+    accuracy = latency._accuracy_rows({latency.FOUND: 0.50, "R(2+1)D-18 x1": 0.55})
+    latency_payload = {"headline": accuracy, "extra": {"rows": [found, base]}}
+    (tmp_path / "bench" / "latency.json").write_text(json.dumps(latency_payload))
+    per_seed = [{"overhead": {"median_share_outside_fit": share}} for share in (0.02, 0.04, 0.5)]
+    runs = [{"executor": "subprocess", "workers": workers, "candidates_per_min": rate}
+            for workers, rate in ((1, 10.0), (2, 19.0))]
+    search_payload = {"extra": {"efficiency": {"median_evolution_needed": 2, "num_trials": 6, "per_seed": per_seed},
+                                "scale": {"runs": runs}}}
+    (tmp_path / "bench" / "search.json").write_text(json.dumps(search_payload))
+    rows = {row["label"]: row for row in aims.run(reports_dir=tmp_path)["headline"]}
+    speed = next(row for label, row in rows.items() if label.startswith("found TVN >= 100x"))
+    assert speed["value"] == "missed: 50x, 2.0x short of the aim" and "FLOP ratio is 400x" in speed["paper"]
+    assert rows["found TVN within 3 points of R(2+1)D-18's top-1 at that input"]["value"].startswith("missed: 0.500")
+    assert rows["found TVN >= 30% of the measured matmul peak"] == {
+        "label": "found TVN >= 30% of the measured matmul peak", "value": "met: 35.0%", "paper": ""}
+    efficiency = rows["evolution reaches random search's final best in <= 40% of the evaluations"]
+    assert efficiency["value"] == "met: 33% (2 of 6)"
+    assert rows["framework overhead <= 5% of a candidate's wall time"]["value"] == "met: 4%"
+    assert rows["2 workers >= 1.8x one (subprocess)"]["value"] == "met: 1.90x"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 # ``data`` (decoding and clip-cache throughput) is the data layer's own module; it runs when present.
-SECTIONS = ("latency", "search", "memory", "data", "gpu")
+SECTIONS = ("latency", "search", "memory", "data", "gpu", "aims")  # aims reads the others: last
 LOG = logging.getLogger(__name__)
 
 
