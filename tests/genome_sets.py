@@ -86,7 +86,7 @@ def _one_thread() -> None:
 def _build_chunk(texts: list[str]) -> list[dict]:
     import keras
 
-    from videonas import build, genome as genome_registry
+    from videonas import models, genome as genome_registry
 
     facts = []
     for text in texts:
@@ -95,9 +95,9 @@ def _build_chunk(texts: list[str]) -> list[dict]:
         try:
             if genome.FAMILY == "tvn":
                 genome = tiny_tvn(genome)
-                model = build.build_model(genome, num_classes=NUM_CLASSES)
+                model = models.build_model(genome, num_classes=NUM_CLASSES)
             else:
-                model = build.build_model(genome, num_classes=NUM_CLASSES, **TINY[genome.FAMILY])
+                model = models.build_model(genome, num_classes=NUM_CLASSES, **TINY[genome.FAMILY])
             inputs = {tensor.name: numpy.random.default_rng(0).random((2, *tensor.shape[1:]), dtype=numpy.float32)
                       for tensor in model.inputs}
             logits = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else next(iter(inputs.values())),

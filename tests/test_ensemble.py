@@ -157,7 +157,7 @@ def test_members_from_saved_weights_reproduce_the_trial_fitness(tmp_path: Path) 
 def test_train_member_on_torch() -> None:
     code = """
 import numpy
-from videonas.build import build_model
+from videonas.models import build_model
 from videonas.genome.evanet import EvaNetSpace
 from videonas.ensemble import evaluate_ensemble, train_member
 from videonas.train import Budget, TrainTask

@@ -34,7 +34,7 @@ class _Clips:
 
 
 def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
-    """Stand-ins for ``videonas.build``, ``videonas.data`` and ``videonas.metrics`` with the documented interfaces."""
+    """Stand-ins for ``videonas.models``, ``videonas.data`` and ``videonas.metrics`` with the documented interfaces."""
     import keras
 
     calls = calls if calls is not None else []
@@ -86,11 +86,11 @@ def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
         return float(numpy.mean(precisions))
 
     dataset = types.SimpleNamespace(class_names=[f"c{i}" for i in range(NUM_CLASSES)])
-    build = types.SimpleNamespace(build_model=build_model, input_spec=input_spec)
+    models = types.SimpleNamespace(build_model=build_model, input_spec=input_spec)
     data = types.SimpleNamespace(embedded_dataset=lambda profile, **kw: dataset, load_clips=load_clips,
                                  ClipBatches=ClipBatches, ClipSpec=lambda **kw: kw)
     metrics = types.SimpleNamespace(top_k_accuracy=top_k_accuracy, mean_average_precision=mean_average_precision)
-    for name, module in (("build", build), ("data", data), ("metrics", metrics)):
+    for name, module in (("models", models), ("data", data), ("metrics", metrics)):
         monkeypatch.setattr(videonas, name, module, raising=False)
         monkeypatch.setitem(sys.modules, f"videonas.{name}", module)
     return calls
@@ -220,11 +220,11 @@ def test_smoke_tvn_search_through_the_subprocess_pool(tmp_path):
 
 @pytest.mark.slow
 def test_train_model_gives_a_baseline_the_candidate_recipe():
-    from videonas import build, measure
+    from videonas import models, measure
     from videonas.train import train_model
 
     task = TrainTask(num_frames=2, image_size=16, max_train_clips=16, max_val_clips=13, batch_size=8)
-    model = build.create_model("r3d-18", num_classes=13, num_frames=2, image_size=16, width_multiplier=0.125)
+    model = models.create_model("r3d-18", num_classes=13, num_frames=2, image_size=16, width_multiplier=0.125)
     result = train_model(model, task=task, budget=Budget(epochs=2), seed=0)
     assert result.status == "done" and result.params == measure.count_params(model)
     assert result.metrics["num_train_clips"] == 16 and result.metrics["steps"] == 2 * 2

@@ -146,7 +146,7 @@ def trial_members(experiment, trials: Sequence[Any], *,
     """
     import keras
 
-    from videonas import build
+    from videonas import models
     from videonas.train import train_candidate
 
     task, budget = trial_task(experiment)
@@ -164,7 +164,7 @@ def trial_members(experiment, trials: Sequence[Any], *,
                     raise ValueError(f"retraining trial {trial.index} ended {result.status}: {result.error}")
                 path, source = result.metrics["weights_path"], "retrained"
             keras.backend.clear_session()
-            model = build.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
+            model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
                                       num_frames=task.num_frames, image_size=task.image_size,
                                       width_multiplier=task.width_multiplier)
             model.load_weights(str(path))

@@ -118,15 +118,15 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
             os.environ.setdefault(variable, str(task.threads))
     import keras
 
-    from videonas import build
+    from videonas import models
 
     timings["import_s"], clock = time.perf_counter() - clock, time.perf_counter()
     keras.backend.clear_session()  # in-process executor: earlier candidates' graphs and layer names do not pile up
     keras.utils.set_random_seed(seed)
     dataset = _dataset(task)
-    spec = build.input_spec(genome, num_frames=task.num_frames, image_size=task.image_size,
+    spec = models.input_spec(genome, num_frames=task.num_frames, image_size=task.image_size,
                             frame_stride=task.frame_stride)
-    model = build.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
+    model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
                               **_family_kwargs(genome, task))
     timings["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
     figures, violation = (constraints or Constraints()).check(model, latency=task.measure_latency)
@@ -142,7 +142,7 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     fitness, metrics = result.fitness, result.metrics
     edge_weights = None
     if genome.FAMILY == "assemblenet":
-        from videonas.build.assemblenet import assemblenet_edge_weights
+        from videonas.models.assemblenet import assemblenet_edge_weights
 
         edge_weights = {tuple(edge): float(w) for edge, w in assemblenet_edge_weights(model).items()}
     if save_weights is not None:

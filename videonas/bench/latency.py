@@ -96,7 +96,7 @@ def found_accuracy(reports_dir: str | Path) -> dict[str, float]:
 
 
 def _build(case: Case):
-    from videonas import build
+    from videonas import models
     from videonas.bench.table import NUM_CLASSES, build_named
     from videonas.genome.tvn import TVNGenome
 
@@ -104,7 +104,7 @@ def _build(case: Case):
         return build_named(case.model, input_override=(case.num_frames, case.image_size))
     genome = dataclasses.replace(TVNGenome.from_json(case.genome), num_frames=case.num_frames,
                                  image_size=case.image_size)
-    return build.build_model(genome, num_classes=NUM_CLASSES, name=case.model.replace(" ", "_"))
+    return models.build_model(genome, num_classes=NUM_CLASSES, name=case.model.replace(" ", "_"))
 
 
 def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10) -> dict[str, float]:

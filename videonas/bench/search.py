@@ -183,7 +183,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
 
 def _warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed: int, count: int) -> None:
     """Decode the clips the scale candidates need once, so no executor pays the first decode in its timing."""
-    from videonas import build, data
+    from videonas import models, data
     from videonas.search.loop import space_from_config
     from videonas.search.strategies import make_strategy
     from videonas.train import TrainTask, _dataset
@@ -191,7 +191,7 @@ def _warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed:
     train_task = TrainTask.from_dict(task)
     dataset = _dataset(train_task)
     for genome in make_strategy("random", space_from_config(dict(space)), seed=seed, batch_size=count).ask():
-        spec = build.input_spec(genome, num_frames=train_task.num_frames, image_size=train_task.image_size,
+        spec = models.input_spec(genome, num_frames=train_task.num_frames, image_size=train_task.image_size,
                                 frame_stride=train_task.frame_stride)
         clip_spec = data.ClipSpec(num_frames=spec["num_frames"], image_size=spec["image_size"],
                                   frame_stride=spec["frame_stride"])

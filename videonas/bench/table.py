@@ -5,7 +5,7 @@ common ``input_override``) with a 400-class head, counted with ``videonas.measur
 
 Published inputs (interpretations where the papers leave it open):
 - TVN-1..4: the genome's own ``num_frames`` x ``image_size`` (released JSON);
-- AssembleNet-50/101 and EvaNet-A/B: 32 frames at 224 px, the ``videonas.build.create_model`` defaults (224 px crops
+- AssembleNet-50/101 and EvaNet-A/B: 32 frames at 224 px, the ``videonas.models.create_model`` defaults (224 px crops
   as trained; the released AssembleNet run script feeds 64 frames at 256 px, about 2.6x these FLOPs); EvaNet is the
   RGB network of each pair (the flow twin costs the same);
 - R(2+1)D-18 and R3D-18: 16 frames at 112 px (Tran et al. 2018, the torchvision video models);
@@ -31,7 +31,7 @@ PUBLISHED_INPUTS: dict[str, tuple[int, int]] = {
     "X3D-XS": (4, 160),
     "two-stream": (16, 112),
 }
-_REGISTRY_NAMES = {"R(2+1)D-18": "r2plus1d-18"}  # display name -> ``videonas.build.create_model`` name
+_REGISTRY_NAMES = {"R(2+1)D-18": "r2plus1d-18"}  # display name -> ``videonas.models.create_model`` name
 COLUMNS = ("model", "family", "frames", "image_size", "params_m", "gflops", "latency_ms", "latency_cv", "threads",
            "device")
 
@@ -68,16 +68,16 @@ def build_named(name: str, *, input_override: tuple[int, int] | None = None, num
     """The keras model of ``name`` at its published input or at ``input_override = (num_frames, image_size)``."""
     _check_name(name)
     num_frames, image_size = _check_input(input_override) if input_override is not None else published_input(name)
-    from videonas import build
+    from videonas import models
 
     if family_of(name) != "tvn":
-        return build.create_model(_REGISTRY_NAMES.get(name, name), num_classes=num_classes, num_frames=num_frames,
+        return models.create_model(_REGISTRY_NAMES.get(name, name), num_classes=num_classes, num_frames=num_frames,
                                   image_size=image_size, width_multiplier=width_multiplier)
     from videonas.genome import published
 
     # A TVN genome carries its input: another clip is the same blocks with another num_frames / image_size.
     genome = dataclasses.replace(published.load(name), num_frames=num_frames, image_size=image_size)
-    return build.build_model(genome, num_classes=num_classes, width_multiplier=width_multiplier,
+    return models.build_model(genome, num_classes=num_classes, width_multiplier=width_multiplier,
                              name=_model_name(name))
 
 

@@ -455,7 +455,7 @@ class AssembleNetSpace(SearchSpace):
         """A valid child ``num_changes`` elementary changes away (add/remove an edge, a dilation, a width).
 
         With ``edge_weights`` (the parent's learned sigmoid connection weights, ``(source, target) -> weight`` in node
-        indexing, e.g. from ``videonas.build.assemblenet.assemblenet_edge_weights``) removals prune the weakest edge,
+        indexing, e.g. from ``videonas.models.assemblenet.assemblenet_edge_weights``) removals prune the weakest edge,
         the connection-learning-guided mutation of the paper; additions stay random so new connections get tried.
         """
         check_type("genome", genome, AssembleNetGenome)

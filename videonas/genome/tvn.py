@@ -51,7 +51,7 @@ def _check_squeeze(field: str, value: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class TVNBlock:
-    """One searched block, repeated ``repeats`` times (see ``videonas.build.tvn`` for the layers it becomes).
+    """One searched block, repeated ``repeats`` times (see ``videonas.models.tvn`` for the layers it becomes).
 
     ``filters`` is the width of the spatial/temporal layers and ``filters * expand`` the block's output width (the
     released code's default, non-inverted bottleneck). ``squeeze`` is the squeeze-excitation ratio, 0 meaning no SE.

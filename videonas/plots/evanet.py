@@ -3,7 +3,7 @@ whose parallel branches stand side by side and whose sequential layers are stack
 
 Colours (as in the EvaNet paper's figures): 3D conv blue, (2+1)D conv orange, iTGM green, max-pool grey, average pool
 purple, 1x1 conv pink; the temporal filter size is written in each box. A module's title gives its repeats and width;
-the builder (``videonas.build.evanet``) turns the temporal extent off (t=1) on odd repeats. Box patches carry a
+the builder (``videonas.models.evanet``) turns the temporal extent off (t=1) on odd repeats. Box patches carry a
 ``gid`` of ``"evanet-<type>"`` (types as in ``LAYER_COLOURS``), frames ``"evanet-module"``, so tests can count them.
 """
 

@@ -1,6 +1,6 @@
 """Draw a Tiny Video Network block by block: the input, one box per searched block, the classifier head.
 
-Each block box lists what the builder makes of it (``videonas.build.tvn``): repeats, the spatial layer with its kernel
+Each block box lists what the builder makes of it (``videonas.models.tvn``): repeats, the spatial layer with its kernel
 and stride, the temporal layer, the bottleneck and output widths, and the map size it leaves; the lightweight
 elements the paper finds TVNs prefer (squeeze-excitation, context gating, non-local, residual) are coloured tags, so
 a reader sees at a glance what evolution chose. Patches carry a ``gid`` ("tvn-input", "tvn-block", "tvn-head",

@@ -13,7 +13,7 @@ import pytest
 
 import genome_sets
 
-from videonas.build.evanet import build_evanet
+from videonas.models.evanet import build_evanet
 from videonas.genome import published
 from videonas.genome.evanet import EvaNetGenome
 
@@ -120,7 +120,7 @@ def test_builds_and_runs_on_torch():
     code = textwrap.dedent(
         """
         import keras, numpy
-        from videonas.build.evanet import build_evanet
+        from videonas.models.evanet import build_evanet
         from videonas.genome import published
         from videonas.genome.evanet import EvaNetSpace
         rng = numpy.random.default_rng(3)

@@ -12,7 +12,7 @@ import pytest
 
 import genome_sets
 
-from videonas.build.assemblenet import assemblenet_edge_weights, build_assemblenet
+from videonas.models.assemblenet import assemblenet_edge_weights, build_assemblenet
 from videonas.genome import published
 from videonas.genome.assemblenet import AssembleNetGenome, AssembleNetSpace, edges
 
@@ -129,7 +129,7 @@ def test_published_nets_build_at_the_published_input(name, resnet_params):
 def test_two_genomes_build_and_run_on_torch():
     code = """
 import numpy, keras
-from videonas.build.assemblenet import build_assemblenet, assemblenet_edge_weights
+from videonas.models.assemblenet import build_assemblenet, assemblenet_edge_weights
 from videonas.genome.assemblenet import AssembleNetSpace, edges
 space, rng = AssembleNetSpace(), numpy.random.default_rng(0)
 parent = space.sample(rng)

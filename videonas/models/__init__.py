@@ -10,9 +10,9 @@ import importlib
 from typing import Any, Callable
 
 _BUILDERS = {
-    "tvn": ("videonas.build.tvn", "build_tvn"),
-    "evanet": ("videonas.build.evanet", "build_evanet"),
-    "assemblenet": ("videonas.build.assemblenet", "build_assemblenet"),
+    "tvn": ("videonas.models.tvn", "build_tvn"),
+    "evanet": ("videonas.models.evanet", "build_evanet"),
+    "assemblenet": ("videonas.models.assemblenet", "build_assemblenet"),
 }
 
 _PUBLISHED = {
@@ -81,7 +81,7 @@ def create_model(name: str, *, num_classes: int, **kwargs: Any):
     width_multiplier=0.25)``. Names are case-insensitive; ``kwargs`` go to the builder (see :func:`list_models`)."""
     key = name.lower() if isinstance(name, str) else name
     if key in _BASELINES:
-        from videonas.build import baselines
+        from videonas.models import baselines
 
         return getattr(baselines, _BASELINES[key])(num_classes=num_classes, **kwargs)
     if key in _PUBLISHED:

@@ -1,4 +1,4 @@
-"""videonas.build.baselines: shapes, conventions and full-size parameter counts against the papers."""
+"""videonas.models.baselines: shapes, conventions and full-size parameter counts against the papers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy
 import pytest
 
 from videonas import measure
-from videonas.build import baselines
+from videonas.models import baselines
 
 TINY = {"num_classes": 5, "num_frames": 4, "image_size": 32, "width_multiplier": 0.125}
 RGB_BUILDERS = [baselines.build_r2plus1d_18, baselines.build_r3d_18,

@@ -13,7 +13,7 @@ import pytest
 
 import genome_sets
 
-from videonas.build.tvn import build_tvn
+from videonas.models.tvn import build_tvn
 from videonas.genome import published
 from videonas.genome.tvn import TVNBlock, TVNGenome
 
@@ -118,7 +118,7 @@ def test_input_output_names_and_bad_arguments():
 
 _TORCH_SCRIPT = """
 import dataclasses, json, numpy, keras
-from videonas.build.tvn import build_tvn
+from videonas.models.tvn import build_tvn
 from videonas.genome.tvn import TVNSpace
 space, rng = TVNSpace(image_sizes=(32,), frame_counts=(1, 2, 4)), numpy.random.default_rng(11)
 out = []
