@@ -87,8 +87,8 @@ def test_gpu_section_without_and_with_measurements(tmp_path):
 
 
 def test_write_section_validates(tmp_path):
-    with pytest.raises(ValueError, match="missing 'extra'"):
-        bench.write_section(tmp_path, "x", {"title": "t", "headline": [], "conclusion": ""})
+    with pytest.raises(ValueError, match="unknown keys"):
+        bench.write_section(tmp_path, "x", {"title": "t", "headline": [], "conclusion": "", "clips": 3})
     with pytest.raises(ValueError, match="headline"):
         bench.write_section(tmp_path, "x", {"title": "t", "headline": [{"label": "a"}], "conclusion": "",
                                             "extra": {}})
@@ -116,7 +116,9 @@ def test_quick_latency_section_writes_consistent_figures(tmp_path):
 
 @pytest.mark.slow
 def test_search_benchmarks_on_the_toy_space(tmp_path):
-    toy = {"class": "videonas.search.synthetic:ToySpace", "options": {"length": 6, "choices": 3, "target_seed": 0}}
+    from videonas.search.synthetic import ToySpace
+
+    toy = ToySpace(length=6, choices=3, target_seed=0)
     options = {"target_seed": 0}
     eff = search.efficiency(seeds=(0, 1), num_trials=12, batch_size=3, population_size=4, space=toy,
                             evaluate="videonas.search.synthetic:evaluate", evaluate_options=options,

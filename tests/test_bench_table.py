@@ -11,7 +11,7 @@ from videonas.genome import published
 def test_model_names_cover_published_and_baselines():
     names = table.model_names()
     assert names[: len(published.names())] == published.names()
-    assert set(table.BASELINES) <= set(names)
+    assert {"R(2+1)D-18", "R3D-18", "X3D-XS", "two-stream"} <= set(names)
     assert len(set(names)) == len(names)
 
 
@@ -19,7 +19,8 @@ def test_published_input_of_tvn_is_its_genome_input():
     for name in ("TVN-1", "TVN-3"):
         genome = published.load(name)
         assert table.published_input(name) == (genome.num_frames, genome.image_size)
-    assert table.published_input("X3D-XS") == table.PUBLISHED_INPUTS["X3D-XS"]
+    assert table.published_input("X3D-XS") == (4, 160)
+    assert table.family_of("X3D-XS") == "baseline" and table.family_of("EvaNet-B") == "evanet"
 
 
 @pytest.mark.parametrize("bad", ["TVN-9", "resnet", ""])

@@ -130,7 +130,7 @@ TASK = {"dataset": "embedded:smoke", "num_frames": 4, "image_size": 32, "batch_s
 @pytest.mark.slow
 def test_members_from_saved_weights_reproduce_the_trial_fitness(tmp_path: Path) -> None:
     from videonas import search
-    from videonas.ensemble import top_k_diverse_members
+    from videonas.ensemble import select_diverse_trials, trial_members
 
     # The smallest nets the space allows (one 1x1 or short conv branch per module): cheap to trace and train.
     space = EvaNetSpace(branch_kinds=("single", "conv"), conv_types=("3d",), temporal_sizes=(1, 3), max_branches=1,
@@ -140,14 +140,14 @@ def test_members_from_saved_weights_reproduce_the_trial_fitness(tmp_path: Path) 
         evaluate_options={"task": TASK, "budget": {"epochs": 1}, "save_weights": str(tmp_path / "weights")},
         executor="inprocess", progress=False)
     (trial,) = experiment.trials("done")
-    members, labels = top_k_diverse_members(experiment, 1, min_distance=1)
+    members, labels = trial_members(experiment, select_diverse_trials(experiment, 1, min_distance=1))
     assert labels.shape == (16,) and members[0].name == f"trial {trial.index}"
     assert members[0].source == "weights" and members[0].logits.shape == (16, 13)
     assert members[0].fitness == pytest.approx(trial.fitness)
     assert (members[0].params, members[0].flops) == (trial.params, trial.flops)
     # Without the saved weights the member is retrained with the trial's task, budget and seed.
     Path(trial.metrics["weights_path"]).unlink()
-    retrained, _ = top_k_diverse_members(experiment, 1, min_distance=1, retrain_dir=tmp_path / "again")
+    retrained, _ = trial_members(experiment, [trial], retrain_dir=tmp_path / "again")
     assert retrained[0].source == "retrained" and retrained[0].logits.shape == (16, 13)
     assert list((tmp_path / "again").glob("*.weights.h5"))
 
@@ -165,7 +165,7 @@ task = TrainTask(**%r)
 genome = EvaNetSpace(branch_kinds=("single",), max_branches=1, max_repeats=1).sample(numpy.random.default_rng(0))
 make = lambda n: build_model(genome, num_classes=n, num_frames=4, image_size=32, width_multiplier=0.0625,
                              modality="flow")
-member, labels = train_member("flow", make, task=task, budget=Budget(epochs=1), seed=0, inputs=("flow",))
+member, labels = train_member("flow", make, task=task, budget=Budget(epochs=1), seed=0)
 result = evaluate_ensemble([member.logits, member.logits], labels)
 print("shape", member.logits.shape, "flops", member.flops > 0, "same", result["ensemble"] == member.fitness)
 """ % (TASK,)

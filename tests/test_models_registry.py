@@ -1,4 +1,4 @@
-"""videonas.models: family dispatch, input specs and the registry of named models."""
+"""videonas.models: family dispatch through the family registry and the registry of named models."""
 
 from __future__ import annotations
 
@@ -8,13 +8,22 @@ import pytest
 from videonas import models
 from videonas.genome import published
 
-PUBLISHED = ["tvn-1", "tvn-2", "tvn-3", "tvn-4", "evanet-a", "evanet-b", "assemblenet-50", "assemblenet-101"]
+PUBLISHED = ["tvn-1", "tvn-2", "tvn-3", "tvn-4", "assemblenet-50", "assemblenet-101", "evanet-a", "evanet-b"]
 BASELINES = ["r2plus1d-18", "r3d-18", "x3d-xs", "two-stream"]
 
 
 def test_list_models_names_published_genomes_and_baselines():
     assert models.list_models() == PUBLISHED + BASELINES
     assert {name.lower() for name in published.names()} == set(PUBLISHED)
+
+
+def test_model_info_gives_display_names_families_and_published_inputs():
+    tvn = published.load("TVN-3")
+    assert models.model_info("tvn-3") == models.ModelInfo("tvn-3", "TVN-3", "tvn", (tvn.num_frames, tvn.image_size))
+    assert models.model_info("R(2+1)D-18") == models.ModelInfo("r2plus1d-18", "R(2+1)D-18", "baseline", (16, 112))
+    assert models.model_info("EvaNet-A").family == "evanet"
+    with pytest.raises(ValueError, match="name must be one of"):
+        models.model_info("tvn-9")
 
 
 @pytest.mark.parametrize("name", ["r3d-18", "two-stream"])
@@ -32,19 +41,18 @@ def test_create_model_is_case_insensitive_and_rejects_unknown_names():
         models.create_model("resnet-50", num_classes=2)
 
 
-def test_input_spec_per_family():
-    tvn = published.load("TVN-1")
-    spec = models.input_spec(tvn, num_frames=99, image_size=99, frame_stride=99)
-    assert spec == {"num_frames": tvn.num_frames, "image_size": tvn.image_size, "frame_stride": tvn.frame_stride,
-                    "inputs": ("rgb",)}
-    evanet = published.load("EvaNet-A")
-    assert models.input_spec(evanet, num_frames=8, image_size=64, frame_stride=2) == {
-        "num_frames": 8, "image_size": 64, "frame_stride": 2, "inputs": ("rgb",)}
-    assert models.input_spec(evanet, num_frames=8, image_size=64, frame_stride=2, modality="flow")["inputs"] == ("flow",)
-    assemblenet = published.load("AssembleNet-50")
-    assert models.input_spec(assemblenet, num_frames=8, image_size=64, frame_stride=1)["inputs"] == ("rgb", "flow")
-    with pytest.raises(ValueError, match="num_frames"):
-        models.input_spec(evanet, num_frames=0, image_size=64, frame_stride=1)
+def test_clip_spec_follows_each_family_input_policy():
+    from videonas.train import TrainTask
+
+    task = TrainTask(num_frames=8, image_size=64, frame_stride=2)
+    tvn = published.load("TVN-1")  # carries its own input
+    spec = task.clip_spec(inputs=("rgb",), genome=tvn)
+    assert (spec.num_frames, spec.image_size, spec.frame_stride) == (tvn.num_frames, tvn.image_size, tvn.frame_stride)
+    evanet = published.load("EvaNet-A")  # the task sets it
+    spec = task.clip_spec(inputs=("flow",), genome=evanet)
+    assert (spec.num_frames, spec.image_size, spec.frame_stride, spec.rgb, spec.flow) == (8, 64, 2, False, True)
+    with pytest.raises(ValueError, match="inputs"):
+        task.clip_spec(inputs=("depth",))
 
 
 def test_build_model_rejects_unknown_family():
@@ -57,16 +65,20 @@ def test_build_model_rejects_unknown_family():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["tvn-1", "evanet-a", "assemblenet-50"])
-def test_create_model_builds_published_genomes_with_their_input_spec(name):
+def test_create_model_builds_published_genomes_at_their_or_another_input(name):
+    from videonas import families
+
     genome = published.load(name)
-    spec = models.input_spec(genome, num_frames=4, image_size=32, frame_stride=1)
-    kwargs = {} if genome.FAMILY == "tvn" else {"num_frames": 4, "image_size": 32}
-    model = models.create_model(name, num_classes=4, width_multiplier=0.125, **kwargs)
-    assert sorted(t.name for t in model.inputs) == sorted(spec["inputs"])
+    model = models.create_model(name, num_classes=4, width_multiplier=0.125, num_frames=4, image_size=32)
+    expected = ["rgb", "flow"] if genome.FAMILY == "assemblenet" else ["rgb"]
+    assert sorted(t.name for t in model.inputs) == sorted(expected)
     for tensor in model.inputs:
-        assert tuple(tensor.shape[1:4]) == (spec["num_frames"], spec["image_size"], spec["image_size"])
+        assert tuple(tensor.shape[1:4]) == (4, 32, 32)  # a TVN at another input: the same blocks on another clip
     assert model.outputs[0].shape[-1] == 4
     assert model.outputs[0] is model.get_layer("logits").output
+    if families.get(genome.FAMILY).genome_input:
+        own = models.create_model(name, num_classes=4, width_multiplier=0.125)
+        assert tuple(own.inputs[0].shape[1:4]) == (genome.num_frames, genome.image_size, genome.image_size)
 
 
 @pytest.mark.parametrize("name", ["tvn-1", "evanet-a", "assemblenet-50", "r2plus1d-18", "x3d-xs"])

@@ -12,6 +12,8 @@ import nbformat
 import pytest
 
 from videonas import report
+from videonas.report import index as report_index
+from videonas.report import runner
 
 
 def _notebook(path: Path, body: str) -> None:
@@ -50,7 +52,7 @@ class _Links(html.parser.HTMLParser):
 
 
 def test_write_results_refuses_headline_without_value(tmp_path):
-    with pytest.raises(ValueError, match=r"headline\[0\] is missing \['value'\]"):
+    with pytest.raises(ValueError, match=r"headline\[0\] needs 'label' and 'value'"):
         report.write_results(tmp_path, title="t", question="q", headline=[{"label": "x"}], conclusion="c")
 
 
@@ -62,10 +64,10 @@ def test_write_results_refuses_missing_figure(tmp_path):
 def test_load_parameters_reads_the_profile_file(tmp_path):
     (tmp_path / "params" / "default").mkdir(parents=True)
     (tmp_path / "params" / "default" / "exp.yaml").write_text("budget: 3\nname: x\n")
-    assert report.load_parameters(tmp_path, "exp", "default") == {"budget": 3, "name": "x"}
-    assert report.load_parameters(tmp_path, "exp", "smoke") == {}
+    assert runner.load_parameters(tmp_path, "exp", "default") == {"budget": 3, "name": "x"}
+    assert runner.load_parameters(tmp_path, "exp", "smoke") == {}
     with pytest.raises(ValueError, match="profile must be one of .* got 'huge'"):
-        report.load_parameters(tmp_path, "exp", "huge")
+        runner.load_parameters(tmp_path, "exp", "huge")
 
 
 @pytest.mark.slow
@@ -103,9 +105,39 @@ def test_checkpoint_folds_the_write_ahead_log_into_the_store(tmp_path):
     copy = tmp_path / "copy.sqlite"  # what a commit of the .sqlite alone would carry, before the checkpoint
     copy.write_bytes(path.read_bytes())
     assert sqlite3.connect(copy).execute("SELECT name FROM sqlite_master WHERE name = 'trials'").fetchall() == []
-    assert report.checkpoint_stores(path.parent) == [path]
+    assert runner.checkpoint_stores(path.parent) == [path]
     copy.write_bytes(path.read_bytes())
     assert TrialStore(copy).experiments() == ["e"]
+
+
+def test_results_are_strict_json_and_one_schema(tmp_path):
+    path = report.Results(title="t", headline=[{"label": "x", "value": float("nan")}], conclusion="c",
+                          extra={"curve": [1.0, float("inf")]}).write(tmp_path)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text)
+    assert data["headline"][0] == {"label": "x", "value": None, "paper": ""} and data["extra"]["curve"] == [1.0, None]
+    assert report.Results.read(path).title == "t"
+    path.write_text('{"title": "t", "headline": [], "conclusion": "c", "surprise": 1}')
+    with pytest.raises(ValueError, match=r"results.json: results has unknown keys \['surprise'\]"):
+        report.Results.read(path)
+    with pytest.raises(ValueError, match="figures"):
+        report.Results(title="t", headline=[], conclusion="c", figures=["../secret.png"])
+
+
+def test_index_survives_a_corrupt_run_record_and_refuses_unsafe_links(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "run.json").write_text("{not json")
+    odd = tmp_path / "javascript:alert(1)"
+    odd.mkdir()
+    (odd / "run.json").write_text(json.dumps({"status": "done", "html": "x.html", "wall_seconds": 1}))
+    text = report.build_index(tmp_path, profile="smoke").read_text()
+    assert "broken/run.json" in text  # the error names the file
+    parser = _Links()
+    parser.feed(text)
+    assert not any(target.startswith("javascript:") for target in parser.targets)
+    assert report_index.safe_link("a", "b.html") == "a/b.html"
+    assert report_index.safe_link("..", "b.html") is None and report_index.safe_link("javascript:x", "y") is None
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

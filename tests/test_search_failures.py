@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from videonas.search import Constraints, run_search
+from videonas.search.constraints import MaxFlops, MaxLatency, MaxParams
 from videonas.search.synthetic import ToySpace
 
 SYNTHETIC = "videonas.search.synthetic:evaluate"
@@ -37,6 +38,7 @@ def test_constraint_breakers_are_rejected_with_the_measured_figure(tmp_path):
     _, trials = _run(tmp_path, {}, max_params=10_000)
     rejected = [t for _, t in trials if t.status == "rejected"]
     assert rejected and all(t.params > 10_000 and f"params {t.params}" in t.error for t in rejected)
+    assert all(t.rejected_by == "max_params" for t in rejected)
     assert all(t.params <= 10_000 for _, t in trials if t.status == "done")
 
 
@@ -54,17 +56,25 @@ def test_timeout_and_dead_worker_are_failed_under_the_subprocess_pool(tmp_path):
             assert trial.status == "done"
 
 
-def test_constraints_report_the_first_broken_limit():
-    constraints = Constraints(max_params=100, max_flops=1000, max_latency_ms=5.0)
+def test_constraints_are_named_filters_in_measurement_order():
+    constraints = Constraints((MaxLatency(5.0, runs=3), MaxParams(100), MaxFlops(1000)))
+    assert [f.name for f in constraints.filters] == ["max_params", "max_flops", "max_latency_ms"]
+    assert constraints.limit("max_flops") == 1000 and constraints.limit("nothing") is None
     assert constraints.violation({"params": 50, "flops": 900, "latency_ms": 4.0}) is None
-    assert constraints.violation({"params": 150, "flops": 2000}) == "params 150 > limit 100"
-    assert constraints.violation({"params": 50, "flops": 2000}) == "flops 2000 > limit 1000"
-    assert constraints.violation({"params": 50, "latency_ms": 7.5}) == "latency_ms 7.5 > limit 5"
+    rejection = constraints.violation({"params": 150, "flops": 2000})
+    assert (rejection.rejected_by, rejection.reason) == ("max_params", "params 150 > limit 100")
+    assert constraints.violation({"params": 50, "flops": 2000}).rejected_by == "max_flops"
+    assert constraints.violation({"params": 50, "latency_ms": 7.5}).reason == "latency_ms 7.5 > limit 5"
     assert Constraints().violation({"params": 10**12}) is None
-    assert Constraints.from_dict({"max_params": 7}).max_params == 7
+    config = {"max_params": 7, "max_latency_ms": 2.5, "latency_runs": 4, "latency_warmup": 1}
+    assert Constraints.from_dict(config).to_dict() == config
     with pytest.raises(ValueError, match="max_params"):
-        Constraints(max_params=0)
+        MaxParams(0)
     with pytest.raises(ValueError, match="max_latency_ms"):
-        Constraints(max_latency_ms=-1.0)
+        Constraints.from_dict({"max_latency_ms": -1.0})
     with pytest.raises(ValueError, match="unknown keys"):
         Constraints.from_dict({"max_parameters": 7})
+    with pytest.raises(ValueError, match="need max_latency_ms"):
+        Constraints.from_dict({"latency_runs": 3})
+    with pytest.raises(ValueError, match="twice"):
+        Constraints((MaxParams(1), MaxParams(2)))

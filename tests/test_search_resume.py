@@ -16,7 +16,7 @@ from videonas.search import TrialStore, run_search
 from videonas.search.synthetic import ToySpace
 
 SYNTHETIC = "videonas.search.synthetic:evaluate"
-CONFIG = dict(space={"class": "videonas.search.synthetic:ToySpace", "options": {"length": 8, "choices": 3}},
+CONFIG = dict(space={"family": "toy", "options": {"length": 8, "choices": 3}},
               num_trials=24, strategy="regularized", strategy_options={"population_size": 8}, batch_size=4, seed=5,
               evaluate=SYNTHETIC, executor="inprocess")
 

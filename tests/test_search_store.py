@@ -19,12 +19,13 @@ def test_finished_trial_is_visible_to_another_connection_at_once(tmp_path):
     _add(store, 3)
     store.mark_running("exp", 0, host="h")
     store.finish("exp", 0, TrialResult(fitness=0.75, params=123, flops=456, latency_ms=7.5,
-                                       metrics={"loss_curve": [2.0, float("nan")]}, edge_weights={(0, 1): 0.25}))
+                                       metrics={"loss_curve": [2.0, float("nan")]}, 
+                                       learned={"edge_weights": [[0, 1, 0.25]]}))
     reader = TrialStore(tmp_path / "s.sqlite")
     trial = reader.trials("exp", status="done")[0]
     assert (trial.index, trial.fitness, trial.params, trial.flops, trial.latency_ms) == (0, 0.75, 123, 456, 7.5)
     assert trial.host == "h" and trial.started <= trial.finished
-    assert trial.edge_weights == {(0, 1): 0.25}
+    assert trial.learned == {"edge_weights": [[0, 1, 0.25]]}
     assert trial.metrics["loss_curve"][0] == 2.0 and trial.metrics["loss_curve"][1] == "nan"
     assert [t.status for t in reader.trials("exp")] == ["done", "pending", "pending"]
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -22,8 +22,7 @@ def _trials(strategy, proposals, first_index):
         result = evaluate(proposal.genome, seed=0)
         trials.append(Trial(experiment="x", index=first_index + offset, round=strategy.round, parent=proposal.parent,
                             genome=proposal.genome.to_json(), genome_key=proposal.genome.key, status=result.status,
-                            fitness=result.fitness, metrics={"edge_weights": [[s, d, w] for (s, d), w in
-                                                                             result.edge_weights.items()]}))
+                            fitness=result.fitness, metrics={"learned": result.learned}))
     return trials
 
 

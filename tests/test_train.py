@@ -7,6 +7,7 @@ end-to-end smoke searches on the embedded dataset with real TVN genomes are the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import types
 
@@ -15,7 +16,7 @@ import pytest
 
 import videonas
 from videonas.search.constraints import Constraints
-from videonas.search.synthetic import ToyGenome
+from tiny_family import TINY, TinyGenome, build_tiny
 from videonas.train import Budget, TrainTask, evaluate_trial, train_candidate
 
 NUM_CLASSES = 3
@@ -34,22 +35,15 @@ class _Clips:
 
 
 def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
-    """Stand-ins for ``videonas.models``, ``videonas.data`` and ``videonas.metrics`` with the documented interfaces."""
+    """The tiny test family (registered for the test) and stand-ins for ``videonas.data`` and ``videonas.metrics``
+    with the documented interfaces."""
     import keras
 
+    from videonas import families
+
     calls = calls if calls is not None else []
-
-    def build_model(genome, *, num_classes, multi_label=False, **kwargs):
-        inputs = keras.Input((2, 8, 8, 3), name="rgb")
-        x = keras.layers.GlobalAveragePooling3D()(inputs)
-        x = keras.layers.Dense(4 * genome.values[0] + 4, activation="relu")(x)
-        if nan:
-            x = keras.layers.Lambda(lambda t: t * float("nan"))(x)
-        outputs = keras.layers.Dense(num_classes, name="logits")(x)
-        return keras.Model({"rgb": inputs}, outputs)
-
-    def input_spec(genome, *, num_frames, image_size, frame_stride):
-        return {"num_frames": 2, "image_size": 8, "frame_stride": 1, "inputs": ("rgb",)}
+    family = dataclasses.replace(TINY, builder=functools.partial(build_tiny, nan=nan))
+    monkeypatch.setitem(families.FAMILIES, "tiny", family)
 
     def load_clips(dataset, split, spec):
         calls.append(split)
@@ -85,24 +79,23 @@ def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
             precisions.append(numpy.sum(numpy.cumsum(hits) / numpy.arange(1, len(hits) + 1) * hits) / hits.sum())
         return float(numpy.mean(precisions))
 
-    dataset = types.SimpleNamespace(class_names=[f"c{i}" for i in range(NUM_CLASSES)])
-    models = types.SimpleNamespace(build_model=build_model, input_spec=input_spec)
+    dataset = types.SimpleNamespace(class_names=[f"c{i}" for i in range(NUM_CLASSES)], splits=["train", "val"])
     data = types.SimpleNamespace(embedded_dataset=lambda profile, **kw: dataset, load_clips=load_clips,
                                  ClipBatches=ClipBatches, ClipSpec=lambda **kw: kw)
     metrics = types.SimpleNamespace(top_k_accuracy=top_k_accuracy, mean_average_precision=mean_average_precision)
-    for name, module in (("models", models), ("data", data), ("metrics", metrics)):
+    for name, module in (("data", data), ("metrics", metrics)):
         monkeypatch.setattr(videonas, name, module, raising=False)
         monkeypatch.setitem(sys.modules, f"videonas.{name}", module)
     return calls
 
 
-TASK = TrainTask(batch_size=8, learning_rate=0.05)
+TASK = TrainTask(batch_size=8, learning_rate=0.05, num_frames=2, image_size=8)
 
 
 @pytest.mark.slow
 def test_training_is_repeatable_and_learns(monkeypatch):
     _fake_modules(monkeypatch)
-    genome = ToyGenome((1, 0), 2)
+    genome = TinyGenome(8)
     first = train_candidate(genome, task=TASK, budget=Budget(epochs=8), seed=3)
     again = train_candidate(genome, task=TASK, budget=Budget(epochs=8), seed=3)
     assert first.status == "done" and first.metrics["steps"] == 8 * 3
@@ -116,9 +109,9 @@ def test_training_is_repeatable_and_learns(monkeypatch):
 
 def test_constraint_breaker_is_rejected_before_loading_data(monkeypatch):
     calls = _fake_modules(monkeypatch)
-    result = evaluate_trial(ToyGenome((1, 0), 2), seed=0, task={"batch_size": 8}, budget={"epochs": 1},
-                            constraints={"max_params": 20})
-    assert result.status == "rejected" and result.params > 20
+    result = evaluate_trial(TinyGenome(8), seed=0, task={"batch_size": 8, "num_frames": 2, "image_size": 8},
+                            budget={"epochs": 1}, constraints={"max_params": 20})
+    assert result.status == "rejected" and result.params > 20 and result.rejected_by == "max_params"
     assert result.error == f"params {result.params} > limit 20"
     assert calls == []  # no clip was loaded, no step trained
 
@@ -126,7 +119,7 @@ def test_constraint_breaker_is_rejected_before_loading_data(monkeypatch):
 @pytest.mark.slow
 def test_nan_loss_stops_training_and_fails(monkeypatch):
     _fake_modules(monkeypatch, nan=True)
-    result = train_candidate(ToyGenome((1, 0), 2), task=TASK, budget=Budget(epochs=5), seed=0)
+    result = train_candidate(TinyGenome(8), task=TASK, budget=Budget(epochs=5), seed=0)
     assert result.status == "failed" and result.error.startswith("NaN loss")
     assert result.metrics["steps"] == 1  # TerminateOnNaN stopped at the first step
 
@@ -135,7 +128,7 @@ def test_nan_loss_stops_training_and_fails(monkeypatch):
 def test_time_budget_stops_training_and_multi_label_reports_map(monkeypatch):
     _fake_modules(monkeypatch, multi_label=True)
     task = dataclasses.replace(TASK, multi_label=True)
-    result = train_candidate(ToyGenome((1, 0), 2), task=task, budget=Budget(epochs=1000, seconds=0.5), seed=0)
+    result = train_candidate(TinyGenome(8), task=task, budget=Budget(epochs=1000, seconds=0.5), seed=0)
     assert result.status == "done" and result.metrics["stopped_by_time"]
     assert result.metrics["steps"] < 1000 * 3
     assert result.fitness == result.metrics["mAP"] and 0.0 <= result.fitness <= 1.0
@@ -167,10 +160,10 @@ def test_training_runs_on_the_torch_backend():
 import sys
 sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
 import keras, pytest, test_train
-from videonas.search.synthetic import ToyGenome
+from tiny_family import TinyGenome
 from videonas.train import Budget, train_candidate
 test_train._fake_modules(pytest.MonkeyPatch())
-result = train_candidate(ToyGenome((1, 0), 2), task=test_train.TASK, budget=Budget(epochs=2), seed=0)
+result = train_candidate(TinyGenome(8), task=test_train.TASK, budget=Budget(epochs=2), seed=0)
 print(keras.backend.backend(), result.status, result.metrics["steps"], 0.0 <= result.fitness <= 1.0)
 """
     output = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "torch"},

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy
 
-from videonas.genome.base import check_choice, check_int
+from videonas.genome.base import check_int
 from videonas.genome.evanet import EvaNetGenome, distance, select_diverse
 
 
@@ -58,11 +58,9 @@ def ensemble_scores(logits: Sequence[Any]) -> numpy.ndarray:
 
 def score(labels: Any, scores: Any, *, multi_label: bool = False) -> float:
     """Top-1 accuracy, or mAP for multi-label (multi-hot) labels: the search's fitness."""
-    from videonas import metrics
+    from videonas import train
 
-    if multi_label:
-        return float(metrics.mean_average_precision(numpy.asarray(labels), numpy.asarray(scores)))
-    return float(metrics.top_k_accuracy(numpy.asarray(labels), numpy.asarray(scores), k=1))
+    return train.score(numpy.asarray(scores), labels, multi_label=multi_label)[0]
 
 
 def evaluate_ensemble(logits: Sequence[Any], labels: Any, *, multi_label: bool = False) -> dict[str, Any]:
@@ -146,97 +144,61 @@ def trial_members(experiment, trials: Sequence[Any], *,
     """
     import keras
 
-    from videonas import models
-    from videonas.train import train_candidate
+    from videonas import models, train
 
     task, budget = trial_task(experiment)
-    dataset, val_clips = validation_clips(task, inputs=("rgb",))
-    members = []
+    dataset = task.open_dataset()
+    members, labels = [], None
     with tempfile.TemporaryDirectory() as scratch:
         for trial in trials:
             genome = experiment.genome(trial)
             path = trial.metrics.get("weights_path")
             source = "weights"
             if not path or not Path(path).is_file():
-                result = train_candidate(genome, task=task, budget=budget, seed=int(trial.seed),
-                                         save_weights=retrain_dir or scratch)
+                result = train.train_candidate(genome, task=task, budget=budget, seed=int(trial.seed),
+                                               save_weights=retrain_dir or scratch)
                 if result.status != "done":
                     raise ValueError(f"retraining trial {trial.index} ended {result.status}: {result.error}")
                 path, source = result.metrics["weights_path"], "retrained"
             keras.backend.clear_session()
             model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
-                                      num_frames=task.num_frames, image_size=task.image_size,
-                                      width_multiplier=task.width_multiplier)
+                                       num_frames=task.num_frames, image_size=task.image_size,
+                                       width_multiplier=task.width_multiplier)
             model.load_weights(str(path))
-            logits = predict(model, val_clips, task, inputs=("rgb",))
+            logits, clips = train.predict(model, task=task, genome=genome, dataset=dataset)
+            labels = numpy.asarray(clips.labels)
             members.append(Member(name=f"trial {trial.index}", logits=logits, params=trial.params, flops=trial.flops,
                                   latency_ms=trial.latency_ms, source=source,
-                                  fitness=score(val_clips.labels, logits, multi_label=task.multi_label)))
-    return members, numpy.asarray(val_clips.labels)
+                                  fitness=score(labels, logits, multi_label=task.multi_label)))
+    return members, labels
 
 
-def top_k_diverse_members(experiment, k: int, *, min_distance: int,
-                          retrain_dir: str | Path | None = None) -> tuple[list[Member], numpy.ndarray]:
-    """``select_diverse_trials`` then ``trial_members``: the ensemble's members and the validation labels."""
-    return trial_members(experiment, select_diverse_trials(experiment, k, min_distance=min_distance),
-                         retrain_dir=retrain_dir)
-
-
-def validation_clips(task, *, inputs: Sequence[str] = ("rgb",)):
-    """The dataset and the validation clips a trial of ``task`` is scored on (the same subset as the search)."""
-    from videonas import data
-    from videonas.train import _dataset, _subset
-
-    for index, name in enumerate(inputs):
-        check_choice(f"inputs[{index}]", name, ("rgb", "flow"))
-    dataset = _dataset(task)
-    spec = data.ClipSpec(num_frames=task.num_frames, image_size=task.image_size, frame_stride=task.frame_stride,
-                         rgb="rgb" in inputs, flow="flow" in inputs)
-    return dataset, _subset(data.load_clips(dataset, "val", spec), task.max_val_clips, task.data_seed)
-
-
-def predict(model, clips, task, *, inputs: Sequence[str] = ("rgb",)) -> numpy.ndarray:
-    from videonas import data
-
-    batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=False, seed=0, inputs=tuple(inputs))
-    return numpy.asarray(model.predict(batches, verbose=0), dtype="float64")
-
-
-def train_member(name: str, make_model: Callable[[int], Any], *, task, budget, seed: int,
-                 inputs: Sequence[str] = ("rgb",)) -> tuple[Member, numpy.ndarray]:
-    """Train ``make_model(num_classes)`` with the search's recipe (data subset, Adam, batch size, epochs/seconds
-    budget, seed) and return its validation logits as a ``Member`` plus the validation labels.
+def train_member(name: str, make_model: Callable[[int], Any], *, task, budget, seed: int
+                 ) -> tuple[Member, numpy.ndarray]:
+    """Train ``make_model(num_classes)`` with the search's recipe (``videonas.train.fit``: data subset, Adam, batch
+    size, budget, seed) on clips at the task's input, and return its validation logits as a ``Member`` plus the
+    validation labels. The streams are the model's input names ("rgb", "flow").
 
     For models a trial cannot express: an EvaNet on optical flow (the paper's second stream) or a hand-made baseline.
     """
     import keras
 
-    from videonas import data, measure
-    from videonas.train import _recorder, _subset
+    from videonas import measure, train
 
     check_int("seed", seed, 0, 2**63 - 1)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    dataset, val_clips = validation_clips(task, inputs=inputs)
+    dataset = task.open_dataset()
     model = make_model(len(dataset.class_names))
-    spec = data.ClipSpec(num_frames=task.num_frames, image_size=task.image_size, frame_stride=task.frame_stride,
-                         rgb="rgb" in inputs, flow="flow" in inputs)
-    train_clips = _subset(data.load_clips(dataset, "train", spec), task.max_train_clips, task.data_seed)
-    batches = data.ClipBatches(train_clips, batch_size=task.batch_size, shuffle=True, seed=seed, inputs=tuple(inputs),
-                               augment=task.augment)
-    loss = (keras.losses.BinaryCrossentropy(from_logits=True) if task.multi_label
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.compile(optimizer=keras.optimizers.Adam(task.learning_rate), loss=loss, jit_compile=False)
-    model.fit(batches, epochs=budget.epochs, verbose=0,
-              callbacks=[_recorder(budget.seconds), keras.callbacks.TerminateOnNaN()])
-    logits = predict(model, val_clips, task, inputs=inputs)
+    train.fit(model, task=task, budget=budget, seed=seed, dataset=dataset)
+    logits, clips = train.predict(model, task=task, dataset=dataset)
+    labels = numpy.asarray(clips.labels)
     member = Member(name=name, logits=logits, params=measure.count_params(model), flops=measure.count_flops(model),
-                    source="trained", fitness=score(val_clips.labels, logits, multi_label=task.multi_label))
-    return member, numpy.asarray(val_clips.labels)
+                    source="trained", fitness=score(labels, logits, multi_label=task.multi_label))
+    return member, labels
 
 
 __all__ = [
-    "Member", "distance_matrix", "ensemble_cost", "ensemble_scores", "evaluate_ensemble", "predict", "ranked_trials",
-    "score", "select_diverse_trials", "top_k_diverse_members", "train_member", "trial_members", "trial_task",
-    "validation_clips",
+    "Member", "distance_matrix", "ensemble_cost", "ensemble_scores", "evaluate_ensemble", "ranked_trials", "score",
+    "select_diverse_trials", "train_member", "trial_members", "trial_task",
 ]

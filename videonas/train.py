@@ -1,8 +1,13 @@
-"""Train and evaluate one candidate under a budget: the trial function every search runs.
+"""How a candidate is trained and evaluated: the one training recipe of the package.
 
-Order matters for cost: build the model, check the constraints (a rejected candidate never loads data or trains),
-load the cached clips, train for at most ``budget.epochs`` epochs and ``budget.seconds`` seconds, stop at the first
-NaN loss, then score the validation split (top-1, or mAP for multi-label tasks).
+``fit_and_score`` is the recipe: load the task's cached clips, fit with Adam under the budget (stopping at the first
+NaN loss), score the validation split (top-1, or mAP for multi-label tasks). ``train_candidate`` (the search's trial
+function) builds a genome's model, checks the constraints first (a rejected candidate never loads data or trains)
+and then runs the recipe; ``train_model`` runs the same recipe on any model (a baseline); the ensemble members use
+``fit`` and ``predict``.
+
+Run options are typed: ``TrialOptions`` (task, budget, constraints) is validated on the search driver before any trial
+is stored (``evaluate_trial.check_options``), so a typo is one ``ValueError`` at start-up, not a store of failures.
 
 Determinism: ``keras.utils.set_random_seed(seed)`` fixes initial weights, dropout and the batch order, so the same
 genome, task and seed retrain to the same curve up to floating-point reduction order across CPU threads. A
@@ -16,22 +21,25 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy
 
+from videonas import families
 from videonas.genome.base import Genome, check_choice, check_float, check_int, check_keys
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
 
+STREAMS = ("rgb", "flow")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainTask:
-    """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` apply to EvaNet and AssembleNet;
-    a TVN genome carries its own input. ``dataset`` is ``"embedded:smoke"``, ``"embedded:default"`` or a folder of
-    class sub-folders (``dataset_format="folder"``). ``max_*_clips`` take a fixed random subset (the same for every
-    candidate). ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool). ``classes``
-    restricts training and validation to some of the dataset's classes."""
+    """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` are the clip input for families
+    whose genome does not carry its own (TVN's does). ``dataset`` is ``"embedded:smoke"``, ``"embedded:default"`` or a
+    folder of class sub-folders with ``train`` and ``val`` splits (``dataset_format="folder"``). ``max_*_clips`` take
+    a fixed random subset (the same for every candidate). ``threads`` caps the backend's CPU threads (set it to
+    cores / workers in a subprocess pool). ``classes`` restricts training and validation to some of the classes."""
 
     dataset: str = "embedded:smoke"
     dataset_format: str = "folder"
@@ -53,28 +61,69 @@ class TrainTask:
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise ValueError(f"dataset must be a non-empty string, got {self.dataset!r}")
+            raise ValueError(f"task.dataset must be a non-empty string, got {self.dataset!r}")
         if self.dataset.startswith("embedded:"):
-            check_choice("dataset", self.dataset, ("embedded:smoke", "embedded:default"))
-        check_choice("dataset_format", self.dataset_format, ("folder",))
-        check_int("num_frames", self.num_frames, 1, 1024)
-        check_int("image_size", self.image_size, 8, 1024)
-        check_int("frame_stride", self.frame_stride, 1, 64)
-        check_int("batch_size", self.batch_size, 1, 4096)
-        check_float("learning_rate", self.learning_rate, 1e-8, 10.0)
+            check_choice("task.dataset", self.dataset, ("embedded:smoke", "embedded:default"))
+        check_choice("task.dataset_format", self.dataset_format, ("folder",))
+        check_int("task.num_frames", self.num_frames, 1, 1024)
+        check_int("task.image_size", self.image_size, 8, 1024)
+        check_int("task.frame_stride", self.frame_stride, 1, 64)
+        check_int("task.batch_size", self.batch_size, 1, 4096)
+        check_float("task.learning_rate", self.learning_rate, 1e-8, 10.0)
+        check_int("task.data_seed", self.data_seed, 0, 2**32 - 1)
+        check_float("task.width_multiplier", self.width_multiplier, 1e-3, 64.0)
+        for field in ("multi_label", "augment", "measure_latency", "run_eagerly"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"task.{field} must be true or false, got {getattr(self, field)!r}")
         if self.classes is not None:
             if isinstance(self.classes, str) or not all(isinstance(name, str) for name in self.classes):
-                raise ValueError(f"classes must be a list of class names, got {self.classes!r}")
+                raise ValueError(f"task.classes must be a list of class names, got {self.classes!r}")
             object.__setattr__(self, "classes", tuple(self.classes))  # lists from JSON configs
         for field in ("max_train_clips", "max_val_clips", "threads"):
             if getattr(self, field) is not None:
-                check_int(field, getattr(self, field), 1, 10**9)
+                check_int(f"task.{field}", getattr(self, field), 1, 10**9)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "TrainTask":
         data = dict(data or {})
         check_keys("task", data, (), [f.name for f in dataclasses.fields(cls)])
         return cls(**data)
+
+    def open_dataset(self):
+        """The dataset index (no decoding): checks that the data exists and has ``train`` and ``val`` splits."""
+        from videonas import data
+
+        if self.dataset.startswith("embedded:"):
+            dataset = data.embedded_dataset(self.dataset.split(":", 1)[1], seed=self.data_seed,
+                                            multi_label=self.multi_label)
+        else:
+            dataset = data.folder_dataset(self.dataset)
+        missing = [split for split in ("train", "val") if split not in dataset.splits]
+        if missing:
+            raise ValueError(f"task.dataset {self.dataset!r} has splits {dataset.splits}, needs 'train' and 'val' "
+                             f"(folders <root>/train/<class>/ and <root>/val/<class>/)")
+        return dataset if self.classes is None else dataset.subset(self.classes)
+
+    def clip_spec(self, *, inputs: Sequence[str], genome: Genome | None = None):
+        """The ``ClipSpec`` of the clips a model eats: at ``genome``'s own input when its family carries it, else
+        at the task's; ``inputs`` names the streams (``"rgb"``, ``"flow"``)."""
+        from videonas import data
+
+        for index, name in enumerate(inputs):
+            check_choice(f"inputs[{index}]", name, STREAMS)
+        num_frames, image_size, frame_stride = self.num_frames, self.image_size, self.frame_stride
+        if genome is not None:
+            num_frames, image_size, frame_stride = families.of(genome).clip_input(
+                genome, num_frames=num_frames, image_size=image_size, frame_stride=frame_stride)
+        return data.ClipSpec(num_frames=num_frames, image_size=image_size, frame_stride=frame_stride,
+                             rgb="rgb" in inputs, flow="flow" in inputs)
+
+    def load(self, dataset, split: str, clip_spec):
+        """The clips of ``split``, cut to the task's fixed subset (the same for every candidate)."""
+        from videonas import data
+
+        limit = self.max_train_clips if split == "train" else self.max_val_clips
+        return subset_clips(data.load_clips(dataset, split, clip_spec), limit, self.data_seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +134,9 @@ class Budget:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, 1, 100_000)
+        check_int("budget.epochs", self.epochs, 1, 100_000)
         if self.seconds is not None:
-            check_float("seconds", self.seconds, 1e-3, 1e9)
+            check_float("budget.seconds", self.seconds, 1e-3, 1e9)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Budget":
@@ -96,12 +145,42 @@ class Budget:
         return cls(**data)
 
 
-def evaluate_trial(genome: Genome, *, seed: int, task: Mapping[str, Any] | None = None,
-                   budget: Mapping[str, Any] | None = None, constraints: Mapping[str, Any] | None = None,
-                   save_weights: str | None = None) -> TrialResult:
+@dataclasses.dataclass(frozen=True)
+class TrialOptions:
+    """The options of ``evaluate_trial``, typed: what a search config's ``evaluate_options`` holds."""
+
+    task: TrainTask = TrainTask()
+    budget: Budget = Budget()
+    constraints: Constraints = Constraints()
+    save_weights: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "TrialOptions":
+        data = dict(data or {})
+        check_keys("evaluate_options", data, (), ["task", "budget", "constraints", "save_weights"])
+        save_weights = data.get("save_weights")
+        if save_weights is not None and not isinstance(save_weights, (str, os.PathLike)):
+            raise ValueError(f"evaluate_options.save_weights must be a folder path, got {save_weights!r}")
+        return cls(TrainTask.from_dict(data.get("task")), Budget.from_dict(data.get("budget")),
+                   Constraints.from_dict(data.get("constraints")),
+                   None if save_weights is None else str(save_weights))
+
+
+def check_trial_options(options: Mapping[str, Any] | None) -> TrialOptions:
+    """Validate ``evaluate_trial``'s options on the driver, the dataset included (its index, not its clips)."""
+    typed = TrialOptions.from_dict(options)
+    typed.task.open_dataset()
+    return typed
+
+
+def evaluate_trial(genome: Genome, *, seed: int, **options: Any) -> TrialResult:
     """The search's trial function (``"videonas.train:evaluate_trial"``); plain-JSON options fit in configs."""
-    return train_candidate(genome, task=TrainTask.from_dict(task), budget=Budget.from_dict(budget), seed=seed,
-                           constraints=Constraints.from_dict(constraints), save_weights=save_weights)
+    typed = TrialOptions.from_dict(options)
+    return train_candidate(genome, task=typed.task, budget=typed.budget, seed=seed, constraints=typed.constraints,
+                           save_weights=typed.save_weights)
+
+
+evaluate_trial.check_options = check_trial_options  # run_search calls it on the driver before storing anything
 
 
 def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: int,
@@ -120,72 +199,78 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
 
     from videonas import models
 
+    family = families.of(genome)
     timings["import_s"], clock = time.perf_counter() - clock, time.perf_counter()
     keras.backend.clear_session()  # in-process executor: earlier candidates' graphs and layer names do not pile up
     keras.utils.set_random_seed(seed)
-    dataset = _dataset(task)
-    spec = models.input_spec(genome, num_frames=task.num_frames, image_size=task.image_size,
-                            frame_stride=task.frame_stride)
+    dataset = task.open_dataset()
     model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
-                              **_family_kwargs(genome, task))
+                               num_frames=task.num_frames, image_size=task.image_size,
+                               width_multiplier=task.width_multiplier)
     timings["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
-    figures, violation = (constraints or Constraints()).check(model, latency=task.measure_latency)
-    timings["constraints_s"], clock = time.perf_counter() - clock, time.perf_counter()
-    common = dict(params=figures["params"], flops=figures["flops"], latency_ms=figures["latency_ms"])
-    if violation is not None:
-        return TrialResult(status="rejected", error=violation, metrics={"timings": timings}, **common)
+    figures, rejection = (constraints or Constraints()).check(model, latency=task.measure_latency)
+    timings["constraints_s"] = time.perf_counter() - clock
+    if rejection is not None:
+        return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,
+                           metrics={"timings": timings}, **figures)
 
-    result = _fit_and_score(model, dataset=dataset, spec=spec, task=task, budget=budget, seed=seed, timings=timings,
-                            **common)
+    result = fit_and_score(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset,
+                           timings=timings, **figures)
     if result.status != "done":
         return result
-    fitness, metrics = result.fitness, result.metrics
-    edge_weights = None
-    if genome.FAMILY == "assemblenet":
-        from videonas.models.assemblenet import assemblenet_edge_weights
-
-        edge_weights = {tuple(edge): float(w) for edge, w in assemblenet_edge_weights(model).items()}
+    result.learned = family.context(model) or None
     if save_weights is not None:
         path = Path(save_weights) / f"{genome.key}-{seed}.weights.h5"
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save_weights(str(path))
-        metrics["weights_path"] = str(path)
-    return TrialResult(fitness=fitness, metrics=metrics, edge_weights=edge_weights, **common)
+        result.metrics["weights_path"] = str(path)
+    return result
 
 
 def train_model(model, *, task: TrainTask, budget: Budget, seed: int) -> TrialResult:
-    """Train and score a model that is not a genome (a baseline) with a candidate's recipe: the same clips (at
-    ``task``'s frames, size and stride), loss, optimizer, budget and scoring. Seed Keras before building the model
-    to fix its initial weights too."""
-    import keras
-
+    """Train and score a model that is not a genome (a baseline) with a candidate's recipe, on clips at ``task``'s
+    input. Seed Keras before building the model to fix its initial weights too."""
     from videonas import measure
 
-    keras.utils.set_random_seed(seed)
-    spec = {"num_frames": task.num_frames, "image_size": task.image_size, "frame_stride": task.frame_stride,
-            "inputs": tuple(tensor.name.split(":")[0] for tensor in model.inputs)}
-    return _fit_and_score(model, dataset=_dataset(task), spec=spec, task=task, budget=budget, seed=seed, timings={},
-                          params=measure.count_params(model), flops=None, latency_ms=None)
+    return fit_and_score(model, task=task, budget=budget, seed=seed, params=measure.count_params(model),
+                         flops=measure.count_flops(model))
 
 
-def _fit_and_score(model, *, dataset, spec: dict, task: TrainTask, budget: Budget, seed: int,
-                   timings: dict[str, float], **common) -> TrialResult:
-    """Load the cached clips, fit under the budget (stopping at a NaN loss), score the validation split."""
+def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | None = None, dataset=None,
+                  timings: dict[str, float] | None = None, **figures: Any) -> TrialResult:
+    """The recipe: fit ``model`` under ``budget`` (stopping at a NaN loss) and score the validation split.
+
+    Clips are at ``genome``'s input when its family carries it, else at ``task``'s; the streams are the model's
+    input names. ``figures`` (params, flops, latency_ms) are passed through to the result.
+    """
+    timings = {} if timings is None else timings
+    dataset = task.open_dataset() if dataset is None else dataset
+    metrics = fit(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset, timings=timings)
+    if not all(math.isfinite(value) for value in metrics["loss_curve"]):
+        return TrialResult.failed("NaN loss: training diverged", metrics=metrics, **figures)
+    clock = time.perf_counter()
+    scores, clips = predict(model, task=task, genome=genome, dataset=dataset)
+    fitness, scored = score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)
+    metrics.update(scored, num_val_clips=len(clips))
+    timings["eval_s"] = time.perf_counter() - clock
+    return TrialResult(fitness=fitness, metrics=metrics, **figures)
+
+
+def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | None = None, dataset=None,
+        timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Compile and fit ``model`` on the task's training clips; returns the loss curve, steps and timings."""
     import keras
 
     from videonas import data
 
+    timings = {} if timings is None else timings
     clock = time.perf_counter()
-    inputs = tuple(spec["inputs"])
-    clip_spec = data.ClipSpec(num_frames=spec["num_frames"], image_size=spec["image_size"],
-                              frame_stride=spec["frame_stride"], rgb="rgb" in inputs, flow="flow" in inputs)
-    train_clips = _subset(data.load_clips(dataset, "train", clip_spec), task.max_train_clips, task.data_seed)
-    val_clips = _subset(data.load_clips(dataset, "val", clip_spec), task.max_val_clips, task.data_seed)
-    train_batches = data.ClipBatches(train_clips, batch_size=task.batch_size, shuffle=True, seed=seed,
-                                     inputs=inputs, augment=task.augment)
-    val_batches = data.ClipBatches(val_clips, batch_size=task.batch_size, shuffle=False, seed=0, inputs=inputs)
+    dataset = task.open_dataset() if dataset is None else dataset
+    inputs = model_inputs(model)
+    clips = task.load(dataset, "train", task.clip_spec(inputs=inputs, genome=genome))
+    batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=True, seed=seed, inputs=inputs,
+                               augment=task.augment)
     timings["data_s"], clock = time.perf_counter() - clock, time.perf_counter()
-
     loss = (keras.losses.BinaryCrossentropy(from_logits=True) if task.multi_label
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     # XLA compilation of every new architecture costs more than it saves at these budgets; ``run_eagerly`` also skips
@@ -193,41 +278,49 @@ def _fit_and_score(model, *, dataset, spec: dict, task: TrainTask, budget: Budge
     model.compile(optimizer=keras.optimizers.Adam(task.learning_rate), loss=loss, jit_compile=False,
                   run_eagerly=task.run_eagerly)
     recorder = _recorder(budget.seconds)
-    model.fit(train_batches, epochs=budget.epochs, verbose=0,
-              callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
-    timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
+    model.fit(batches, epochs=budget.epochs, verbose=0, callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+    timings["fit_s"] = time.perf_counter() - clock
     timings["first_step_s"] = recorder.first_step_s
-    metrics: dict[str, Any] = {"loss_curve": recorder.losses, "steps": len(recorder.losses),
-                               "train_seconds": timings["fit_s"], "stopped_by_time": recorder.stopped_by_time,
-                               "timings": timings, "num_train_clips": len(train_clips),
-                               "num_val_clips": len(val_clips)}
-    if not all(math.isfinite(value) for value in recorder.losses):
-        return TrialResult.failed("NaN loss: training diverged", metrics=metrics, **common)
-
-    fitness, metrics = _score(model, val_batches, val_clips, task.multi_label, metrics, dataset)
-    timings["eval_s"] = time.perf_counter() - clock
-    return TrialResult(fitness=fitness, metrics=metrics, **common)
+    return {"loss_curve": recorder.losses, "steps": len(recorder.losses), "train_seconds": timings["fit_s"],
+            "stopped_by_time": recorder.stopped_by_time, "timings": timings, "num_train_clips": len(clips)}
 
 
-def _dataset(task: TrainTask):
+def predict(model, *, task: TrainTask, split: str = "val", genome: Genome | None = None, dataset=None):
+    """``(scores, clips)``: the model's float64 logits on the task's ``split`` clips, in clip order."""
     from videonas import data
 
-    if task.dataset.startswith("embedded:"):
-        profile = task.dataset.split(":", 1)[1]
-        dataset = data.embedded_dataset(profile, seed=task.data_seed, multi_label=task.multi_label)
-    else:
-        dataset = data.folder_dataset(task.dataset)
-    return dataset if task.classes is None else dataset.subset(task.classes)
+    dataset = task.open_dataset() if dataset is None else dataset
+    inputs = model_inputs(model)
+    clips = task.load(dataset, split, task.clip_spec(inputs=inputs, genome=genome))
+    batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=False, seed=0, inputs=inputs)
+    return numpy.asarray(model.predict(batches, verbose=0), dtype="float64"), clips
 
 
-def _family_kwargs(genome: Genome, task: TrainTask) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"width_multiplier": task.width_multiplier}
-    if genome.FAMILY in ("evanet", "assemblenet"):
-        kwargs.update(num_frames=task.num_frames, image_size=task.image_size)
-    return kwargs
+def score(scores, labels, *, multi_label: bool, dataset=None) -> tuple[float, dict[str, Any]]:
+    """Top-1 (or mAP) and its metrics; with class kinds known, also top-1 per kind (``accuracy_by_kind``)."""
+    from videonas import metrics as scoring
+
+    labels = numpy.asarray(labels)
+    if multi_label:
+        fitness = float(scoring.mean_average_precision(labels, scores))
+        return fitness, {"mAP": fitness}
+    fitness = float(scoring.top_k_accuracy(labels, scores, k=1))
+    metrics: dict[str, Any] = {"accuracy": fitness}
+    if getattr(dataset, "class_kinds", None):
+        kinds = [dataset.class_kinds.get(dataset.class_names[label], "other") for label in labels]
+        metrics["accuracy_by_kind"] = scoring.accuracy_by_group(labels, scores, kinds)
+    return fitness, metrics
 
 
-def _subset(clips, limit: int | None, seed: int):
+def model_inputs(model) -> tuple[str, ...]:
+    """The clip streams a model eats: its input names (``"rgb"``, ``"flow"``)."""
+    names = tuple(tensor.name.split(":")[0] for tensor in model.inputs)
+    for index, name in enumerate(names):
+        check_choice(f"model input {index}", name, STREAMS)
+    return names
+
+
+def subset_clips(clips, limit: int | None, seed: int):
     """A fixed random subset of at most ``limit`` clips (the same for every candidate: fitnesses stay comparable)."""
     if limit is None or limit >= len(clips):
         return clips
@@ -236,24 +329,6 @@ def _subset(clips, limit: int | None, seed: int):
         clips, rgb=None if clips.rgb is None else numpy.asarray(clips.rgb[keep]),
         flow=None if clips.flow is None else numpy.asarray(clips.flow[keep]), labels=clips.labels[keep],
         paths=[clips.paths[i] for i in keep])
-
-
-def _score(model, val_batches, val_clips, multi_label: bool, metrics: dict[str, Any], dataset) -> tuple[float, dict]:
-    """Top-1 (or mAP) on the validation split; with class kinds known, also top-1 per kind ("accuracy_by_kind")."""
-    from videonas import metrics as scoring
-
-    scores = numpy.asarray(model.predict(val_batches, verbose=0), dtype="float64")
-    labels = numpy.asarray(val_clips.labels)
-    if multi_label:
-        fitness = float(scoring.mean_average_precision(labels, scores))
-        metrics["mAP"] = fitness
-    else:
-        fitness = float(scoring.top_k_accuracy(labels, scores, k=1))
-        metrics["accuracy"] = fitness
-        if getattr(dataset, "class_kinds", None):
-            kinds = [dataset.class_kinds.get(dataset.class_names[label], "other") for label in labels]
-            metrics["accuracy_by_kind"] = scoring.accuracy_by_group(labels, scores, kinds)
-    return fitness, metrics
 
 
 def _recorder(seconds: float | None):

@@ -10,7 +10,6 @@ import argparse
 import importlib
 import importlib.util
 import inspect
-import json
 import logging
 import time
 from pathlib import Path
@@ -33,18 +32,14 @@ def available_sections() -> list[str]:
 
 
 def write_section(reports_dir: Path, section: str, payload: dict[str, Any]) -> Path:
-    """``reports_dir/bench/<section>.json`` in the report schema (title, headline rows, conclusion, extra)."""
-    for key in ("title", "headline", "conclusion", "extra"):
-        if key not in payload:
-            raise ValueError(f"bench section {section!r} payload is missing {key!r}")
-    for index, row in enumerate(payload["headline"]):
-        if not {"label", "value", "paper"} <= set(row):
-            raise ValueError(f"bench section {section!r} headline[{index}] needs label, value, paper: {row!r}")
-    folder = Path(reports_dir) / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{section}.json"
-    path.write_text(json.dumps(payload, indent=2, default=_json_default))
-    return path
+    """``reports_dir/bench/<section>.json`` in the report's results schema (``videonas.report.Results``)."""
+    from videonas.report import Results
+
+    try:
+        results = Results.from_dict(payload)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"bench section {section!r}: {error}") from None
+    return results.write(Path(reports_dir) / "bench", file_name=f"{section}.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,8 +68,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report.build_index(reports_dir, profile=args.profile))
     return 0
 
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

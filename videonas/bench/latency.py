@@ -96,15 +96,14 @@ def found_accuracy(reports_dir: str | Path) -> dict[str, float]:
 
 
 def _build(case: Case):
-    from videonas import models
+    from videonas import families, genome, models
     from videonas.bench.table import NUM_CLASSES, build_named
-    from videonas.genome.tvn import TVNGenome
 
     if case.genome is None:
         return build_named(case.model, input_override=(case.num_frames, case.image_size))
-    genome = dataclasses.replace(TVNGenome.from_json(case.genome), num_frames=case.num_frames,
-                                 image_size=case.image_size)
-    return models.build_model(genome, num_classes=NUM_CLASSES, name=case.model.replace(" ", "_"))
+    found = genome.decode(case.genome)
+    found = families.of(found).with_input(found, num_frames=case.num_frames, image_size=case.image_size)
+    return models.build_model(found, num_classes=NUM_CLASSES, name=case.model.replace(" ", "_"))
 
 
 def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10) -> dict[str, float]:

@@ -45,7 +45,7 @@ def trial_options(evaluate_options: Mapping[str, Any] | None, *, task: Mapping[s
 
 
 def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_size: int = 2,
-               population_size: int = 2, space: Mapping[str, Any] = SPACE, task: Mapping[str, Any] = TASK,
+               population_size: int = 2, space: Any = SPACE, task: Mapping[str, Any] = TASK,
                budget: Mapping[str, Any] = BUDGET, evaluate: str = EVALUATE,
                evaluate_options: Mapping[str, Any] | None = None, executor: str = "subprocess",
                max_workers: int | None = None, store_dir: str | Path) -> dict[str, Any]:
@@ -57,7 +57,9 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
     most of its time in single-threaded Python (graph tracing), so parallel candidates use the cores better.
     """
     from videonas.search import run_search
+    from videonas.search.loop import space_config, space_from_config
 
+    space = space_config(space_from_config(space))
     cores = os.cpu_count() or 1
     max_workers = max_workers or cores
     per_seed = []
@@ -68,7 +70,7 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
         trials_by_strategy = {}
         for strategy, strategy_options in (("random", {}), ("tvn", {"population_size": population_size})):
             store = Path(store_dir) / "efficiency.sqlite"
-            experiment = run_search(f"{strategy}-{seed}", space=dict(space), store=store,
+            experiment = run_search(f"{strategy}-{seed}", space=space, store=store,
                                     num_trials=num_trials, strategy=strategy, strategy_options=strategy_options,
                                     batch_size=batch_size, seed=seed, evaluate=evaluate, evaluate_options=options,
                                     executor=executor, executor_options=executor_options, progress=False)
@@ -87,7 +89,7 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
         })
     return {"seeds": list(seeds), "num_trials": num_trials, "batch_size": batch_size,
             "population_size": population_size, "executor": executor, "max_workers": max_workers,
-            "space": dict(space),
+            "space": space,
             "evaluate": evaluate, "evaluate_options": options, "per_seed": per_seed,
             "median_evolution_needed": _median_needed([s["evolution_needed"] for s in per_seed]),
             "median_random_needed": _median_needed([s["random_needed"] for s in per_seed]),
@@ -183,18 +185,15 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
 
 def _warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed: int, count: int) -> None:
     """Decode the clips the scale candidates need once, so no executor pays the first decode in its timing."""
-    from videonas import models, data
+    from videonas import data
     from videonas.search.loop import space_from_config
     from videonas.search.strategies import make_strategy
-    from videonas.train import TrainTask, _dataset
+    from videonas.train import TrainTask
 
     train_task = TrainTask.from_dict(task)
-    dataset = _dataset(train_task)
+    dataset = train_task.open_dataset()
     for genome in make_strategy("random", space_from_config(dict(space)), seed=seed, batch_size=count).ask():
-        spec = models.input_spec(genome, num_frames=train_task.num_frames, image_size=train_task.image_size,
-                                frame_stride=train_task.frame_stride)
-        clip_spec = data.ClipSpec(num_frames=spec["num_frames"], image_size=spec["image_size"],
-                                  frame_stride=spec["frame_stride"])
+        clip_spec = train_task.clip_spec(inputs=("rgb",), genome=genome)
         for split in ("train", "val"):
             data.load_clips(dataset, split, clip_spec)
 

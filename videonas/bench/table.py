@@ -2,83 +2,47 @@
 
 This is the TVN paper's runtime comparison as a function: every model is built at its published input (or at one
 common ``input_override``) with a 400-class head, counted with ``videonas.measure`` and, on request, timed at batch 1.
-
-Published inputs (interpretations where the papers leave it open):
-- TVN-1..4: the genome's own ``num_frames`` x ``image_size`` (released JSON);
-- AssembleNet-50/101 and EvaNet-A/B: 32 frames at 224 px, the ``videonas.models.create_model`` defaults (224 px crops
-  as trained; the released AssembleNet run script feeds 64 frames at 256 px, about 2.6x these FLOPs); EvaNet is the
-  RGB network of each pair (the flow twin costs the same);
-- R(2+1)D-18 and R3D-18: 16 frames at 112 px (Tran et al. 2018, the torchvision video models);
-- X3D-XS: 4 frames at 160 px (Feichtenhofer 2020);
-- two-stream: RGB + flow late fusion at 16 frames, 112 px (the same clip as the (2+1)D baseline).
+Names, families and published inputs come from the named-model registry (``videonas.models.model_info``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Sequence
 
 NUM_CLASSES = 400  # a Kinetics-400 head for every model, so the classifier layer never decides a comparison
-BASELINES = ("R(2+1)D-18", "R3D-18", "X3D-XS", "two-stream")
-# name -> (num_frames, image_size) for the models whose genome does not carry its input.
-PUBLISHED_INPUTS: dict[str, tuple[int, int]] = {
-    "AssembleNet-50": (32, 224),
-    "AssembleNet-101": (32, 224),
-    "EvaNet-A": (32, 224),
-    "EvaNet-B": (32, 224),
-    "R(2+1)D-18": (16, 112),
-    "R3D-18": (16, 112),
-    "X3D-XS": (4, 160),
-    "two-stream": (16, 112),
-}
-_REGISTRY_NAMES = {"R(2+1)D-18": "r2plus1d-18"}  # display name -> ``videonas.models.create_model`` name
 COLUMNS = ("model", "family", "frames", "image_size", "params_m", "gflops", "latency_ms", "latency_cv", "threads",
            "device")
 
 
 def model_names() -> list[str]:
-    """Every name ``architecture_table`` accepts: the published genomes, then the baselines."""
-    from videonas.genome import published
+    """Every name ``architecture_table`` accepts (display names): the published presets, then the baselines."""
+    from videonas import models
 
-    return [*published.names(), *BASELINES]
+    return [models.model_info(name).display_name for name in models.list_models()]
 
 
 def family_of(name: str) -> str:
     """``"tvn"``, ``"assemblenet"``, ``"evanet"`` or ``"baseline"``."""
-    if name in BASELINES:
-        return "baseline"
-    from videonas.genome import published
+    from videonas import models
 
-    return published.family_of(name)
+    return models.model_info(_check_name(name)).family
 
 
 def published_input(name: str) -> tuple[int, int]:
     """``(num_frames, image_size)`` the paper (or the released code) runs ``name`` at."""
-    _check_name(name)
-    if family_of(name) == "tvn":
-        from videonas.genome import published
+    from videonas import models
 
-        genome = published.load(name)
-        return genome.num_frames, genome.image_size
-    return PUBLISHED_INPUTS[name]
+    return models.model_info(_check_name(name)).published_input
 
 
 def build_named(name: str, *, input_override: tuple[int, int] | None = None, num_classes: int = NUM_CLASSES,
                 width_multiplier: float = 1.0):
     """The keras model of ``name`` at its published input or at ``input_override = (num_frames, image_size)``."""
-    _check_name(name)
-    num_frames, image_size = _check_input(input_override) if input_override is not None else published_input(name)
     from videonas import models
 
-    if family_of(name) != "tvn":
-        return models.create_model(_REGISTRY_NAMES.get(name, name), num_classes=num_classes, num_frames=num_frames,
-                                  image_size=image_size, width_multiplier=width_multiplier)
-    from videonas.genome import published
-
-    # A TVN genome carries its input: another clip is the same blocks with another num_frames / image_size.
-    genome = dataclasses.replace(published.load(name), num_frames=num_frames, image_size=image_size)
-    return models.build_model(genome, num_classes=num_classes, width_multiplier=width_multiplier,
-                             name=_model_name(name))
+    num_frames, image_size = _check_input(input_override) if input_override is not None else published_input(name)
+    return models.create_model(_check_name(name), num_classes=num_classes, num_frames=num_frames,
+                               image_size=image_size, width_multiplier=width_multiplier)
 
 
 def architecture_table(names: Sequence[str], *, input_override: tuple[int, int] | None = None, latency: bool = True,
@@ -134,14 +98,11 @@ def format_counts(table) -> str:
     return "\n".join(lines)
 
 
-def _model_name(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name.lower())
-
-
-def _check_name(name: str) -> None:
+def _check_name(name: str) -> str:
     allowed = model_names()
     if name not in allowed:
         raise ValueError(f"name must be one of {allowed}, got {name!r}")
+    return name
 
 
 def _check_input(value: Any) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """What an architecture is: one genome type and one search space per family, decoded in one place.
 
-``decode`` turns stored JSON (trial store, notebooks, published specs) back into the right genome class, so no other
-module needs to know which family a dictionary belongs to.
+``decode`` turns stored JSON (trial store, notebooks, published specs) back into the right genome class through the
+family registry (``videonas.families``), so no other module needs to know which family a dictionary belongs to.
 """
 
 from __future__ import annotations
@@ -9,39 +9,25 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from videonas.genome import assemblenet, evanet, tvn
 from videonas.genome.base import Genome, SearchSpace
-
-GENOMES: dict[str, type[Genome]] = {
-    "evanet": evanet.EvaNetGenome,
-    "assemblenet": assemblenet.AssembleNetGenome,
-    "tvn": tvn.TVNGenome,
-}
-
-SPACES: dict[str, type[SearchSpace]] = {
-    "evanet": evanet.EvaNetSpace,
-    "assemblenet": assemblenet.AssembleNetSpace,
-    "tvn": tvn.TVNSpace,
-}
 
 
 def decode(data: str | Mapping[str, Any]) -> Genome:
-    """A genome from its JSON text or dictionary; the ``family`` field picks the class."""
+    """A genome from its JSON text or dictionary; the ``family`` field picks the registered class."""
+    from videonas import families
+
     if isinstance(data, str):
         data = json.loads(data)
     if not isinstance(data, Mapping):
         raise ValueError(f"genome must be a JSON object, got {data!r}")
-    family = data.get("family")
-    if family not in GENOMES:
-        raise ValueError(f"family must be one of {sorted(GENOMES)}, got {family!r}")
-    return GENOMES[family].from_dict(data)
+    return families.decode(data)
 
 
 def search_space(family: str, **options: Any) -> SearchSpace:
-    """The search space of ``family`` with its options (see each family's space class)."""
-    if family not in SPACES:
-        raise ValueError(f"family must be one of {sorted(SPACES)}, got {family!r}")
-    return SPACES[family](**options)
+    """The search space of a registered ``family`` with its options (see each family's space class)."""
+    from videonas import families
+
+    return families.get(family).space(**options)
 
 
-__all__ = ["Genome", "SearchSpace", "GENOMES", "SPACES", "decode", "search_space"]
+__all__ = ["Genome", "SearchSpace", "decode", "search_space"]

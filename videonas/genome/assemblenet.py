@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Mapping, Sequence, Union
 
 import numpy
 
-from videonas.genome.base import Genome, SearchSpace, check_choice, check_float, check_int, check_keys, check_type
+from videonas.genome.base import (Genome, SearchSpace, check_choice, check_float, check_int, check_keys, check_type,
+                                  edge_weights_from)
 
 MODALITIES = ("rgb", "flow")
 PUBLISHED_STEM_TYPES = {-1: "rgb", -2: "flow"}
@@ -450,16 +451,18 @@ class AssembleNetSpace(SearchSpace):
         rng: numpy.random.Generator,
         *,
         num_changes: int = 1,
-        edge_weights: Mapping[tuple[int, int], float] | None = None,
+        **context: Any,
     ) -> AssembleNetGenome:
         """A valid child ``num_changes`` elementary changes away (add/remove an edge, a dilation, a width).
 
-        With ``edge_weights`` (the parent's learned sigmoid connection weights, ``(source, target) -> weight`` in node
-        indexing, e.g. from ``videonas.models.assemblenet.assemblenet_edge_weights``) removals prune the weakest edge,
+        With ``context["edge_weights"]`` (the parent's learned sigmoid connection weights, ``(source, target) ->
+        weight`` in node indexing or the stored ``[[source, target, weight], ...]`` form of
+        ``videonas.models.assemblenet.learned_context``) removals prune the weakest edge,
         the connection-learning-guided mutation of the paper; additions stay random so new connections get tried.
         """
         check_type("genome", genome, AssembleNetGenome)
         check_int("num_changes", num_changes, 1, 100)
+        edge_weights = edge_weights_from(context.get("edge_weights"))
         if edge_weights is not None:
             if not isinstance(edge_weights, Mapping):
                 raise ValueError(f"edge_weights must be a mapping, got {edge_weights!r}")

@@ -66,18 +66,11 @@ class SearchSpace(abc.ABC):
         """A random valid genome."""
 
     @abc.abstractmethod
-    def mutate(
-        self,
-        genome: Genome,
-        rng: numpy.random.Generator,
-        *,
-        num_changes: int = 1,
-        edge_weights: Mapping[tuple[int, int], float] | None = None,
-    ) -> Genome:
+    def mutate(self, genome: Genome, rng: numpy.random.Generator, *, num_changes: int = 1, **context: Any) -> Genome:
         """A valid child that differs from ``genome`` by ``num_changes`` elementary mutations.
 
-        ``edge_weights`` (learned connection weights of the parent, keyed by ``(source, target)`` node index) is used by
-        AssembleNet's connection-learning-guided mutation and ignored by the other families.
+        ``context`` is what the parent's trained model taught (its family's learned-context hook, e.g. AssembleNet's
+        ``edge_weights``); a family that learns nothing ignores it.
         """
 
     @abc.abstractmethod
@@ -126,6 +119,18 @@ def check_keys(field: str, data: Mapping[str, Any], required: Sequence[str], opt
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
         raise ValueError(f"{field} has unknown keys {unknown}")
+
+
+def edge_weights_from(value: Any) -> dict[tuple[int, int], float] | None:
+    """Learned connection weights as ``{(source, target): weight}``, from that mapping or from the stored JSON form
+    ``[[source, target, weight], ...]``; ``None`` stays ``None``."""
+    if value is None or isinstance(value, Mapping):
+        return None if value is None else dict(value)
+    try:
+        return {(int(source), int(target)): float(weight) for source, target, weight in value}
+    except (TypeError, ValueError):
+        raise ValueError(f"edge_weights must map (source, target) to a weight or list [source, target, weight] "
+                         f"triples, got {str(value)[:80]}") from None
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

@@ -329,9 +329,9 @@ class EvaNetSpace(SearchSpace):
         rng: numpy.random.Generator,
         *,
         num_changes: int = 1,
-        edge_weights: Mapping[tuple[int, int], float] | None = None,
+        **context: Any,
     ) -> EvaNetGenome:
-        """Apply ``num_changes`` elementary mutations (``edge_weights`` is ignored: EvaNet has no learned edges).
+        """Apply ``num_changes`` elementary mutations (``context`` is ignored: EvaNet learns no mutation context).
 
         Elementary mutations, picked uniformly: change a branch's kind, conv type or temporal size; add or remove a
         branch; change a block's repeats; change the stem conv type or time or a max-pool time. Where the picked

@@ -39,13 +39,13 @@ def family_of(name: str) -> str:
 
 def load(name: str) -> Genome:
     """A published architecture as a genome; the name is matched case-insensitively (``"tvn-1"`` works)."""
-    from videonas import genome
+    from videonas import families
 
     family = family_of(name)
     canonical = {n.lower(): n for n in reference()[family]}.get(name.lower())
     if canonical is None:
         raise ValueError(f"name must be one of {names()}, got {name!r}")
-    return genome.GENOMES[family].from_published(spec(canonical))
+    return families.get(family).genome_type.from_published(spec(canonical))
 
 
 def spec(name: str) -> dict[str, Any]:

@@ -420,11 +420,11 @@ class TVNSpace(SearchSpace):
         rng: numpy.random.Generator,
         *,
         num_changes: int = 1,
-        edge_weights: Mapping[tuple[int, int], float] | None = None,
+        **context: Any,
     ) -> TVNGenome:
         """A valid child ``num_changes`` elementary changes away; infeasible or unchanged results are redrawn.
 
-        ``edge_weights`` is ignored (it serves AssembleNet's guided mutation).
+        ``context`` is ignored (TVN learns no mutation context).
         """
         check_type("genome", genome, TVNGenome)
         check_int("num_changes", num_changes, 1, 100)

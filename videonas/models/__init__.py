@@ -1,96 +1,104 @@
-"""Genome -> keras.Model, and a registry of named models (published genomes and hand-made baselines).
+"""How a genome becomes a keras.Model, and the one registry of named models (timm style).
 
-``build_model`` is the one place that maps a family to its builder; the family builders are imported lazily so that a
-genome-only process (search bookkeeping, reports) never pays for Keras.
+``build_model`` asks the family registry (``videonas.families``) for the builder. ``create_model`` / ``list_models`` /
+``model_info`` are the only name-to-model map of the package: published presets (from the families' records) and the
+hand-made baselines, each with the display name papers use and the input it is published at. The family builders are
+imported lazily so that a genome-only process (search bookkeeping, reports) never pays for Keras.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+import dataclasses
+from typing import Any
 
-_BUILDERS = {
-    "tvn": ("videonas.models.tvn", "build_tvn"),
-    "evanet": ("videonas.models.evanet", "build_evanet"),
-    "assemblenet": ("videonas.models.assemblenet", "build_assemblenet"),
-}
+from videonas import families
 
-_PUBLISHED = {
-    "tvn-1": "TVN-1", "tvn-2": "TVN-2", "tvn-3": "TVN-3", "tvn-4": "TVN-4",
-    "evanet-a": "EvaNet-A", "evanet-b": "EvaNet-B",
-    "assemblenet-50": "AssembleNet-50", "assemblenet-101": "AssembleNet-101",
-}
 
-# Input defaults for families whose genome does not carry its input (TVN's does). Interpretation: EvaNet and
-# AssembleNet were trained on 224 px crops; 32 frames is our choice of a common clip length, not a paper figure.
-_FAMILY_INPUT_DEFAULTS = {
-    "evanet": {"num_frames": 32, "image_size": 224},
-    "assemblenet": {"num_frames": 32, "image_size": 224},
-}
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """A registry entry. ``published_input`` is ``(num_frames, image_size)``: the released genome's own input for a
+    family whose genome carries it (TVN), else the input the paper or the baseline's authors run it at."""
 
+    name: str
+    display_name: str
+    family: str  # a registered family, or "baseline"
+    published_input: tuple[int, int]
+
+
+# registry name -> (display name, builder in videonas.models.baselines, published (num_frames, image_size)):
+# R(2+1)D-18 and R3D-18 as in Tran et al. 2018 / torchvision, X3D-XS as in Feichtenhofer 2020, and the two-stream
+# late-fusion net on the same clip as the (2+1)D baseline.
 _BASELINES = {
-    "r2plus1d-18": "build_r2plus1d_18",
-    "r3d-18": "build_r3d_18",
-    "x3d-xs": "build_x3d_xs",
-    "two-stream": "build_two_stream",
+    "r2plus1d-18": ("R(2+1)D-18", "build_r2plus1d_18", (16, 112)),
+    "r3d-18": ("R3D-18", "build_r3d_18", (16, 112)),
+    "x3d-xs": ("X3D-XS", "build_x3d_xs", (4, 160)),
+    "two-stream": ("two-stream", "build_two_stream", (16, 112)),
 }
 
 
-def _builder(family: str) -> Callable[..., Any]:
-    if family not in _BUILDERS:
-        raise ValueError(f"genome.FAMILY must be one of {sorted(_BUILDERS)}, got {family!r}")
-    module, function = _BUILDERS[family]
-    return getattr(importlib.import_module(module), function)
-
-
-def build_model(genome, *, num_classes: int, multi_label: bool = False, **family_kwargs: Any):
-    """The keras.Model (output: logits named "logits") of ``genome``; ``family_kwargs`` go to the family's builder
-    (e.g. ``num_frames``/``image_size`` for EvaNet and AssembleNet, ``modality`` for EvaNet, ``width_multiplier``)."""
-    family = getattr(genome, "FAMILY", None)
-    return _builder(family)(genome, num_classes=num_classes, multi_label=multi_label, **family_kwargs)
-
-
-def input_spec(genome, *, num_frames: int, image_size: int, frame_stride: int, modality: str = "rgb") -> dict[str, Any]:
-    """What clips ``genome``'s model eats: TVN takes frames, size and stride from its genome (they are searched);
-    the other families take them from the arguments. ``modality`` ("rgb" | "flow") selects EvaNet's single stream."""
-    family = getattr(genome, "FAMILY", None)
-    if family == "tvn":
-        return {"num_frames": genome.num_frames, "image_size": genome.image_size, "frame_stride": genome.frame_stride,
-                "inputs": ("rgb",)}
-    for field, value in (("num_frames", num_frames), ("image_size", image_size), ("frame_stride", frame_stride)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{field} must be a positive int, got {value!r}")
-    if family == "evanet":
-        if modality not in ("rgb", "flow"):
-            raise ValueError(f"modality must be 'rgb' or 'flow', got {modality!r}")
-        inputs: tuple[str, ...] = (modality,)
-    elif family == "assemblenet":
-        inputs = ("rgb", "flow")
-    else:
-        raise ValueError(f"genome.FAMILY must be one of {sorted(_BUILDERS)}, got {family!r}")
-    return {"num_frames": num_frames, "image_size": image_size, "frame_stride": frame_stride, "inputs": inputs}
+def build_model(genome, *, num_classes: int, multi_label: bool = False, **kwargs: Any):
+    """The keras.Model (output: logits named "logits") of ``genome``; ``kwargs`` go to the family's builder
+    (``num_frames``/``image_size`` where the task sets the input, ``modality`` for EvaNet, ``width_multiplier``)."""
+    return families.of(genome).build(genome, num_classes=num_classes, multi_label=multi_label, **kwargs)
 
 
 def list_models() -> list[str]:
-    """Registry names, published genomes first, then baselines."""
-    return [*_PUBLISHED, *_BASELINES]
+    """Registry names: the families' published presets, then the baselines."""
+    return [*(name for family in families.FAMILIES.values() for name in family.presets), *_BASELINES]
 
 
-def create_model(name: str, *, num_classes: int, **kwargs: Any):
-    """A named model, timm style: ``create_model("tvn-1", num_classes=10)``, ``create_model("r3d-18", num_classes=400,
-    width_multiplier=0.25)``. Names are case-insensitive; ``kwargs`` go to the builder (see :func:`list_models`)."""
-    key = name.lower() if isinstance(name, str) else name
+def model_info(name: str) -> ModelInfo:
+    """The entry of ``name`` (case-insensitive; the display name works too: ``"TVN-1"``, ``"R(2+1)D-18"``)."""
+    key = _key(name)
     if key in _BASELINES:
+        display, _, published_input = _BASELINES[key]
+        return ModelInfo(key, display, "baseline", published_input)
+    for family in families.FAMILIES.values():
+        if key in family.presets:
+            spec_name, published_input = family.presets[key]
+            if published_input is None:
+                genome = _preset_genome(family, spec_name)
+                published_input = family.clip_input(genome, num_frames=0, image_size=0, frame_stride=1)[:2]
+            return ModelInfo(key, spec_name, family.name, tuple(published_input))
+    raise AssertionError("unreachable: _key checked the name")
+
+
+def create_model(name: str, *, num_classes: int, num_frames: int | None = None, image_size: int | None = None,
+                 **kwargs: Any):
+    """A named model at its published input, or at ``num_frames`` x ``image_size``: ``create_model("tvn-1",
+    num_classes=10)``, ``create_model("r3d-18", num_classes=400, width_multiplier=0.25)``. ``kwargs`` go to the
+    builder. A TVN at another input is the same blocks on another clip."""
+    info = model_info(name)
+    num_frames = info.published_input[0] if num_frames is None else num_frames
+    image_size = info.published_input[1] if image_size is None else image_size
+    if info.family == "baseline":
         from videonas.models import baselines
 
-        return getattr(baselines, _BASELINES[key])(num_classes=num_classes, **kwargs)
-    if key in _PUBLISHED:
-        from videonas.genome import published
+        builder = getattr(baselines, _BASELINES[info.name][1])
+        return builder(num_classes=num_classes, num_frames=num_frames, image_size=image_size, **kwargs)
+    family = families.get(info.family)
+    genome = family.with_input(_preset_genome(family, info.display_name), num_frames=num_frames, image_size=image_size)
+    return family.build(genome, num_classes=num_classes, num_frames=num_frames, image_size=image_size, **kwargs)
 
-        genome = published.load(_PUBLISHED[key])
-        defaults = _FAMILY_INPUT_DEFAULTS.get(genome.FAMILY, {})
-        return build_model(genome, num_classes=num_classes, **{**defaults, **kwargs})
+
+def _preset_genome(family: families.Family, spec_name: str):
+    from videonas.genome import published
+
+    genome = published.load(spec_name)
+    if genome.FAMILY != family.name:
+        raise ValueError(f"preset {spec_name!r} of family {family.name!r} loads a {genome.FAMILY!r} genome")
+    return genome
+
+
+def _key(name: str) -> str:
+    if isinstance(name, str):
+        key = name.lower()
+        if key in _BASELINES or any(key in family.presets for family in families.FAMILIES.values()):
+            return key
+        for key, (display, _, _) in _BASELINES.items():
+            if display.lower() == name.lower():
+                return key
     raise ValueError(f"name must be one of {list_models()}, got {name!r}")
 
 
-__all__ = ["build_model", "input_spec", "create_model", "list_models"]
+__all__ = ["ModelInfo", "build_model", "create_model", "list_models", "model_info"]

@@ -162,4 +162,11 @@ def assemblenet_edge_weights(model: keras.Model) -> dict[tuple[int, int], float]
     return {(source, target): weight for target, _, source, weight in sorted(found)}
 
 
-__all__ = ["build_assemblenet", "assemblenet_edge_weights"]
+def learned_context(model: keras.Model) -> dict[str, list[list[float]]]:
+    """The family's learned-context hook: the edge weights as plain JSON, ``[[source, target, weight], ...]``, for
+    the trial store and the children's guided mutation."""
+    weights = sorted(assemblenet_edge_weights(model).items())
+    return {"edge_weights": [[int(source), int(target), float(weight)] for (source, target), weight in weights]}
+
+
+__all__ = ["build_assemblenet", "assemblenet_edge_weights", "learned_context"]

@@ -1,84 +1,146 @@
 """Resource constraints checked on the built model *before* training (TVN: |theta| < P and R(N) < R).
 
-Checks run cheapest first (parameters, then FLOPs, then measured latency), so a candidate that is too big never pays
-for a latency measurement, and one that breaks any limit costs no training at all: it is stored as *rejected* with
-the figure that broke the limit.
+Constraints are a list of filters, each with the ``name`` a rejected trial records as ``rejected_by``. Figures are
+measured cheapest first (parameters, then FLOPs, then latency), each only once and only while every filter so far
+holds, so a candidate that is too big never pays for a latency measurement, and one that breaks any limit costs no
+training at all: it is stored as *rejected* with the figure that broke the limit.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from videonas.genome.base import check_int, check_keys
+from videonas.genome.base import check_float, check_int, check_keys
+
+FIGURES = ("params", "flops", "latency_ms")  # measurement order: cheapest first
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxParams:
+    """Trainable parameters at most ``limit`` (the TVN paper's P)."""
+
+    limit: int
+    name: ClassVar[str] = "max_params"
+    figure: ClassVar[str] = "params"
+
+    def __post_init__(self) -> None:
+        check_int(self.name, self.limit, 1, 10**18)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxFlops:
+    """FLOPs (2 x multiply-adds) of one clip at most ``limit``."""
+
+    limit: int
+    name: ClassVar[str] = "max_flops"
+    figure: ClassVar[str] = "flops"
+
+    def __post_init__(self) -> None:
+        check_int(self.name, self.limit, 1, 10**18)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxLatency:
+    """Median batch-1 latency on this machine at most ``limit`` ms, over ``runs`` timed runs (the TVN paper's R)."""
+
+    limit: float
+    runs: int = 20
+    warmup: int = 3
+    name: ClassVar[str] = "max_latency_ms"
+    figure: ClassVar[str] = "latency_ms"
+
+    def __post_init__(self) -> None:
+        check_float(self.name, self.limit, 1e-6, 1e9)
+        check_int("latency_runs", self.runs, 1, 10_000)
+        check_int("latency_warmup", self.warmup, 0, 10_000)
+
+
+Filter = MaxParams | MaxFlops | MaxLatency
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    """Which filter rejected a candidate, and the figure against its limit (for people)."""
+
+    rejected_by: str
+    reason: str
 
 
 @dataclasses.dataclass(frozen=True)
 class Constraints:
-    """Limits (``None`` = no limit). Latency is the median of ``latency_runs`` timed runs on this machine."""
+    """The filters a candidate must pass. ``Constraints.from_dict`` reads the config form (``max_params``,
+    ``max_flops``, ``max_latency_ms``, ``latency_runs``, ``latency_warmup``)."""
 
-    max_params: int | None = None
-    max_flops: int | None = None
-    max_latency_ms: float | None = None
-    latency_runs: int = 20
-    latency_warmup: int = 3
+    filters: tuple[Filter, ...] = ()
 
     def __post_init__(self) -> None:
-        for field in ("max_params", "max_flops"):
-            value = getattr(self, field)
-            if value is not None:
-                check_int(field, value, 1, 10**18)
-        if self.max_latency_ms is not None and not (isinstance(self.max_latency_ms, (int, float))
-                                                    and self.max_latency_ms > 0):
-            raise ValueError(f"max_latency_ms must be a positive number or None, got {self.max_latency_ms!r}")
-        check_int("latency_runs", self.latency_runs, 1, 10_000)
-        check_int("latency_warmup", self.latency_warmup, 0, 10_000)
+        filters = tuple(self.filters)
+        for index, item in enumerate(filters):
+            if not isinstance(item, (MaxParams, MaxFlops, MaxLatency)):
+                raise ValueError(f"constraints.filters[{index}] must be MaxParams, MaxFlops or MaxLatency, got "
+                                 f"{type(item).__name__}")
+        names = [item.name for item in filters]
+        if len(set(names)) != len(names):
+            raise ValueError(f"constraints.filters name a limit twice: {names}")
+        object.__setattr__(self, "filters", tuple(sorted(filters, key=lambda f: FIGURES.index(f.figure))))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Constraints":
-        if data is None:
-            return cls()
-        check_keys("constraints", data, (), [f.name for f in dataclasses.fields(cls)])
-        return cls(**data)
+        data = dict(data or {})
+        check_keys("constraints", data, (), ["max_params", "max_flops", "max_latency_ms", "latency_runs",
+                                             "latency_warmup"])
+        filters: list[Filter] = []
+        if data.get("max_params") is not None:
+            filters.append(MaxParams(data["max_params"]))
+        if data.get("max_flops") is not None:
+            filters.append(MaxFlops(data["max_flops"]))
+        if data.get("max_latency_ms") is not None:
+            filters.append(MaxLatency(data["max_latency_ms"], runs=data.get("latency_runs", 20),
+                                      warmup=data.get("latency_warmup", 3)))
+        elif "latency_runs" in data or "latency_warmup" in data:
+            raise ValueError("constraints.latency_runs and latency_warmup need max_latency_ms")
+        return cls(tuple(filters))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data: dict[str, Any] = {}
+        for item in self.filters:
+            data[item.name] = item.limit
+            if isinstance(item, MaxLatency):
+                data.update(latency_runs=item.runs, latency_warmup=item.warmup)
+        return data
 
-    def violation(self, figures: Mapping[str, float | None]) -> str | None:
-        """The first broken limit as text (naming the measured figure), or ``None`` if all hold."""
-        limits = (("params", self.max_params), ("flops", self.max_flops), ("latency_ms", self.max_latency_ms))
-        for name, limit in limits:
-            value = figures.get(name)
-            if limit is not None and value is not None and value > limit:
-                return f"{name} {value:g} > limit {limit:g}"
-        return None
+    def limit(self, name: str) -> float | None:
+        """The limit of the filter called ``name``, or ``None`` if there is none."""
+        return next((item.limit for item in self.filters if item.name == name), None)
 
-    def check(self, model: Any, *, latency: bool = False) -> tuple[dict[str, float | None], str | None]:
-        """Measure ``model`` (cheapest first) and return ``(figures, violation or None)``.
+    def check(self, model: Any, *, latency: bool = False, latency_runs: int = 20
+              ) -> tuple[dict[str, float | None], Rejection | None]:
+        """Measure ``model`` cheapest first and return ``(figures, rejection or None)``.
 
-        Uses ``videonas.measure``; latency is measured only when a latency limit is set or ``latency`` is true,
-        because it costs ``latency_runs`` forward passes.
+        Parameters and FLOPs are always counted (trials record them); latency is measured when a latency filter
+        is set and everything cheaper passed, or when ``latency`` is true (then with ``latency_runs`` runs).
         """
-        measure = _measure_module()
-        figures: dict[str, float | None] = {"params": None, "flops": None, "latency_ms": None}
-        figures["params"] = measure.count_params(model) if measure else int(model.count_params())
-        if (problem := self.violation(figures)) is not None:
-            return figures, problem
-        if measure is not None:
-            figures["flops"] = measure.count_flops(model)
-            if (problem := self.violation(figures)) is not None:
-                return figures, problem
-        if self.max_latency_ms is not None or latency:
-            if measure is None:
-                raise ValueError("latency measurement needs videonas.measure.measure_latency, which is not available")
-            latency = measure.measure_latency(model, runs=self.latency_runs, warmup=self.latency_warmup)
-            figures["latency_ms"] = float(latency["median_ms"])
+        from videonas import measure
+
+        figures: dict[str, float | None] = {figure: None for figure in FIGURES}
+        figures["params"] = measure.count_params(model)
+        if (rejection := self.violation(figures)) is not None:
+            return figures, rejection
+        figures["flops"] = measure.count_flops(model)
+        if (rejection := self.violation(figures)) is not None:
+            return figures, rejection
+        timing = next((item for item in self.filters if isinstance(item, MaxLatency)), None)
+        if timing is not None or latency:
+            runs, warmup = (timing.runs, timing.warmup) if timing is not None else (latency_runs, 3)
+            figures["latency_ms"] = float(measure.measure_latency(model, runs=runs, warmup=warmup)["median_ms"])
         return figures, self.violation(figures)
 
-
-def _measure_module():
-    try:
-        from videonas import measure
-    except ImportError:
+    def violation(self, figures: Mapping[str, float | None]) -> Rejection | None:
+        """The first filter (in measurement order) that ``figures`` break, or ``None``."""
+        for item in self.filters:
+            value = figures.get(item.figure)
+            if value is not None and value > item.limit:
+                return Rejection(item.name, f"{item.figure} {value:g} > limit {item.limit:g}")
         return None
-    return measure
+

@@ -9,7 +9,6 @@ evaluates only what had not finished.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import itertools
 import logging
 import socket
@@ -18,8 +17,9 @@ from typing import Any, Mapping
 
 import numpy
 
+from videonas import families
 from videonas.genome.base import Genome, SearchSpace, check_int
-from videonas.search.executors import Executor, Job, make_executor
+from videonas.search.executors import Executor, Job, make_executor, resolve
 from videonas.search.store import FINISHED, Trial, TrialResult, TrialStore
 from videonas.search.strategies import make_strategy
 
@@ -30,27 +30,35 @@ REUSABLE = ("done", "rejected")
 
 
 def space_from_config(spec: SearchSpace | Mapping[str, Any]) -> SearchSpace:
-    """A space from an instance, ``{"family": "tvn", **options}`` or ``{"class": "module:Class", "options": {...}}``."""
+    """A space from an instance or from ``{"family": "tvn", "options": {...}}`` (or ``{"family": "tvn", **options}``).
+
+    Stores are data: only registered families open (``videonas.families``); nothing a store names is imported.
+    Stores written before the registry name a ``"class"``; it is accepted only when it is a registered family's space.
+    """
     if isinstance(spec, SearchSpace):
         return spec
     if not isinstance(spec, Mapping):
-        raise ValueError(f"space must be a SearchSpace or a mapping, got {spec!r}")
-    if "class" in spec:
-        module_name, _, class_name = str(spec["class"]).partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        # A space's to_dict() may name its family; the constructor takes only the options.
-        return cls(**{k: v for k, v in dict(spec.get("options") or {}).items() if k != "family"})
+        raise ValueError(f"space must be a SearchSpace or a mapping, got {type(spec).__name__}")
     if "family" in spec:
-        from videonas.genome import search_space
-
-        options = {k: v for k, v in spec.items() if k != "family"}
-        return search_space(spec["family"], **options)
-    raise ValueError(f"space must name a 'family' or a 'class', got keys {sorted(spec)}")
+        options = spec.get("options") if "options" in spec else {k: v for k, v in spec.items() if k != "family"}
+        # A space's to_dict() may name its family too; the constructor takes only the options.
+        return families.get(spec["family"]).space(**{k: v for k, v in dict(options or {}).items() if k != "family"})
+    if "class" in spec:
+        known = {f"{f.space_type.__module__}:{f.space_type.__qualname__}": f for f in families.FAMILIES.values()}
+        family = known.get(str(spec["class"]))
+        if family is None:
+            raise ValueError(f"space.class must be a registered family's space {sorted(known)}, got "
+                             f"{str(spec['class'])[:100]!r}")
+        return family.space(**{k: v for k, v in dict(spec.get("options") or {}).items() if k != "family"})
+    raise ValueError(f"space must name a 'family', got keys {sorted(spec)[:10]}")
 
 
 def space_config(space: SearchSpace) -> dict[str, Any]:
-    cls = type(space)
-    return {"class": f"{cls.__module__}:{cls.__qualname__}", "options": space.to_dict()}
+    family = families.get(space.family)
+    if not isinstance(space, family.space_type):
+        raise ValueError(f"space must be the registered {family.space_type.__name__} of family {space.family!r}, "
+                         f"got {type(space).__name__}")
+    return {"family": space.family, "options": {k: v for k, v in space.to_dict().items() if k != "family"}}
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -78,8 +86,7 @@ class Experiment:
         return self.store.history(self.name)
 
     def genome(self, trial: Trial) -> Genome:
-        space = space_from_config(self.config["space"])
-        return space.genome_type.from_json(trial.genome)
+        return space_from_config(self.config["space"]).genome_type.from_json(trial.genome)
 
     def best_genome(self) -> Genome:
         best = self.best(1)
@@ -112,20 +119,36 @@ def run_search(
 ) -> Experiment:
     """Run (or resume) experiment ``name`` until ``num_trials`` trials are stored; returns the ``Experiment``.
 
-    ``evaluate`` is the dotted path of ``function(genome, *, seed, **evaluate_options) -> TrialResult``.
+    ``evaluate`` is the dotted path of ``function(genome, *, seed, **evaluate_options) -> TrialResult``. When the
+    function has a ``check_options(evaluate_options)`` attribute (``videonas.train:evaluate_trial`` does), it runs here
+    on the driver, before anything is stored, so bad options raise one ``ValueError`` naming the field.
     The configuration (space, strategy, seed, batch size, evaluate function and options, duplicate reuse) is stored
     with the experiment; resuming with a different one raises ``ValueError`` unless ``force``. ``num_trials`` and the
     executor may change between runs: they do not change which genomes are proposed.
     """
     check_int("num_trials", num_trials, 1, 10**9)
     space = space_from_config(space)
-    owns_store = not isinstance(store, TrialStore)
-    store = TrialStore(store) if owns_store else store
     search_strategy = make_strategy(strategy, space, seed=seed, batch_size=batch_size, **dict(strategy_options or {}))
     evaluate_options = dict(evaluate_options or {})
+    try:
+        function = resolve(evaluate)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"evaluate must name an importable 'module:function', got {evaluate!r} ({error})") from None
+    check_options = getattr(function, "check_options", None)
+    if check_options is not None:  # typed options: a typo is one error here, not a store full of failed trials
+        check_options(evaluate_options)
+    owns_executor = not isinstance(executor, Executor)
+    runner = make_executor(executor, **dict(executor_options or {}))
     config = {"space": space_config(space), "strategy": search_strategy.to_dict(), "seed": seed,
               "evaluate": evaluate, "evaluate_options": evaluate_options, "reuse_duplicates": bool(reuse_duplicates)}
-    store.open_experiment(name, config, force=force)
+    owns_store = not isinstance(store, TrialStore)
+    store = TrialStore(store) if owns_store else store
+    try:
+        store.open_experiment(name, config, force=force)
+    except BaseException:
+        if owns_executor:
+            runner.close()
+        raise
     requeued = store.requeue_unfinished(name)
     if requeued:
         log.info("experiment %s: re-queued %d trial(s) left running by an interrupted run", name, requeued)
@@ -140,8 +163,6 @@ def run_search(
             search_strategy.tell(round_trials)
         else:
             interrupted = round_trials
-    owns_executor = not isinstance(executor, Executor)
-    runner = make_executor(executor, **dict(executor_options or {}))
     bar = _ProgressBar(name, store, num_trials, enabled=progress)
     try:
         while True:

@@ -54,7 +54,9 @@ CREATE INDEX IF NOT EXISTS trials_key ON trials (experiment, genome_key);
 
 @dataclasses.dataclass
 class TrialResult:
-    """What evaluating one candidate produced; ``edge_weights`` feeds AssembleNet's guided mutation."""
+    """What evaluating one candidate produced. ``rejected_by`` names the constraint filter that rejected it;
+    ``learned`` is the family's learned context (plain JSON, e.g. AssembleNet's edge weights) that its children's
+    mutation receives."""
 
     status: str = "done"
     fitness: float | None = None
@@ -63,7 +65,8 @@ class TrialResult:
     flops: int | None = None
     latency_ms: float | None = None
     error: str | None = None
-    edge_weights: dict[tuple[int, int], float] | None = None
+    rejected_by: str | None = None
+    learned: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in FINISHED:
@@ -111,18 +114,21 @@ class Trial:
     host: str | None = None
 
     @property
-    def edge_weights(self) -> dict[tuple[int, int], float] | None:
-        stored = self.metrics.get("edge_weights")
-        if stored is None:
-            return None
-        return {(int(src), int(dst)): float(weight) for src, dst, weight in stored}
+    def rejected_by(self) -> str | None:
+        """The name of the constraint filter that rejected this trial (``None`` unless rejected)."""
+        return self.metrics.get("rejected_by")
+
+    @property
+    def learned(self) -> dict[str, Any]:
+        """The family's learned context of this trial (``{}`` when there is none)."""
+        return dict(self.metrics.get("learned") or {})
 
     def result(self) -> TrialResult:
         """The stored outcome as a ``TrialResult`` (used to copy a duplicate's result)."""
-        metrics = {k: v for k, v in self.metrics.items() if k != "edge_weights"}
+        metrics = {k: v for k, v in self.metrics.items() if k not in ("learned", "rejected_by")}
         return TrialResult(status=self.status, fitness=self.fitness, metrics=metrics, params=self.params,
                            flops=self.flops, latency_ms=self.latency_ms, error=self.error,
-                           edge_weights=self.edge_weights)
+                           rejected_by=self.rejected_by, learned=self.learned or None)
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -216,8 +222,10 @@ class TrialStore:
     def finish(self, experiment: str, index: int, result: TrialResult) -> None:
         """Record a finished trial and commit at once: this is the durability point of the search."""
         metrics = dict(result.metrics)
-        if result.edge_weights is not None:
-            metrics["edge_weights"] = [[int(s), int(d), float(w)] for (s, d), w in sorted(result.edge_weights.items())]
+        if result.learned:
+            metrics["learned"] = result.learned
+        if result.rejected_by is not None:
+            metrics["rejected_by"] = result.rejected_by
         with self._conn:
             self._conn.execute(
                 "UPDATE trials SET status = ?, fitness = ?, metrics = ?, params = ?, flops = ?, latency_ms = ?, "

@@ -7,7 +7,8 @@ therefore rebuilds a strategy by telling it the stored rounds again; nothing is 
 All schedules are one ``Evolution`` class with options (interpretations of the papers, which give no search code):
 - ``regularized``: aging evolution (Real et al. 2019) with tournament selection; the oldest member leaves.
 - ``tvn``: TVN's "start with random models, take the best, mutate" (no aging; parents are the best so far).
-- ``assemblenet``: aging tournament evolution whose mutations receive the parent's learned connection weights.
+- ``assemblenet``: aging tournament evolution whose mutations receive the parent's learned context (``guided``: the
+  family's learned connection weights).
 - ``evanet``: aging tournament evolution whose number of changes per mutation decays with the trial index
   (large mutations early for diversity, small ones later).
 """
@@ -38,7 +39,7 @@ class _Member:
     index: int
     genome: Genome
     fitness: float
-    edge_weights: Mapping[tuple[int, int], float] | None
+    learned: Mapping[str, Any]
 
 
 class Strategy(abc.ABC):
@@ -163,9 +164,8 @@ class Evolution(Strategy):
                 proposals.append(Proposal(self.space.sample(rng)))
                 continue
             parent = self._select(rng)
-            edge_weights = parent.edge_weights if self.options["guided"] else None
-            child = self.space.mutate(parent.genome, rng, num_changes=self.num_changes(trial_index),
-                                      edge_weights=edge_weights)
+            context = parent.learned if self.options["guided"] else {}
+            child = self.space.mutate(parent.genome, rng, num_changes=self.num_changes(trial_index), **context)
             proposals.append(Proposal(child, parent.index))
         return proposals
 
@@ -173,7 +173,7 @@ class Evolution(Strategy):
         if trial.status != "done":
             return
         self.population.append(_Member(trial.index, self.decode(trial.genome), float(trial.fitness),
-                                       trial.edge_weights))
+                                       trial.learned))
         if self.options["aging"]:
             while len(self.population) > self.options["population_size"]:
                 self.population.popleft()

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Mapping
 
 import numpy
 
-from videonas.genome.base import Genome, SearchSpace, check_int, check_keys, check_type
+from videonas import families
+from videonas.genome.base import Genome, SearchSpace, check_int, check_keys, check_type, edge_weights_from
 from videonas.search.store import TrialResult
 
 FAILURE_MODES = ("raise", "nan", "hang", "memory", "exit")
@@ -70,9 +71,10 @@ class ToySpace(SearchSpace):
         return ToyGenome(tuple(int(v) for v in rng.integers(self.choices, size=self.length)), self.choices)
 
     def mutate(self, genome: Genome, rng: numpy.random.Generator, *, num_changes: int = 1,
-               edge_weights: Mapping[tuple[int, int], float] | None = None) -> ToyGenome:
+               **context: Any) -> ToyGenome:
         if not isinstance(genome, ToyGenome):
             raise ValueError(f"genome must be a ToyGenome, got {type(genome).__name__}")
+        edge_weights = edge_weights_from(context.get("edge_weights"))
         count = min(num_changes, self.length)
         probabilities = None
         if edge_weights:
@@ -111,7 +113,8 @@ def evaluate(
     space = ToySpace(length=len(genome.values), choices=genome.choices, target_seed=target_seed)
     params = 1000 * (1 + sum(genome.values))
     if max_params is not None and params > max_params:
-        return TrialResult(status="rejected", params=params, error=f"params {params} > max_params {max_params}")
+        return TrialResult(status="rejected", params=params, error=f"params {params} > limit {max_params}",
+                           rejected_by="max_params")
     mode = (failures or {}).get(str(genome.values[0]))
     if mode is not None and mode not in FAILURE_MODES:
         raise ValueError(f"failures values must be in {list(FAILURE_MODES)}, got {mode!r}")
@@ -126,6 +129,10 @@ def evaluate(
     time.sleep(delay_s + jitter_s * (int(genome.key, 16) % 997) / 997)
     fitness = float("nan") if mode == "nan" else space.fitness(genome)
     matches = [a == b for a, b in zip(genome.values, space.target)]
-    edge_weights = {(i, i + 1): (0.9 if match else 0.1) for i, match in enumerate(matches)}
+    edge_weights = [[i, i + 1, 0.9 if match else 0.1] for i, match in enumerate(matches)]
     return TrialResult(fitness=fitness, params=params, metrics={"accuracy": fitness, "seed": seed},
-                       edge_weights=edge_weights)
+                       learned={"edge_weights": edge_weights})
+
+
+# A search-only family (no model builder): stores of toy searches open wherever this module is imported.
+families.register(families.Family("toy", ToyGenome, ToySpace))
