@@ -126,6 +126,7 @@ def run_search(
     config = {"space": space_config(space), "strategy": search_strategy.to_dict(), "seed": seed,
               "evaluate": evaluate, "evaluate_options": evaluate_options, "reuse_duplicates": bool(reuse_duplicates)}
     store.open_experiment(name, config, force=force)
+    store.acquire_lease(name)  # one driver per experiment: before anything is re-queued or proposed
     requeued = store.requeue_unfinished(name)
     if requeued:
         log.info("experiment %s: re-queued %d trial(s) left running by an interrupted run", name, requeued)
@@ -162,6 +163,7 @@ def run_search(
         bar.close()
         if owns_executor:
             runner.close()
+        store.release_lease(name)
     return Experiment(name, store)
 
 
