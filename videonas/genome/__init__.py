@@ -6,11 +6,10 @@ module needs to know which family a dictionary belongs to.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 from videonas.genome import assemblenet, evanet, tvn
-from videonas.genome.base import Genome, SearchSpace
+from videonas.genome.base import Genome, SearchSpace, check_genome_bounds, load_genome_json, quote
 
 GENOMES: dict[str, type[Genome]] = {
     "evanet": evanet.EvaNetGenome,
@@ -26,14 +25,19 @@ SPACES: dict[str, type[SearchSpace]] = {
 
 
 def decode(data: str | Mapping[str, Any]) -> Genome:
-    """A genome from its JSON text or dictionary; the ``family`` field picks the class."""
-    if isinstance(data, str):
-        data = json.loads(data)
+    """A genome from its JSON text or dictionary; the ``family`` field picks the class.
+
+    Size and depth are bounded before any family sees the data (``base.check_genome_bounds``).
+    """
+    if isinstance(data, (str, bytes, bytearray)):
+        data = load_genome_json(data)
+    else:
+        check_genome_bounds("genome", data)
     if not isinstance(data, Mapping):
-        raise ValueError(f"genome must be a JSON object, got {data!r}")
+        raise ValueError(f"genome must be a JSON object, got {quote(data)}")
     family = data.get("family")
     if family not in GENOMES:
-        raise ValueError(f"family must be one of {sorted(GENOMES)}, got {family!r}")
+        raise ValueError(f"family must be one of {sorted(GENOMES)}, got {quote(family)}")
     return GENOMES[family].from_dict(data)
 
 
