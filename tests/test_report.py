@@ -104,7 +104,7 @@ def test_checkpoint_folds_the_write_ahead_log_into_the_store(tmp_path):
     store.open_experiment("e", {"seed": 0})
     copy = tmp_path / "copy.sqlite"  # what a commit of the .sqlite alone would carry, before the checkpoint
     copy.write_bytes(path.read_bytes())
-    assert sqlite3.connect(copy).execute("SELECT name FROM sqlite_master WHERE name = 'trials'").fetchall() == []
+    assert sqlite3.connect(copy).execute("SELECT name FROM experiments").fetchall() == []
     assert runner.checkpoint_stores(path.parent) == [path]
     copy.write_bytes(path.read_bytes())
     assert TrialStore(copy).experiments() == ["e"]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
 import pytest
 
-from videonas.search import InProcessExecutor, Job, make_executor, run_search
+from videonas.search import InProcessExecutor, Job, SubprocessExecutor, TrialStore, make_executor, run_search
 from videonas.search.executors import call_trial, resolve
 from videonas.search.synthetic import ToyGenome, ToySpace
 
@@ -78,3 +86,74 @@ def test_bad_executor_arguments_raise_value_error():
         make_executor("subprocess", timeout_s=0)
     with pytest.raises(ValueError, match="module:function"):
         resolve("videonas.search.synthetic.evaluate")
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until(condition, seconds=60):
+    """Poll ``condition`` until it holds or a grace period passes; returns its last value."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.slow
+def test_sigkilled_driver_leaves_no_worker_and_no_folder_and_resumes_exactly(tmp_path):
+    from test_search_store import TOY_SEARCH, rows, start_driver, wait_for_running_trial
+
+    store_path, gate, pid_dir = tmp_path / "k.sqlite", tmp_path / "gate", tmp_path / "pids"
+    pid_dir.mkdir()
+    options = dict(evaluate="test_search_store:gated_evaluate",
+                   evaluate_options={"gate": str(gate), "pid_dir": str(pid_dir)},
+                   executor="subprocess", executor_options={"max_workers": 2})
+    driver = start_driver(tmp_path, store_path, **options)
+    wait_for_running_trial(store_path, driver)
+    assert _wait_until(lambda: len(list(pid_dir.iterdir())) == 2), "both workers must be running their trial"
+    workers = [int(p.name) for p in pid_dir.iterdir()]
+    assert len(list(tmp_path.glob("videonas-trials-*"))) == 1
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.communicate()
+
+    assert _wait_until(lambda: not any(_alive(pid) for pid in workers)), "workers outlived their driver"
+    assert _wait_until(lambda: not list(tmp_path.glob("videonas-trials-*"))), "the run folder was left behind"
+
+    gate.touch()
+    resumed = start_driver(tmp_path, store_path, **options)
+    _, error = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, error
+    reference = run_search("exp", space=ToySpace(length=6, choices=3), store=tmp_path / "one.sqlite",
+                           progress=False, evaluate=SYNTHETIC, executor="inprocess", **TOY_SEARCH)
+    with TrialStore(store_path) as store:
+        assert rows(store.trials("exp")) == rows(reference.trials())
+    assert not list(tmp_path.glob("videonas-trials-*"))
+
+
+def test_stale_run_folders_of_ended_drivers_are_swept(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    stale = tmp_path / f"videonas-trials-{ended.pid}-abc"
+    live = tmp_path / f"videonas-trials-{os.getppid()}-abc"
+    unrelated = tmp_path / "videonas-trials-abc"
+    for folder in (stale, live, unrelated):
+        folder.mkdir()
+    results = list(SubprocessExecutor().run(SYNTHETIC, [Job(ToyGenome((1, 0), 3), seed=0)]))
+    assert results[0][1].status == "done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, unrelated.name])
+
+
+def test_workers_import_the_drivers_package_whatever_the_working_directory(tmp_path, monkeypatch):
+    import videonas
+
+    monkeypatch.chdir(tmp_path)
+    results = list(SubprocessExecutor().run("videonas.search.synthetic:evaluate",
+                                            [Job(ToyGenome((0, 1), 3), seed=0, options={"failures": {"0": "raise"}})]))
+    # The traceback names the synthetic module's file: it must be this checkout's.
+    assert str(Path(videonas.__file__).resolve().parent) in results[0][1].error

@@ -1,4 +1,4 @@
-"""Command line: ``python -m videonas search --config cfg.yaml`` and the ``reproduce``, ``report``, ``bench`` commands.
+"""Command line: ``python -m videonas COMMAND [options]``; ``python -m videonas COMMAND --help`` for each command.
 
 A search config is YAML whose keys are ``run_search``'s arguments, e.g.::
 
@@ -13,6 +13,10 @@ A search config is YAML whose keys are ``run_search``'s arguments, e.g.::
     executor_options: {max_workers: 2, timeout_s: 600}
 
 Running the same command again resumes the experiment where it stopped.
+
+Errors a user can fix (a bad option, a missing or malformed config file) print one line ``videonas: error: ...`` and
+exit 2; a search that finished no trial, or whose store another driver is running, exits 1. ``--debug`` shows the
+full traceback instead.
 """
 
 from __future__ import annotations
@@ -20,18 +24,31 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 from typing import Any, Sequence
 
 SEARCH_KEYS = ("name", "space", "store", "num_trials", "strategy", "strategy_options", "batch_size", "seed",
                "evaluate", "evaluate_options", "executor", "executor_options", "reuse_duplicates")
+COMMANDS = {
+    "search": "run or resume a search from a YAML config",
+    "reproduce": "run the experiment notebooks with a profile's parameters and build reports/index.html",
+    "report": "rebuild reports/index.html from the notebooks' results",
+    "bench": "run the benchmarks and add them to the report",
+}
 
 
 def load_search_config(path: str) -> dict[str, Any]:
     import yaml
 
+    if not os.path.isfile(path):
+        raise ValueError(f"config file {path} not found")
     with open(path, encoding="utf-8") as handle:
-        config = yaml.safe_load(handle) or {}
+        try:
+            config = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"config {path} is not valid YAML: {_one_line(error)}") from error
     if not isinstance(config, dict):
         raise ValueError(f"config {path} must be a YAML mapping, got {type(config).__name__}")
     unknown = sorted(set(config) - set(SEARCH_KEYS))
@@ -43,15 +60,22 @@ def load_search_config(path: str) -> dict[str, Any]:
     return config
 
 
-def search_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m videonas search", description="Run or resume a search.")
+def search_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m videonas search", description=COMMANDS["search"].capitalize()
+                                     + "; running it again resumes where it stopped.")
     parser.add_argument("--config", required=True, help="YAML file with run_search arguments")
     parser.add_argument("--num-trials", type=int, help="override num_trials (may grow between runs)")
     parser.add_argument("--executor", choices=["inprocess", "subprocess", "ray"], help="override the executor")
     parser.add_argument("--max-workers", type=int, help="override executor_options.max_workers")
     parser.add_argument("--force", action="store_true", help="resume even if the stored configuration differs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--debug", action="store_true", help="full tracebacks on errors")
+    return parser
+
+
+def search_main(argv: Sequence[str]) -> int:
+    """Run the search; exit status 1 when no trial finished successfully (the cause on one line)."""
+    args = search_parser().parse_args(argv)
     config = load_search_config(args.config)
     if args.num_trials is not None:
         config["num_trials"] = args.num_trials
@@ -63,27 +87,93 @@ def search_main(argv: Sequence[str]) -> int:
 
     name = config.pop("name")
     experiment = run_search(name, **config, force=args.force, progress=not args.no_progress)
-    counts = {status: len(experiment.trials(status)) for status in ("done", "failed", "rejected")}
+    trials = experiment.trials()
+    counts = {status: sum(t.status == status for t in trials) for status in ("done", "failed", "rejected")}
     best = experiment.best(1)
     summary = f"best fitness {best[0].fitness:.4f} (trial {best[0].index})" if best else "no finished trial"
     print(f"{name}: {counts}; {summary}; store {experiment.store.path}")
-    return 0
+    if best:
+        return 0
+    first = next((t for t in trials if t.status in ("failed", "rejected")), None)
+    cause = f"; first {first.status} trial {first.index}: {_one_line(first.error or '')}" if first else ""
+    print(f"videonas: error: {name}: no trial finished successfully ({counts['failed']} failed, "
+          f"{counts['rejected']} rejected of {len(trials)}){cause}", file=sys.stderr)
+    return 1
+
+
+def top_parser() -> argparse.ArgumentParser:
+    width = max(map(len, COMMANDS))
+    parser = argparse.ArgumentParser(
+        prog="python -m videonas", usage="python -m videonas [--debug] COMMAND [options]",
+        description="Video neural architecture search: EvaNet, AssembleNet and TVN with one evolution loop.",
+        epilog="commands:\n" + "\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items())
+        + "\n\nRun 'python -m videonas COMMAND --help' for the options of a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="full tracebacks on errors")
+    parser.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help="one of: " + ", ".join(COMMANDS))
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("search", "reproduce", "report", "bench")
-    if not argv or argv[0] not in commands:
-        print(f"usage: python -m videonas {{{','.join(commands)}}} [options]  (got {argv[:1]})", file=sys.stderr)
-        return 2
+    # Options before the command are ours; everything after it belongs to the command's own parser.
+    split = next((i + 1 for i, arg in enumerate(argv) if not arg.startswith("-")), len(argv))
+    args = top_parser().parse_args(argv[:split])
+    rest = argv[split:]
+    debug = args.debug or "--debug" in rest
+    if args.command != "search":
+        rest = [arg for arg in rest if arg != "--debug"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    command, rest = argv[0], argv[1:]
+    # SIGTERM unwinds like Ctrl-C would, so workers are stopped, temporary folders removed and the lease released.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _dispatch(args.command, rest)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("videonas: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the one place that turns errors into an exit status
+        if debug:
+            raise
+        return _report_error(error)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(command: str, rest: list[str]) -> int:
     if command == "search":
         return search_main(rest)
     if command == "bench":
         return importlib.import_module("videonas.bench").main(rest) or 0
     # reproduce and report live in videonas.report, whose parser takes the command name first.
     return importlib.import_module("videonas.report").main([command, *rest]) or 0
+
+
+def _report_error(error: Exception) -> int:
+    """One line on stderr; 2 for errors a user can fix (options, config files), else 1."""
+    import yaml
+
+    from videonas.search.lease import LeaseHeldError
+
+    if isinstance(error, (ValueError, OSError, yaml.YAMLError)):
+        print(f"videonas: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    if isinstance(error, LeaseHeldError):
+        print(f"videonas: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    print(f"videonas: error: {type(error).__name__}: {_one_line(error)} (run with --debug for the traceback)",
+          file=sys.stderr)
+    return 1
+
+
+def _one_line(error: BaseException | str, limit: int = 1000) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,10 @@ def _register_builtin() -> None:
     register(Family(
         "evanet", evanet.EvaNetGenome, evanet.EvaNetSpace, builder="videonas.models.evanet:build_evanet",
         presets={"evanet-a": ("EvaNet-A", task_input), "evanet-b": ("EvaNet-B", task_input)}))
+    # A search-only family of fixed-length strings with a known optimum, for tests and the search benchmarks; its
+    # module registers it (importing it here lets a CLI or worker process open toy stores too).
+    importlib.import_module("videonas.search.synthetic")
+
 
 _register_builtin()
 

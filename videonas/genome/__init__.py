@@ -6,20 +6,24 @@ family registry (``videonas.families``), so no other module needs to know which 
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
-from videonas.genome.base import Genome, SearchSpace
+from videonas.genome.base import Genome, SearchSpace, check_genome_bounds, load_genome_json, quote
 
 
 def decode(data: str | Mapping[str, Any]) -> Genome:
-    """A genome from its JSON text or dictionary; the ``family`` field picks the registered class."""
+    """A genome from its JSON text or dictionary; the ``family`` field picks the registered class.
+
+    Size and depth are bounded before any family sees the data (``base.check_genome_bounds``).
+    """
     from videonas import families
 
-    if isinstance(data, str):
-        data = json.loads(data)
+    if isinstance(data, (str, bytes, bytearray)):
+        data = load_genome_json(data)
+    else:
+        check_genome_bounds("genome", data)
     if not isinstance(data, Mapping):
-        raise ValueError(f"genome must be a JSON object, got {data!r}")
+        raise ValueError(f"genome must be a JSON object, got {quote(data)}")
     return families.decode(data)
 
 

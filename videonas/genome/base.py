@@ -10,9 +10,18 @@ import abc
 import hashlib
 import json
 import numbers
+import reprlib
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy
+
+# Bounds on genome JSON, checked before any family decodes it. The largest genomes of the three families (published
+# ones and random samples) hold about 150 values nested 5 deep in 2 kB of JSON; a stored or uploaded genome far past
+# that is refused at once rather than recursing without end or spending seconds validating a million blocks.
+MAX_GENOME_CHARS = 1_000_000
+MAX_GENOME_DEPTH = 16
+MAX_GENOME_VALUES = 20_000
+MAX_GENOME_STRING = 10_000
 
 
 class Genome(abc.ABC):
@@ -43,7 +52,7 @@ class Genome(abc.ABC):
 
     @classmethod
     def from_json(cls, text: str) -> "Genome":
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(load_genome_json(text, f"{getattr(cls, 'FAMILY', 'genome')} genome"))
 
     @property
     def key(self) -> str:
@@ -78,47 +87,102 @@ class SearchSpace(abc.ABC):
         """The space's own options (plain JSON), so an experiment's configuration records which space it searched."""
 
 
+# --- bounded decoding --------------------------------------------------------------------------------------------
+
+
+def load_genome_json(text: str | bytes, field: str = "genome") -> Any:
+    """``json.loads`` for genomes, within the size and depth bounds; ``ValueError`` with a short message otherwise."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise ValueError(f"{field} must be JSON text, got {quote(text)} ({type(text).__name__})")
+    if len(text) > MAX_GENOME_CHARS:
+        raise ValueError(f"{field} JSON is {len(text)} characters long, more than the limit {MAX_GENOME_CHARS}")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{field} JSON is nested deeper than {MAX_GENOME_DEPTH} levels") from None
+    except ValueError as error:
+        raise ValueError(f"{field} is not valid JSON: {quote(str(error))}") from None
+    check_genome_bounds(field, data)
+    return data
+
+
+def check_genome_bounds(field: str, data: Any) -> None:
+    """Depth, value count and string length of decoded genome data (an iterative walk: no recursion to exhaust)."""
+    stack, values = [(data, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if len(value) > MAX_GENOME_STRING:
+                raise ValueError(f"{field} holds a string of {len(value)} characters, more than the limit "
+                                 f"{MAX_GENOME_STRING}: {quote(value)}")
+            continue
+        if not isinstance(value, (dict, list, tuple)):
+            continue
+        if depth > MAX_GENOME_DEPTH:
+            raise ValueError(f"{field} is nested deeper than {MAX_GENOME_DEPTH} levels")
+        values += len(value)
+        if values > MAX_GENOME_VALUES:
+            raise ValueError(f"{field} holds more than {MAX_GENOME_VALUES} values")
+        if isinstance(value, dict):
+            stack.extend((key, depth + 1) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
 # --- validation helpers: every message names the field and the offending value -------------------------------------
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 80, 80, 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 12
+QUOTE_LIMIT = 160
+
+
+def quote(value: Any) -> str:
+    """``repr(value)`` for an error message, cut to a short prefix: a huge or deep value never floods a log."""
+    text = _REPR.repr(value)
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
+
 
 
 def check_type(field: str, value: Any, expected: type | tuple[type, ...]) -> None:
     if isinstance(value, bool) and expected in (int, float, (int, float)):
-        raise ValueError(f"{field} must be {_type_name(expected)}, got {value!r} (bool)")
+        raise ValueError(f"{field} must be {_type_name(expected)}, got {quote(value)} (bool)")
     if expected is float and isinstance(value, numbers.Real):
         return
     if not isinstance(value, expected):
-        raise ValueError(f"{field} must be {_type_name(expected)}, got {value!r} ({type(value).__name__})")
+        raise ValueError(f"{field} must be {_type_name(expected)}, got {quote(value)} ({type(value).__name__})")
 
 
 def check_int(field: str, value: Any, low: int, high: int) -> None:
     """``value`` is an int in the closed range ``[low, high]``."""
     check_type(field, value, int)
     if not low <= value <= high:
-        raise ValueError(f"{field} must be in [{low}, {high}], got {value!r}")
+        raise ValueError(f"{field} must be in [{low}, {high}], got {quote(value)}")
 
 
 def check_float(field: str, value: Any, low: float, high: float) -> None:
     """``value`` is a real number in the closed range ``[low, high]``."""
     check_type(field, value, float)
     if not low <= float(value) <= high:
-        raise ValueError(f"{field} must be in [{low}, {high}], got {value!r}")
+        raise ValueError(f"{field} must be in [{low}, {high}], got {quote(value)}")
 
 
 def check_choice(field: str, value: Any, choices: Sequence[Any]) -> None:
     if isinstance(value, bool) or value not in choices:
-        raise ValueError(f"{field} must be one of {list(choices)}, got {value!r}")
+        raise ValueError(f"{field} must be one of {quote(list(choices))}, got {quote(value)}")
 
 
 def check_keys(field: str, data: Mapping[str, Any], required: Sequence[str], optional: Sequence[str] = ()) -> None:
     """A decoded mapping has exactly the expected keys; unknown keys are refused rather than silently dropped."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{field} must be a mapping, got {data!r} ({type(data).__name__})")
+        raise ValueError(f"{field} must be a mapping, got {quote(data)} ({type(data).__name__})")
     missing = [k for k in required if k not in data]
     if missing:
-        raise ValueError(f"{field} is missing {missing}")
+        raise ValueError(f"{field} is missing {quote(missing)}")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
-        raise ValueError(f"{field} has unknown keys {unknown}")
+        raise ValueError(f"{field} has unknown keys {quote(unknown)}")
 
 
 def edge_weights_from(value: Any) -> dict[tuple[int, int], float] | None:

@@ -9,19 +9,27 @@ the loop restores ask order before telling the strategy, so worker timing never 
 from __future__ import annotations
 
 import abc
+import atexit
 import dataclasses
 import importlib
 import logging
 import os
 import pickle
+import select
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import videonas
 from videonas.genome.base import Genome, check_choice, check_int
+from videonas.search.lease import pid_alive
 from videonas.search.store import TrialResult
 
 log = logging.getLogger(__name__)
@@ -86,15 +94,97 @@ class InProcessExecutor(Executor):
             yield position, call_trial(function, job.genome, job.seed, job.options)
 
 
+FOLDER_PREFIX = "videonas-trials-"
+_DRIVER_PID = "VIDEONAS_DRIVER_PID"
+_worker_folder: str | None = None  # the run folder of this worker, removed if its driver dies
+
+
 def worker_main() -> None:
-    """Entry point of a subprocess worker: job from stdin (pickle), result to the file named in ``argv[1]``."""
+    """Entry point of a subprocess worker: job from stdin (pickle), result to the file named in the job."""
+    global _worker_folder
+    _die_with_driver(int(os.environ.get(_DRIVER_PID, "0")) or os.getppid())
     job = pickle.load(sys.stdin.buffer)
+    _worker_folder = os.path.dirname(job["result_path"])
     sys.path[:0] = [entry for entry in job["sys_path"] if entry not in sys.path]
     result = call_trial(job["function"], pickle.loads(job["genome"]), job["seed"], job["options"])
     temporary = job["result_path"] + ".tmp"
     with open(temporary, "wb") as handle:
         pickle.dump(result, handle)
     os.replace(temporary, job["result_path"])  # atomic: the parent never reads half a result
+
+
+def _die_with_driver(driver: int) -> None:
+    """Make this worker (and its process group) end as soon as its driver does, however the driver ends.
+
+    Linux: the kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``). SIGTERM's handler does nothing but
+    wake a watchdog thread through the signal wakeup fd, whichever thread the signal lands on, and the watchdog runs
+    even while the main thread is busy in native code (training). Elsewhere the watchdog polls the parent pid. If the
+    driver is gone, the watchdog removes the run folder (no driver is left to do it), then kills the worker's process
+    group (it leads one, so whatever it started dies with it).
+    """
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the watchdog's polling still covers it
+    if os.getppid() != driver:  # the driver died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            terminated = bool(select.select([wake_read], [], [], 0.5)[0])
+            # A dying driver's threads end one by one and the kernel signals when the first (the one that started
+            # this worker) ends: give the rest a moment so that a dying driver is told apart from a plain SIGTERM.
+            deadline = time.monotonic() + (2.0 if terminated else 0.0)
+            while os.getppid() == driver and time.monotonic() < deadline:
+                time.sleep(0.02)
+            orphaned = os.getppid() != driver
+            if terminated or orphaned:
+                if orphaned and _worker_folder is not None:
+                    shutil.rmtree(_worker_folder, ignore_errors=True)
+                try:
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
+                finally:
+                    os._exit(1)
+
+    threading.Thread(target=watch, name="videonas-watchdog", daemon=True).start()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill a worker and whatever it started (its own process group), and reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
+
+
+def _sweep_stale_folders() -> None:
+    """Remove run folders whose driver (pid in the name) has ended: a SIGKILLed driver cannot remove its own."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        pid = folder.name[len(FOLDER_PREFIX):].partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# Workers and run folders of this process, cleaned at interpreter exit (SystemExit, a SIGTERM turned into one by the
+# CLI) even when a run generator is never closed.
+_LIVE_PROCESSES: set[subprocess.Popen] = set()
+_LIVE_FOLDERS: set[str] = set()
+
+
+@atexit.register
+def _cleanup_at_exit() -> None:
+    for process in list(_LIVE_PROCESSES):
+        _kill_group(process)
+    for folder in list(_LIVE_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclasses.dataclass
@@ -111,6 +201,11 @@ class SubprocessExecutor(Executor):
     ``python -c`` rather than multiprocessing's spawn, so scripts without an ``if __name__ == "__main__"`` guard and
     notebooks work too. A worker that exceeds ``timeout_s`` is killed; one that dies (segfault, OOM killer,
     ``os._exit``) leaves no result file and is reported with its exit code.
+
+    Workers never outlive their driver: each leads its own process group (killed as a whole on timeout or exit) and
+    ends when the driver ends, even by SIGKILL (see ``_die_with_driver``). The run folder
+    (``<tmp>/videonas-trials-<driver pid>-*``) is removed on every exit path: by the driver, by its orphaned workers,
+    or by the next driver when neither could.
     """
 
     def __init__(self, *, max_workers: int = 1, timeout_s: float | None = None) -> None:
@@ -123,49 +218,62 @@ class SubprocessExecutor(Executor):
         payload = pickle.dumps({"function": function, "genome": pickle.dumps(job.genome), "seed": job.seed,
                                 "options": dict(job.options), "sys_path": list(sys.path),
                                 "result_path": result_path})
+        # The worker must import the driver's videonas (a worktree or checkout), not whichever one is installed.
+        package_root = str(Path(videonas.__file__).resolve().parent.parent)
+        python_path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-c", "from videonas.search.executors import worker_main; worker_main()"],
-            stdin=subprocess.PIPE)
-        process.stdin.write(payload)
-        process.stdin.close()
+            stdin=subprocess.PIPE, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": python_path, _DRIVER_PID: str(os.getpid())})
+        _LIVE_PROCESSES.add(process)
+        try:
+            process.stdin.write(payload)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died at once; _finish reports its exit code
         return _Running(process, result_path, time.monotonic())
 
     def _finish(self, running: _Running) -> TrialResult | None:
         """The result if the job is over (finished, died or timed out), else ``None``."""
         code = running.process.poll()
         if code is not None:
+            _LIVE_PROCESSES.discard(running.process)
             if os.path.exists(running.result_path):
                 with open(running.result_path, "rb") as handle:
                     return pickle.load(handle)
             return TrialResult.failed(f"worker died (exit code {code})")
         elapsed = time.monotonic() - running.started
         if self.timeout_s is not None and elapsed > self.timeout_s:
-            running.process.kill()
-            running.process.wait()
+            _kill_group(running.process)
+            _LIVE_PROCESSES.discard(running.process)
             return TrialResult.failed(f"timeout: exceeded {self.timeout_s:g} s (killed after {elapsed:.1f} s)")
         return None
 
     def run(self, function, jobs, on_start=None):
         waiting = list(enumerate(jobs))[::-1]
         running: dict[int, _Running] = {}
-        with tempfile.TemporaryDirectory(prefix="videonas-trials-") as folder:
-            try:
-                while waiting or running:
-                    while waiting and len(running) < self.max_workers:
-                        position, job = waiting.pop()
-                        running[position] = self._start(function, job, folder, position)
-                        if on_start is not None:
-                            on_start(position)
-                    time.sleep(0.02)
-                    for position in sorted(running):
-                        result = self._finish(running[position])
-                        if result is not None:
-                            running.pop(position)
-                            yield position, result
-            finally:
-                for leftover in running.values():
-                    leftover.process.kill()
-                    leftover.process.wait()
+        _sweep_stale_folders()
+        folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+        _LIVE_FOLDERS.add(folder)
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.max_workers:
+                    position, job = waiting.pop()
+                    running[position] = self._start(function, job, folder, position)
+                    if on_start is not None:
+                        on_start(position)
+                time.sleep(0.02)
+                for position in sorted(running):
+                    result = self._finish(running[position])
+                    if result is not None:
+                        running.pop(position)
+                        yield position, result
+        finally:
+            for leftover in running.values():
+                _kill_group(leftover.process)
+                _LIVE_PROCESSES.discard(leftover.process)
+            shutil.rmtree(folder, ignore_errors=True)
+            _LIVE_FOLDERS.discard(folder)
 
 
 class RayExecutor(Executor):

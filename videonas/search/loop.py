@@ -145,10 +145,25 @@ def run_search(
     store = TrialStore(store) if owns_store else store
     try:
         store.open_experiment(name, config, force=force)
+        store.acquire_lease(name)  # one driver per experiment: before anything is re-queued or proposed
     except BaseException:
         if owns_executor:
             runner.close()
         raise
+    try:
+        _run_rounds(store, name, space, search_strategy, runner, num_trials=num_trials, seed=seed, evaluate=evaluate,
+                    evaluate_options=evaluate_options, reuse_duplicates=reuse_duplicates, progress=progress)
+    finally:
+        if owns_executor:
+            runner.close()
+        store.release_lease(name)
+    return Experiment(name, store)
+
+
+def _run_rounds(store: TrialStore, name: str, space: SearchSpace, search_strategy, runner: Executor, *,
+                num_trials: int, seed: int, evaluate: str, evaluate_options: dict[str, Any], reuse_duplicates: bool,
+                progress: bool) -> None:
+    """Re-queue what an interrupted run left running, replay the finished rounds, then evaluate until full."""
     requeued = store.requeue_unfinished(name)
     if requeued:
         log.info("experiment %s: re-queued %d trial(s) left running by an interrupted run", name, requeued)
@@ -181,9 +196,6 @@ def run_search(
                      len(round_trials))
     finally:
         bar.close()
-        if owns_executor:
-            runner.close()
-    return Experiment(name, store)
 
 
 def _store_proposals(store: TrialStore, name: str, strategy, first_index: int, room: int, seed: int) -> list[Trial]:

@@ -3,19 +3,31 @@
 Every state change is its own committed transaction (WAL journal), so a run killed at any moment loses no finished
 trial. A strategy is never pickled: it is rebuilt by replaying the stored trials, which is why the store keeps each
 trial's round, parent and full genome JSON.
+
+One driver per experiment: a driver takes the experiment's *lease* (holder host, pid, since, heartbeat) before it
+proposes or re-queues anything, so a second driver cannot re-queue the first one's running trials or interleave its
+proposals. The lease is refreshed by a heartbeat thread and by every write, and taken over only when it is stale.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import contextlib
 import json
 import math
+import os
 import socket
 import sqlite3
 import time
+import urllib.parse
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from videonas import jsonio
+from videonas.search import lease
+from videonas.search.lease import LEASE_TIMEOUT_S, LeaseHeldError, LeaseLostError, pid_alive  # noqa: F401
 
 STATUSES = ("pending", "running", "done", "failed", "rejected")
 FINISHED = ("done", "failed", "rejected")
@@ -50,7 +62,6 @@ CREATE TABLE IF NOT EXISTS trials (
 );
 CREATE INDEX IF NOT EXISTS trials_key ON trials (experiment, genome_key);
 """
-
 
 @dataclasses.dataclass
 class TrialResult:
@@ -135,34 +146,68 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
 
 
-def _json_number(value: Any) -> Any:
-    """NaN/inf are not JSON: store them as strings so curves from diverged runs survive."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_number(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_number(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _json_number(value.item())
-    return value
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open an existing store, or create a new one atomically.
+
+    A new store is initialised under a temporary name and hard-linked into place, so no process ever sees an empty
+    file at ``path``; an existing one is opened read-write without ever being created. An empty file at ``path`` is
+    then never a store being born (SQLite would silently make it a new one): it is refused.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.new")
+        try:
+            with contextlib.closing(sqlite3.connect(str(temporary))) as connection, connection:
+                connection.executescript(_SCHEMA + lease.SCHEMA)
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process created it first: open theirs
+        finally:
+            temporary.unlink(missing_ok=True)
+    elif path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"trial store {path} is an empty file, not a SQLite trial store (a failed copy?); "
+                         "delete it or pass another path")
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=rw"
+    try:
+        return sqlite3.connect(uri, uri=True, timeout=60.0)
+    except sqlite3.Error as error:
+        raise ValueError(f"trial store {path} cannot be opened: {error}") from error
 
 
 class TrialStore:
-    """SQLite trial store. Safe for one writer (the driver) and any number of readers (reports, notebooks)."""
+    """SQLite trial store. Safe for one writer (the driver) and any number of readers (reports, notebooks).
 
-    def __init__(self, path: str | Path) -> None:
+    ``lease_timeout_s`` is how old a lease's heartbeat must be before another driver may take it over.
+    """
+
+    def __init__(self, path: str | Path, *, lease_timeout_s: float = LEASE_TIMEOUT_S) -> None:
+        if not (isinstance(lease_timeout_s, (int, float)) and lease_timeout_s > 0):
+            raise ValueError(f"lease_timeout_s must be > 0, got {lease_timeout_s!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+        self.lease_timeout_s = float(lease_timeout_s)
+        self._leases: dict[str, lease.Heartbeat] = {}
+        self._conn = _connect(self.path)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL with WAL survives a killed process (only an OS crash can lose the last commits).
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._conn:
-            self._conn.executescript(_SCHEMA)
+        try:
+            tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and not tables & {"experiments", "trials"}:
+                raise ValueError(f"{self.path} is a SQLite database but not a trial store (tables {sorted(tables)})")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL with WAL survives a killed process (only an OS crash can lose the last commits).
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self._conn:
+                self._conn.executescript(_SCHEMA + lease.SCHEMA)
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise ValueError(f"trial store {self.path} cannot be opened as SQLite: {error}") from error
+        except ValueError:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
+        for experiment in list(self._leases):
+            self.release_lease(experiment)
         self._conn.close()
 
     def __enter__(self) -> "TrialStore":
@@ -192,20 +237,56 @@ class TrialStore:
             changed = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
             raise ValueError(
                 f"experiment {name!r} in {self.path} was run with a different configuration (changed: {changed}); "
-                "use another name or store, or pass force=True to continue anyway"
+                "use another name or store, or continue anyway with force=True (command line: --force)"
             )
+        if stored is not None and stored != config and name not in self._leases:
+            # Never replace the configuration under a running driver.
+            lease.refuse_if_held(self._conn, self.path, name, self.lease_timeout_s)
         with self._conn:
+            self._touch(name)
             self._conn.execute(
                 "INSERT INTO experiments (name, config, config_hash, created) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET config = excluded.config, config_hash = excluded.config_hash",
                 (name, json.dumps(config, sort_keys=True), config_hash(config), time.time()),
             )
 
+    # --- the lease: one driver per experiment --------------------------------------------------------------------
+
+    def acquire_lease(self, experiment: str) -> None:
+        """Become the experiment's one driver, or raise ``LeaseHeldError`` naming the live holder (host, pid, since).
+
+        A stale lease is taken over: heartbeat older than ``lease_timeout_s``, holder on this host and ended, or
+        left by an earlier call in this very thread (a driver that raised before releasing it).
+        """
+        if experiment not in self._leases:
+            self._leases[experiment] = lease.acquire(self._conn, self.path, experiment, self.lease_timeout_s)
+
+    def release_lease(self, experiment: str) -> None:
+        """Give the lease up (normal exit); a no-op when this store does not hold it."""
+        if experiment in self._leases:
+            lease.release(self._conn, self._leases.pop(experiment))
+
+    def lease_holder(self, experiment: str) -> dict[str, Any] | None:
+        """The stored lease (host, pid, since, heartbeat), stale or not; ``None`` when nobody holds one."""
+        return lease.holder(self._conn, experiment)
+
+    def _touch(self, experiment: str) -> None:
+        """Inside a write transaction: refresh our lease, or fail (rolling the write back) if it was taken over."""
+        if experiment in self._leases:
+            try:
+                lease.touch(self._conn, self.path, self._leases[experiment], self.lease_timeout_s)
+            except lease.LeaseLostError:
+                self._leases.pop(experiment)
+                raise
+
     # --- trials ------------------------------------------------------------------------------------------------------
 
     def add_trials(self, trials: Iterable[Trial]) -> None:
+        trials = list(trials)
         now = time.time()
         with self._conn:
+            for experiment in {t.experiment for t in trials}:
+                self._touch(experiment)
             self._conn.executemany(
                 "INSERT INTO trials (experiment, idx, round, parent, genome, genome_key, status, seed, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
@@ -214,6 +295,7 @@ class TrialStore:
 
     def mark_running(self, experiment: str, index: int, host: str | None = None) -> None:
         with self._conn:
+            self._touch(experiment)
             self._conn.execute(
                 "UPDATE trials SET status = 'running', started = ?, host = ? WHERE experiment = ? AND idx = ?",
                 (time.time(), host or socket.gethostname(), experiment, index),
@@ -227,11 +309,12 @@ class TrialStore:
         if result.rejected_by is not None:
             metrics["rejected_by"] = result.rejected_by
         with self._conn:
+            self._touch(experiment)
             self._conn.execute(
                 "UPDATE trials SET status = ?, fitness = ?, metrics = ?, params = ?, flops = ?, latency_ms = ?, "
                 "error = ?, finished = ? WHERE experiment = ? AND idx = ?",
                 (result.status, None if result.fitness is None else float(result.fitness),
-                 json.dumps(_json_number(metrics), sort_keys=True),
+                 jsonio.dumps(metrics, sort_keys=True),
                  None if result.params is None else int(result.params),
                  None if result.flops is None else int(result.flops),
                  None if result.latency_ms is None else float(result.latency_ms),
@@ -239,8 +322,14 @@ class TrialStore:
             )
 
     def requeue_unfinished(self, experiment: str) -> int:
-        """Trials left ``running`` by a killed driver go back to ``pending``; returns how many."""
+        """Trials left ``running`` by a killed driver go back to ``pending``; returns how many.
+
+        Only the lease holder may do this: otherwise a second driver would re-queue the first one's running trials.
+        """
+        if experiment not in self._leases:
+            raise RuntimeError(f"re-queuing trials of experiment {experiment!r} needs its lease (acquire_lease)")
         with self._conn:
+            self._touch(experiment)
             cursor = self._conn.execute(
                 "UPDATE trials SET status = 'pending', started = NULL, host = NULL "
                 "WHERE experiment = ? AND status = 'running'", (experiment,))

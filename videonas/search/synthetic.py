@@ -134,5 +134,5 @@ def evaluate(
                        learned={"edge_weights": edge_weights})
 
 
-# A search-only family (no model builder): stores of toy searches open wherever this module is imported.
+# A search-only family (no model builder).
 families.register(families.Family("toy", ToyGenome, ToySpace))
