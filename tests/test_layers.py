@@ -35,31 +35,50 @@ def test_itgm_length_one_equals_per_frame_conv2d(strides):
     numpy.testing.assert_allclose(y, expected, atol=1e-5)
 
 
-def test_itgm_profile_is_normalised_mixture_and_kernel_is_inflated():
+def test_itgm_profile_is_released_per_channel_pair_mixture_and_kernel_is_inflated():
     itgm = vl.ITGM(5, temporal_length=5, num_mixtures=3)
     itgm.build((None, 4, 6, 6, 2))
     rng = _rng(1)
     itgm.centres.assign(rng.standard_normal(3).astype("float32") * 3)
     itgm.widths.assign(rng.standard_normal(3).astype("float32"))
-    itgm.mixture_logits.assign(rng.standard_normal((5, 3)).astype("float32"))
+    # One set of mixture weights per (input, output) channel pair, as released (evanet/tgm_layer.py).
+    assert tuple(itgm.mixture_logits.shape) == (2 * 5, 3)
+    itgm.mixture_logits.assign(rng.standard_normal((10, 3)).astype("float32"))
     profile = _np(itgm.temporal_profile())
-    assert profile.shape == (5, 5)
-    numpy.testing.assert_allclose(profile.sum(axis=0), numpy.ones(5), atol=1e-5)
+    assert profile.shape == (5, 2, 5)
+    numpy.testing.assert_allclose(profile.sum(axis=0), numpy.ones((2, 5)), atol=1e-5)
     assert (profile > 0).all()
-    # Recompute the profile by hand: softmax mixture of normalised Cauchy kernels.
-    centres = numpy.tanh(_np(itgm.centres)) * 2.0
-    widths = numpy.log1p(numpy.exp(_np(itgm.widths))) + 0.01
-    cauchy = 1 / (1 + ((numpy.arange(5)[:, None] - 2.0 - centres) / widths) ** 2)
-    cauchy /= cauchy.sum(axis=0)
+    assert not numpy.allclose(profile[:, 0, 0], profile[:, 1, 0])  # input channels mix differently
+    # Recompute by hand with the released formulas.
+    centres = 4 * (numpy.tanh(_np(itgm.centres)) + 1) / 2
+    widths = numpy.exp(1.5 - 2 * numpy.abs(numpy.tanh(_np(itgm.widths))))
+    cauchy = 1 / (numpy.pi * widths[:, None] * ((numpy.arange(5)[None] - centres[:, None]) / widths[:, None]) ** 2 + 1)
+    cauchy /= cauchy.sum(axis=1, keepdims=True) + 1e-6
     logits = _np(itgm.mixture_logits)
     mixture = numpy.exp(logits) / numpy.exp(logits).sum(axis=1, keepdims=True)
-    numpy.testing.assert_allclose(profile, cauchy @ mixture.T, atol=1e-5)
+    numpy.testing.assert_allclose(profile, (mixture @ cauchy).T.reshape(5, 2, 5), atol=1e-5)
     # The conv uses the inflated kernel profile[t] * spatial: check against a Conv3D holding it.
     x = rng.standard_normal((1, 4, 6, 6, 2)).astype("float32")
     conv = keras.layers.Conv3D(5, (5, 3, 3), padding="same", use_bias=False)
     conv.build(x.shape)
-    conv.set_weights([profile[:, None, None, None, :] * _np(itgm.spatial_kernel_weight)[None]])
+    conv.set_weights([profile[:, None, None] * _np(itgm.spatial_kernel_weight)[None]])
     numpy.testing.assert_allclose(_np(itgm(x)), _np(conv(x)), atol=1e-5)
+
+
+def test_itgm_parameter_count_as_released():
+    for length, expected in ((1, 3 * 3 * 4 * 6), (5, 3 * 3 * 4 * 6 + 2 * 4 + 4 * 6 * 4)):
+        itgm = vl.ITGM(6, temporal_length=length)
+        itgm.build((None, 4, 6, 6, 4))
+        assert itgm.count_params() == expected
+
+
+def test_conv2plus1d_temporal_first_is_evanets_released_order():
+    layer = vl.Conv2Plus1D(8, temporal_kernel=1, mid_filters=4, temporal_first=True, strides=(2, 2, 2))
+    y = layer(numpy.zeros((1, 4, 8, 8, 3), "float32"))
+    assert tuple(y.shape) == (1, 2, 4, 4, 8)
+    # Both convs exist even at t = 1: (1,1,1) 3->4 then (1,3,3) 4->8 (plus the middle BN's 2 x 4 trainables).
+    assert tuple(layer.temporal.kernel.shape) == (1, 1, 1, 3, 4)
+    assert tuple(layer.spatial.kernel.shape) == (1, 3, 3, 4, 8)
 
 
 def test_squeeze_excitation_scales_channels_by_gates_in_open_unit_interval():

@@ -49,6 +49,10 @@ class Conv2Plus1D(layers.Layer):
     Splitting the 3D kernel doubles the non-linearities for the same receptive field. ``mid_filters`` defaults to
     ``filters``; the R(2+1)D baseline passes the parameter-matching width. With ``temporal_kernel=1`` the layer is the
     spatial conv alone (spatial and temporal strides folded into it), so frames stay independent.
+
+    ``temporal_first=True`` is EvaNet's released order (google-research ``evanet/model_dna.py``, ``conv21d``): a
+    (t,1,1) conv to ``mid_filters`` (EvaNet passes filters // 2), BN, ReLU, then the (1,k,k) conv to ``filters``; both
+    convs exist even when t = 1, as released.
     """
 
     def __init__(
@@ -61,10 +65,12 @@ class Conv2Plus1D(layers.Layer):
         temporal_dilation: int = 1,
         use_bias: bool = False,
         mid_filters: int | None = None,
+        temporal_first: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.filters = _positive_int("filters", filters)
+        self.temporal_first = bool(temporal_first)
         self.temporal_kernel = _positive_int("temporal_kernel", temporal_kernel)
         self.spatial_kernel = _positive_int("spatial_kernel", spatial_kernel)
         self.strides = _triple("strides", strides)
@@ -75,7 +81,14 @@ class Conv2Plus1D(layers.Layer):
             raise ValueError(f"temporal_dilation {temporal_dilation} needs temporal stride 1, got strides {strides!r}")
         t_stride, h_stride, w_stride = self.strides
         k = self.spatial_kernel
-        if self.temporal_kernel == 1:
+        if self.temporal_first:
+            self.temporal = layers.Conv3D(self.mid_filters, (self.temporal_kernel, 1, 1), strides=(t_stride, 1, 1),
+                                          dilation_rate=(self.temporal_dilation, 1, 1), padding="same",
+                                          use_bias=self.use_bias, name="temporal")
+            self.norm = batch_norm(name="mid_bn")
+            self.spatial = layers.Conv3D(self.filters, (1, k, k), strides=(1, h_stride, w_stride), padding="same",
+                                         use_bias=self.use_bias, name="spatial")
+        elif self.temporal_kernel == 1:
             self.spatial = layers.Conv3D(self.filters, (1, k, k), strides=self.strides, padding="same",
                                          use_bias=self.use_bias, name="spatial")
             self.norm = self.temporal = None
@@ -88,13 +101,17 @@ class Conv2Plus1D(layers.Layer):
                                           use_bias=self.use_bias, name="temporal")
 
     def build(self, input_shape) -> None:
-        self.spatial.build(input_shape)
-        if self.temporal is not None:
-            mid_shape = self.spatial.compute_output_shape(input_shape)
+        first, second = (self.temporal, self.spatial) if self.temporal_first else (self.spatial, self.temporal)
+        first.build(input_shape)
+        if second is not None:
+            mid_shape = first.compute_output_shape(input_shape)
             self.norm.build(mid_shape)
-            self.temporal.build(mid_shape)
+            second.build(mid_shape)
 
     def call(self, inputs, training=None):
+        if self.temporal_first:
+            x = ops.relu(self.norm(self.temporal(inputs), training=training))
+            return self.spatial(x)
         x = self.spatial(inputs)
         if self.temporal is None:
             return x
@@ -104,18 +121,18 @@ class Conv2Plus1D(layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "temporal_kernel": self.temporal_kernel,
                 "spatial_kernel": self.spatial_kernel, "strides": self.strides,
-                "temporal_dilation": self.temporal_dilation, "use_bias": self.use_bias, "mid_filters": self.mid_filters}
+                "temporal_dilation": self.temporal_dilation, "use_bias": self.use_bias, "mid_filters": self.mid_filters,
+                "temporal_first": self.temporal_first}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ITGM(layers.Layer):
     """Inflated temporal Gaussian mixture conv (EvaNet): a k x k spatial kernel times a learned temporal profile.
 
-    The profile of length L is, per output channel, a softmax-weighted mixture of ``num_mixtures`` Cauchy kernels with
-    learned centres (tanh-squashed into [-(L-1)/2, (L-1)/2]) and widths (softplus, floored at 0.01); each Cauchy kernel
-    is normalised to sum 1 over the L taps, so the profile sums to 1 and L = 1 is exactly a per-frame 2D conv. Only
-    k*k*Cin*Cout + 2*M + Cout*M weights are learned whatever L is.
-    Interpretation: the mixture weights are per output channel as in the TGM paper; the widths use softplus, not exp.
+    As released (google-research ``evanet/tgm_layer.py``): ``num_mixtures`` Cauchy kernels over the L taps, centre
+    (L-1)(tanh(c)+1)/2 and width exp(1.5 - 2|tanh(g)|), each normalised to sum 1; every (input, output) channel pair
+    mixes them with its own softmax weights, so the (L, Cin, Cout) profile sums to 1 over the taps and L = 1 is exactly
+    a per-frame 2D conv. Learned: k*k*Cin*Cout spatial weights, plus 2*M + Cin*Cout*M profile weights when L > 1.
     """
 
     def __init__(
@@ -136,37 +153,39 @@ class ITGM(layers.Layer):
         self.num_mixtures = _positive_int("num_mixtures", num_mixtures)
         self.strides = _triple("strides", strides)
         self.use_bias = bool(use_bias)
-        self._positions = numpy.arange(self.temporal_length, dtype="float32") - (self.temporal_length - 1) / 2
+        self._taps = numpy.arange(self.temporal_length, dtype="float32")
 
     def build(self, input_shape) -> None:
         in_channels = int(input_shape[-1])
         k = self.spatial_kernel
         self.spatial_kernel_weight = self.add_weight(name="spatial_kernel", shape=(k, k, in_channels, self.filters),
-                                                     initializer="glorot_uniform")
-        # Centres start spread over the window, widths at 1 tap, mixtures uniform: a smooth, non-degenerate profile.
-        spread = numpy.linspace(-0.5, 0.5, self.num_mixtures) if self.num_mixtures > 1 else numpy.zeros(1)
-        self.centres = self.add_weight(name="centres", shape=(self.num_mixtures,),
-                                       initializer=keras.initializers.Constant(numpy.arctanh(spread)))
-        self.widths = self.add_weight(name="widths", shape=(self.num_mixtures,),
-                                      initializer=keras.initializers.Constant(math.log(math.e - 1.0)))
-        self.mixture_logits = self.add_weight(name="mixture_logits", shape=(self.filters, self.num_mixtures),
-                                              initializer="zeros")
+                                                     initializer="he_normal")
+        self.centres = self.widths = self.mixture_logits = None
+        if self.temporal_length > 1:  # initialisers as released
+            self.centres = self.add_weight(name="centres", shape=(self.num_mixtures,),
+                                           initializer=keras.initializers.RandomNormal(stddev=0.5))
+            self.widths = self.add_weight(name="widths", shape=(self.num_mixtures,),
+                                          initializer=keras.initializers.RandomNormal(stddev=0.1))
+            self.mixture_logits = self.add_weight(name="mixture_logits",
+                                                  shape=(in_channels * self.filters, self.num_mixtures),
+                                                  initializer=keras.initializers.TruncatedNormal(stddev=1.0))
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
 
     def temporal_profile(self):
-        """The (L, filters) temporal profile; each column sums to 1."""
-        half = (self.temporal_length - 1) / 2
-        centres = ops.tanh(self.centres) * half
-        widths = ops.softplus(self.widths) + 0.01
-        z = (ops.convert_to_tensor(self._positions)[:, None] - centres[None, :]) / widths[None, :]
-        cauchy = 1.0 / (1.0 + ops.square(z))
-        cauchy = cauchy / ops.sum(cauchy, axis=0, keepdims=True)
-        mixture = ops.softmax(self.mixture_logits, axis=-1)
-        return ops.matmul(cauchy, ops.transpose(mixture))
+        """The (L, Cin, Cout) temporal profile; it sums to 1 over the L taps for every channel pair."""
+        in_channels = int(self.spatial_kernel_weight.shape[2])
+        if self.mixture_logits is None:
+            return ops.ones((1, in_channels, self.filters))
+        centres = (self.temporal_length - 1) * (ops.tanh(self.centres) + 1.0) / 2.0
+        widths = ops.exp(1.5 - 2.0 * ops.abs(ops.tanh(self.widths)))
+        z = (ops.convert_to_tensor(self._taps)[None, :] - centres[:, None]) / widths[:, None]
+        cauchy = 1.0 / (math.pi * widths[:, None] * ops.square(z) + 1.0)
+        cauchy = cauchy / (ops.sum(cauchy, axis=1, keepdims=True) + 1e-6)
+        mixed = ops.matmul(ops.softmax(self.mixture_logits, axis=-1), cauchy)
+        return ops.reshape(ops.transpose(mixed), (self.temporal_length, in_channels, self.filters))
 
     def call(self, inputs):
-        profile = self.temporal_profile()
-        kernel = profile[:, None, None, None, :] * self.spatial_kernel_weight[None]
+        kernel = self.temporal_profile()[:, None, None] * self.spatial_kernel_weight[None]
         outputs = ops.conv(inputs, kernel, strides=self.strides, padding="same")
         return outputs if self.bias is None else outputs + self.bias
 

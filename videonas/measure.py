@@ -53,6 +53,10 @@ def _separable_flops(layer, input_shape, output_shape) -> int:
 
 
 def _conv2plus1d_flops(layer: vl.Conv2Plus1D, input_shape, output_shape) -> int:
+    if layer.temporal_first:
+        mid_positions = int(output_shape[1]) * int(input_shape[2]) * int(input_shape[3])
+        temporal = 2 * int(numpy.prod(layer.temporal.kernel.shape)) * mid_positions
+        return temporal + 2 * int(numpy.prod(layer.spatial.kernel.shape)) * _positions(output_shape)
     if layer.temporal is None:
         return _conv_flops(layer.spatial, input_shape, output_shape)
     mid_positions = int(input_shape[1]) * int(output_shape[2]) * int(output_shape[3])
