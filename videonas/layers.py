@@ -201,17 +201,24 @@ class ITGM(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SqueezeExcitation(layers.Layer):
-    """Squeeze-and-excitation (Hu et al.): channel gates in (0, 1) from the clip's mean over time and space."""
+    """Squeeze-and-excitation (Hu et al.): channel gates in (0, 1) from the clip's mean over time and space.
 
-    def __init__(self, ratio: float, **kwargs: Any) -> None:
+    The bottleneck has max(1, round(C * ratio)) units, or max(int(C * ratio), min_units) when ``min_units`` is given
+    (TVN passes 8, as released in google-research ``tiny_video_nets/layers.py``).
+    """
+
+    def __init__(self, ratio: float, *, min_units: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
             raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
         self.ratio = float(ratio)
+        self.min_units = None if min_units is None else _positive_int("min_units", min_units)
 
     def build(self, input_shape) -> None:
         channels = int(input_shape[-1])
-        self.squeeze = layers.Dense(max(1, round(channels * self.ratio)), activation="relu", name="squeeze")
+        units = max(1, round(channels * self.ratio)) if self.min_units is None else \
+            max(int(channels * self.ratio), self.min_units)
+        self.squeeze = layers.Dense(units, activation="relu", name="squeeze")
         self.excite = layers.Dense(channels, activation="sigmoid", name="excite")
         self.squeeze.build((input_shape[0], channels))
         self.excite.build((input_shape[0], self.squeeze.units))
@@ -224,7 +231,7 @@ class SqueezeExcitation(layers.Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "ratio": self.ratio}
+        return {**super().get_config(), "ratio": self.ratio, "min_units": self.min_units}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
