@@ -320,16 +320,18 @@ class NonLocal(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class WeightedFusion(layers.Layer):
-    """AssembleNet's node input: sum_i sigmoid(w_i) * project_i(maxpool_i(x_i)) over a list of 5-D tensors.
+    """AssembleNet's node input, as released (tensorflow/models ``official/projects/assemblenet/modeling/
+    assemblenet.py``, ``multi_connection_fusion``): sum_i sigmoid(w_i) * maxpool_i(x_i), projected to the widest input.
 
-    Inputs share their time length; each is max-pooled (window = stride = ceil(size / smallest size), 'same' padding)
-    to the smallest spatial size and 1x1x1-projected (no bias) to ``filters``. The learned w_i are the connection
-    strengths that guide AssembleNet's mutations; they start at 0 (sigmoid 0.5) unless ``initial_weights`` is given.
+    Inputs share their time length; each is max-pooled (window = stride, 'same' padding) to the smallest spatial size.
+    Gated inputs of equal width are summed first; a group narrower than the widest input gets one 1x1x1 projection (no
+    bias), the widest group none, so sigmoid(w_i) is the only gain of an edge from a widest input. The logits start
+    from a truncated normal (std 0.01) unless ``initial_weights`` (logits) are given. One input: the identity, with no
+    weight (its connection weight reads 1).
     """
 
-    def __init__(self, filters: int, *, initial_weights: Sequence[float] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, initial_weights: Sequence[float] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.filters = _positive_int("filters", filters)
         self.initial_weights = None if initial_weights is None else [float(w) for w in initial_weights]
 
     def build(self, input_shape) -> None:
@@ -341,40 +343,64 @@ class WeightedFusion(layers.Layer):
         if self.initial_weights is not None and len(self.initial_weights) != len(shapes):
             raise ValueError(f"initial_weights must have {len(shapes)} values, got {self.initial_weights!r}")
         target = (min(int(s[2]) for s in shapes), min(int(s[3]) for s in shapes))
-        self.pool_sizes = []
-        for shape in shapes:
-            pools = tuple(-(-int(size) // small) for size, small in zip(shape[2:4], target))
-            if tuple(-(-int(size) // p) for size, p in zip(shape[2:4], pools)) != target:
-                raise ValueError(f"cannot max-pool spatial size {tuple(shape[2:4])} to {target}")
-            self.pool_sizes.append(pools)
-        self.projections = [layers.Conv3D(self.filters, 1, use_bias=False, name=f"project_{i}")
-                            for i in range(len(shapes))]
-        for projection, shape in zip(self.projections, shapes):
-            projection.build((*shape[:-1],)[:2] + target + (shape[-1],))
-        init = numpy.zeros(len(shapes)) if self.initial_weights is None else numpy.asarray(self.initial_weights)
-        self.logits = self.add_weight(name="connection_logits", shape=(len(shapes),),
-                                      initializer=keras.initializers.Constant(init))
+        self.pool_sizes = [tuple(_pool_to(int(size), small) for size, small in zip(shape[2:4], target))
+                           for shape in shapes]
+        self.filters = max(int(s[-1]) for s in shapes)
+        self.groups = list(dict.fromkeys(int(s[-1]) for s in shapes))  # widths in first-seen order
+        self.projections = {}
+        for width in self.groups:
+            if width != self.filters:
+                projection = layers.Conv3D(self.filters, 1, use_bias=False, name=f"project_{width}")
+                projection.build((None, int(shapes[0][1]), *target, width))
+                self.projections[width] = projection
+        self.logits = None
+        if len(shapes) > 1:
+            init = keras.initializers.TruncatedNormal(stddev=0.01) if self.initial_weights is None else \
+                keras.initializers.Constant(numpy.asarray(self.initial_weights))
+            self.logits = self.add_weight(name="connection_logits", shape=(len(shapes),), initializer=init)
 
     def call(self, inputs):
+        if self.logits is None:
+            return inputs[0]
         gates = ops.sigmoid(self.logits)
-        total = None
-        for i, (x, pools, projection) in enumerate(zip(inputs, self.pool_sizes, self.projections)):
+        sums = {}
+        for i, (x, pools) in enumerate(zip(inputs, self.pool_sizes)):
             if pools != (1, 1):
                 x = ops.max_pool(x, pool_size=(1, *pools), strides=(1, *pools), padding="same")
-            x = gates[i] * projection(x)
+            width = int(x.shape[-1])
+            sums[width] = gates[i] * x if width not in sums else sums[width] + gates[i] * x
+        total = None
+        for width in self.groups:
+            x = sums[width] if width == self.filters else self.projections[width](sums[width])
             total = x if total is None else total + x
         return total
 
     def connection_weights(self) -> numpy.ndarray:
-        """sigmoid(w_i) in input order."""
+        """sigmoid(w_i) in input order (1.0 for a single input, which has no weight)."""
+        if self.logits is None:
+            return numpy.ones(1)
         return 1.0 / (1.0 + numpy.exp(-numpy.asarray(keras.ops.convert_to_numpy(self.logits), dtype="float64")))
 
     def compute_output_shape(self, input_shape):
         shapes = list(input_shape)
-        return (shapes[0][0], shapes[0][1], min(s[2] for s in shapes), min(s[3] for s in shapes), self.filters)
+        return (shapes[0][0], shapes[0][1], min(s[2] for s in shapes), min(s[3] for s in shapes),
+                max(s[-1] for s in shapes))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "filters": self.filters, "initial_weights": self.initial_weights}
+        return {**super().get_config(), "initial_weights": self.initial_weights}
+
+
+def _pool_to(size: int, small: int) -> int:
+    """The max-pool window (= stride) taking ``size`` to ``small`` with 'same' padding: the released (size + 1) // small
+    where it lands on ``small``, else the smallest window that does (one always exists when ``size`` came from
+    ``small``'s map by an integer stride ratio, which AssembleNetGenome.validate ensures)."""
+    released = max(1, (size + 1) // small)
+    if -(-size // released) == small:
+        return released
+    for window in range(1, size + 1):
+        if -(-size // window) == small:
+            return window
+    raise ValueError(f"cannot max-pool spatial size {size} to {small}")
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
