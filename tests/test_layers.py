@@ -99,26 +99,32 @@ def test_context_gating_gates_are_constant_over_time_and_space():
     assert ((ratio > 0) & (ratio < 1)).all()
 
 
-def test_weighted_fusion_matches_numpy():
+def test_weighted_fusion_matches_numpy_as_released():
+    """Pool to the smallest map, gate, sum equal widths, project only the narrower group to the widest width."""
     rng = _rng(3)
     big = rng.standard_normal((2, 3, 8, 8, 3)).astype("float32")
     small = rng.standard_normal((2, 3, 4, 4, 5)).astype("float32")
-    fusion = vl.WeightedFusion(6, initial_weights=[0.3, -1.2])
-    y = _np(fusion([big, small]))
+    other = rng.standard_normal((2, 3, 4, 4, 3)).astype("float32")
+    fusion = vl.WeightedFusion(initial_weights=[0.3, -1.2, 0.7])
+    y = _np(fusion([big, small, other]))
+    assert list(fusion.projections) == [3]  # one projection for the 3-channel group, none for the widest (5)
     pooled = big.reshape(2, 3, 4, 2, 4, 2, 3).max(axis=(3, 5))
-    kernels = [_np(p.kernel).reshape(p.kernel.shape[-2], 6) for p in fusion.projections]
-    gates = 1 / (1 + numpy.exp(-numpy.array([0.3, -1.2])))
-    expected = gates[0] * pooled @ kernels[0] + gates[1] * small @ kernels[1]
+    kernel = _np(fusion.projections[3].kernel).reshape(3, 5)
+    gates = 1 / (1 + numpy.exp(-numpy.array([0.3, -1.2, 0.7])))
+    expected = (gates[0] * pooled + gates[2] * other) @ kernel + gates[1] * small
     numpy.testing.assert_allclose(y, expected, atol=1e-5)
     numpy.testing.assert_allclose(fusion.connection_weights(), gates, rtol=1e-6)
-    fresh = vl.WeightedFusion(2)
+    fresh = vl.WeightedFusion()
     fresh([big, small])
-    numpy.testing.assert_allclose(fresh.connection_weights(), [0.5, 0.5])
+    numpy.testing.assert_allclose(fresh.connection_weights(), [0.5, 0.5], atol=0.02)  # logits ~ N(0, 0.01)
+    single = vl.WeightedFusion()
+    numpy.testing.assert_allclose(_np(single([small])), small)
+    assert single.trainable_weights == [] and list(single.connection_weights()) == [1.0]
 
 
 def test_weighted_fusion_rejects_mismatched_time():
     with pytest.raises(ValueError, match="time length"):
-        vl.WeightedFusion(2)([numpy.zeros((1, 2, 4, 4, 1), "float32"), numpy.zeros((1, 3, 4, 4, 1), "float32")])
+        vl.WeightedFusion()([numpy.zeros((1, 2, 4, 4, 1), "float32"), numpy.zeros((1, 3, 4, 4, 1), "float32")])
 
 
 @pytest.mark.parametrize("mode", vl.NonLocal.MODES)
@@ -207,7 +213,7 @@ def _all_layers_model():
         vl.SqueezeExcitation(0.5)(a),
         vl.ContextGating()(a),
         vl.NonLocal(mode="dot_product")(a),
-        vl.WeightedFusion(3, initial_weights=[0.5, -0.5])([a, b]),
+        vl.WeightedFusion(initial_weights=[0.5, -0.5])([a, b]),
         vl.FrameDepthwiseConv(kernel_size=3)(a),
         vl.DepthwiseConv3D(kernel_size=(3, 3, 3), strides=(1, 2, 2))(a),
     ]
