@@ -83,6 +83,7 @@ def test_conv2plus1d_temporal_first_is_evanets_released_order():
 
 def test_squeeze_excitation_scales_channels_by_gates_in_open_unit_interval():
     x = _rng().uniform(0.5, 2.0, (2, 3, 4, 4, 8)).astype("float32")
+    x[1] *= numpy.linspace(0.1, 3.0, 8, dtype="float32")  # a clip of a different channel profile
     se = vl.SqueezeExcitation(0.25)
     ratio = _np(se(x)) / x
     assert se.squeeze.units == 2
