@@ -13,6 +13,8 @@ import genome_sets
 from videonas import genome
 from videonas.genome import published
 from videonas.genome.assemblenet import (
+    GUIDED_PRUNE_THRESHOLD,
+    MAX_NODES,
     RELEASED_DEPTHS,
     AssembleNetGenome,
     AssembleNetSpace,
@@ -257,3 +259,40 @@ def test_bad_space_options_and_edge_weights_are_refused():
     parent = space.sample(numpy.random.default_rng(0))
     with pytest.raises(ValueError, match=r"edge_weights\[\(0, 4\)\] must be in \[0.0, 1.0\], got 1.5"):
         space.mutate(parent, numpy.random.default_rng(0), edge_weights={(0, 4): 1.5})
+
+
+def test_guided_mutation_uses_the_weights_on_every_connectivity_change():
+    """An "add edge" draw is guided too: the weakest edge goes, every edge under the threshold goes, one edge is
+    added (GUIDED_PRUNE_THRESHOLD, a documented rule; the paper publishes none)."""
+    parent = published.load("AssembleNet-50")
+    weights = {edge: 0.9 for edge in edges(parent)}
+    weights[(0, 8)], weights[(2, 9)] = 0.05, GUIDED_PRUNE_THRESHOLD / 2
+    for operation in ("add_edge", "remove_edge"):
+        space = AssembleNetSpace(operations=(operation,))
+        child = space.mutate(parent, numpy.random.default_rng(0), edge_weights=weights)
+        assert set(edges(parent)) - set(edges(child)) == {(0, 8), (2, 9)}
+        assert len(set(edges(child)) - set(edges(parent))) == 1
+    guided = AssembleNetSpace().guided_connectivity(parent, numpy.random.default_rng(1), {e: 0.9 for e in weights})
+    assert len(set(edges(parent)) - set(edges(guided))) == 1  # the rank rule alone: the weakest (a tie here) goes
+
+
+def test_node_count_and_cost_caps_fail_fast():
+    stems = (Stem("rgb", 1), Stem("flow", 1))
+    levels = [Block(level, (0, 1) if level == 0 else (level + 1,), 4, 1, 1) for level in range(4)]
+    crowd = tuple(Block(3, (2,), 4, 1, 1) for _ in range(20_002 - 6))
+    with pytest.raises(ValueError, match=f"nodes must hold at most {MAX_NODES} nodes, got 20002"):
+        AssembleNetGenome(nodes=stems + tuple(levels) + crowd)
+    huge = [dataclasses.replace(block, filters=4096) for block in levels]
+    with pytest.raises(ValueError, match="too large"):
+        AssembleNetGenome(nodes=stems + tuple(huge), blocks_per_level=(64, 64, 64, 64))
+
+
+def test_inputs_at_strides_that_do_not_divide_are_refused():
+    """Two level-0 nodes at strides 2 and 3 feeding one node: no max-pool window brings 28 and 19 together."""
+    stems = (Stem("rgb", 1), Stem("flow", 1))
+    blocks = (Block(0, (0,), 4, 1, 2), Block(0, (1,), 4, 1, 3), Block(1, (2, 3), 4, 1, 1), Block(2, (4,), 4, 1, 1),
+              Block(3, (5,), 4, 1, 1))
+    with pytest.raises(ValueError, match=r"nodes\[4\].inputs mixes spatial strides 2 \(node 2\) and 3"):
+        AssembleNetGenome(nodes=stems + blocks)
+    fine = AssembleNetGenome(nodes=stems + (blocks[0], dataclasses.replace(blocks[1], spatial_stride=4)) + blocks[2:])
+    assert fine.cumulative_strides() == [1, 1, 2, 4, 4, 4, 4]

@@ -35,35 +35,56 @@ def test_itgm_length_one_equals_per_frame_conv2d(strides):
     numpy.testing.assert_allclose(y, expected, atol=1e-5)
 
 
-def test_itgm_profile_is_normalised_mixture_and_kernel_is_inflated():
+def test_itgm_profile_is_released_per_channel_pair_mixture_and_kernel_is_inflated():
     itgm = vl.ITGM(5, temporal_length=5, num_mixtures=3)
     itgm.build((None, 4, 6, 6, 2))
     rng = _rng(1)
     itgm.centres.assign(rng.standard_normal(3).astype("float32") * 3)
     itgm.widths.assign(rng.standard_normal(3).astype("float32"))
-    itgm.mixture_logits.assign(rng.standard_normal((5, 3)).astype("float32"))
+    # One set of mixture weights per (input, output) channel pair, as released (evanet/tgm_layer.py).
+    assert tuple(itgm.mixture_logits.shape) == (2 * 5, 3)
+    itgm.mixture_logits.assign(rng.standard_normal((10, 3)).astype("float32"))
     profile = _np(itgm.temporal_profile())
-    assert profile.shape == (5, 5)
-    numpy.testing.assert_allclose(profile.sum(axis=0), numpy.ones(5), atol=1e-5)
+    assert profile.shape == (5, 2, 5)
+    numpy.testing.assert_allclose(profile.sum(axis=0), numpy.ones((2, 5)), atol=1e-5)
     assert (profile > 0).all()
-    # Recompute the profile by hand: softmax mixture of normalised Cauchy kernels.
-    centres = numpy.tanh(_np(itgm.centres)) * 2.0
-    widths = numpy.log1p(numpy.exp(_np(itgm.widths))) + 0.01
-    cauchy = 1 / (1 + ((numpy.arange(5)[:, None] - 2.0 - centres) / widths) ** 2)
-    cauchy /= cauchy.sum(axis=0)
+    assert not numpy.allclose(profile[:, 0, 0], profile[:, 1, 0])  # input channels mix differently
+    # Recompute by hand with the released formulas.
+    centres = 4 * (numpy.tanh(_np(itgm.centres)) + 1) / 2
+    widths = numpy.exp(1.5 - 2 * numpy.abs(numpy.tanh(_np(itgm.widths))))
+    cauchy = 1 / (numpy.pi * widths[:, None] * ((numpy.arange(5)[None] - centres[:, None]) / widths[:, None]) ** 2 + 1)
+    cauchy /= cauchy.sum(axis=1, keepdims=True) + 1e-6
     logits = _np(itgm.mixture_logits)
     mixture = numpy.exp(logits) / numpy.exp(logits).sum(axis=1, keepdims=True)
-    numpy.testing.assert_allclose(profile, cauchy @ mixture.T, atol=1e-5)
+    numpy.testing.assert_allclose(profile, (mixture @ cauchy).T.reshape(5, 2, 5), atol=1e-5)
     # The conv uses the inflated kernel profile[t] * spatial: check against a Conv3D holding it.
     x = rng.standard_normal((1, 4, 6, 6, 2)).astype("float32")
     conv = keras.layers.Conv3D(5, (5, 3, 3), padding="same", use_bias=False)
     conv.build(x.shape)
-    conv.set_weights([profile[:, None, None, None, :] * _np(itgm.spatial_kernel_weight)[None]])
+    conv.set_weights([profile[:, None, None] * _np(itgm.spatial_kernel_weight)[None]])
     numpy.testing.assert_allclose(_np(itgm(x)), _np(conv(x)), atol=1e-5)
 
 
+def test_itgm_parameter_count_as_released():
+    for length, expected in ((1, 3 * 3 * 4 * 6), (5, 3 * 3 * 4 * 6 + 2 * 4 + 4 * 6 * 4)):
+        itgm = vl.ITGM(6, temporal_length=length)
+        itgm.build((None, 4, 6, 6, 4))
+        assert itgm.count_params() == expected
+
+
+def test_conv2plus1d_temporal_first_is_evanets_released_order():
+    layer = vl.Conv2Plus1D(8, temporal_kernel=1, mid_filters=4, temporal_first=True, strides=(2, 2, 2))
+    y = layer(numpy.zeros((1, 4, 8, 8, 3), "float32"))
+    assert tuple(y.shape) == (1, 2, 4, 4, 8)
+    # Both convs exist even at t = 1: (1,1,1) 3->4 then (1,3,3) 4->8 (plus the middle BN's 2 x 4 trainables).
+    assert tuple(layer.temporal.kernel.shape) == (1, 1, 1, 3, 4)
+    assert tuple(layer.spatial.kernel.shape) == (1, 3, 3, 4, 8)
+
+
 def test_squeeze_excitation_scales_channels_by_gates_in_open_unit_interval():
+    keras.utils.set_random_seed(1)  # an unlucky initialisation can zero every squeeze unit (all gates 0.5)
     x = _rng().uniform(0.5, 2.0, (2, 3, 4, 4, 8)).astype("float32")
+    x[1] *= numpy.linspace(0.1, 3.0, 8, dtype="float32")  # a clip of a different channel profile
     se = vl.SqueezeExcitation(0.25)
     ratio = _np(se(x)) / x
     assert se.squeeze.units == 2
@@ -80,26 +101,32 @@ def test_context_gating_gates_are_constant_over_time_and_space():
     assert ((ratio > 0) & (ratio < 1)).all()
 
 
-def test_weighted_fusion_matches_numpy():
+def test_weighted_fusion_matches_numpy_as_released():
+    """Pool to the smallest map, gate, sum equal widths, project only the narrower group to the widest width."""
     rng = _rng(3)
     big = rng.standard_normal((2, 3, 8, 8, 3)).astype("float32")
     small = rng.standard_normal((2, 3, 4, 4, 5)).astype("float32")
-    fusion = vl.WeightedFusion(6, initial_weights=[0.3, -1.2])
-    y = _np(fusion([big, small]))
+    other = rng.standard_normal((2, 3, 4, 4, 3)).astype("float32")
+    fusion = vl.WeightedFusion(initial_weights=[0.3, -1.2, 0.7])
+    y = _np(fusion([big, small, other]))
+    assert list(fusion.projections) == [3]  # one projection for the 3-channel group, none for the widest (5)
     pooled = big.reshape(2, 3, 4, 2, 4, 2, 3).max(axis=(3, 5))
-    kernels = [_np(p.kernel).reshape(p.kernel.shape[-2], 6) for p in fusion.projections]
-    gates = 1 / (1 + numpy.exp(-numpy.array([0.3, -1.2])))
-    expected = gates[0] * pooled @ kernels[0] + gates[1] * small @ kernels[1]
+    kernel = _np(fusion.projections[3].kernel).reshape(3, 5)
+    gates = 1 / (1 + numpy.exp(-numpy.array([0.3, -1.2, 0.7])))
+    expected = (gates[0] * pooled + gates[2] * other) @ kernel + gates[1] * small
     numpy.testing.assert_allclose(y, expected, atol=1e-5)
     numpy.testing.assert_allclose(fusion.connection_weights(), gates, rtol=1e-6)
-    fresh = vl.WeightedFusion(2)
+    fresh = vl.WeightedFusion()
     fresh([big, small])
-    numpy.testing.assert_allclose(fresh.connection_weights(), [0.5, 0.5])
+    numpy.testing.assert_allclose(fresh.connection_weights(), [0.5, 0.5], atol=0.02)  # logits ~ N(0, 0.01)
+    single = vl.WeightedFusion()
+    numpy.testing.assert_allclose(_np(single([small])), small)
+    assert single.trainable_weights == [] and list(single.connection_weights()) == [1.0]
 
 
 def test_weighted_fusion_rejects_mismatched_time():
     with pytest.raises(ValueError, match="time length"):
-        vl.WeightedFusion(2)([numpy.zeros((1, 2, 4, 4, 1), "float32"), numpy.zeros((1, 3, 4, 4, 1), "float32")])
+        vl.WeightedFusion()([numpy.zeros((1, 2, 4, 4, 1), "float32"), numpy.zeros((1, 3, 4, 4, 1), "float32")])
 
 
 @pytest.mark.parametrize("mode", vl.NonLocal.MODES)
@@ -188,7 +215,7 @@ def _all_layers_model():
         vl.SqueezeExcitation(0.5)(a),
         vl.ContextGating()(a),
         vl.NonLocal(mode="dot_product")(a),
-        vl.WeightedFusion(3, initial_weights=[0.5, -0.5])([a, b]),
+        vl.WeightedFusion(initial_weights=[0.5, -0.5])([a, b]),
         vl.FrameDepthwiseConv(kernel_size=3)(a),
         vl.DepthwiseConv3D(kernel_size=(3, 3, 3), strides=(1, 2, 2))(a),
     ]

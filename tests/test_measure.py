@@ -55,10 +55,12 @@ def test_count_flops_walks_nested_models_and_fusion():
     a = keras.Input((2, 8, 8, 4))
     b = keras.Input((2, 4, 4, 6))
     inner = keras.Model(a, keras.layers.Conv3D(3, 1, name="inner_conv")(a), name="inner")
-    fused = vl.WeightedFusion(5, name="fuse")([inner(a), b, inner(a)])
+    fused = vl.WeightedFusion(name="fuse")([inner(a), b, inner(a)])
     per_layer = measure.count_flops(keras.Model([a, b], fused), by_layer=True)
-    # The shared sub-model runs twice; fusion pools the 8x8 inputs to 4x4 then projects all three.
-    assert per_layer == {"inner/inner_conv": 2 * (2 * 4 * 3 * 2 * 64), "fuse": 2 * 2 * 16 * (3 + 6 + 3) * 5}
+    # The shared sub-model runs twice; fusion pools the 8x8 inputs to 4x4, sums the two 3-channel inputs and projects
+    # that sum once to the widest (6) input's width; the 6-channel input is not projected (as released).
+    assert per_layer == {"inner/inner_conv": 2 * (2 * 4 * 3 * 2 * 64), "fuse": 2 * 2 * 16 * 3 * 6}
+    assert measure.count_macs(keras.Model([a, b], fused)) == sum(per_layer.values()) // 2
 
 
 _TORCH_SCRIPT = """
@@ -75,7 +77,7 @@ x = vl.SqueezeExcitation(0.5)(x)
 x = vl.ContextGating()(x)
 x = vl.NonLocal(mode="dot_product")(x)
 y = keras.layers.Conv3D(4, 1, strides=(1, 2, 2))(x)
-x = vl.WeightedFusion(6)([x, y])
+x = vl.WeightedFusion()([x, y])
 x = keras.layers.GlobalAveragePooling3D()(x)
 model = keras.Model(x_in, keras.layers.Dense(7)(x))
 clip = numpy.random.default_rng(0).random((1, 4, 12, 12, 3), dtype="float32")

@@ -83,23 +83,56 @@ def test_single_frame_skips_the_temporal_layers():
     assert two_frames.count_params() > conv.count_params()  # with 2 frames the (k, 1, 1) convs exist
 
 
-def test_residual_block_is_input_plus_branch():
-    """With matching shapes the skip is an identity: zeroing the branch's last BN leaves relu(input) = input."""
+def test_residual_is_always_a_projection_as_released():
+    """tiny_video_nets/tiny_video_net.py: the skip is a 1x1 conv + BN even when shapes match, so zeroing the branch's
+    last BN leaves relu(BN(conv(input)))."""
     genome = _two_block_genome(num_frames=2, temporal_type="avgpool", skip=True)
     model = build_tvn(genome, num_classes=3)
-    names = {layer.name for layer in model.layers}
-    assert "block1_0_projection_conv" not in names
+    assert model.get_layer("block1_0_projection_conv").strides == (1, 1, 1)
     probe = keras.Model(model.input, [model.get_layer("block0_0_out").output, model.get_layer("block1_0_out").output])
-    clip = _clip(genome)
-    before, after = (keras.ops.convert_to_numpy(t) for t in probe(clip, training=False))
-    assert not numpy.allclose(before, after)
     norm = model.get_layer("block1_0_expand_bn")
     gamma, beta, mean, variance = norm.get_weights()
     norm.set_weights([numpy.zeros_like(gamma), numpy.zeros_like(beta), mean, variance])
-    before, after = (keras.ops.convert_to_numpy(t) for t in probe(clip, training=False))
-    numpy.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
+    before, after = (keras.ops.convert_to_numpy(t) for t in probe(_clip(genome), training=False))
+    projection = keras.Sequential([model.get_layer("block1_0_projection_conv"), model.get_layer("block1_0_projection_bn")])
+    expected = numpy.maximum(keras.ops.convert_to_numpy(projection(before, training=False)), 0)
+    numpy.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-5)
     strided = build_tvn(_two_block_genome(num_frames=2, temporal_type="avgpool", skip=True, stride=2), num_classes=3)
-    assert "block1_0_projection_conv" in {layer.name for layer in strided.layers}
+    assert strided.get_layer("block1_0_projection_conv").strides == (1, 2, 2)
+
+
+def test_no_residual_when_the_frame_count_changes():
+    block = TVNBlock(spatial_type="std", temporal_kernel=3, temporal_stride=2, filters=8, skip=True, repeats=2)
+    model = build_tvn(TVNGenome(image_size=32, num_frames=4, frame_stride=1, blocks=(block, TVNBlock(filters=8))), num_classes=3)
+    names = {layer.name for layer in model.layers}
+    assert "block0_0_residual" not in names and "block0_0_projection_conv" not in names  # 4 -> 2 frames
+    assert "block0_1_residual" in names  # the unstrided repeat keeps its frames and its residual
+
+
+def test_kernel_one_ignores_its_stride_as_released():
+    block = TVNBlock(spatial_kernel=1, spatial_stride=2, temporal_kernel=1, temporal_stride=2, filters=8, expand=2)
+    genome = TVNGenome(image_size=32, num_frames=4, frame_stride=1, blocks=(block, TVNBlock(filters=8)))
+    model = build_tvn(genome, num_classes=3)
+    assert tuple(model.get_layer("block0_0_out").output.shape[1:4]) == (4, 32, 32)
+    assert genome.feature_sizes()[0] == (4, 32)
+
+
+def test_parameters_never_grow_when_the_input_shrinks():
+    """Clipping a kernel to a small map keeps the 1x1 reduce and the (depthwise) conv (TVN-2 once had more weights at
+    80 px than at 256 px)."""
+    blocks = tuple(TVNBlock(spatial_type=kind, spatial_kernel=7, spatial_stride=2, temporal_kernel=5, filters=16)
+                   for kind in ("std", "depth", "std", "depth", "depth"))
+    counts = [build_tvn(TVNGenome(image_size=size, num_frames=frames, frame_stride=1, blocks=blocks),
+                        num_classes=3).count_params() for size, frames in ((256, 8), (64, 4), (32, 2), (32, 1))]
+    assert counts == sorted(counts, reverse=True) and counts[-1] < counts[0]
+    small = build_tvn(TVNGenome(image_size=32, num_frames=1, frame_stride=1, blocks=blocks), num_classes=3)
+    assert "block4_0_reduce_conv" in {layer.name for layer in small.layers}  # a 2x2 map: kernel 7 clipped to 3
+
+
+def test_squeeze_excitation_bottleneck_as_released():
+    block = TVNBlock(filters=8, expand=2, squeeze=0.25)
+    model = build_tvn(TVNGenome(image_size=32, num_frames=1, frame_stride=1, blocks=(block, TVNBlock(filters=8))), num_classes=3)
+    assert model.get_layer("block0_0_squeeze").squeeze.units == max(int(16 * 0.25), 8) == 8
 
 
 def test_input_output_names_and_bad_arguments():

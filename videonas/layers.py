@@ -49,6 +49,10 @@ class Conv2Plus1D(layers.Layer):
     Splitting the 3D kernel doubles the non-linearities for the same receptive field. ``mid_filters`` defaults to
     ``filters``; the R(2+1)D baseline passes the parameter-matching width. With ``temporal_kernel=1`` the layer is the
     spatial conv alone (spatial and temporal strides folded into it), so frames stay independent.
+
+    ``temporal_first=True`` is EvaNet's released order (google-research ``evanet/model_dna.py``, ``conv21d``): a
+    (t,1,1) conv to ``mid_filters`` (EvaNet passes filters // 2), BN, ReLU, then the (1,k,k) conv to ``filters``; both
+    convs exist even when t = 1, as released.
     """
 
     def __init__(
@@ -61,10 +65,12 @@ class Conv2Plus1D(layers.Layer):
         temporal_dilation: int = 1,
         use_bias: bool = False,
         mid_filters: int | None = None,
+        temporal_first: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.filters = _positive_int("filters", filters)
+        self.temporal_first = bool(temporal_first)
         self.temporal_kernel = _positive_int("temporal_kernel", temporal_kernel)
         self.spatial_kernel = _positive_int("spatial_kernel", spatial_kernel)
         self.strides = _triple("strides", strides)
@@ -75,7 +81,14 @@ class Conv2Plus1D(layers.Layer):
             raise ValueError(f"temporal_dilation {temporal_dilation} needs temporal stride 1, got strides {strides!r}")
         t_stride, h_stride, w_stride = self.strides
         k = self.spatial_kernel
-        if self.temporal_kernel == 1:
+        if self.temporal_first:
+            self.temporal = layers.Conv3D(self.mid_filters, (self.temporal_kernel, 1, 1), strides=(t_stride, 1, 1),
+                                          dilation_rate=(self.temporal_dilation, 1, 1), padding="same",
+                                          use_bias=self.use_bias, name="temporal")
+            self.norm = batch_norm(name="mid_bn")
+            self.spatial = layers.Conv3D(self.filters, (1, k, k), strides=(1, h_stride, w_stride), padding="same",
+                                         use_bias=self.use_bias, name="spatial")
+        elif self.temporal_kernel == 1:
             self.spatial = layers.Conv3D(self.filters, (1, k, k), strides=self.strides, padding="same",
                                          use_bias=self.use_bias, name="spatial")
             self.norm = self.temporal = None
@@ -88,13 +101,17 @@ class Conv2Plus1D(layers.Layer):
                                           use_bias=self.use_bias, name="temporal")
 
     def build(self, input_shape) -> None:
-        self.spatial.build(input_shape)
-        if self.temporal is not None:
-            mid_shape = self.spatial.compute_output_shape(input_shape)
+        first, second = (self.temporal, self.spatial) if self.temporal_first else (self.spatial, self.temporal)
+        first.build(input_shape)
+        if second is not None:
+            mid_shape = first.compute_output_shape(input_shape)
             self.norm.build(mid_shape)
-            self.temporal.build(mid_shape)
+            second.build(mid_shape)
 
     def call(self, inputs, training=None):
+        if self.temporal_first:
+            x = ops.relu(self.norm(self.temporal(inputs), training=training))
+            return self.spatial(x)
         x = self.spatial(inputs)
         if self.temporal is None:
             return x
@@ -104,18 +121,18 @@ class Conv2Plus1D(layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "temporal_kernel": self.temporal_kernel,
                 "spatial_kernel": self.spatial_kernel, "strides": self.strides,
-                "temporal_dilation": self.temporal_dilation, "use_bias": self.use_bias, "mid_filters": self.mid_filters}
+                "temporal_dilation": self.temporal_dilation, "use_bias": self.use_bias, "mid_filters": self.mid_filters,
+                "temporal_first": self.temporal_first}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ITGM(layers.Layer):
     """Inflated temporal Gaussian mixture conv (EvaNet): a k x k spatial kernel times a learned temporal profile.
 
-    The profile of length L is, per output channel, a softmax-weighted mixture of ``num_mixtures`` Cauchy kernels with
-    learned centres (tanh-squashed into [-(L-1)/2, (L-1)/2]) and widths (softplus, floored at 0.01); each Cauchy kernel
-    is normalised to sum 1 over the L taps, so the profile sums to 1 and L = 1 is exactly a per-frame 2D conv. Only
-    k*k*Cin*Cout + 2*M + Cout*M weights are learned whatever L is.
-    Interpretation: the mixture weights are per output channel as in the TGM paper; the widths use softplus, not exp.
+    As released (google-research ``evanet/tgm_layer.py``): ``num_mixtures`` Cauchy kernels over the L taps, centre
+    (L-1)(tanh(c)+1)/2 and width exp(1.5 - 2|tanh(g)|), each normalised to sum 1; every (input, output) channel pair
+    mixes them with its own softmax weights, so the (L, Cin, Cout) profile sums to 1 over the taps and L = 1 is exactly
+    a per-frame 2D conv. Learned: k*k*Cin*Cout spatial weights, plus 2*M + Cin*Cout*M profile weights when L > 1.
     """
 
     def __init__(
@@ -136,37 +153,39 @@ class ITGM(layers.Layer):
         self.num_mixtures = _positive_int("num_mixtures", num_mixtures)
         self.strides = _triple("strides", strides)
         self.use_bias = bool(use_bias)
-        self._positions = numpy.arange(self.temporal_length, dtype="float32") - (self.temporal_length - 1) / 2
+        self._taps = numpy.arange(self.temporal_length, dtype="float32")
 
     def build(self, input_shape) -> None:
         in_channels = int(input_shape[-1])
         k = self.spatial_kernel
         self.spatial_kernel_weight = self.add_weight(name="spatial_kernel", shape=(k, k, in_channels, self.filters),
-                                                     initializer="glorot_uniform")
-        # Centres start spread over the window, widths at 1 tap, mixtures uniform: a smooth, non-degenerate profile.
-        spread = numpy.linspace(-0.5, 0.5, self.num_mixtures) if self.num_mixtures > 1 else numpy.zeros(1)
-        self.centres = self.add_weight(name="centres", shape=(self.num_mixtures,),
-                                       initializer=keras.initializers.Constant(numpy.arctanh(spread)))
-        self.widths = self.add_weight(name="widths", shape=(self.num_mixtures,),
-                                      initializer=keras.initializers.Constant(math.log(math.e - 1.0)))
-        self.mixture_logits = self.add_weight(name="mixture_logits", shape=(self.filters, self.num_mixtures),
-                                              initializer="zeros")
+                                                     initializer="he_normal")
+        self.centres = self.widths = self.mixture_logits = None
+        if self.temporal_length > 1:  # initialisers as released
+            self.centres = self.add_weight(name="centres", shape=(self.num_mixtures,),
+                                           initializer=keras.initializers.RandomNormal(stddev=0.5))
+            self.widths = self.add_weight(name="widths", shape=(self.num_mixtures,),
+                                          initializer=keras.initializers.RandomNormal(stddev=0.1))
+            self.mixture_logits = self.add_weight(name="mixture_logits",
+                                                  shape=(in_channels * self.filters, self.num_mixtures),
+                                                  initializer=keras.initializers.TruncatedNormal(stddev=1.0))
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
 
     def temporal_profile(self):
-        """The (L, filters) temporal profile; each column sums to 1."""
-        half = (self.temporal_length - 1) / 2
-        centres = ops.tanh(self.centres) * half
-        widths = ops.softplus(self.widths) + 0.01
-        z = (ops.convert_to_tensor(self._positions)[:, None] - centres[None, :]) / widths[None, :]
-        cauchy = 1.0 / (1.0 + ops.square(z))
-        cauchy = cauchy / ops.sum(cauchy, axis=0, keepdims=True)
-        mixture = ops.softmax(self.mixture_logits, axis=-1)
-        return ops.matmul(cauchy, ops.transpose(mixture))
+        """The (L, Cin, Cout) temporal profile; it sums to 1 over the L taps for every channel pair."""
+        in_channels = int(self.spatial_kernel_weight.shape[2])
+        if self.mixture_logits is None:
+            return ops.ones((1, in_channels, self.filters))
+        centres = (self.temporal_length - 1) * (ops.tanh(self.centres) + 1.0) / 2.0
+        widths = ops.exp(1.5 - 2.0 * ops.abs(ops.tanh(self.widths)))
+        z = (ops.convert_to_tensor(self._taps)[None, :] - centres[:, None]) / widths[:, None]
+        cauchy = 1.0 / (math.pi * widths[:, None] * ops.square(z) + 1.0)
+        cauchy = cauchy / (ops.sum(cauchy, axis=1, keepdims=True) + 1e-6)
+        mixed = ops.matmul(ops.softmax(self.mixture_logits, axis=-1), cauchy)
+        return ops.reshape(ops.transpose(mixed), (self.temporal_length, in_channels, self.filters))
 
     def call(self, inputs):
-        profile = self.temporal_profile()
-        kernel = profile[:, None, None, None, :] * self.spatial_kernel_weight[None]
+        kernel = self.temporal_profile()[:, None, None] * self.spatial_kernel_weight[None]
         outputs = ops.conv(inputs, kernel, strides=self.strides, padding="same")
         return outputs if self.bias is None else outputs + self.bias
 
@@ -182,17 +201,24 @@ class ITGM(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SqueezeExcitation(layers.Layer):
-    """Squeeze-and-excitation (Hu et al.): channel gates in (0, 1) from the clip's mean over time and space."""
+    """Squeeze-and-excitation (Hu et al.): channel gates in (0, 1) from the clip's mean over time and space.
 
-    def __init__(self, ratio: float, **kwargs: Any) -> None:
+    The bottleneck has max(1, round(C * ratio)) units, or max(int(C * ratio), min_units) when ``min_units`` is given
+    (TVN passes 8, as released in google-research ``tiny_video_nets/layers.py``).
+    """
+
+    def __init__(self, ratio: float, *, min_units: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
             raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
         self.ratio = float(ratio)
+        self.min_units = None if min_units is None else _positive_int("min_units", min_units)
 
     def build(self, input_shape) -> None:
         channels = int(input_shape[-1])
-        self.squeeze = layers.Dense(max(1, round(channels * self.ratio)), activation="relu", name="squeeze")
+        units = max(1, round(channels * self.ratio)) if self.min_units is None else \
+            max(int(channels * self.ratio), self.min_units)
+        self.squeeze = layers.Dense(units, activation="relu", name="squeeze")
         self.excite = layers.Dense(channels, activation="sigmoid", name="excite")
         self.squeeze.build((input_shape[0], channels))
         self.excite.build((input_shape[0], self.squeeze.units))
@@ -205,7 +231,7 @@ class SqueezeExcitation(layers.Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "ratio": self.ratio}
+        return {**super().get_config(), "ratio": self.ratio, "min_units": self.min_units}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -294,16 +320,18 @@ class NonLocal(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class WeightedFusion(layers.Layer):
-    """AssembleNet's node input: sum_i sigmoid(w_i) * project_i(maxpool_i(x_i)) over a list of 5-D tensors.
+    """AssembleNet's node input, as released (tensorflow/models ``official/projects/assemblenet/modeling/
+    assemblenet.py``, ``multi_connection_fusion``): sum_i sigmoid(w_i) * maxpool_i(x_i), projected to the widest input.
 
-    Inputs share their time length; each is max-pooled (window = stride = ceil(size / smallest size), 'same' padding)
-    to the smallest spatial size and 1x1x1-projected (no bias) to ``filters``. The learned w_i are the connection
-    strengths that guide AssembleNet's mutations; they start at 0 (sigmoid 0.5) unless ``initial_weights`` is given.
+    Inputs share their time length; each is max-pooled (window = stride, 'same' padding) to the smallest spatial size.
+    Gated inputs of equal width are summed first; a group narrower than the widest input gets one 1x1x1 projection (no
+    bias), the widest group none, so sigmoid(w_i) is the only gain of an edge from a widest input. The logits start
+    from a truncated normal (std 0.01) unless ``initial_weights`` (logits) are given. One input: the identity, with no
+    weight (its connection weight reads 1).
     """
 
-    def __init__(self, filters: int, *, initial_weights: Sequence[float] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, initial_weights: Sequence[float] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.filters = _positive_int("filters", filters)
         self.initial_weights = None if initial_weights is None else [float(w) for w in initial_weights]
 
     def build(self, input_shape) -> None:
@@ -315,40 +343,64 @@ class WeightedFusion(layers.Layer):
         if self.initial_weights is not None and len(self.initial_weights) != len(shapes):
             raise ValueError(f"initial_weights must have {len(shapes)} values, got {self.initial_weights!r}")
         target = (min(int(s[2]) for s in shapes), min(int(s[3]) for s in shapes))
-        self.pool_sizes = []
-        for shape in shapes:
-            pools = tuple(-(-int(size) // small) for size, small in zip(shape[2:4], target))
-            if tuple(-(-int(size) // p) for size, p in zip(shape[2:4], pools)) != target:
-                raise ValueError(f"cannot max-pool spatial size {tuple(shape[2:4])} to {target}")
-            self.pool_sizes.append(pools)
-        self.projections = [layers.Conv3D(self.filters, 1, use_bias=False, name=f"project_{i}")
-                            for i in range(len(shapes))]
-        for projection, shape in zip(self.projections, shapes):
-            projection.build((*shape[:-1],)[:2] + target + (shape[-1],))
-        init = numpy.zeros(len(shapes)) if self.initial_weights is None else numpy.asarray(self.initial_weights)
-        self.logits = self.add_weight(name="connection_logits", shape=(len(shapes),),
-                                      initializer=keras.initializers.Constant(init))
+        self.pool_sizes = [tuple(_pool_to(int(size), small) for size, small in zip(shape[2:4], target))
+                           for shape in shapes]
+        self.filters = max(int(s[-1]) for s in shapes)
+        self.groups = list(dict.fromkeys(int(s[-1]) for s in shapes))  # widths in first-seen order
+        self.projections = {}
+        for width in self.groups:
+            if width != self.filters:
+                projection = layers.Conv3D(self.filters, 1, use_bias=False, name=f"project_{width}")
+                projection.build((None, int(shapes[0][1]), *target, width))
+                self.projections[width] = projection
+        self.logits = None
+        if len(shapes) > 1:
+            init = keras.initializers.TruncatedNormal(stddev=0.01) if self.initial_weights is None else \
+                keras.initializers.Constant(numpy.asarray(self.initial_weights))
+            self.logits = self.add_weight(name="connection_logits", shape=(len(shapes),), initializer=init)
 
     def call(self, inputs):
+        if self.logits is None:
+            return inputs[0]
         gates = ops.sigmoid(self.logits)
-        total = None
-        for i, (x, pools, projection) in enumerate(zip(inputs, self.pool_sizes, self.projections)):
+        sums = {}
+        for i, (x, pools) in enumerate(zip(inputs, self.pool_sizes)):
             if pools != (1, 1):
                 x = ops.max_pool(x, pool_size=(1, *pools), strides=(1, *pools), padding="same")
-            x = gates[i] * projection(x)
+            width = int(x.shape[-1])
+            sums[width] = gates[i] * x if width not in sums else sums[width] + gates[i] * x
+        total = None
+        for width in self.groups:
+            x = sums[width] if width == self.filters else self.projections[width](sums[width])
             total = x if total is None else total + x
         return total
 
     def connection_weights(self) -> numpy.ndarray:
-        """sigmoid(w_i) in input order."""
+        """sigmoid(w_i) in input order (1.0 for a single input, which has no weight)."""
+        if self.logits is None:
+            return numpy.ones(1)
         return 1.0 / (1.0 + numpy.exp(-numpy.asarray(keras.ops.convert_to_numpy(self.logits), dtype="float64")))
 
     def compute_output_shape(self, input_shape):
         shapes = list(input_shape)
-        return (shapes[0][0], shapes[0][1], min(s[2] for s in shapes), min(s[3] for s in shapes), self.filters)
+        return (shapes[0][0], shapes[0][1], min(s[2] for s in shapes), min(s[3] for s in shapes),
+                max(s[-1] for s in shapes))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "filters": self.filters, "initial_weights": self.initial_weights}
+        return {**super().get_config(), "initial_weights": self.initial_weights}
+
+
+def _pool_to(size: int, small: int) -> int:
+    """The max-pool window (= stride) taking ``size`` to ``small`` with 'same' padding: the released (size + 1) // small
+    where it lands on ``small``, else the smallest window that does (one always exists when ``size`` came from
+    ``small``'s map by an integer stride ratio, which AssembleNetGenome.validate ensures)."""
+    released = max(1, (size + 1) // small)
+    if -(-size // released) == small:
+        return released
+    for window in range(1, size + 1):
+        if -(-size // window) == small:
+            return window
+    raise ValueError(f"cannot max-pool spatial size {size} to {small}")
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

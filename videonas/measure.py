@@ -4,8 +4,8 @@ FLOPs are counted analytically (2 x multiply-adds, batch 1) from each layer's we
 so the count is the same on every backend and needs no run. Only the matrix work is counted: convolutions (any rank,
 grouped, depthwise), dense layers, and the convs, matmuls and attention products inside videonas's own layers. Batch
 norm, activations, pooling, additions, gating multiplies, biases and the tiny matmul that builds an iTGM kernel are
-ignored: they are memory-bound and a few percent of a conv net's count. Papers (X3D, R(2+1)D) often quote
-multiply-adds as "FLOPs": halve ours to compare.
+ignored: they are memory-bound and a few percent of a conv net's count. Papers (X3D, TVN, AssembleNet, R(2+1)D)
+quote multiply-adds as "FLOPs": compare them with ``count_macs`` (= FLOPs / 2), never with ``count_flops``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def _separable_flops(layer, input_shape, output_shape) -> int:
 
 
 def _conv2plus1d_flops(layer: vl.Conv2Plus1D, input_shape, output_shape) -> int:
+    if layer.temporal_first:
+        mid_positions = int(output_shape[1]) * int(input_shape[2]) * int(input_shape[3])
+        temporal = 2 * int(numpy.prod(layer.temporal.kernel.shape)) * mid_positions
+        return temporal + 2 * int(numpy.prod(layer.spatial.kernel.shape)) * _positions(output_shape)
     if layer.temporal is None:
         return _conv_flops(layer.spatial, input_shape, output_shape)
     mid_positions = int(input_shape[1]) * int(output_shape[2]) * int(output_shape[3])
@@ -81,7 +85,7 @@ def _nonlocal_flops(layer: vl.NonLocal, input_shape, output_shape) -> int:
 
 
 def _fusion_flops(layer: vl.WeightedFusion, input_shape, output_shape) -> int:
-    return sum(2 * _positions(output_shape) * int(shape[-1]) * layer.filters for shape in input_shape)
+    return sum(2 * _positions(output_shape) * width * layer.filters for width in layer.projections)
 
 
 def _frame_depthwise_flops(layer: vl.FrameDepthwiseConv, input_shape, output_shape) -> int:
@@ -148,6 +152,12 @@ def count_flops(model: keras.Model, *, by_layer: bool = False) -> int | dict[str
 
     walk(model, "", 1)
     return counts if by_layer else int(sum(counts.values()))
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-adds of one forward pass at batch 1 (half of ``count_flops``): the unit the X3D, TVN and AssembleNet
+    tables quote as "FLOPs", so use this figure beside theirs."""
+    return count_flops(model) // 2
 
 
 def _environment() -> tuple[str, int]:

@@ -34,6 +34,12 @@ FILTERS_RANGE = (1, 4096)
 STRIDE_RANGE = (1, 4)
 BLOCKS_RANGE = (1, 64)
 OPERATIONS = ("add_edge", "remove_edge", "dilation", "filters")
+# Size caps, far above any published or CPU-searchable net (AssembleNet-101: 15 nodes, ~0.05 G weights), so a hostile
+# or runaway genome fails validation in microseconds instead of building for hours.
+MAX_NODES = 256
+MAX_WEIGHT_ESTIMATE = 2_000_000_000
+# Guided connectivity mutation prunes every edge whose learned sigmoid weight is below this, besides the weakest edge.
+GUIDED_PRUNE_THRESHOLD = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +123,8 @@ class AssembleNetGenome(Genome):
         for level, count in enumerate(self.blocks_per_level):
             check_int(f"blocks_per_level[{level}]", count, *BLOCKS_RANGE)
         check_type("nodes", self.nodes, tuple)
+        if len(self.nodes) > MAX_NODES:
+            raise ValueError(f"nodes must hold at most {MAX_NODES} nodes, got {len(self.nodes)}")
         for index, node in enumerate(self.nodes):
             field = f"nodes[{index}]"
             check_type(field, node, (Stem, Block))
@@ -130,6 +138,10 @@ class AssembleNetGenome(Genome):
         missing = sorted(set(range(NUM_LEVELS)) - levels)
         if missing:
             raise ValueError(f"nodes must hold a block at every level 0-{NUM_LEVELS - 1}, none at levels {missing}")
+        self._validate_strides()
+        estimate = self.weight_estimate()
+        if estimate > MAX_WEIGHT_ESTIMATE:
+            raise ValueError(f"nodes are too large: about {estimate:.3g} weights, over the cap {MAX_WEIGHT_ESTIMATE:.3g}")
         reaches_head = self._reaches_head()
         for index, reaches in enumerate(reaches_head):
             if not reaches:
@@ -149,6 +161,33 @@ class AssembleNetGenome(Genome):
                     f"{field} references node {source} of level {node_level(self.nodes[source])}, above its level "
                     f"{node.level}"
                 )
+
+    def cumulative_strides(self) -> list[int]:
+        """Each node's spatial stride relative to the stems' output: a block's is its widest-strided input's times its
+        own ``spatial_stride`` (its fusion max-pools every input down to the smallest map)."""
+        strides: list[int] = []
+        for node in self.nodes:
+            strides.append(1 if isinstance(node, Stem) else max(strides[s] for s in node.inputs) * node.spatial_stride)
+        return strides
+
+    def _validate_strides(self) -> None:
+        """A fusion max-pools each input by an integer window, so every input's stride must divide the largest one
+        (inputs at strides 2 and 3 give maps of 28 and 19 from 56, which no pooling window brings together)."""
+        strides = self.cumulative_strides()
+        for index, node in enumerate(self.nodes):
+            if isinstance(node, Block):
+                largest = max(strides[s] for s in node.inputs)
+                for source in node.inputs:
+                    if largest % strides[source]:
+                        raise ValueError(
+                            f"nodes[{index}].inputs mixes spatial strides {strides[source]} (node {source}) and "
+                            f"{largest}: one must divide the other"
+                        )
+
+    def weight_estimate(self) -> int:
+        """A rough parameter count: ~17 f^2 per bottleneck of width f (1x1 in and out at 4f, (2+1)D 3x3 in between)."""
+        return sum(17 * node.filters ** 2 * self.blocks_per_level[node.level]
+                   for node in self.nodes if isinstance(node, Block))
 
     def _reaches_head(self) -> list[bool]:
         """Every node must feed the head, else it is dead weight (its edges could never be learned)."""
@@ -412,23 +451,42 @@ class AssembleNetSpace(SearchSpace):
                 children += [child(index, inputs=tuple(s for s in node.inputs if s != gone)) for gone in node.inputs]
         return [c for c in children if c is not None]
 
-    def _remove_edge(
-        self, genome: AssembleNetGenome, rng: numpy.random.Generator, edge_weights: EdgeWeights | None
-    ) -> AssembleNetGenome | None:
-        """Unguided: a uniformly random removable edge. Guided: the removable edge with the lowest learned weight.
-
-        Edges without a weight (added earlier in the same mutation) are never preferred for pruning.
-        """
+    def _remove_edge(self, genome: AssembleNetGenome, rng: numpy.random.Generator) -> AssembleNetGenome | None:
+        """Unguided: a uniformly random removable edge."""
         children = self._candidates(genome, "remove_edge")
-        if not children:
-            return None
-        parent_edges = set(edges(genome))
-        removed = [(parent_edges - set(edges(c))).pop() for c in children]
-        if edge_weights is None:
-            return children[int(rng.integers(len(children)))]
-        weights = numpy.array([edge_weights.get(edge, numpy.inf) for edge in removed], dtype=float)
-        weakest = numpy.flatnonzero(weights == weights.min())
-        return children[int(rng.choice(weakest))]
+        return children[int(rng.integers(len(children)))] if children else None
+
+    def guided_connectivity(
+        self,
+        genome: AssembleNetGenome,
+        rng: numpy.random.Generator,
+        edge_weights: EdgeWeights,
+        *,
+        prune_threshold: float = GUIDED_PRUNE_THRESHOLD,
+    ) -> AssembleNetGenome | None:
+        """The connection-learning-guided connectivity change, used for every edge mutation when weights are known.
+
+        Rule (the paper prunes weak connections and tries new ones; its exact rule is not published): remove the
+        removable edge of lowest learned weight (rank rule, ties at random), then every other removable edge whose
+        weight is below ``prune_threshold``, weakest first; then add one random new edge (never one just pruned), so
+        the graph keeps exploring. Edges without a weight (added earlier in the same mutation) are never pruned.
+        """
+        pruned: set[tuple[int, int]] = set()
+        child = genome
+        while True:
+            options = [(c, (set(edges(child)) - set(edges(c))).pop()) for c in self._candidates(child, "remove_edge")]
+            weights = numpy.array([edge_weights.get(edge, numpy.inf) for _, edge in options], dtype=float)
+            if not options or not numpy.isfinite(weights).any():
+                break
+            if pruned and weights.min() >= prune_threshold:
+                break
+            weakest = numpy.flatnonzero(weights == weights.min())
+            child, edge = options[int(rng.choice(weakest))]
+            pruned.add(edge)
+        additions = [c for c in self._candidates(child, "add_edge") if not (set(edges(c)) - set(edges(child))) & pruned]
+        if additions:
+            child = additions[int(rng.integers(len(additions)))]
+        return child if child != genome else None
 
     def _mutate_once(
         self, genome: AssembleNetGenome, rng: numpy.random.Generator, edge_weights: EdgeWeights | None
@@ -436,8 +494,10 @@ class AssembleNetSpace(SearchSpace):
         operations = list(self.operations)
         for operation in rng.permutation(len(operations)):
             name = operations[int(operation)]
-            if name == "remove_edge":
-                child = self._remove_edge(genome, rng, edge_weights)
+            if edge_weights is not None and name in ("add_edge", "remove_edge"):
+                child = self.guided_connectivity(genome, rng, edge_weights)
+            elif name == "remove_edge":
+                child = self._remove_edge(genome, rng)
             else:
                 children = self._candidates(genome, name)
                 child = children[int(rng.integers(len(children)))] if children else None
@@ -456,9 +516,9 @@ class AssembleNetSpace(SearchSpace):
         """A valid child ``num_changes`` elementary changes away (add/remove an edge, a dilation, a width).
 
         With ``context["edge_weights"]`` (the parent's learned sigmoid connection weights, ``(source, target) ->
-        weight`` in node indexing or the stored ``[[source, target, weight], ...]`` form of
-        ``videonas.models.assemblenet.learned_context``) removals prune the weakest edge,
-        the connection-learning-guided mutation of the paper; additions stay random so new connections get tried.
+        weight`` in node indexing, or the stored ``[[source, target, weight], ...]`` form of
+        ``videonas.models.assemblenet.learned_context``) every edge mutation is ``guided_connectivity``: prune the
+        weakest and the sub-threshold edges, then try one new edge.
         """
         check_type("genome", genome, AssembleNetGenome)
         check_int("num_changes", num_changes, 1, 100)
@@ -481,4 +541,5 @@ class AssembleNetSpace(SearchSpace):
         raise RuntimeError(f"no valid mutant of {genome.key} in {self._MAX_TRIES} tries")
 
 
-__all__ = ["AssembleNetGenome", "AssembleNetSpace", "Block", "Stem", "edges", "node_level", "pruned_edge_ranks", "RELEASED_DEPTHS"]
+__all__ = ["AssembleNetGenome", "AssembleNetSpace", "Block", "Stem", "edges", "node_level", "pruned_edge_ranks", "RELEASED_DEPTHS",
+           "MAX_NODES", "MAX_WEIGHT_ESTIMATE", "GUIDED_PRUNE_THRESHOLD"]

@@ -152,18 +152,20 @@ class TVNGenome(Genome):
 
         A stride larger than the map it strides would only look at padding, so such a genome is infeasible. Temporal
         strides are clipped to the frames left instead (as the builder does), so they never make a genome infeasible.
+        A kernel of 1 is no layer and ignores its stride, as in the released code.
         """
         frames, size = self.num_frames, self.image_size
         sizes = []
         for index, block in enumerate(self.blocks):
-            if size < block.spatial_stride:
+            if block.spatial_kernel > 1 and size < block.spatial_stride:
                 raise ValueError(
                     f"image_size too small for the strides: blocks[{index}] gets a {size}x{size} map, smaller than its "
                     f"spatial_stride {block.spatial_stride} (image_size={self.image_size})"
                 )
-            size = math.ceil(size / block.spatial_stride)
-            if frames > 1:
-                frames = math.ceil(frames / min(block.temporal_stride, frames))
+            if block.spatial_kernel > 1:
+                size = math.ceil(size / block.spatial_stride)
+            if block.temporal_kernel > 1:
+                frames = _strided(frames, block.temporal_stride)
             sizes.append((frames, size))
         return sizes
 
@@ -448,3 +450,8 @@ class TVNSpace(SearchSpace):
 
 
 __all__ = ["TVNBlock", "TVNGenome", "TVNSpace", "SPATIAL_TYPES", "TEMPORAL_TYPES"]
+
+
+def _strided(frames: int, stride: int) -> int:
+    """Frames after a temporal layer of ``stride`` (clipped to the frames left; one frame skips the layer)."""
+    return frames if frames <= 1 else math.ceil(frames / min(stride, frames))

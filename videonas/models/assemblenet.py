@@ -1,7 +1,8 @@
 """AssembleNet genome -> keras.Model: stems, blocks of (2+1)D bottlenecks, learned weighted fusion on every edge.
 
 Nodes are built in genome order; each block first fuses its inputs with a ``WeightedFusion`` (sigmoid-weighted sum after
-max-pooling to the smallest spatial size and a 1x1 projection), then runs its residual blocks. Every fusion layer is
+max-pooling to the smallest spatial size, narrower inputs projected to the widest, as released), then runs its residual
+blocks. Every fusion layer is
 named ``node{target}_fusion_from_{source}_{source}...`` so that ``assemblenet_edge_weights`` can hand the learned
 connection weights back to the search in genome indexing (connection-learning-guided mutation).
 """
@@ -102,8 +103,8 @@ def build_assemblenet(
 ) -> keras.Model:
     """Inputs "rgb" (T, H, W, 3) in [0, 1] and "flow" (T, H, W, 2); output "logits" (no activation either way).
 
-    Every block fuses its inputs with a ``WeightedFusion`` (also single-input blocks, unlike the released code, so every
-    genome edge has a learned weight) projected to the widest input. The head averages the globally pooled level-3
+    Every block fuses its inputs with a ``WeightedFusion`` as released: gated, pooled, and projected only where narrower
+    than the widest input; a single-input block's fusion is the identity (its edge's weight reads 1.0). The head averages the globally pooled level-3
     nodes (concatenates them when their widths differ), then dropout and a dense layer.
     """
     check_type("genome", genome, AssembleNetGenome)
@@ -126,7 +127,7 @@ def build_assemblenet(
             continue
         sources = [outputs[source] for source in node.inputs]
         fusion_name = f"{prefix}_fusion_from_" + "_".join(str(source) for source in node.inputs)
-        fused = WeightedFusion(max(int(x.shape[-1]) for x in sources), name=fusion_name)(sources)
+        fused = WeightedFusion(name=fusion_name)(sources)
         blocks = genome.blocks_per_level[node.level]
         outputs.append(_block_node(fused, node, blocks=blocks, width_multiplier=width_multiplier, name=prefix))
     pooled = [layers.GlobalAveragePooling3D(name=f"node{index}_pool")(outputs[index]) for index in genome.head]

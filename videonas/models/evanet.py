@@ -1,18 +1,19 @@
-"""EvaNet: an EvaNetGenome as a Keras model (the paper's meta-architecture around four evolved modules).
+"""EvaNet: an EvaNetGenome as a Keras model, the meta-architecture of the released code around four evolved modules.
 
-Layout, channels-last 5-D throughout (interpretations of the released genome are marked "Interpretation"):
+Layout, channels-last 5-D, as released (google-research ``evanet/model_dna.py``, ``ModelDNA.model``):
 
-    input (T, S, S, C) -> stem conv (stem.time, 7, 7), 64*w ch, stride (1, 2, 2), BN, ReLU
-    -> max-pool (max_pool1_time, 3, 3) stride (1, 2, 2)
-    -> module 1 (256*w) -> max-pool (1, 3, 3) stride (1, 2, 2)
-    -> module 2 (512*w) -> max-pool (max_pool3_time, 3, 3) stride (2, 2, 2)
-    -> module 3 (1024*w) -> max-pool (max_pool4_time, 3, 3) stride (2, 2, 2)
-    -> module 4 (2048*w) -> global average pool -> dropout -> dense "logits"
+    input (T, S, S, C) -> stem conv (stem.time, 7, 7), 64*w ch, stride (2, 2, 2), BN, ReLU
+    -> max-pool (max_pool1_time, 3, 3) stride (2, 2, 2)                  # every module sees T/4 frames
+    -> module 1 (256*w) -> max-pool (max_pool1_time, 2, 2) stride (1, 2, 2)
+    -> module 2 (512*w) -> max-pool (max_pool3_time, 2, 2) stride (1, 2, 2)
+    -> module 3 (1024*w) -> max-pool (max_pool4_time, 2, 2) stride (1, 2, 2)
+    -> module 4 (2048*w) -> avg-pool (min(T', 2), S', S') 'valid' -> dropout -> 1x1 conv "logits" -> mean over positions
 
-Interpretation: the genome names pools 1, 3 and 4 after I3D's, whose pool 2 is always (1, 3, 3) with stride (1, 2, 2)
-and whose pools 3 and 4 also halve time; we place one pool between each pair of modules the same way, so the net
-downsamples space by 32 (224 px -> 7) and time by 4, like ResNet-50 / I3D. (2+1)D convs keep the layer's default
-middle width (= their output width) rather than R(2+1)D's parameter-matching one; iTGM uses 4 mixtures.
+Each module splits its width evenly (floor) between its parallel branches, so a module of n branches has n * (W // n)
+channels. (2+1)D convs are temporal-first to half width (``Conv2Plus1D(temporal_first=True)``), iTGM mixes 4 Cauchy
+kernels per channel pair. Remaining differences from the released code: a temporal kernel longer than 2T'-1 is clipped
+(it only meets padding; never at 32 frames), and the (2+1)D middle BN trains normally (released: always in inference
+mode, since ``conv21d`` is never given ``is_training``).
 """
 
 from __future__ import annotations
@@ -63,39 +64,35 @@ def build_evanet(
     inputs = keras.Input((num_frames, image_size, image_size, INPUT_CHANNELS[modality]), name=modality, dtype="float32")
     x = layers.Rescaling(2.0, offset=-1.0, name="scale")(inputs) if modality == "rgb" else inputs
     x = _conv_bn_relu(x, genome.stem.conv, _width(STEM_FILTERS, width_multiplier), genome.stem.time, "stem",
-                      spatial_kernel=7, strides=(1, 2, 2))
-    pools = [(genome.max_pool1_time, 1), (1, 1), (genome.max_pool3_time, 2), (genome.max_pool4_time, 2)]
+                      spatial_kernel=7, strides=(2, 2, 2))
+    x = _max_pool(x, genome.max_pool1_time, 3, strides=(2, 2, 2), name="pool1")
+    later_pools = (genome.max_pool1_time, genome.max_pool3_time, genome.max_pool4_time)  # pool 2 reuses pool 1's time
     for index, (block, filters) in enumerate(zip(genome.blocks, MODULE_FILTERS)):
-        pool_time, time_stride = pools[index]
-        x = _max_pool(x, pool_time, strides=(time_stride, 2, 2), name=f"pool{index + 1}")
-        width = max(len(block.layers), _width(filters, width_multiplier))
+        if index > 0:
+            x = _max_pool(x, later_pools[index - 1], 2, strides=(1, 2, 2), name=f"pool{index + 1}")
+        share = max(1, _width(filters, width_multiplier) // len(block.layers))
         for repeat in range(block.repeats):
-            x = _module_repeat(x, block.layers, width, repeat, name=f"block{index + 1}_repeat{repeat}")
-    x = layers.GlobalAveragePooling3D(name="global_pool")(x)
+            x = _module_repeat(x, block.layers, share, repeat, name=f"block{index + 1}_repeat{repeat}")
+    window = (min(int(x.shape[1]), 2), int(x.shape[2]), int(x.shape[3]))
+    x = layers.AveragePooling3D(window, strides=1, padding="valid", name="head_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, name="logits")(x)
+    x = layers.Conv3D(num_classes, 1, name="logits_conv")(x)
+    outputs = layers.GlobalAveragePooling3D(name="logits")(x)
     return keras.Model(inputs, outputs, name=name or "evanet")
 
 
-def _module_repeat(x, branches: tuple[Branch, ...], filters: int, repeat: int, name: str):
-    """One residual repeat: parallel branches, concatenated to ``filters`` channels, added to the shortcut, ReLU.
+def _module_repeat(x, branches: tuple[Branch, ...], share: int, repeat: int, name: str):
+    """One residual repeat: parallel branches of ``share`` channels each, concatenated, added to the shortcut, ReLU.
 
-    Interpretation of the channel split: the released spec gives one width per module, so the ``filters`` output
-    channels are shared evenly between the branches (the first ``filters % n`` branches get one more), and each
-    branch's inner widths (f/2, f/4) are relative to its own share. The concatenation then has exactly ``filters``
-    channels and no extra projection is needed; a wide module of many branches costs about what one bottleneck does.
-    Odd repeats use temporal size 1 for every branch ("repeats alternate the temporal extent on/off").
+    As released: the first repeat projects the shortcut (1x1 + BN), later ones add the identity; odd repeats use
+    temporal size 1 for the conv branches while a max-pool branch keeps its temporal window.
     """
     temporal = repeat % 2 == 0
-    shares = [filters // len(branches) + (i < filters % len(branches)) for i in range(len(branches))]
-    outputs = [
-        _branch(x, branch, share, temporal, name=f"{name}_branch{i}")
-        for i, (branch, share) in enumerate(zip(branches, shares))
-    ]
+    outputs = [_branch(x, branch, share, temporal, name=f"{name}_branch{i}") for i, branch in enumerate(branches)]
     y = outputs[0] if len(outputs) == 1 else layers.Concatenate(name=f"{name}_concat")(outputs)
     shortcut = x
-    if repeat == 0 or x.shape[-1] != filters:
-        shortcut = layers.Conv3D(filters, 1, use_bias=False, name=f"{name}_projection")(x)
+    if repeat == 0:
+        shortcut = layers.Conv3D(int(y.shape[-1]), 1, use_bias=False, name=f"{name}_projection")(x)
         shortcut = batch_norm(name=f"{name}_projection_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_relu")(y)
@@ -107,7 +104,7 @@ def _branch(x, branch: Branch, filters: int, temporal: bool, name: str):
     if branch.layer == "single":
         return _pointwise(x, filters, f"{name}_1x1", relu=False)
     if branch.layer == "maxpoolconv":
-        x = _max_pool(x, time, strides=(1, 1, 1), name=f"{name}_pool")
+        x = _max_pool(x, branch.time, 3, strides=(1, 1, 1), name=f"{name}_pool")
         return _pointwise(x, filters, f"{name}_1x1", relu=False)
     if branch.layer == "conv":
         x = _pointwise(x, max(1, filters // 2), f"{name}_1x1")
@@ -128,7 +125,8 @@ def _conv_bn_relu(x, conv_type: str, filters: int, time: int, name: str, *, spat
         kernel = (time, spatial_kernel, spatial_kernel)
         x = layers.Conv3D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
     elif conv_type == "2plus1d":
-        x = Conv2Plus1D(filters, temporal_kernel=time, spatial_kernel=spatial_kernel, strides=strides, name=name)(x)
+        x = Conv2Plus1D(filters, temporal_kernel=time, spatial_kernel=spatial_kernel, strides=strides,
+                        mid_filters=max(1, filters // 2), temporal_first=True, name=name)(x)
     else:
         x = ITGM(filters, temporal_length=time, spatial_kernel=spatial_kernel, strides=strides, name=name)(x)
     x = batch_norm(name=f"{name}_bn")(x)
@@ -139,9 +137,9 @@ def _pointwise(x, filters: int, name: str, *, relu: bool = True):
     return _conv_bn_relu(x, "3d", filters, 1, name, spatial_kernel=1, relu=relu)
 
 
-def _max_pool(x, time: int, *, strides: tuple[int, int, int], name: str):
+def _max_pool(x, time: int, space: int, *, strides: tuple[int, int, int], name: str):
     # The window never exceeds the clip's current length and "same" padding rounds up, so time never drops below 1.
-    window = (min(time, x.shape[1]), 3, 3)
+    window = (min(time, x.shape[1]), space, space)
     return layers.MaxPooling3D(window, strides=strides, padding="same", name=name)(x)
 
 

@@ -7,14 +7,14 @@ conv expanding to ``filters * expand`` (BN, no ReLU); squeeze-excitation; contex
 is the bottleneck width and ``filters * expand`` the block's output width. Repeats after the first have stride 1 and
 alternate the temporal layer off/on. Head: global average pool, dropout, dense to the classes.
 
-Where we differ from the released code (interpretations, all applied identically to every genome):
-- a kernel of 1 means "no layer" (as released) but its stride still subsamples, so every stride in a genome counts;
-- kernels are clipped to the map (temporal: also strides, to the frames left): a kernel larger than the feature map only
-  sees "same" padding, and torch's average pooling refuses one;
-- the residual is an identity when shapes match and a strided 1x1x1 projection + BN otherwise (released: always a
-  projection, and no residual at all when the frame count changes);
-- squeeze-excitation's bottleneck is ``videonas.layers.SqueezeExcitation``'s, max(1, round(C * ratio)) (released:
-  max(int(C * ratio), 8));
+As released (google-research ``tiny_video_nets/tiny_video_net.py`` and ``layers.py``): a kernel of 1 means "no layer"
+and its stride is ignored; the residual is always a 1x1 projection + BN (strided when the spatial size changed) and is
+dropped when the repeat changes the frame count; squeeze-excitation's bottleneck is max(int(C * ratio), 8).
+
+Where we differ from the released code (interpretations, applied identically to every genome):
+- kernels are clipped to the map: convs to 2n-1 taps (the farther taps only ever meet "same" padding, so the function
+  is the same), pools to n (torch's average pooling refuses a larger window); a clipped kernel keeps its layer (its
+  1x1 reduce and its conv), so a smaller input never adds parameters; temporal strides are clipped to the frames left;
 - the non-local layer (in the paper's space, absent from the released code) goes after context gating, before the
   residual; it is zero-initialised, so a fresh one is the identity.
 """
@@ -87,49 +87,40 @@ def _block(
     prefix: str,
 ):
     """One repeat of a block; returns the output and its number of frames."""
-    shortcut = x
-    spatial_stride = block.spatial_stride if strided else 1
+    shortcut, in_frames = x, frames
+    spatial_stride = block.spatial_stride if strided and block.spatial_kernel > 1 else 1
     x = _spatial(x, block, filters=filters, stride=spatial_stride, prefix=prefix)
-    temporal_stride = 1
-    if use_temporal and frames > 1:
-        # Clipped to the frames left: a longer kernel or stride would only see "same" padding.
-        kernel = min(block.temporal_kernel, frames)
+    if use_temporal and frames > 1 and block.temporal_kernel > 1:
+        # Clipped to the frames left: a longer stride would only see "same" padding.
         temporal_stride = min(block.temporal_stride if strided else 1, frames)
-        x = _temporal(x, block.temporal_type, filters=filters, kernel=kernel, stride=temporal_stride, prefix=prefix)
+        x = _temporal(x, block.temporal_type, filters=filters, kernel=block.temporal_kernel, stride=temporal_stride,
+                      prefix=prefix)
         frames = math.ceil(frames / temporal_stride)
     x = _conv_bn(x, filters * block.expand, kernel=(1, 1, 1), relu=False, name=f"{prefix}_expand")
     if block.squeeze > 0:
-        x = video_layers.SqueezeExcitation(block.squeeze, name=f"{prefix}_squeeze")(x)
+        x = video_layers.SqueezeExcitation(block.squeeze, min_units=8, name=f"{prefix}_squeeze")(x)
     if block.context_gate:
         x = video_layers.ContextGating(name=f"{prefix}_context_gate")(x)
     if block.non_local:
         x = video_layers.NonLocal(name=f"{prefix}_non_local")(x)
-    if block.skip:
-        if tuple(shortcut.shape[1:]) != tuple(x.shape[1:]):
-            shortcut = _conv_bn(
-                shortcut,
-                x.shape[-1],
-                kernel=(1, 1, 1),
-                strides=(temporal_stride, spatial_stride, spatial_stride),
-                relu=False,
-                name=f"{prefix}_projection",
-            )
+    if block.skip and frames == in_frames:
+        stride = spatial_stride if shortcut.shape[2] != x.shape[2] else 1
+        shortcut = _conv_bn(shortcut, x.shape[-1], kernel=(1, 1, 1), strides=(1, stride, stride), relu=False,
+                            name=f"{prefix}_projection")
         x = layers.Add(name=f"{prefix}_residual")([x, shortcut])
     return layers.ReLU(name=f"{prefix}_out")(x), frames
 
 
 def _spatial(x, block: TVNBlock, *, filters: int, stride: int, prefix: str):
-    """Per-frame spatial layer: 1x1 conv then kxk conv (std or depthwise), or a kxk pool."""
-    kernel, strides = min(block.spatial_kernel, x.shape[2]), (1, stride, stride)
-    if kernel == 1:
-        if stride == 1:
-            return x
-        return layers.MaxPooling3D((1, 1, 1), strides=strides, padding="same", name=f"{prefix}_spatial_subsample")(x)
-    if block.spatial_type == "maxpool":
-        return layers.MaxPooling3D((1, kernel, kernel), strides=strides, padding="same", name=f"{prefix}_spatial")(x)
-    if block.spatial_type == "avgpool":
-        pool = layers.AveragePooling3D((1, kernel, kernel), strides=strides, padding="same", name=f"{prefix}_spatial")
-        return pool(x)
+    """Per-frame spatial layer: 1x1 conv then kxk conv (std or depthwise), or a kxk pool; kernel 1: nothing."""
+    if block.spatial_kernel == 1:
+        return x
+    strides = (1, stride, stride)
+    if block.spatial_type in ("maxpool", "avgpool"):
+        kernel = min(block.spatial_kernel, x.shape[2])
+        pool = layers.MaxPooling3D if block.spatial_type == "maxpool" else layers.AveragePooling3D
+        return pool((1, kernel, kernel), strides=strides, padding="same", name=f"{prefix}_spatial")(x)
+    kernel = min(block.spatial_kernel, 2 * x.shape[2] - 1)
     x = _conv_bn(x, filters, kernel=(1, 1, 1), name=f"{prefix}_reduce")
     if block.spatial_type == "std":
         return _conv_bn(x, filters, kernel=(1, kernel, kernel), strides=strides, name=f"{prefix}_spatial")
@@ -139,17 +130,15 @@ def _spatial(x, block: TVNBlock, *, filters: int, stride: int, prefix: str):
 
 
 def _temporal(x, temporal_type: str, *, filters: int, kernel: int, stride: int, prefix: str):
-    """Temporal (k, 1, 1) conv or pool; a kernel of 1 only subsamples."""
-    strides = (stride, 1, 1)
-    if kernel == 1:
-        if stride == 1:
-            return x
-        return layers.MaxPooling3D((1, 1, 1), strides=strides, padding="same", name=f"{prefix}_temporal_subsample")(x)
+    """Temporal (k, 1, 1) conv or pool, ``kernel`` > 1."""
+    strides, frames = (stride, 1, 1), x.shape[1]
     if temporal_type == "maxpool":
-        return layers.MaxPooling3D((kernel, 1, 1), strides=strides, padding="same", name=f"{prefix}_temporal")(x)
+        return layers.MaxPooling3D((min(kernel, frames), 1, 1), strides=strides, padding="same",
+                                   name=f"{prefix}_temporal")(x)
     if temporal_type == "avgpool":
-        return layers.AveragePooling3D((kernel, 1, 1), strides=strides, padding="same", name=f"{prefix}_temporal")(x)
-    return _conv_bn(x, filters, kernel=(kernel, 1, 1), strides=strides, name=f"{prefix}_temporal")
+        return layers.AveragePooling3D((min(kernel, frames), 1, 1), strides=strides, padding="same",
+                                       name=f"{prefix}_temporal")(x)
+    return _conv_bn(x, filters, kernel=(min(kernel, 2 * frames - 1), 1, 1), strides=strides, name=f"{prefix}_temporal")
 
 
 def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, strides=(1, 1, 1), relu: bool = True):
