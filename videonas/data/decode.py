@@ -170,19 +170,26 @@ class _Reader:
                 return
 
 
-def _scan_end(path: str | Path) -> float | None:
-    """End of the last packet of the video stream (seconds from its start), from demuxing alone (no decoding)."""
-    with _open_video(path) as container:
-        stream = container.streams.video[0]
-        end = None
+def _content_end(container, header: float | None) -> float | None:
+    """End of the last video packet (seconds from the stream start), from the packets' own timestamps: headers
+    disagree with them (an mp4 of variable frame rate can state 2.6 s for 4 s of frames). Demuxes from the last
+    keyframe before the header's end (no decoding), or the whole file when that finds nothing (an index pointing
+    past the end of a truncated file); leaves the container rewound to the start."""
+    stream = container.streams.video[0]
+    origin, end = _origin(stream), None
+    for seconds in (header or 1e9, 0.0):
         try:
+            container.seek(int((seconds + origin) / float(stream.time_base)), stream=stream, backward=True)
             for packet in container.demux(stream):
                 if packet.pts is not None:
-                    stop = float((packet.pts + (packet.duration or 0)) * stream.time_base)
+                    stop = float((packet.pts + (packet.duration or 0)) * stream.time_base) - origin
                     end = stop if end is None else max(end, stop)
         except av.FFmpegError:
             pass
-        return None if end is None else end - _origin(stream)
+        if end is not None:
+            break
+    container.seek(int(origin / float(stream.time_base)), stream=stream, backward=True)
+    return end
 
 
 def _targets(lo: float, hi: float | None, count: int, interval: float, rate: float, start: float | None,
@@ -256,18 +263,20 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
         tolerance = TIME_TOLERANCE * min(interval, 1.0 / rate)
         lo = max(0.0, window[0] or 0.0)
         header = _duration(container, stream)
-        limits = [value for value in (window[1], header) if value is not None]
-        hi = min(limits) if limits else _scan_end(path)
+        content = _content_end(container, header)
+        problems = []
+        if content is not None and stream.duration and content < float(stream.duration * stream.time_base) - 1 / rate:
+            problems.append(f"content ends at {content:.3f} s, before the "
+                            f"{float(stream.duration * stream.time_base):.3f} s its header states")
+        limits = [value for value in (window[1], content if content is not None else header) if value is not None]
+        hi = min(limits) if limits else None
         targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
         reader = _Reader(container, rate)
         chosen, nexts, end = _cut(reader, targets, tolerance, seek=True)
-        problems = []
         if end is not None and (not chosen or hi is None or end < hi - tolerance):
-            if not chosen and float(targets[0]) > SEEK_THRESHOLD_S:  # the seek went past the content
-                end = _scan_end(path)
-            if end:  # the content stops early: cut again inside it
-                if hi is not None and end < hi - 1.0 / rate:
-                    problems.append(f"content ends at {end:.3f} s, before the {hi:.3f} s expected")
+            if end:  # the frames stop before the packets do: cut again inside what decodes
+                if not problems:
+                    problems.append(f"frames end at {end:.3f} s, before the {hi:.3f} s expected")
                 container.close()
                 container = _open_video(path)
                 targets = _targets(lo, end, num_frames, interval, rate, start, offset)
