@@ -19,8 +19,8 @@ from videonas.data.formats import (Dataset, VideoRecord, charades_dataset, csv_d
 from videonas.data.spec import DatasetSpec, with_train_val
 
 __all__ = [
-    "ClipBatches", "ClipSpec", "Clips", "Dataset", "DatasetSpec", "DecodedClip", "FLOW_SCALE", "LoadReport", "MOTION_CLASSES",
-    "SCENE_CLASSES", "VideoRecord", "cache_key", "charades_dataset", "compute_flow", "csv_dataset", "data_root",
+    "ClipBatches", "ClipSpec", "Clips", "Dataset", "DatasetSpec", "DecodedClip", "FLOW_SCALE", "LoadReport",
+    "MOTION_CLASSES", "SCENE_CLASSES", "VideoRecord", "cache_key", "charades_dataset", "compute_flow", "csv_dataset", "data_root",
     "decode_clip", "embedded_dataset", "flip_clip", "folder_dataset", "load_clip", "load_clips", "parse_actions",
     "probe", "render_clip", "resize_clip", "VideoError", "with_train_val", "write_mp4",
 ]

@@ -58,7 +58,7 @@ class DatasetSpec:
         if unknown:
             raise ValueError(f"DatasetSpec.options: unknown key {unknown[0]!r} for format {self.format!r}; "
                              f"allowed: {sorted(allowed)}")
-        options = {**allowed, **json.loads(json.dumps(dict(self.options), default=str))}  # plain JSON values, a private copy
+        options = {**allowed, **json.loads(json.dumps(dict(self.options), default=str))}  # a plain JSON copy
         _check_options(self.format, options)
         object.__setattr__(self, "options", MappingProxyType(options))
         if self.format == "embedded":
@@ -71,7 +71,8 @@ class DatasetSpec:
             object.__setattr__(self, "path", str(self.path))
             expected = Path(self.path).is_file() if self.format == "csv" else Path(self.path).is_dir()
             if not expected:
-                raise ValueError(f"DatasetSpec.path {self.path!r}: no such {'file' if self.format == 'csv' else 'folder'}")
+                kind = "file" if self.format == "csv" else "folder"
+                raise ValueError(f"DatasetSpec.path {self.path!r}: no such {kind}")
         if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float)) \
                 or not 0 < self.val_fraction < 1:
             raise ValueError(f"DatasetSpec.val_fraction must be a number in (0, 1), got {self.val_fraction!r}")
