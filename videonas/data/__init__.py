@@ -20,9 +20,9 @@ from videonas.data.spec import DatasetSpec, with_train_val
 
 __all__ = [
     "ClipBatches", "ClipSpec", "Clips", "Dataset", "DatasetSpec", "DecodedClip", "FLOW_SCALE", "LoadReport",
-    "MOTION_CLASSES", "SCENE_CLASSES", "VideoRecord", "cache_key", "charades_dataset", "compute_flow", "csv_dataset", "data_root",
-    "decode_clip", "embedded_dataset", "flip_clip", "folder_dataset", "load_clip", "load_clips", "parse_actions",
-    "probe", "render_clip", "resize_clip", "VideoError", "with_train_val", "write_mp4",
+    "MOTION_CLASSES", "SCENE_CLASSES", "VideoError", "VideoRecord", "cache_key", "charades_dataset", "compute_flow",
+    "csv_dataset", "data_root", "decode_clip", "embedded_dataset", "flip_clip", "folder_dataset", "load_clip",
+    "load_clips", "parse_actions", "probe", "render_clip", "resize_clip", "with_train_val", "write_mp4",
 ]
 
 

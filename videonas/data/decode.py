@@ -204,10 +204,10 @@ def _targets(lo: float, hi: float | None, count: int, interval: float, rate: flo
     return start + interval * np.arange(count)
 
 
-def _cut(reader: _Reader, targets: np.ndarray, tolerance: float, seek: bool):
+def _cut(reader: _Reader, targets: np.ndarray, tolerance: float):
     """(chosen, nexts, end): for each target the (time, frame) on screen at it and the frame after that one; `end`
     is where the content stopped when the stream ended before the last target (else None)."""
-    if seek and targets[0] > SEEK_THRESHOLD_S:
+    if targets[0] > SEEK_THRESHOLD_S:
         reader.seek(float(targets[0]))
     chosen, nexts, previous = [], [], None
     for time, frame in reader.frames():
@@ -264,15 +264,15 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
         lo = max(0.0, window[0] or 0.0)
         header = _duration(container, stream)
         content = _content_end(container, header)
+        stated = float(stream.duration * stream.time_base) if stream.duration else None
         problems = []
-        if content is not None and stream.duration and content < float(stream.duration * stream.time_base) - 1 / rate:
-            problems.append(f"content ends at {content:.3f} s, before the "
-                            f"{float(stream.duration * stream.time_base):.3f} s its header states")
+        if content is not None and stated is not None and content < stated - 1.0 / rate:
+            problems.append(f"content ends at {content:.3f} s, before the {stated:.3f} s its header states")
         limits = [value for value in (window[1], content if content is not None else header) if value is not None]
         hi = min(limits) if limits else None
         targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
         reader = _Reader(container, rate)
-        chosen, nexts, end = _cut(reader, targets, tolerance, seek=True)
+        chosen, nexts, end = _cut(reader, targets, tolerance)
         if end is not None and (not chosen or hi is None or end < hi - tolerance):
             if end:  # the frames stop before the packets do: cut again inside what decodes
                 if not problems:
@@ -281,7 +281,7 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
                 container = _open_video(path)
                 targets = _targets(lo, end, num_frames, interval, rate, start, offset)
                 reader = _Reader(container, rate)
-                chosen, nexts, _ = _cut(reader, targets, tolerance, seek=True)
+                chosen, nexts, _ = _cut(reader, targets, tolerance)
         if not chosen:
             raise VideoError(path, "no decodable frames", f"{reader.failed} packets failed")
         read = reader.decoded + reader.failed
