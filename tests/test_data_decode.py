@@ -98,6 +98,15 @@ def test_rotation_metadata_gives_the_upright_picture(tmp_path, rotation, shape, 
     assert read_indices(clip.frames) == [0, 1, 2] and read_indices(clip.next_frames) == [1, 2, 3]
 
 
+def test_mpegts_times_count_from_the_stream_start_and_a_late_window_survives_an_inexact_seek(tmp_path):
+    path = write_video(tmp_path / "broadcast.ts", indexed_frames(30), fps=10)  # one keyframe; pts start at 0.2 s
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].start_time > 0
+    assert read_indices(decode_clip(path, num_frames=4, fps=5, start=0.0).frames) == [0, 2, 4, 6]
+    assert read_indices(decode_clip(path, num_frames=4, fps=5, start=2.0).frames) == [20, 22, 24, 26]
+    assert read_indices(decode_clip(path, num_frames=4, fps=5).frames) == [11, 13, 15, 17]  # (3 - 0.7) / 2 = 1.15 s
+
+
 def truncate_after(path, out, keep_packets):
     """Copy of `path` cut where its packet number `keep_packets` starts (the index at the front still lists all)."""
     with av.open(str(path)) as container:

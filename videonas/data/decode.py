@@ -138,8 +138,12 @@ class _Reader:
         self.origin, self.decoded, self.failed = _origin(self.stream), 0, 0
 
     def seek(self, seconds: float) -> None:
+        """To the keyframe at or before `seconds`; where the file cannot seek, decoding simply starts at the start."""
         target = int((seconds + self.origin) / float(self.stream.time_base))
-        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        try:
+            self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            logger.debug("cannot seek in %s: decoding from the start", self.container.name)
 
     def _decode(self, packet):
         try:
@@ -170,26 +174,30 @@ class _Reader:
                 return
 
 
-def _content_end(container, header: float | None) -> float | None:
+def _content_end(path: str | Path, header: float | None) -> float | None:
     """End of the last video packet (seconds from the stream start), from the packets' own timestamps: headers
-    disagree with them (an mp4 of variable frame rate can state 2.6 s for 4 s of frames). Demuxes from the last
-    keyframe before the header's end (no decoding), or the whole file when that finds nothing (an index pointing
-    past the end of a truncated file); leaves the container rewound to the start."""
-    stream = container.streams.video[0]
-    origin, end = _origin(stream), None
-    for seconds in (header or 1e9, 0.0):
-        try:
-            container.seek(int((seconds + origin) / float(stream.time_base)), stream=stream, backward=True)
-            for packet in container.demux(stream):
-                if packet.pts is not None:
-                    stop = float((packet.pts + (packet.duration or 0)) * stream.time_base) - origin
-                    end = stop if end is None else max(end, stop)
-        except av.FFmpegError:
-            pass
-        if end is not None:
-            break
-    container.seek(int(origin / float(stream.time_base)), stream=stream, backward=True)
-    return end
+    disagree with them (an mp4 of variable frame rate can state 2.6 s for 4 s of frames). Demuxes (no decoding) from
+    the last keyframe before the header's end, or the whole file when that finds nothing (an index pointing past the
+    end of a truncated file, a file that cannot seek)."""
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        origin, end = _origin(stream), None
+        for seconds in (header or 1e9, 0.0):
+            try:
+                container.seek(int((seconds + origin) / float(stream.time_base)), stream=stream, backward=True)
+            except av.FFmpegError:
+                pass  # cannot seek: demux from where it is (the start, on the first try)
+            try:
+                for packet in container.demux(stream):
+                    if packet.pts is not None:
+                        stop = float(packet.pts * stream.time_base) - origin + (
+                            float(packet.duration * stream.time_base) if packet.duration else 1.0 / _rate(stream))
+                        end = stop if end is None else max(end, stop)
+            except av.FFmpegError:
+                pass
+            if end is not None:
+                return end
+    return None
 
 
 def _targets(lo: float, hi: float | None, count: int, interval: float, rate: float, start: float | None,
@@ -204,10 +212,10 @@ def _targets(lo: float, hi: float | None, count: int, interval: float, rate: flo
     return start + interval * np.arange(count)
 
 
-def _cut(reader: _Reader, targets: np.ndarray, tolerance: float):
+def _cut(reader: _Reader, targets: np.ndarray, tolerance: float, seek: bool = True):
     """(chosen, nexts, end): for each target the (time, frame) on screen at it and the frame after that one; `end`
     is where the content stopped when the stream ended before the last target (else None)."""
-    if targets[0] > SEEK_THRESHOLD_S:
+    if seek and targets[0] > SEEK_THRESHOLD_S:
         reader.seek(float(targets[0]))
     chosen, nexts, previous = [], [], None
     for time, frame in reader.frames():
@@ -263,7 +271,7 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
         tolerance = TIME_TOLERANCE * min(interval, 1.0 / rate)
         lo = max(0.0, window[0] or 0.0)
         header = _duration(container, stream)
-        content = _content_end(container, header)
+        content = _content_end(path, header)
         stated = float(stream.duration * stream.time_base) if stream.duration else None
         problems = []
         if content is not None and stated is not None and content < stated - 1.0 / rate:
@@ -273,15 +281,20 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
         targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
         reader = _Reader(container, rate)
         chosen, nexts, end = _cut(reader, targets, tolerance)
-        if end is not None and (not chosen or hi is None or end < hi - tolerance):
-            if end:  # the frames stop before the packets do: cut again inside what decodes
-                if not problems:
-                    problems.append(f"frames end at {end:.3f} s, before the {hi:.3f} s expected")
-                container.close()
-                container = _open_video(path)
-                targets = _targets(lo, end, num_frames, interval, rate, start, offset)
-                reader = _Reader(container, rate)
-                chosen, nexts, _ = _cut(reader, targets, tolerance)
+        seek = bool(chosen) or targets[0] <= SEEK_THRESHOLD_S
+        if not seek:  # nothing decoded after the seek (inexact in MPEG-TS, say): decode from the start instead
+            container.close()
+            container = _open_video(path)
+            reader = _Reader(container, rate)
+            chosen, nexts, end = _cut(reader, targets, tolerance, seek=False)
+        if end and (hi is None or end < hi - tolerance):  # the frames stop before the packets: cut inside them
+            if not problems:
+                problems.append(f"frames end at {end:.3f} s, before the {hi:.3f} s expected")
+            container.close()
+            container = _open_video(path)
+            targets = _targets(lo, end, num_frames, interval, rate, start, offset)
+            reader = _Reader(container, rate)
+            chosen, nexts, _ = _cut(reader, targets, tolerance, seek=seek)
         if not chosen:
             raise VideoError(path, "no decodable frames", f"{reader.failed} packets failed")
         read = reader.decoded + reader.failed
