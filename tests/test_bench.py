@@ -218,3 +218,33 @@ def test_aims_section_judges_the_other_sections_figures(tmp_path):
     assert efficiency["value"] == "met: 33% (2 of 6)"
     assert rows["framework overhead <= 5% of a candidate's wall time"]["value"] == "met: 4%"
     assert rows["2 workers >= 1.8x one (subprocess)"]["value"] == "met: 1.90x"
+
+
+def test_data_bench_vfr_copies_keep_the_frames_with_variable_timing(tmp_path):
+    import av
+    import numpy as np
+
+    from videonas.bench import data as data_bench
+    from videonas.data import embedded_dataset
+
+    source = embedded_dataset("smoke").records("train")[0].path
+    copy, = data_bench._copies([source], tmp_path, variable=True)
+    with av.open(copy) as container:
+        times = [frame.time for frame in container.decode(video=0)]
+    with av.open(source) as a, av.open(copy) as b:
+        first = [next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int) for c in (a, b)]
+    steps = np.diff(times)
+    assert len(times) == 24 and steps.min() >= 1 / 32 - 1e-3 and steps.max() <= 1 / 8 + 1e-3 and np.ptp(steps) > 0.02
+    assert np.abs(first[0] - first[1]).mean() < 4  # same picture, re-encoded
+
+
+@pytest.mark.slow
+def test_data_bench_reports_vfr_clips_per_second(tmp_path):
+    from videonas.bench import data as data_bench
+
+    payload = data_bench.run(quick=True)
+    labels = [row["label"] for row in payload["headline"]]
+    assert "VFR copy decode sample resize (clips/s)" in labels and payload["copied_clips"] == 32
+    assert all(row["value"] > 0 for row in payload["headline"])
+    written = json.loads(bench.write_section(tmp_path, "data", payload).read_text())
+    assert written["extra"]["vfr_copy_decode_sample_resize_clips_per_s"] > 0

@@ -59,3 +59,35 @@ def test_subset_reindexes_classes_and_restricts_multi_label_targets():
     assert subset.fingerprint() != dataset.fingerprint()
     with pytest.raises(ValueError, match="'fox'"):
         dataset.subset(["cat", "fox"])
+
+
+def test_csv_id_with_extension_and_split_folder_alias(tmp_path):
+    (tmp_path / "validation").mkdir()
+    (tmp_path / "validation" / "clip.mp4").write_bytes(b"x")
+    path = tmp_path / "mit.csv"
+    path.write_text("label,id,split\nrun,clip.mp4,val\nrun,other,train\n")
+    ds = csv_dataset(path)  # video_root defaults to the CSV's folder
+    assert ds.records("val")[0].path == str(tmp_path / "validation" / "clip.mp4")
+    assert ds.records("train")[0].path == str(tmp_path / "train" / "other_000000_000000.mp4")  # missing: canonical
+
+
+def test_charades_id_with_extension_is_not_doubled(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text('id,actions,length\nAB12.mp4,"c001 0 1",3\nCD34,,3\n')
+    records = charades_dataset({"train": path}, video_root=tmp_path).records("train")
+    assert [r.path for r in records] == [str(tmp_path / "AB12.mp4"), str(tmp_path / "CD34.mp4")]
+    assert records[1].labels == ()
+
+
+def test_broken_link_and_listed_missing_file_stay_records(video_dir, tmp_path):
+    (tmp_path / "run").mkdir()
+    shutil.copy(video_dir / "h264.mp4", tmp_path / "run" / "a.mp4")
+    (tmp_path / "run" / "b.mp4").symlink_to(tmp_path / "deleted.mp4")
+    ds = folder_dataset(tmp_path)
+    assert [r.path for r in ds.records("all")] == [str(tmp_path / "run" / "a.mp4"), str(tmp_path / "run" / "b.mp4")]
+    (tmp_path / "list.txt").write_text("run/a.mp4\nrun/c.mp4\n")
+    listed = folder_dataset(tmp_path, split_lists={"train": tmp_path / "list.txt"}).records("train")
+    assert [r.path for r in listed][1] == str(tmp_path / "run" / "c.mp4")
+    (tmp_path / "bad.txt").write_text("walk/c.mp4\n")
+    with pytest.raises(ValueError, match=r"line 1: 'walk/c.mp4' is not '<class folder>/<video>'"):
+        folder_dataset(tmp_path, split_lists={"train": tmp_path / "bad.txt"})

@@ -2,7 +2,9 @@
 
 Files are written under a temporary name and moved into place with os.replace, metadata last, so concurrent
 processes can fill the same cache and a killed process never leaves an entry that looks complete. A video that
-cannot be read is skipped with a warning and listed in the LoadReport attached to the clips.
+gives no clip is skipped with a warning and listed with its reason in the LoadReport attached to the clips; one that
+gives a clip despite a problem (packets that fail to decode, content shorter than its header) is loaded and listed
+too. A split where nothing loads raises ValueError naming the dataset and the first files with their reasons.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from videonas.data.formats import Dataset
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: timestamp sampling (frame on screen at each target), rotation, clamping to the content
 
 
 def data_root(root: str | Path | None = None) -> Path:
@@ -35,8 +37,29 @@ def data_root(root: str | Path | None = None) -> Path:
 
 @dataclasses.dataclass
 class LoadReport:
+    """What loading a split did. `skipped`: (path, reason, message) for files that gave no clip, `reason` being the
+    short category of VideoError ("does not exist", "broken link", "too few frames decode", ...); `damaged`:
+    (path, problem) for files loaded despite a problem; `split`: how the split was made when the data had none."""
+
     loaded: int = 0
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    damaged: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    split: str = ""
+
+    def reasons(self) -> dict[str, int]:
+        """Skipped files counted by reason."""
+        counts: dict[str, int] = {}
+        for _, reason, _ in self.skipped:
+            counts[reason] = counts.get(reason, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> str:
+        text = f"loaded {self.loaded} of {self.loaded + len(self.skipped)}"
+        if self.skipped:
+            text += "; skipped " + ", ".join(f"{count} {reason}" for reason, count in self.reasons().items())
+        if self.damaged:
+            text += f"; {len(self.damaged)} loaded with problems"
+        return text + (f"; {self.split}" if self.split else "")
 
 
 @dataclasses.dataclass
@@ -65,7 +88,7 @@ def _decode_one(record, spec: ClipSpec, num_classes: int, multi_label: bool):
     if spec.flow:
         flow = compute_flow(rgb, resize_clip(decoded.next_frames, spec.image_size), method=spec.flow_method)
     label = record.target(num_classes, decoded.window) if multi_label else record.labels[0]
-    return rgb, flow, label
+    return rgb, flow, label, decoded.problems
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -88,7 +111,8 @@ def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path
     if not meta_path.is_file():
         _fill(folder, ds, split, records, spec)
     meta = json.loads(meta_path.read_text())
-    report = LoadReport(meta["loaded"], [tuple(item) for item in meta["skipped"]])
+    report = LoadReport(meta["loaded"], [tuple(item) for item in meta["skipped"]],
+                        [tuple(item) for item in meta["damaged"]], ds.notes.get(split, ""))
     return Clips(rgb=np.load(folder / "rgb.npy", mmap_mode="r") if spec.rgb else None,
                  flow=np.load(folder / "flow.npy", mmap_mode="r") if spec.flow else None,
                  labels=np.load(folder / "labels.npy"), class_names=list(ds.class_names),
@@ -106,20 +130,30 @@ def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec) -> Non
             temporary = folder / f".{name}.{token}.tmp.npy"
             arrays[name] = (temporary, np.lib.format.open_memmap(temporary, "w+", dtype,
                                                                  (rows, frames, size, size, channels)))
-    labels, paths, skipped = [], [], []
+    labels, paths, skipped, damaged = [], [], [], []
     for record in records:
         try:
-            clip, clip_flow, label = _decode_one(record, spec, ds.num_classes, ds.multi_label)
+            clip, clip_flow, label, problems = _decode_one(record, spec, ds.num_classes, ds.multi_label)
         except ValueError as error:
             logger.warning("skipping %s: %s", record.path, error)
-            skipped.append((record.path, str(error)))
+            skipped.append((record.path, getattr(error, "reason", "unreadable"), str(error)))
             continue
+        damaged.extend((record.path, problem) for problem in problems)
         for name, value in (("rgb", clip), ("flow", clip_flow)):
             if name in arrays:
                 arrays[name][1][len(labels)] = value
         labels.append(label)
         paths.append(record.path)
     count = len(labels)
+    if records and not count:
+        temporaries = [temporary for temporary, _ in arrays.values()]
+        arrays.clear()
+        for temporary in temporaries:
+            temporary.unlink()
+        first = "; ".join(f"{path} ({reason})" for path, reason, _ in skipped[:3])
+        raise ValueError(f"dataset {ds.name!r} split {split!r}: none of its {len(records)} videos loaded "
+                         f"({', '.join(f'{n} {r}' for r, n in LoadReport(0, skipped).reasons().items())}); "
+                         f"first: {first}")
     for name, (temporary, array) in arrays.items():
         array.flush()
         if count == len(array):
@@ -133,9 +167,11 @@ def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec) -> Non
     label_array = (np.array(labels, np.float32).reshape(count, ds.num_classes) if ds.multi_label
                    else np.array(labels, np.int64))
     _save(folder / "labels.npy", label_array)
-    meta = {"loaded": count, "skipped": skipped, "paths": paths, "spec": spec.to_dict(), "dataset": ds.name}
+    meta = {"loaded": count, "skipped": skipped, "damaged": damaged, "paths": paths, "spec": spec.to_dict(),
+            "dataset": ds.name}
     temporary = folder / f".meta.{token}.tmp"
     temporary.write_text(json.dumps(meta))
     os.replace(temporary, folder / "meta.json")
-    if skipped:
-        logger.warning("%s/%s: loaded %d clips, skipped %d unreadable files", ds.name, split, count, len(skipped))
+    if skipped or damaged:
+        report = LoadReport(count, skipped, damaged, ds.notes.get(split, ""))
+        logger.warning("%s/%s: %s", ds.name, split, report.summary())

@@ -1,16 +1,24 @@
-"""Decode video clips with PyAV: temporal sampling (frame count, stride or target fps), resize, crop and flip.
+"""Decode video clips with PyAV: timestamp-driven temporal sampling, rotation, resize, crop and flip.
 
-Decoding stops as soon as the last needed frame is out and seeks when the window starts late in the file, so a
-clip costs about its own length, not the video's. Timestamps drive the sampling, so variable-frame-rate files are
-resampled correctly. Rotation metadata (display matrix) is ignored: frames come out as stored.
-Clips shorter than requested are padded by repeating their last frame (keeps the motion direction intact, which
-looping would break with a jump back to the start).
+Sampling follows presentation timestamps: each target time takes the frame on screen at that time (the last frame
+whose timestamp is at or before it), so a constant and a variable frame rate file of the same content give the same
+clip. Targets are `frame_stride / average frame rate` apart, or `1 / fps` with `fps`. Times are seconds from the
+stream's first timestamp. The window is placed (centre, random, start) inside the usable range and clamped to the
+content that decodes: a file that ends before its header or a CSV end time says is cut again inside its real content
+instead of being padded past the end. Rotation metadata (display matrix, multiples of 90 degrees) is applied, so
+frames come out as a player shows them.
+
+A packet that fails to decode is skipped and counted (FFmpeg resumes at the next frame it can decode); a file is
+rejected only when less than MIN_DECODED_FRACTION of the frames read decode. Decoding stops once the last needed
+frame is out and seeks when the window starts late, so a clip costs about its own length. Clips longer than the
+video are padded by repeating the last frame (keeps the motion direction intact, which looping would break).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import av
@@ -20,6 +28,16 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SEEK_THRESHOLD_S = 1.0  # below this a seek costs more than decoding from the start
+MIN_DECODED_FRACTION = 0.5  # of the frames read (decoded + failed packets): below it the file is skipped
+TIME_TOLERANCE = 0.05  # of a target interval: container rounding (e.g. to 1 ms) must not move a hit one frame early
+
+
+class VideoError(ValueError):
+    """A video that gives no clip. `reason` is the short category the load report counts ("does not exist", ...)."""
+
+    def __init__(self, path: str | Path, reason: str, detail: str = ""):
+        super().__init__(f"video file {str(path)!r}: {reason}" + (f" ({detail})" if detail else ""))
+        self.path, self.reason = str(path), reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,29 +79,33 @@ class ClipSpec:
 
 @dataclasses.dataclass
 class DecodedClip:
-    frames: np.ndarray  # uint8 (T, H, W, 3), as stored (not resized)
+    frames: np.ndarray  # uint8 (T, H, W, 3), upright (rotation applied), not resized
     next_frames: np.ndarray | None  # the source frame after each sampled one (for flow), or None
-    window: tuple[float, float]  # seconds covered by the sampled frames
+    window: tuple[float, float]  # seconds covered by the targets
+    times: np.ndarray  # float64 (T,): timestamp of each returned frame
+    problems: tuple[str, ...] = ()  # what was wrong with a file that still gave this clip
 
 
 def _open_video(path: str | Path):
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise VideoError(path, "broken link", f"points to {os.readlink(path)!r}")
     if not path.is_file():
-        raise ValueError(f"video file {str(path)!r}: does not exist")
+        raise VideoError(path, "does not exist")
     if path.stat().st_size == 0:
-        raise ValueError(f"video file {str(path)!r}: is empty (0 bytes)")
+        raise VideoError(path, "empty", "0 bytes")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError) as error:
-        raise ValueError(f"video file {str(path)!r}: cannot be opened by FFmpeg ({error})") from error
+        raise VideoError(path, "cannot be opened", f"FFmpeg: {error}") from error
     if not container.streams.video:
         container.close()
-        raise ValueError(f"video file {str(path)!r}: has no video stream")
+        raise VideoError(path, "no video stream")
     return container
 
 
 def probe(path: str | Path) -> dict:
-    """Duration (seconds, may be None), average frame rate and frame size from the container header."""
+    """Duration (seconds, may be None), average frame rate and frame size (as stored) from the container header."""
     with _open_video(path) as container:
         stream = container.streams.video[0]
         return {"duration": _duration(container, stream), "fps": _rate(stream),
@@ -103,95 +125,194 @@ def _rate(stream) -> float:
     return float(rate) if rate else 25.0
 
 
+def _origin(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+class _Reader:
+    """Frames of one video stream in presentation order, with times relative to the stream start. A packet that
+    fails to decode is counted and skipped; a container read error ends the stream (after flushing the decoder)."""
+
+    def __init__(self, container, rate: float):
+        self.container, self.stream, self.rate = container, container.streams.video[0], rate
+        self.origin, self.decoded, self.failed = _origin(self.stream), 0, 0
+
+    def seek(self, seconds: float) -> None:
+        """To the keyframe at or before `seconds`; where the file cannot seek, decoding simply starts at the start."""
+        target = int((seconds + self.origin) / float(self.stream.time_base))
+        try:
+            self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            logger.debug("cannot seek in %s: decoding from the start", self.container.name)
+
+    def _decode(self, packet):
+        try:
+            return packet.decode() if packet is not None else self.stream.codec_context.decode(None)
+        except av.FFmpegError:
+            self.failed += 1
+            return []
+
+    def frames(self):
+        time = None
+        packets = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError:
+                self.failed += 1
+                packet = None  # flush what the decoder holds, then stop
+            for frame in self._decode(packet):
+                if frame.time is not None:
+                    time = frame.time - self.origin
+                else:
+                    time = time + 1.0 / self.rate if time is not None else 0.0
+                self.decoded += 1
+                yield time, frame
+            if packet is None:
+                return
+
+
+def _content_end(path: str | Path, header: float | None) -> float | None:
+    """End of the last video packet (seconds from the stream start), from the packets' own timestamps: headers
+    disagree with them (an mp4 of variable frame rate can state 2.6 s for 4 s of frames). Demuxes (no decoding) from
+    the last keyframe before the header's end, or the whole file when that finds nothing (an index pointing past the
+    end of a truncated file, a file that cannot seek)."""
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        origin, end = _origin(stream), None
+        for seconds in (header or 1e9, 0.0):
+            try:
+                container.seek(int((seconds + origin) / float(stream.time_base)), stream=stream, backward=True)
+            except av.FFmpegError:
+                pass  # cannot seek: demux from where it is (the start, on the first try)
+            try:
+                for packet in container.demux(stream):
+                    if packet.pts is not None:
+                        stop = float(packet.pts * stream.time_base) - origin + (
+                            float(packet.duration * stream.time_base) if packet.duration else 1.0 / _rate(stream))
+                        end = stop if end is None else max(end, stop)
+            except av.FFmpegError:
+                pass
+            if end is not None:
+                return end
+    return None
+
+
+def _targets(lo: float, hi: float | None, count: int, interval: float, rate: float, start: float | None,
+             offset: float) -> np.ndarray:
+    """Target times: `count` steps of `interval` from `start`, or from `lo + offset * slack` when start is None,
+    clamped so that the clip ends inside [lo, hi] when it fits (a window past the end takes the content's last part)."""
+    span = (count - 1) * interval
+    if hi is not None:
+        lo = min(lo, max(0.0, hi - span - 1.0 / rate))
+    slack = max(0.0, hi - lo - span - 1.0 / rate) if hi is not None else 0.0
+    start = lo + offset * slack if start is None else min(start, lo + slack) if hi is not None else start
+    return start + interval * np.arange(count)
+
+
+def _cut(reader: _Reader, targets: np.ndarray, tolerance: float, seek: bool = True):
+    """(chosen, nexts, end): for each target the (time, frame) on screen at it and the frame after that one; `end`
+    is where the content stopped when the stream ended before the last target (else None)."""
+    if seek and targets[0] > SEEK_THRESHOLD_S:
+        reader.seek(float(targets[0]))
+    chosen, nexts, previous = [], [], None
+    for time, frame in reader.frames():
+        if previous is not None:
+            while len(chosen) < len(targets) and targets[len(chosen)] < time - tolerance:
+                chosen.append(previous)
+                nexts.append((time, frame))
+        if len(chosen) == len(targets):
+            return chosen, nexts, None
+        previous = (time, frame)
+    if previous is None:
+        return chosen, nexts, 0.0
+    last_time, last = previous
+    end = last_time + (float(last.duration * last.time_base) if last.duration and last.time_base else 1.0 / reader.rate)
+    while len(chosen) < len(targets) and targets[len(chosen)] < end - tolerance:
+        chosen.append(previous)
+        nexts.append(previous)
+    return chosen, nexts, None if len(chosen) == len(targets) else end
+
+
+def _images(frames) -> np.ndarray:
+    """RGB arrays of the chosen frames (each distinct frame converted once), rotated upright."""
+    converted = {}
+    for _, frame in frames:
+        if id(frame) not in converted:
+            image = frame.to_ndarray(format="rgb24")
+            quarter_turns = round((frame.rotation or 0) / 90)
+            if quarter_turns % 4 and abs(frame.rotation - 90 * quarter_turns) < 1:
+                image = np.rot90(image, quarter_turns % 4)  # the display matrix angle is counter-clockwise
+            converted[id(frame)] = image
+    return np.stack([converted[id(frame)] for _, frame in frames])
+
+
 def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps: float | None = None,
                 start: float | None = None, window: tuple[float | None, float | None] = (None, None),
                 temporal: str = "center", rng: np.random.Generator | None = None,
                 with_next: bool = False) -> DecodedClip:
     """Decode `num_frames` frames. `window` bounds the usable part of the file (e.g. a CSV's time_start/time_end);
-    `start` (seconds, absolute) overrides `temporal` ("center" | "random" | "start" placement inside the window).
-    Raises ValueError naming the file for anything FFmpeg cannot read."""
+    `start` (seconds from the stream start) overrides `temporal` ("center" | "random" | "start" placement inside the
+    window). Raises VideoError (a ValueError) naming the file and the reason when the file gives no clip."""
     if temporal not in ("center", "random", "start"):
         raise ValueError(f"temporal must be 'center', 'random' or 'start', got {temporal!r}")
     if temporal == "random" and rng is None:
         raise ValueError("temporal='random' needs an explicit rng (numpy.random.Generator)")
+    offset = {"center": 0.5, "start": 0.0}.get(temporal)
+    if offset is None:
+        offset = float(rng.uniform(0.0, 1.0)) if start is None else 0.0
     container = _open_video(path)
     try:
         stream = container.streams.video[0]
         rate = _rate(stream)
-        duration = _duration(container, stream)
-        lo = window[0] or 0.0
-        hi = window[1] if window[1] is not None else duration
-        span = (num_frames - 1) * frame_stride / rate if fps is None else (num_frames - 1) / fps
-        if start is None:
-            slack = max(0.0, (hi - lo) - span - 1.0 / rate) if hi is not None else 0.0
-            offset = {"center": slack / 2, "start": 0.0}.get(temporal)
-            start = lo + (offset if offset is not None else float(rng.uniform(0.0, slack)))
-        if start > SEEK_THRESHOLD_S:
-            container.seek(int(start / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
-        return _sample(container, stream, path, rate, num_frames, frame_stride, fps, start, with_next)
+        interval = frame_stride / rate if fps is None else 1.0 / fps
+        tolerance = TIME_TOLERANCE * min(interval, 1.0 / rate)
+        lo = max(0.0, window[0] or 0.0)
+        header = _duration(container, stream)
+        content = _content_end(path, header)
+        stated = float(stream.duration * stream.time_base) if stream.duration else None
+        problems = []
+        if content is not None and stated is not None and content < stated - 1.0 / rate:
+            problems.append(f"content ends at {content:.3f} s, before the {stated:.3f} s its header states")
+        limits = [value for value in (window[1], content if content is not None else header) if value is not None]
+        hi = min(limits) if limits else None
+        targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
+        reader = _Reader(container, rate)
+        chosen, nexts, end = _cut(reader, targets, tolerance)
+        seek = bool(chosen) or targets[0] <= SEEK_THRESHOLD_S
+        if not seek:  # nothing decoded after the seek (inexact in MPEG-TS, say): decode from the start instead
+            container.close()
+            container = _open_video(path)
+            reader = _Reader(container, rate)
+            chosen, nexts, end = _cut(reader, targets, tolerance, seek=False)
+        if end and (hi is None or end < hi - tolerance):  # the frames stop before the packets: cut inside them
+            if not problems:
+                problems.append(f"frames end at {end:.3f} s, before the {hi:.3f} s expected")
+            container.close()
+            container = _open_video(path)
+            targets = _targets(lo, end, num_frames, interval, rate, start, offset)
+            reader = _Reader(container, rate)
+            chosen, nexts, _ = _cut(reader, targets, tolerance, seek=seek)
+        if not chosen:
+            raise VideoError(path, "no decodable frames", f"{reader.failed} packets failed")
+        read = reader.decoded + reader.failed
+        if reader.decoded < MIN_DECODED_FRACTION * read:
+            raise VideoError(path, "too few frames decode", f"{reader.decoded} of {read} read")
+        if reader.failed:
+            problems.append(f"{reader.failed} of {read} packets read failed to decode")
+        if len(chosen) < num_frames:
+            logger.debug("%s: %d of %d frames, padding with the last frame", path, len(chosen), num_frames)
+            chosen += [chosen[-1]] * (num_frames - len(chosen))
+            nexts += [chosen[-1]] * (num_frames - len(nexts))
+        return DecodedClip(_images(chosen), _images(nexts) if with_next else None,
+                           (float(targets[0]), float(targets[-1] + interval)),
+                           np.array([time for time, _ in chosen]), tuple(problems))
     except av.FFmpegError as error:
-        raise ValueError(f"video file {str(path)!r}: decoding failed ({error})") from error
+        raise VideoError(path, "decoding failed", str(error)) from error
     finally:
         container.close()
-
-
-def _sample(container, stream, path, rate, num_frames, frame_stride, fps, start, with_next) -> DecodedClip:
-    eps = 0.25 / rate
-    frames: list[np.ndarray] = []
-    times: list[float] = []
-    nexts: list[np.ndarray] = []
-    want_next = False
-    previous: np.ndarray | None = None
-    previous_time = None
-    count = 0  # frames at or after start, for stride sampling
-    targets = start + np.arange(num_frames) / fps if fps is not None else None
-    for index, frame in enumerate(container.decode(stream)):
-        time = frame.time if frame.time is not None else index / rate
-        if time < start - eps:
-            previous, previous_time = None, None
-            continue
-        image = frame.to_ndarray(format="rgb24")
-        if want_next:
-            nexts.append(image)
-            want_next = False
-        if targets is None:
-            if count % frame_stride == 0 and len(frames) < num_frames:
-                frames.append(image)
-                times.append(time)
-                want_next = with_next
-            count += 1
-            if len(frames) == num_frames and not want_next:
-                break
-        else:
-            # Sample-and-hold on timestamps: target t takes the last frame shown at or before t (VFR-safe).
-            while len(frames) < num_frames and targets[len(frames)] < time - eps and previous is not None:
-                frames.append(previous)
-                times.append(previous_time)
-                if with_next:
-                    nexts.append(image)
-            previous, previous_time = image, time
-            if len(frames) == num_frames:
-                break
-    if targets is not None and len(frames) < num_frames and previous is not None:
-        frames.append(previous)
-        times.append(previous_time)
-        if with_next:
-            nexts.append(previous)
-    if not frames:
-        raise ValueError(f"video file {str(path)!r}: no decodable frames at or after {start:.3f} s")
-    if with_next and len(nexts) < len(frames):
-        nexts.append(frames[-1])
-    if len(frames) < num_frames:
-        logger.debug("%s: %d of %d frames, padding with the last frame", path, len(frames), num_frames)
-    clip = _pad(np.stack(frames), num_frames)
-    next_clip = _pad(np.stack(nexts), num_frames) if with_next else None
-    return DecodedClip(clip, next_clip, (times[0], times[-1] + 1.0 / rate))
-
-
-def _pad(frames: np.ndarray, num_frames: int) -> np.ndarray:
-    if len(frames) >= num_frames:
-        return frames[:num_frames]
-    return np.concatenate([frames, np.repeat(frames[-1:], num_frames - len(frames), axis=0)])
 
 
 def resize_clip(frames: np.ndarray, image_size: int, *, crop: str = "center",

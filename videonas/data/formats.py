@@ -2,7 +2,8 @@
 
 A Dataset is only an index (records per split + a sorted class list); decoding happens in `cache.load_clips`.
 Class indices are the position in the sorted class list, so they are stable across machines and runs.
-Files that are missing or unreadable are not checked here: `load_clips` skips them and reports them.
+Files that are missing, broken links or unreadable stay in the index: `load_clips` skips them and counts them with
+their reason in its load report (`DatasetSpec.open` raises at start-up when none of a split's files exist).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv")
 SPLIT_NAMES = ("train", "val", "validation", "test")
+SPLIT_FOLDERS = {"val": ("val", "validation", "validate"), "validation": ("validation", "val", "validate"),
+                 "validate": ("validate", "val", "validation")}  # a CSV's split name -> folders that may hold it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,15 +50,18 @@ class VideoRecord:
 
 
 class Dataset:
-    """Records per split plus class names. `class_kinds` maps class -> "scene" | "motion" where known."""
+    """Records per split plus class names. `class_kinds` maps class -> "scene" | "motion" where known; `notes` maps
+    a split to how it was made when the data did not have it (shown in the load report)."""
 
     def __init__(self, *, name: str, class_names: Iterable[str], splits: Mapping[str, list[VideoRecord]],
-                 multi_label: bool = False, class_kinds: Mapping[str, str] | None = None, root: str | None = None):
+                 multi_label: bool = False, class_kinds: Mapping[str, str] | None = None, root: str | None = None,
+                 notes: Mapping[str, str] | None = None):
         self.name = name
         self.class_names = list(class_names)
         self.multi_label = multi_label
         self.class_kinds = dict(class_kinds or {})
         self.root = root
+        self.notes = dict(notes or {})
         self._splits = {split: list(records) for split, records in splits.items()}
 
     @property
@@ -90,7 +96,7 @@ class Dataset:
                     kept.append(dataclasses.replace(record, labels=labels, segments=segments))
             splits[split] = kept
         return Dataset(name=f"{self.name}[{','.join(chosen)}]", class_names=chosen, splits=splits,
-                       multi_label=self.multi_label, root=self.root,
+                       multi_label=self.multi_label, root=self.root, notes=self.notes,
                        class_kinds={name: kind for name, kind in self.class_kinds.items() if name in chosen})
 
     def save_classes(self, path: str | Path) -> None:
@@ -116,7 +122,9 @@ class Dataset:
 
 
 def _videos(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    """Video files, broken symbolic links included (so that the load report counts them rather than losing them)."""
+    return sorted(p for p in folder.iterdir()
+                  if (p.is_file() or (p.is_symlink() and not p.exists())) and p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
 def _class_folders(folder: Path) -> list[Path]:
@@ -127,7 +135,8 @@ def folder_dataset(root: str | Path, *, split_lists: Mapping[str, str | Path] | 
                    name: str | None = None) -> Dataset:
     """Folder-per-class dataset. Layouts: `root/<split>/<class>/<video>` (when every subfolder is a split name), or
     `root/<class>/<video>` with optional UCF-style list files per split (lines "Class/video.avi [label]"; without
-    lists everything is split "all"). Empty class folders keep their class index and log a warning."""
+    lists everything is split "all"). A listed video that is not on disk stays a record (the load report counts it
+    as missing). Empty class folders keep their class index and log a warning."""
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"dataset root {str(root)!r}: folder does not exist")
@@ -166,8 +175,11 @@ def folder_dataset(root: str | Path, *, split_lists: Mapping[str, str | Path] | 
             fields = line.strip().rsplit(maxsplit=1)  # "Class/video.avi [label]"; names may contain spaces
             relative = (fields[0] if len(fields) == 2 and fields[1].isdigit() else line.strip()).replace("\\", "/")
             if relative not in everything:
-                raise ValueError(f"split list {str(list_path)!r} line {line_number}: video {relative!r} not found "
-                                 f"under {str(root)!r}")
+                class_name = relative.split("/", 1)[0]
+                if "/" not in relative or class_name not in index:
+                    raise ValueError(f"split list {str(list_path)!r} line {line_number}: {relative!r} is not "
+                                     f"'<class folder>/<video>' with a class folder of {str(root)!r}")
+                everything[relative] = VideoRecord(str(root / relative), (index[class_name],))
             records.append(everything[relative])
         splits[split] = records
     return Dataset(name=name or root.name, class_names=class_names, splits=splits, root=str(root))
@@ -189,33 +201,57 @@ def _class_index(path: Path, rows_labels: list[tuple[int, str]], classes: Iterab
     return index
 
 
-def csv_dataset(csv_path: str | Path, *, video_root: str | Path, classes: Iterable[str] | None = None,
+def _has_extension(name: str) -> bool:
+    return Path(name).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _locate(root: Path, file_name: str, split: str | None, label: str) -> Path:
+    """The first existing of root/<split>/<file>, root/<split>/<label>/<file>, root/<label>/<file>, root/<file>
+    (the layouts Kinetics downloaders write); the first candidate when none exists, for the load report."""
+    folders = [root / name for name in SPLIT_FOLDERS.get(split, (split,))] if split else []
+    candidates = [*(folder / file_name for folder in folders), *(folder / label / file_name for folder in folders),
+                  root / label / file_name, root / file_name]
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+def csv_dataset(csv_path: str | Path, *, video_root: str | Path | None = None, classes: Iterable[str] | None = None,
                 file_template: str = "{youtube_id}_{time_start:06d}_{time_end:06d}.mp4", trimmed: bool = True,
                 name: str | None = None) -> Dataset:
-    """Kinetics/MiT-style CSV: columns label, youtube_id or file, time_start, time_end, split.
+    """Kinetics/MiT-style CSV: columns label, youtube_id (or id) or file (or path), time_start, time_end, split.
 
-    The file is the `file` column if present, else `file_template` filled from the row (the usual name of a
-    downloaded, trimmed Kinetics clip). `trimmed=False` means files are full videos: time_start/time_end then bound
-    the decoded window. Classes come from `classes` (a row with another label raises ValueError) or the CSV."""
+    The file is the `file`/`path` column if present, else the id when it already ends in a video extension, else
+    `file_template` filled from the row ({youtube_id}/{id}, {label}, {time_start}, {time_end} as ints: the name of a
+    downloaded, trimmed Kinetics clip, `abc_000010_000020.mp4`). It is looked up under `video_root` (default: the
+    CSV's folder) in `<split>/`, `<split>/<label>/`, `<label>/`, then `video_root` itself; the split folder of "val"
+    may also be named validation/validate. `trimmed=False` means files are full videos: time_start/time_end then
+    bound the decoded window. Classes come from `classes` (a row with another label raises ValueError) or the CSV.
+    Rows without a split go to split "all"."""
     csv_path = Path(csv_path)
+    root = Path(video_root) if video_root is not None else csv_path.parent
     rows = _read_csv(csv_path)
     if rows and "label" not in rows[0]:
         raise ValueError(f"CSV file {str(csv_path)!r}: needs a 'label' column, has {list(rows[0])}")
     index = _class_index(csv_path, [(n, row["label"]) for n, row in enumerate(rows, start=2)], classes)
     splits: dict[str, list[VideoRecord]] = {}
-    for row in rows:
+    for row_number, row in enumerate(rows, start=2):
         start = float(row["time_start"]) if row.get("time_start") not in (None, "") else None
         end = float(row["time_end"]) if row.get("time_end") not in (None, "") else None
-        if row.get("file"):
-            file_name = row["file"]
-        else:
-            file_name = file_template.format(youtube_id=row.get("youtube_id", ""), label=row["label"],
+        video_id = row.get("youtube_id") or row.get("id") or ""
+        if row.get("file") or row.get("path"):
+            file_name = row.get("file") or row["path"]
+        elif _has_extension(video_id):
+            file_name = video_id
+        elif video_id:
+            file_name = file_template.format(youtube_id=video_id, id=video_id, label=row["label"],
                                              time_start=int(start or 0), time_end=int(end or 0))
-        record = VideoRecord(str(Path(video_root) / file_name), (index[row["label"]],),
+        else:
+            raise ValueError(f"CSV file {str(csv_path)!r} row {row_number}: needs a file, path, youtube_id or id")
+        split = row.get("split") or None
+        record = VideoRecord(str(_locate(root, file_name, split, row["label"])), (index[row["label"]],),
                              None if trimmed else start, None if trimmed else end)
-        splits.setdefault(row.get("split") or "all", []).append(record)
+        splits.setdefault(split or "all", []).append(record)
     return Dataset(name=name or csv_path.stem, class_names=sorted(index, key=index.get), splits=splits,
-                   root=str(video_root))
+                   root=str(root))
 
 
 def parse_actions(text: str) -> list[tuple[str, float, float]]:
@@ -232,8 +268,9 @@ def parse_actions(text: str) -> list[tuple[str, float, float]]:
 def charades_dataset(csv_paths: Mapping[str, str | Path], *, video_root: str | Path,
                      classes: Iterable[str] | None = None, extension: str = ".mp4", name: str = "charades",
                      class_kinds: Mapping[str, str] | None = None) -> Dataset:
-    """Charades-style multi-label CSVs, one per split (columns id, actions, length). Targets are multi-hot over the
-    actions whose time segment overlaps the sampled window (see VideoRecord.target)."""
+    """Charades-style multi-label CSVs, one per split (columns id, actions, length); the video of a row is
+    `video_root/<id><extension>` (an id that already ends in a video extension is used as it is). Targets are
+    multi-hot over the actions whose time segment overlaps the sampled window (see VideoRecord.target)."""
     parsed = {}
     for split, path in csv_paths.items():
         path = Path(path)
@@ -247,7 +284,8 @@ def charades_dataset(csv_paths: Mapping[str, str | Path], *, video_root: str | P
                              classes if classes is not None else sorted({label for _, label in labels}))
     splits = {}
     for split, (path, rows) in parsed.items():
-        splits[split] = [VideoRecord(str(Path(video_root) / f"{video_id}{extension}"),
+        splits[split] = [VideoRecord(str(Path(video_root) / (video_id if _has_extension(video_id)
+                                                             else f"{video_id}{extension}")),
                                      tuple(sorted({index[a[0]] for a in actions})),
                                      segments=tuple((index[a[0]], a[1], a[2]) for a in actions))
                          for _, video_id, actions in rows]
