@@ -80,7 +80,10 @@ def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
         return float(numpy.mean(precisions))
 
     dataset = types.SimpleNamespace(class_names=[f"c{i}" for i in range(NUM_CLASSES)], splits=["train", "val"])
-    data = types.SimpleNamespace(embedded_dataset=lambda profile, **kw: dataset, load_clips=load_clips,
+    spec = types.SimpleNamespace(format="embedded", open=lambda: dataset)
+    spec.with_options = lambda **options: spec
+    specs = types.SimpleNamespace(from_value=lambda value: spec)
+    data = types.SimpleNamespace(DatasetSpec=specs, load_clips=load_clips,
                                  ClipBatches=ClipBatches, ClipSpec=lambda **kw: kw)
     metrics = types.SimpleNamespace(top_k_accuracy=top_k_accuracy, mean_average_precision=mean_average_precision)
     for name, module in (("data", data), ("metrics", metrics)):

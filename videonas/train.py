@@ -36,13 +36,14 @@ STREAMS = ("rgb", "flow")
 @dataclasses.dataclass(frozen=True)
 class TrainTask:
     """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` are the clip input for families
-    whose genome does not carry its own (TVN's does). ``dataset`` is ``"embedded:smoke"``, ``"embedded:default"`` or a
-    folder of class sub-folders with ``train`` and ``val`` splits (``dataset_format="folder"``). ``max_*_clips`` take
+    whose genome does not carry its own (TVN's does). ``dataset`` is anything ``videonas.data.DatasetSpec.from_value``
+    reads: ``"embedded:smoke"``, ``"embedded:default"``, a folder or CSV path, or a mapping such as
+    ``{"format": "charades", "path": ...}`` (the embedded data takes ``data_seed`` and ``multi_label`` from the task;
+    a data set without a val split gets a stratified, seeded one). ``max_*_clips`` take
     a fixed random subset (the same for every candidate). ``threads`` caps the backend's CPU threads (set it to
     cores / workers in a subprocess pool). ``classes`` restricts training and validation to some of the classes."""
 
-    dataset: str = "embedded:smoke"
-    dataset_format: str = "folder"
+    dataset: Any = "embedded:smoke"
     multi_label: bool = False
     num_frames: int = 8
     image_size: int = 64
@@ -60,11 +61,13 @@ class TrainTask:
     classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dataset, str) or not self.dataset:
-            raise ValueError(f"task.dataset must be a non-empty string, got {self.dataset!r}")
-        if self.dataset.startswith("embedded:"):
-            check_choice("task.dataset", self.dataset, ("embedded:smoke", "embedded:default"))
-        check_choice("task.dataset_format", self.dataset_format, ("folder",))
+        from videonas.data.spec import DatasetSpec
+
+        try:
+            spec = DatasetSpec.from_value(self.dataset)
+        except ValueError as error:
+            raise ValueError(f"task.dataset: {error}") from None
+        object.__setattr__(self, "dataset", spec.to_dict() if isinstance(self.dataset, DatasetSpec) else self.dataset)
         check_int("task.num_frames", self.num_frames, 1, 1024)
         check_int("task.image_size", self.image_size, 8, 1024)
         check_int("task.frame_stride", self.frame_stride, 1, 64)
@@ -93,11 +96,10 @@ class TrainTask:
         """The dataset index (no decoding): checks that the data exists and has ``train`` and ``val`` splits."""
         from videonas import data
 
-        if self.dataset.startswith("embedded:"):
-            dataset = data.embedded_dataset(self.dataset.split(":", 1)[1], seed=self.data_seed,
-                                            multi_label=self.multi_label)
-        else:
-            dataset = data.folder_dataset(self.dataset)
+        spec = data.DatasetSpec.from_value(self.dataset)
+        if spec.format == "embedded":
+            spec = spec.with_options(seed=self.data_seed, multi_label=self.multi_label)
+        dataset = spec.open()
         missing = [split for split in ("train", "val") if split not in dataset.splits]
         if missing:
             raise ValueError(f"task.dataset {self.dataset!r} has splits {dataset.splits}, needs 'train' and 'val' "
