@@ -116,9 +116,7 @@ def test_quick_latency_section_writes_consistent_figures(tmp_path):
 
 @pytest.mark.slow
 def test_search_benchmarks_on_the_toy_space(tmp_path):
-    from videonas.search.synthetic import ToySpace
-
-    toy = ToySpace(length=6, choices=3, target_seed=0)
+    toy = {"family": "toy", "options": {"length": 6, "choices": 3, "target_seed": 0}}
     options = {"target_seed": 0}
     eff = search.efficiency(seeds=(0, 1), num_trials=12, batch_size=3, population_size=4, space=toy,
                             evaluate="videonas.search.synthetic:evaluate", evaluate_options=options,
@@ -244,7 +242,7 @@ def test_data_bench_reports_vfr_clips_per_second(tmp_path):
 
     payload = data_bench.run(quick=True)
     labels = [row["label"] for row in payload["headline"]]
-    assert "VFR copy decode sample resize (clips/s)" in labels and payload["copied_clips"] == 32
+    assert "VFR copy decode sample resize (clips/s)" in labels and payload["extra"]["copied_clips"] == 32
     assert all(row["value"] > 0 for row in payload["headline"])
     written = json.loads(bench.write_section(tmp_path, "data", payload).read_text())
     assert written["extra"]["vfr_copy_decode_sample_resize_clips_per_s"] > 0

@@ -440,11 +440,6 @@ class FrameDepthwiseConv(layers.Layer):
                 "use_bias": self.use_bias}
 
 
-def frame_depthwise_conv(x, *, kernel_size: int, strides: int = 1, use_bias: bool = False, name: str | None = None):
-    """Functional helper: apply a fresh :class:`FrameDepthwiseConv` to ``x``."""
-    return FrameDepthwiseConv(kernel_size=kernel_size, strides=strides, use_bias=use_bias, name=name)(x)
-
-
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class DepthwiseConv3D(layers.Layer):
     """Channel-wise (t, k, k) conv (X3D) as a sum over the t temporal taps of per-frame depthwise 2D convs.
