@@ -44,9 +44,11 @@ def test_each_command_has_its_own_help(capsys):
     assert _exit_code(["search", "--help"]) == 0
     assert "--config" in capsys.readouterr().out
     assert _exit_code(["reproduce", "--help"]) == 0
-    assert "--profile" in capsys.readouterr().out
+    reproduce = capsys.readouterr().out
+    assert "--profile" in reproduce and "--notebook" in reproduce and "videonas reproduce" in reproduce
     assert _exit_code(["report", "--help"]) == 0
-    assert "--reports-dir" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "--reports-dir" in report and "--notebook" not in report and "videonas report" in report
     assert _exit_code(["bench", "--help"]) == 0
     assert "--only" in capsys.readouterr().out
 

@@ -60,6 +60,8 @@ def test_evanet_a_boxes_by_type() -> None:
     expected["1x1"] += 1
     assert dict(drawn_layers(ax)) == expected
     assert sum(patch.get_gid() == "evanet-module" for patch in ax.patches) == 4
+    # Purple appears only in the head: the search space has no average-pool branch, and the legend says so.
+    assert "avg-pool (head)" in [text.get_text() for text in ax.get_legend().get_texts()]
     for patch in ax.patches:
         gid = patch.get_gid() or ""
         if gid.startswith("evanet-") and gid != "evanet-module":

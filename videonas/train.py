@@ -38,10 +38,11 @@ class TrainTask:
     """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` are the clip input for families
     whose genome does not carry its own (TVN's does). ``dataset`` is anything ``videonas.data.DatasetSpec.from_value``
     reads: ``"embedded:smoke"``, ``"embedded:default"``, a folder or CSV path, or a mapping such as
-    ``{"format": "charades", "path": ...}`` (the embedded data takes ``data_seed`` and ``multi_label`` from the task;
-    a data set without a val split gets a stratified, seeded one). ``max_*_clips`` take
-    a fixed random subset (the same for every candidate). ``threads`` caps the backend's CPU threads (set it to
-    cores / workers in a subprocess pool). ``classes`` restricts training and validation to some of the classes."""
+    ``{"format": "charades", "path": ...}`` (the embedded data takes ``data_seed`` and ``multi_label`` from the task; a
+    file format sets ``multi_label`` itself; a data set without a val split gets a stratified, seeded one).
+    ``max_*_clips`` take a fixed random subset (the same for every candidate). ``threads`` caps the backend's CPU
+    threads (set it to cores / workers in a subprocess pool). ``classes`` restricts training and validation to some of
+    the classes."""
 
     dataset: Any = "embedded:smoke"
     multi_label: bool = False
@@ -68,6 +69,8 @@ class TrainTask:
         except ValueError as error:
             raise ValueError(f"task.dataset: {error}") from None
         object.__setattr__(self, "dataset", spec.to_dict() if isinstance(self.dataset, DatasetSpec) else self.dataset)
+        if spec.format != "embedded":  # a file format says how it is scored (Charades: multi-label, mAP)
+            object.__setattr__(self, "multi_label", spec.multi_label)
         check_int("task.num_frames", self.num_frames, 1, 1024)
         check_int("task.image_size", self.image_size, 8, 1024)
         check_int("task.frame_stride", self.frame_stride, 1, 64)

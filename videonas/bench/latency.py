@@ -25,6 +25,8 @@ from typing import Any, Sequence
 
 import numpy
 
+from videonas import jsonio
+
 TVNS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4")
 FOUND = "found TVN"  # the best network of the last default tvn_search, when its reports are present
 FOUND_GENOME = Path("tvn_search") / "found_genome.json"  # under the reports folder, written by that notebook
@@ -357,11 +359,7 @@ def _save(path: str, *, quick: bool) -> None:
     """Time ``plan()`` on this process's backend and device (e.g. a GPU machine) and save ``{"rows": [...]}``,
     the format ``videonas.bench.gpu`` reads from ``reports/bench/gpu_latency.json``."""
     rows = measure_cases(plan(quick=quick), quick=quick)
-    target = os.path.abspath(path)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    with open(target, "w", encoding="utf-8") as handle:
-        json.dump({"rows": rows}, handle, indent=2)
-    print(target)
+    print(jsonio.dump({"rows": rows}, os.path.abspath(path)))
 
 
 if __name__ == "__main__":

@@ -58,9 +58,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     """5 and 50 real candidates; ``quick``: 2 and 4 toy candidates in-process (figures not meaningful)."""
     with tempfile.TemporaryDirectory(prefix="videonas-bench-memory-") as folder:
         if quick:
-            from videonas.search import synthetic  # registers the toy family
-
-            result = driver_rss(checkpoints=(2, 4), space=synthetic.ToySpace(length=6, choices=3),
+            result = driver_rss(checkpoints=(2, 4), space={"family": "toy", "options": {"length": 6, "choices": 3}},
                                 evaluate="videonas.search.synthetic:evaluate", evaluate_options={},
                                 strategy="regularized", executor="inprocess", store_dir=folder)
         else:

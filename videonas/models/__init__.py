@@ -53,14 +53,12 @@ def model_info(name: str) -> ModelInfo:
     if key in _BASELINES:
         display, _, published_input = _BASELINES[key]
         return ModelInfo(key, display, "baseline", published_input)
-    for family in families.FAMILIES.values():
-        if key in family.presets:
-            spec_name, published_input = family.presets[key]
-            if published_input is None:
-                genome = _preset_genome(family, spec_name)
-                published_input = family.clip_input(genome, num_frames=0, image_size=0, frame_stride=1)[:2]
-            return ModelInfo(key, spec_name, family.name, tuple(published_input))
-    raise AssertionError("unreachable: _key checked the name")
+    family = next(family for family in families.FAMILIES.values() if key in family.presets)
+    spec_name, published_input = family.presets[key]
+    if published_input is None:  # the genome carries its input
+        genome = _preset_genome(family, spec_name)
+        published_input = family.clip_input(genome, num_frames=0, image_size=0, frame_stride=1)[:2]
+    return ModelInfo(key, spec_name, family.name, tuple(published_input))
 
 
 def create_model(name: str, *, num_classes: int, num_frames: int | None = None, image_size: int | None = None,

@@ -2,7 +2,8 @@
 whose parallel branches stand side by side and whose sequential layers are stacked inside a branch.
 
 Colours (as in the EvaNet paper's figures): 3D conv blue, (2+1)D conv orange, iTGM green, max-pool grey, average pool
-purple, 1x1 conv pink; the temporal filter size is written in each box. A module's title gives its repeats and width;
+purple (only the head's pool: the released search space has no average-pool branch, and neither has ours), 1x1 conv
+pink; the temporal filter size is written in each box. A module's title gives its repeats and width;
 the builder (``videonas.models.evanet``) turns the temporal extent off (t=1) on odd repeats. Box patches carry a
 ``gid`` of ``"evanet-<type>"`` (types as in ``LAYER_COLOURS``), frames ``"evanet-module"``, so tests can count them.
 """
@@ -20,7 +21,7 @@ from videonas.genome.evanet import Block, Branch, EvaNetGenome
 
 LAYER_COLOURS = {"3d": "#4a87d6", "2plus1d": "#f0993e", "itgm": "#55b05a", "maxpool": "#a8a8a8",
                  "avgpool": "#9a6fc8", "1x1": "#f2a2c4"}
-LAYER_NAMES = {"3d": "3D", "2plus1d": "(2+1)D", "itgm": "iTGM", "maxpool": "max-pool", "avgpool": "avg-pool",
+LAYER_NAMES = {"3d": "3D", "2plus1d": "(2+1)D", "itgm": "iTGM", "maxpool": "max-pool", "avgpool": "avg-pool (head)",
                "1x1": "1x1"}
 MODULE_FILTERS = (256, 512, 1024, 2048)
 _BOX_W, _BOX_H, _GAP_X, _PITCH = 1.0, 0.5, 0.14, 0.68

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from videonas import jsonio
 
 RESULTS_FILE = "results.json"
 
@@ -71,9 +72,7 @@ class Results:
         for figure in self.figures:
             if not (output_dir / figure).is_file():
                 raise ValueError(f"results.figures lists {figure!r}, which is not a file in {output_dir}")
-        path = output_dir / file_name
-        path.write_text(dumps(dataclasses.asdict(self)))
-        return path
+        return jsonio.dump(dataclasses.asdict(self), output_dir / file_name)
 
 
 def write_results(output_dir: str | os.PathLike, *, title: str, question: str, headline: Sequence[dict[str, Any]],
@@ -84,23 +83,3 @@ def write_results(output_dir: str | os.PathLike, *, title: str, question: str, h
                       figures=list(figures), deterministic=deterministic, extra=extra or {})
     return results.write(output_dir)
 
-
-def dumps(value: Any) -> str:
-    """Strict, indented JSON: numpy values become plain numbers and lists, NaN and infinities become ``null``."""
-    return json.dumps(_plain(value), indent=2, allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return _plain(value.tolist())
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

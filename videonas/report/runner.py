@@ -16,8 +16,9 @@ from typing import Any, Sequence
 
 import yaml
 
+from videonas import jsonio
 from videonas.report import index
-from videonas.report.results import RESULTS_FILE, dumps
+from videonas.report.results import RESULTS_FILE
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
         record["html"] = render_html(executed).name
     if record["status"] == "done" and not (out_dir / RESULTS_FILE).is_file():
         record.update(status="failed", error=f"the notebook wrote no {RESULTS_FILE}")
-    (out_dir / index.RUN_FILE).write_text(dumps(record))
+    jsonio.dump(record, out_dir / index.RUN_FILE)
     return record
 
 
@@ -142,15 +143,24 @@ def reproduce(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m videonas", description=__doc__)
-    parser.add_argument("command", choices=["reproduce", "report"])
-    parser.add_argument("--profile", default="default", choices=PROFILES)
-    parser.add_argument("--notebook", action="append", help="run only this notebook (repeatable)")
-    parser.add_argument("--reports-dir", type=Path, default=None)
-    args = parser.parse_args(argv)
+    """``reproduce [--profile P] [--notebook NAME]...`` or ``report [--profile P]``, each with its own ``--help``."""
+    argv = list(argv or [])
+    command, rest = (argv[0], argv[1:]) if argv else ("", [])
+    if command not in ("reproduce", "report"):
+        raise ValueError(f"command must be 'reproduce' or 'report', got {command!r}")
+    descriptions = {"reproduce": "Run the experiment notebooks with a profile's parameters (Papermill), render them "
+                                 "and rebuild reports/index.html.",
+                    "report": "Rebuild reports/index.html from the experiments' run records and results."}
+    parser = argparse.ArgumentParser(prog=f"python -m videonas {command}", description=descriptions[command])
+    parser.add_argument("--profile", default="default", choices=PROFILES,
+                        help="parameter profile (reproduce) or the profile shown in the index header")
+    if command == "reproduce":
+        parser.add_argument("--notebook", action="append", help="run only this notebook (repeatable)")
+    parser.add_argument("--reports-dir", type=Path, default=None, help="default: <project>/reports")
+    args = parser.parse_args(rest)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     reports_dir = args.reports_dir or index.project_root() / "reports"
-    if args.command == "reproduce":
+    if command == "reproduce":
         path = reproduce(profile=args.profile, names=args.notebook, reports_dir=reports_dir)
     else:
         reports_dir.mkdir(parents=True, exist_ok=True)

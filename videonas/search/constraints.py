@@ -17,27 +17,29 @@ FIGURES = ("params", "flops", "latency_ms")  # measurement order: cheapest first
 
 
 @dataclasses.dataclass(frozen=True)
-class MaxParams:
-    """Trainable parameters at most ``limit`` (the TVN paper's P)."""
-
+class _CountLimit:
     limit: int
-    name: ClassVar[str] = "max_params"
-    figure: ClassVar[str] = "params"
+    name: ClassVar[str]
+    figure: ClassVar[str]
 
     def __post_init__(self) -> None:
         check_int(self.name, self.limit, 1, 10**18)
 
 
 @dataclasses.dataclass(frozen=True)
-class MaxFlops:
+class MaxParams(_CountLimit):
+    """Trainable parameters at most ``limit`` (the TVN paper's P)."""
+
+    name: ClassVar[str] = "max_params"
+    figure: ClassVar[str] = "params"
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxFlops(_CountLimit):
     """FLOPs (2 x multiply-adds) of one clip at most ``limit``."""
 
-    limit: int
     name: ClassVar[str] = "max_flops"
     figure: ClassVar[str] = "flops"
-
-    def __post_init__(self) -> None:
-        check_int(self.name, self.limit, 1, 10**18)
 
 
 @dataclasses.dataclass(frozen=True)

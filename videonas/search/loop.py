@@ -75,6 +75,7 @@ class Experiment:
         self.config = self.store.experiment_config(name)
         if self.config is None:
             raise ValueError(f"experiment {name!r} not found in {self.store.path}; found {self.store.experiments()}")
+        self.space = space_from_config(self.config["space"])  # only a registered family opens
 
     def trials(self, status: str | None = None) -> list[Trial]:
         return self.store.trials(self.name, status=status)
@@ -86,7 +87,7 @@ class Experiment:
         return self.store.history(self.name)
 
     def genome(self, trial: Trial) -> Genome:
-        return space_from_config(self.config["space"]).genome_type.from_json(trial.genome)
+        return self.space.genome_type.from_json(trial.genome)
 
     def best_genome(self) -> Genome:
         best = self.best(1)
