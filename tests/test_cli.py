@@ -77,6 +77,9 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "unknown keys ['budgt']" in _one_error_line(capsys)
     assert main(["search", "--config", _config(tmp_path, num_trials=0)]) == 2
     assert "num_trials must be in" in _one_error_line(capsys)
+    typo = _config(tmp_path, evaluate="videonas.train:evaluate_trial", evaluate_options={"task": {"batchsize": 8}})
+    assert main(["search", "--config", typo]) == 2
+    assert "task has unknown keys ['batchsize']" in _one_error_line(capsys)
     assert not Path(tmp_path / "cli.sqlite").exists()
 
 
