@@ -144,7 +144,9 @@ def test_stale_run_folders_of_ended_drivers_are_swept(tmp_path, monkeypatch):
     unrelated = tmp_path / "videonas-trials-abc"
     for folder in (stale, live, unrelated):
         folder.mkdir()
-    results = list(SubprocessExecutor().run(SYNTHETIC, [Job(ToyGenome((1, 0), 3), seed=0)]))
+    executor = SubprocessExecutor()
+    results = list(executor.run(SYNTHETIC, [Job(ToyGenome((1, 0), 3), seed=0)]))
+    executor.close()
     assert results[0][1].status == "done"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, unrelated.name])
 
@@ -153,7 +155,34 @@ def test_workers_import_the_drivers_package_whatever_the_working_directory(tmp_p
     import videonas
 
     monkeypatch.chdir(tmp_path)
-    results = list(SubprocessExecutor().run("videonas.search.synthetic:evaluate",
-                                            [Job(ToyGenome((0, 1), 3), seed=0, options={"failures": {"0": "raise"}})]))
+    executor = SubprocessExecutor()
+    results = list(executor.run("videonas.search.synthetic:evaluate",
+                                [Job(ToyGenome((0, 1), 3), seed=0, options={"failures": {"0": "raise"}})]))
+    executor.close()
     # The traceback names the synthetic module's file: it must be this checkout's.
     assert str(Path(videonas.__file__).resolve().parent) in results[0][1].error
+
+
+def _pool_run(executor, values, **options):
+    jobs = [Job(ToyGenome((v, 1, 2), 3), seed=0, options=options) for v in values]
+    try:
+        return dict(executor.run(SYNTHETIC, jobs)), executor.started_workers
+    finally:
+        executor.close()
+
+
+def test_pool_workers_serve_many_candidates_and_are_recycled_when_due():
+    results, started = _pool_run(SubprocessExecutor(max_workers=2), [0, 1, 2, 0, 1, 2])
+    assert started == 2 and all(r.status == "done" for r in results.values())
+    assert max(r.metrics["worker"]["served"] for r in results.values()) >= 2
+    results, started = _pool_run(SubprocessExecutor(max_workers=1, trials_per_worker=2), [0, 1, 2, 0, 1])
+    assert started == 3 and [r.metrics["worker"]["served"] for _, r in sorted(results.items())] == [1, 2, 1, 2, 1]
+    # A worker whose memory passes the limit after a candidate is replaced before the next one.
+    results, started = _pool_run(SubprocessExecutor(max_workers=1, worker_memory_mib=1.0), [0, 1, 2])
+    assert started == 3 and all(r.metrics["worker"]["served"] == 1 for r in results.values())
+
+
+def test_a_dead_worker_is_replaced_and_the_next_candidates_run():
+    results, started = _pool_run(SubprocessExecutor(max_workers=1), [1, 0, 2], failures={"1": "exit"})
+    assert results[0].status == "failed" and results[0].error == "worker died (exit code 3)"
+    assert results[1].status == results[2].status == "done" and started == 2
