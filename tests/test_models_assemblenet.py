@@ -37,10 +37,10 @@ def small_genome(head_filters: tuple[int, ...] = (8,), blocks_per_level=(1, 1, 1
 
 
 @pytest.mark.slow
-def test_200_random_genomes_and_200_mutants_build_to_logits():
+def test_random_genomes_and_their_mutants_build_to_logits():
     """The genome tests' 400 graphs (half the mutants connection-guided) at 4x32x32 and 1/4 width."""
-    genomes = [genome for pair in genome_sets.assemblenet_pairs() for genome in pair]
-    assert len(genomes) == 400
+    genomes = genome_sets.to_build(genome_sets.assemblenet_pairs())
+    assert len(genomes) == 2 * genome_sets.BUILD_PAIRS
     genome_sets.assert_all_build(genomes)
 
 

@@ -33,6 +33,9 @@ class Family:
     - ``learned_context``: optional function (or ``"module:function"``), ``function(model) -> dict`` of plain JSON:
       what a trained model teaches its children's mutation; it reaches ``space.mutate(parent, rng, **context)``
       (AssembleNet's learned connection weights).
+    - ``cost``: optional function (or ``"module:function"``), ``function(genome, *, num_classes, width_multiplier)
+      -> {"params", "flops"}`` equal to what the built model counts: lets a search reject a candidate that breaks P
+      or a FLOP cap before anything is built (TVN's genomes range over 10^4-10^9 parameters).
     """
 
     name: str
@@ -42,6 +45,7 @@ class Family:
     genome_input: bool = False
     presets: Mapping[str, tuple[str, tuple[int, int] | None]] = dataclasses.field(default_factory=dict)
     learned_context: str | Callable[..., Any] | None = None
+    cost: str | Callable[..., Any] | None = None
 
     def space(self, **options: Any) -> SearchSpace:
         return self.space_type(**options)
@@ -71,6 +75,13 @@ class Family:
         if not self.genome_input:
             return genome
         return dataclasses.replace(genome, num_frames=num_frames, image_size=image_size)
+
+    def estimate_cost(self, genome: Genome, *, num_classes: int, width_multiplier: float = 1.0
+                      ) -> dict[str, int] | None:
+        """``{"params", "flops"}`` from the genome alone, or ``None`` where the family has no ``cost`` function."""
+        if self.cost is None:
+            return None
+        return dict(_resolve(self.cost)(genome, num_classes=num_classes, width_multiplier=width_multiplier))
 
     def context(self, model) -> dict[str, Any]:
         """What ``model`` (trained) teaches its children's mutation; ``{}`` for families that learn nothing."""
@@ -126,7 +137,7 @@ def _register_builtin() -> None:
     task_input = (32, 224)
     register(Family(
         "tvn", tvn.TVNGenome, tvn.TVNSpace, builder="videonas.models.tvn:build_tvn",
-        genome_input=True,
+        genome_input=True, cost="videonas.models.tvn:tvn_cost",
         presets={f"tvn-{i}": (f"TVN-{i}", None) for i in range(1, 5)}))
 
     register(Family(

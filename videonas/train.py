@@ -190,7 +190,8 @@ evaluate_trial.check_options = check_trial_options  # run_search calls it on the
 
 def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: int,
                     constraints: Constraints | None = None, save_weights: str | Path | None = None) -> TrialResult:
-    """Build, check constraints, train, evaluate. Returns a done, rejected or failed ``TrialResult``.
+    """Check the genome's cost, build, check the model's constraints, train, evaluate. Returns a done, rejected or
+    failed ``TrialResult``.
 
     ``metrics["timings"]`` splits the wall time (import, build, constraints, data, fit, first step (graph tracing),
     evaluation) so the per-candidate overhead can be measured.
@@ -209,6 +210,15 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     keras.backend.clear_session()  # in-process executor: earlier candidates' graphs and layer names do not pile up
     keras.utils.set_random_seed(seed)
     dataset = task.open_dataset()
+    # Cheap checks first: where the family counts params and FLOPs from the genome, a candidate that breaks P or a
+    # FLOP cap is rejected before a weight is allocated.
+    estimate = family.estimate_cost(genome, num_classes=len(dataset.class_names),
+                                    width_multiplier=task.width_multiplier)
+    rejection = None if estimate is None else (constraints or Constraints()).violation(estimate)
+    if rejection is not None:
+        timings["constraints_s"] = time.perf_counter() - clock
+        return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,
+                           metrics={"timings": timings, "rejected_before_build": True}, **estimate)
     model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
                                num_frames=task.num_frames, image_size=task.image_size,
                                width_multiplier=task.width_multiplier)

@@ -148,3 +148,66 @@ def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, stride
     )(x)
     x = video_layers.batch_norm(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1.0) -> dict[str, int]:
+    """``{"params", "flops"}`` of ``build_tvn(genome, ...)`` from the genome alone, without building anything.
+
+    A search rejects a candidate that breaks P or a FLOP cap with this before it allocates a weight (a valid genome
+    can hold 10^9 parameters). It walks the blocks exactly as the builder does (same clipping, same widths) and counts
+    as ``videonas.measure`` does: trainable parameters, and FLOPs of the matrix work at batch 1; a test holds the
+    two equal on random genomes.
+    """
+    check_type("genome", genome, TVNGenome)
+    frames, size, channels = genome.num_frames, genome.image_size, 3
+    params = flops = 0
+
+    def conv(c_in: int, c_out: int, taps: int, positions: int) -> None:  # bias-free conv + BN (gamma, beta)
+        nonlocal params, flops
+        params += taps * c_in * c_out + 2 * c_out
+        flops += 2 * taps * c_in * c_out * positions
+
+    for block in genome.blocks:
+        filters = max(8, round(block.filters * width_multiplier))
+        for repeat in range(block.repeats):
+            strided, use_temporal = repeat == 0, repeat % 2 == 0
+            in_frames, in_channels = frames, channels
+            stride = block.spatial_stride if strided and block.spatial_kernel > 1 else 1
+            if block.spatial_kernel > 1:
+                out_size = math.ceil(size / stride)
+                if block.spatial_type not in ("maxpool", "avgpool"):
+                    kernel = min(block.spatial_kernel, 2 * size - 1)
+                    conv(channels, filters, 1, frames * size * size)
+                    if block.spatial_type == "std":
+                        conv(filters, filters, kernel * kernel, frames * out_size * out_size)
+                    else:  # per-frame depthwise conv + BN
+                        params += kernel * kernel * filters + 2 * filters
+                        flops += 2 * kernel * kernel * filters * frames * out_size * out_size
+                    channels = filters
+                size = out_size
+            if use_temporal and frames > 1 and block.temporal_kernel > 1:
+                out_frames = math.ceil(frames / min(block.temporal_stride if strided else 1, frames))
+                if block.temporal_type == "1d":
+                    conv(channels, filters, min(block.temporal_kernel, 2 * frames - 1), out_frames * size * size)
+                    channels = filters
+                frames = out_frames
+            positions = frames * size * size
+            conv(channels, filters * block.expand, 1, positions)
+            channels = filters * block.expand
+            if block.squeeze > 0:
+                units = max(int(channels * block.squeeze), 8)
+                params += 2 * channels * units + units + channels
+                flops += 4 * channels * units
+            if block.context_gate:
+                params += channels * channels + channels
+                flops += 2 * channels * channels
+            if block.non_local:
+                inner = max(1, round(channels * 0.5))
+                params += 3 * (channels * inner + inner) + inner * channels + channels
+                flops += 6 * positions * channels * inner + 4 * positions * positions * inner
+                flops += 2 * positions * inner * channels
+            if block.skip and frames == in_frames:
+                conv(in_channels, channels, 1, positions)
+    params += channels * num_classes + num_classes
+    flops += 2 * channels * num_classes
+    return {"params": params, "flops": flops}
