@@ -31,7 +31,9 @@ VERDICTS = ("supported", "contradicted", "inconclusive")
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """What the paper says, as a testable statement about arm A against arm B.
+    """What the paper says, as a testable statement about arm A against arm B; A is the arm the paper favours
+    (evolution, guided mutation, the ensemble, the baseline's runtime over the TVN's for "TVN is k times faster").
+    Values are in the unit the caller passes (accuracy differences in points: multiply top-1 by 100).
 
     ``paper_figure`` is the paper's own number for the same quantity (in ``paper_unit``), or ``None`` when no
     figure in the paper measures the same thing (the usual case: our data and scale differ).
@@ -155,7 +157,7 @@ def _decide(claim: Claim, estimate: stats.Estimate) -> tuple[str, str, float | N
         options = [("supported", margin, "greater")] if low >= margin else []
         options += [("contradicted", margin, "less")] if high < margin else []
     if not options:
-        return "inconclusive", "the interval straddles the claim's boundary", None
+        return "inconclusive", "the interval includes the claim's boundary", None
     verdict, boundary, alternative = options[0]
     return _confirmed(verdict, estimate, [(boundary, alternative)])
 

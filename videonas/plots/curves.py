@@ -32,7 +32,7 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax
             ax.step(stats["trials"], curve, where="post", color=colour, alpha=0.35, linewidth=0.8)
         ax.fill_between(stats["trials"], stats["q25"], stats["q75"], step="post", color=colour, alpha=0.15)
         ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2,
-                label=f"{label} (median of {len(seeds)} seeds, band: middle half)")
+                label=f"{label} (median of {len(seeds)} seeds)")
     ax.set_xlabel("candidates proposed")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
