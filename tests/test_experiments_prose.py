@@ -68,7 +68,7 @@ def test_claim_text_gives_the_paper_figure_only_when_there_is_one():
     with_figure = verdicts.Claim(text="TVN is much faster", kind="ratio_at_least", margin=10, paper_figure=54,
                                  paper_unit="x")
     verdict = _verdict([300, 310, 305], [10, 11, 10.5], claim=with_figure, paired=False)
-    assert prose.claim_text(verdict) == "TVN is much faster (paper: 54.0x)"
+    assert prose.claim_text(verdict) == "TVN is much faster (paper: 54x)"
     assert "no paper figure" in prose.claim_text(_verdict(*CASES["one seed"]))
 
 

@@ -88,7 +88,10 @@ def claim_text(verdict: Verdict) -> str:
     """The paper's claim and, where one exists, its figure."""
     if verdict.paper_figure is None:
         return f"{verdict.claim} (no paper figure for this quantity)"
-    return f"{verdict.claim} (paper: {format_quantity(verdict.paper_figure, verdict.paper_unit)})"
+    figure = float(verdict.paper_figure)
+    # As published: as many decimals as the paper gives (54x, 0.8 points), not our three significant figures.
+    decimals = 0 if figure.is_integer() else min(3, len(repr(figure).split(".")[1]))
+    return f"{verdict.claim} (paper: {format_quantity(figure, verdict.paper_unit, decimals=decimals)})"
 
 
 def describe(verdict: Verdict) -> str:
