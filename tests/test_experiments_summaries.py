@@ -45,17 +45,17 @@ def test_summary_rows_are_labelled_by_search_and_seed():
 
 
 def test_best_by_seed_feeds_a_paired_comparison():
-    assert summaries.best_by_seed(SEARCHES, "evolution") == {0: 0.6, 1: 0.7}
-    assert summaries.best_by_seed(SEARCHES, "random") == {0: None, 1: 0.5}
+    assert summaries.best_by_seed(SEARCHES, label="evolution") == {0: 0.6, 1: 0.7}
+    assert summaries.best_by_seed(SEARCHES, label="random") == {0: None, 1: 0.5}
     with pytest.raises(ValueError, match="label must name an arm of the searches, got 'guided'"):
-        summaries.best_by_seed(SEARCHES, "guided")
+        summaries.best_by_seed(SEARCHES, label="guided")
 
 
 def test_overall_best_breaks_ties_by_earlier_trial():
-    seed, trial = summaries.overall_best(SEARCHES, "evolution")
+    seed, trial = summaries.overall_best(SEARCHES, label="evolution")
     assert seed == 1 and trial.index == 0
     with pytest.raises(ValueError, match="no finished trial in arm 'random'"):
-        summaries.overall_best({("random", 0): SEARCHES["random", 0]}, "random")
+        summaries.overall_best({("random", 0): SEARCHES["random", 0]}, label="random")
 
 
 def test_chance_note_only_near_chance():
@@ -69,9 +69,9 @@ def test_output_folder_removes_the_old_store_unless_resuming(tmp_path: Path):
     folder.mkdir()
     for name in ("search.sqlite", "search.sqlite-wal", "keep.png"):
         (folder / name).write_text("x")
-    assert summaries.output_folder("exp", folder, store="search.sqlite", resume=True) == folder
+    assert summaries.output_folder("exp", output_dir=folder, store="search.sqlite", resume=True) == folder
     assert (folder / "search.sqlite").exists()
-    summaries.output_folder("exp", folder, store="search.sqlite")
+    summaries.output_folder("exp", output_dir=folder, store="search.sqlite")
     assert sorted(p.name for p in folder.iterdir()) == ["keep.png"]
     assert summaries.dataset_value(None, "smoke") == "embedded:smoke"
     assert summaries.dataset_value("/data/k400.csv", "smoke") == "/data/k400.csv"

@@ -55,7 +55,7 @@ def summary_rows(searches: Mapping[Any, Iterable[Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def best_by_seed(searches: Mapping[Any, Iterable[Any]], label: str) -> dict[Any, float | None]:
+def best_by_seed(searches: Mapping[Any, Iterable[Any]], *, label: str) -> dict[Any, float | None]:
     """``{seed: best fitness}`` of one arm in ``{(label, seed): trials}`` (``None`` where no trial finished): the
     per-seed values that ``videonas.experiments.compare`` pairs by seed."""
     values = {}
@@ -68,7 +68,7 @@ def best_by_seed(searches: Mapping[Any, Iterable[Any]], label: str) -> dict[Any,
     return values
 
 
-def overall_best(searches: Mapping[Any, Iterable[Any]], label: str) -> tuple[Any, Any]:
+def overall_best(searches: Mapping[Any, Iterable[Any]], *, label: str) -> tuple[Any, Any]:
     """``(seed, trial)`` of the best finished trial of arm ``label`` over all its seeds (ties: the earlier seed, then
     the earlier trial); ``ValueError`` when none finished."""
     candidates = [(float(t.fitness), -index, -t.index, key[1], t)
@@ -91,7 +91,7 @@ def chance_note(best: float | None, *, num_classes: int, factor: float = 2.5) ->
             "answer the question and only checks that the pipeline runs.")
 
 
-def output_folder(name: str, output_dir: str | os.PathLike | None = None, *, store: str | None = None,
+def output_folder(name: str, *, output_dir: str | os.PathLike | None = None, store: str | None = None,
                   resume: bool = False) -> Path:
     """The notebook's output folder (``output_dir``, or ``runs/<name>`` under the project root), created; with
     ``store``, that trial store file is removed first unless ``resume`` (a fresh search, not a continued one)."""

@@ -13,7 +13,8 @@ A bootstrap interval over a handful of seeds can exclude a boundary that an exac
 difference of the same sign gives a bootstrap interval that excludes 0, while the best exact sign-flip p-value is
 1/8. So a decisive verdict also needs the exact permutation test at that boundary to reach the interval's level
 (one-sided p below (1 - confidence) / 2); when it does not, the verdict is inconclusive and says how few seeds there
-were. Paired comparisons therefore need at least 6 seeds (1/2^6 < 0.025) to decide anything at 95%.
+were. At 95%, paired comparisons therefore need at least 6 seeds (1/2^6 < 0.025) to decide anything, and
+unpaired ones at least 4 values per arm (1/70).
 """
 
 from __future__ import annotations
