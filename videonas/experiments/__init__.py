@@ -21,8 +21,8 @@ from videonas.experiments.summaries import (
 from videonas.experiments.verdicts import Claim, Verdict, compare, judge
 
 __all__ = [
-    "QUESTIONS", "Claim", "Estimate", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far", "best_trial", "chance_note", "compare",
-    "conclusion", "dataset_value", "describe", "exact", "final_best", "fitness_sequence", "format_quantity",
-    "judge", "mean_best", "output_folder", "overall_best", "paired", "search_summary", "seed_band", "spread",
-    "summary_rows", "unpaired",
+    "Claim", "Estimate", "QUESTIONS", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far",
+    "best_trial", "chance_note", "compare", "conclusion", "dataset_value", "describe", "exact", "final_best",
+    "fitness_sequence", "format_quantity", "judge", "mean_best", "output_folder", "overall_best", "paired",
+    "search_summary", "seed_band", "spread", "summary_rows", "unpaired",
 ]

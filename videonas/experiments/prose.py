@@ -80,7 +80,8 @@ def result_text(verdict: Verdict) -> str:
     if verdict.p_value is not None:
         parts.append(f"exact p = {verdict.p_value:.2g}")
     if verdict.noise_floor is not None:
-        parts.append(f"the same net retrained over seeds spreads by {format_quantity(verdict.noise_floor, verdict.unit)}")
+        spread = format_quantity(verdict.noise_floor, verdict.unit)
+        parts.append(f"the same net retrained over seeds spreads by {spread}")
     return f"{value} ({'; '.join(parts)})"
 
 
