@@ -28,7 +28,11 @@ RESAMPLES = 9999
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
-    """A (difference or ratio) estimate of arm A against arm B, with its interval; ``None`` where undefined."""
+    """A (difference or ratio) estimate of arm A against arm B, with its interval; ``None`` where undefined.
+
+    ``n`` counts the pairs used (paired) or the values of the smaller arm (unpaired); ``dropped`` the values (or
+    pairs) left out because a seed failed.
+    """
 
     value: float | None
     low: float | None
