@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from videonas import report
+from videonas import experiments, jsonio, report
 from videonas.report import index as report_index
 from videonas.report import runner
 
@@ -20,7 +21,8 @@ def _notebook(path: Path, body: str) -> None:
     notebook = nbformat.v4.new_notebook()
     parameters = nbformat.v4.new_code_cell('output_dir = "."\nscore = 0.25')
     parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# A *small* experiment\n\nWhat it asks."), parameters,
+                      nbformat.v4.new_code_cell(body)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, str(path))
 
@@ -179,9 +181,11 @@ def test_reports_render_in_headless_chromium(tmp_path):
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         smoke = _render(page, index)
         page.goto((reports / "good" / "good.html").resolve().as_uri())
-        code_display = page.evaluate("() => getComputedStyle(document.querySelector('.jp-InputArea')).display")
+        code_height = "() => document.querySelector('.jp-CodeCell .jp-InputArea').offsetHeight"
+        hidden_height = page.evaluate(code_height)
+        markdown_height = page.evaluate("() => document.querySelector('.jp-MarkdownCell').offsetHeight")
         page.click("#toggle-code")
-        shown_display = page.evaluate("() => getComputedStyle(document.querySelector('.jp-InputArea')).display")
+        shown_height = page.evaluate(code_height)
         project = _render(page, committed) if committed.is_file() else None
         browser.close()
 
@@ -190,8 +194,92 @@ def test_reports_render_in_headless_chromium(tmp_path):
     assert "disk on fire" in smoke["text"] and "0.25" in smoke["text"]
     screenshot = cv2.imdecode(numpy.frombuffer(smoke["screenshot"], numpy.uint8), cv2.IMREAD_GRAYSCALE)
     assert screenshot.shape[0] >= 900 and screenshot.std() > 10  # not a blank page
-    assert (code_display, shown_display) != ("none", "none") and code_display == "none"
+    assert hidden_height == 0 and shown_height > 0  # code hidden until the toggle is clicked
+    assert markdown_height > 0  # only the code is hidden
     if project is not None:
         broken = [src for src, loaded in project["images"] if not loaded]
         assert project["images"] and broken == []
         assert all(count > 0 for count in project["table_cells"])
+
+
+def _verdicts() -> list:
+    claim = experiments.Claim(text="evolution finds better nets than random search")
+    supported = experiments.compare(question="TVN evolution beats random", claim=claim, unit="points",
+                                    a=[60, 62, 58, 65, 61, 63, 59], b=[50, 51, 49, 52, 50, 53, 48])
+    inconclusive = experiments.compare(question="EvaNet evolution beats random", claim=claim, unit="points",
+                                       a=[60, None], b=[50, 55])
+    return [supported, inconclusive]
+
+
+def test_results_carry_verdicts_and_old_results_still_read(tmp_path):
+    path = report.write_results(tmp_path, title="t", question="q", headline=[], conclusion="c", verdicts=_verdicts())
+    data = json.loads(path.read_text())
+    assert [v["verdict"] for v in data["verdicts"]] == ["supported", "inconclusive"]
+    assert report.Results.read(path).verdicts == _verdicts()
+    data["verdicts"][1]["verdict"] = "agrees"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"results.verdicts\[1\]: verdict.verdict must be one of"):
+        report.Results.read(path)
+    committed = sorted((report.project_root() / "reports").glob("*/results.json"))
+    assert committed and all(report.Results.read(p).verdicts == [] for p in committed)
+
+
+def _experiment(reports: Path, name: str, **results) -> None:
+    (reports / name).mkdir(parents=True)
+    (reports / name / f"{name}.html").write_text("<html></html>")
+    jsonio.dump({"status": "done", "html": f"{name}.html", "wall_seconds": 60}, reports / name / "run.json")
+    report.Results(title=f"{name} title", headline=[], conclusion="c", **results).write(reports / name)
+
+
+def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp_path):
+    _experiment(tmp_path, "tvn_search", question="Does evolution beat random?", verdicts=_verdicts())
+    _experiment(tmp_path, "tvn_scaling_ablation", question="Which scaling helps most?")
+    text = report.build_index(tmp_path, profile="smoke").read_text()
+    answers = text[text.index('<table class="answers">'):text.index("</table>")]
+    assert text.index('<table class="answers">') < text.index("<h2>Experiments</h2>")
+    rows = answers.split("<tr>")[2:]
+    assert len(rows) == 3
+    assert "TVN evolution beats random" in rows[0] and "verdict-supported" in rows[0] and "interval" in rows[0]
+    assert "verdict-inconclusive" in rows[1] and "one seed" in rows[1]
+    assert "Which scaling helps most?" in rows[2] and "no verdict yet" in rows[2]
+    parser = _Links()
+    parser.feed(answers)
+    assert "tvn_search/tvn_search.html" in parser.targets
+    assert all((tmp_path / target).exists() for target in parser.targets)
+    assert "np.float" not in text
+
+
+def test_committed_reports_still_build_an_index(tmp_path):
+    shutil.copytree(report.project_root() / "reports", tmp_path / "reports")
+    text = report.build_index(tmp_path / "reports", profile="default").read_text()
+    assert text.count("no verdict yet") == len(list((tmp_path / "reports").glob("*/run.json")))
+
+
+_TF_NOISE = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    "I0000 00:00:1796190735.042142   27501 port.cc:153] oneDNN custom operations are on.\n"
+    "I0000 00:00:1796190735.143831   27501 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n"
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the flags.\n"
+)
+
+
+def test_rendered_notebook_is_titled_offline_quiet_and_hides_only_code(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("secret_code_marker = 1")
+    code.outputs = [nbformat.v4.new_output("stream", name="stderr", text=_TF_NOISE),
+                    nbformat.v4.new_output("stream", name="stderr", text=_TF_NOISE + "UserWarning: kept warning\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="printed result\n")]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# TVN: *frames* ablation\n\nMarkdown prose stays visible."),
+                      code]
+    nbformat.write(notebook, str(tmp_path / "exp.ipynb"))
+    page = runner.render_html(tmp_path / "exp.ipynb").read_text()
+    assert "<title>TVN: frames ablation</title>" in page
+    assert "absl" not in page and "oneDNN" not in page and "rebuild TensorFlow" not in page
+    assert "kept warning" in page and "printed result" in page and "Markdown prose stays visible." in page
+    assert "secret_code_marker" in page and "toggle-code" in page  # the code is there, behind the toggle
+    assert not re.search(r"<script[^>]*\bsrc=", page)  # nothing fetched: no CDN require.js / MathJax / Mermaid
+    assert "cdnjs" not in page and "unpkg" not in page
+    style = re.search(r'<style id="videonas-code-toggle">(.*?)</style>', page, re.S).group(1)
+    hidden = re.findall(r"([^{}]*)\{\s*display:\s*none", style)
+    assert hidden and all(".jp-CodeCell" in selector for selector in hidden)
+    assert runner.notebook_title(nbformat.v4.new_notebook(), default="stem") == "stem"

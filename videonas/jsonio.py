@@ -7,11 +7,12 @@ NumPy scalars and arrays become plain numbers and lists on the way.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 def strict(value: Any) -> Any:
@@ -46,3 +47,17 @@ def dump(obj: Any, path: str | Path, *, indent: int | None = 2, sort_keys: bool 
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def from_object(cls: Any, data: Any, *, name: str) -> Any:
+    """``cls(**data)`` for a dataclass read back from JSON; a non-object, an unknown key or a missing field raises
+    ``ValueError`` naming ``name``."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{name} must be a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - {field.name for field in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}")
+    try:
+        return cls(**dict(data))
+    except TypeError as error:
+        raise ValueError(f"{name}: {error}") from None

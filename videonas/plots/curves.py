@@ -1,65 +1,21 @@
 """Search-result plots: best-so-far curves over seeds (evolution vs random search) and runtime-vs-accuracy scatters.
 
 A search is judged by how fast its best candidate improves, and one seed says little, so curves are drawn per seed
-(thin) with the median over seeds (thick) and the band between the lowest and highest seed. Failed and rejected trials
-count as trials that found nothing better: the x axis is the number of candidates *proposed*, which is the cost.
+(thin) with the median over seeds (thick) and the interquartile band between them. The curves themselves are computed
+in ``videonas.experiments.curves`` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib import ticker
-import numpy
+
+from videonas.experiments.curves import best_so_far, fitness_sequence, seed_band
 
 _COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-def fitness_sequence(trials: Iterable[Any]) -> list[float | None]:
-    """Fitness per trial in index order; ``None`` for trials that are not ``done`` (failed, rejected, pending)."""
-    ordered = sorted(trials, key=lambda trial: trial.index)
-    return [float(t.fitness) if t.status == "done" and t.fitness is not None else None for t in ordered]
-
-
-def best_so_far(fitness: Sequence[float | None]) -> numpy.ndarray:
-    """Running maximum of ``fitness``; missing or NaN entries do not improve it, and it is NaN until the first value."""
-    curve = numpy.full(len(fitness), numpy.nan)
-    best = -math.inf
-    for position, value in enumerate(fitness):
-        if value is not None and math.isfinite(float(value)):
-            best = max(best, float(value))
-        if best > -math.inf:
-            curve[position] = best
-    return curve
-
-
-def seed_band(runs: Sequence[Sequence[float | None]]) -> dict[str, numpy.ndarray]:
-    """Best-so-far curves of several seeds on one axis: ``{"trials", "curves", "median", "low", "high"}``.
-
-    Shorter runs are extended with their last value (a finished search keeps its best); statistics at a trial count
-    use the seeds that have a value there.
-    """
-    if len(runs) == 0:
-        raise ValueError("runs must hold at least one seed's fitness sequence, got none")
-    length = max(len(run) for run in runs)
-    curves = numpy.full((len(runs), length), numpy.nan)
-    for row, run in enumerate(runs):
-        curve = best_so_far(run)
-        curves[row, : len(curve)] = curve
-        if 0 < len(curve) < length:
-            curves[row, len(curve):] = curve[-1]
-    stats = {"trials": numpy.arange(1, length + 1), "curves": curves}
-    with numpy.errstate(all="ignore"):
-        filled = ~numpy.all(numpy.isnan(curves), axis=0)
-        for name, function in (("median", numpy.nanmedian), ("low", numpy.nanmin), ("high", numpy.nanmax)):
-            values = numpy.full(length, numpy.nan)
-            if filled.any():
-                values[filled] = function(curves[:, filled], axis=0)
-            stats[name] = values
-    return stats
 
 
 def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax: Any = None,
@@ -74,7 +30,7 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax
         stats = seed_band(seeds)
         for curve in stats["curves"]:
             ax.step(stats["trials"], curve, where="post", color=colour, alpha=0.35, linewidth=0.8)
-        ax.fill_between(stats["trials"], stats["low"], stats["high"], step="post", color=colour, alpha=0.15)
+        ax.fill_between(stats["trials"], stats["q25"], stats["q75"], step="post", color=colour, alpha=0.15)
         ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2,
                 label=f"{label} (median of {len(seeds)} seeds)")
     ax.set_xlabel("candidates proposed")

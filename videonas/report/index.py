@@ -1,6 +1,8 @@
 """Render ``reports/index.html`` from every experiment folder's run record and results, and the bench sections.
 
-The index reads ``run.json`` and ``results.json`` files, never notebook text. A malformed file is shown as that
+The index opens with the answers: one row per verdict (question, the paper's claim, our result with its interval,
+the verdict, a link to the evidence), and one "no verdict yet" row per experiment whose results carry none. It reads
+``run.json`` and ``results.json`` files, never notebook text. A malformed file is shown as that
 experiment's error, naming the file, and the rest of the index still renders. Links are built only from folder and
 file names that are plain relative names, so an odd folder name cannot become a ``javascript:`` link.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from videonas.experiments import prose
 from videonas.report.results import RESULTS_FILE, Results
 
 RUN_FILE = "run.json"
@@ -114,8 +117,27 @@ def build_index(reports_dir: Path, *, profile: str) -> Path:
     meta = metadata(profile)
     meta["total_minutes"] = round(sum(float(e["run"].get("wall_seconds") or 0) for e in experiments) / 60, 1)
     path = Path(reports_dir) / "index.html"
-    path.write_text(template.render(experiments=experiments, meta=meta, bench=bench))
+    path.write_text(template.render(answers=answer_rows(experiments), experiments=experiments, meta=meta, bench=bench,
+                                    describe=prose.describe))
     return path
+
+
+def answer_rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The index's first table: a row per verdict, in experiment order; an experiment without verdicts (not run
+    yet, failed, or written before verdicts existed) gets one "no verdict yet" row."""
+    rows = []
+    for entry in experiments:
+        results = entry["results"] if isinstance(entry["results"], Results) else None
+        base = {"experiment": (results and results.title) or entry["name"], "section": f"#{entry['anchor']}",
+                "notebook": entry["links"]["html"]}
+        for verdict in results.verdicts if results else []:
+            rows.append({**base, "question": verdict.question, "claim": prose.claim_text(verdict),
+                         "result": prose.result_text(verdict), "verdict": verdict.verdict,
+                         "reason": verdict.reason if verdict.verdict == "inconclusive" else ""})
+        if not results or not results.verdicts:
+            rows.append({**base, "question": (results and results.question) or entry["name"], "claim": "",
+                         "result": "", "verdict": "no verdict yet", "reason": ""})
+    return rows
 
 
 def _load_bench(bench_dir: Path) -> list[Any]:

@@ -1,6 +1,7 @@
 """The one results schema: what an experiment notebook and a bench section write, and what the index reads.
 
-A ``Results`` is written as strict JSON (NaN and infinities become ``null``), so any JSON parser reads it.
+A ``Results`` is written as strict JSON (NaN and infinities become ``null``), so any JSON parser reads it. Files
+written before verdicts existed have no ``verdicts`` key and still read (as an empty list).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas import jsonio
+from videonas.experiments.verdicts import Verdict
 
 RESULTS_FILE = "results.json"
 
@@ -21,7 +23,9 @@ class Results:
     """One experiment's (or bench section's) outcome.
 
     ``headline`` rows are ``{"label", "value", "paper"}`` (``paper``: the published figure it compares with, or "");
-    ``figures`` are file names beside the results file; ``deterministic`` says which numbers repeat exactly.
+    ``figures`` are file names beside the results file; ``deterministic`` says which numbers repeat exactly;
+    ``verdicts`` are the answers to the paper's questions (``videonas.experiments.Verdict``, or their dicts), which
+    the index shows first.
     """
 
     title: str
@@ -31,6 +35,7 @@ class Results:
     figures: list[str] = dataclasses.field(default_factory=list)
     deterministic: str = ""
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    verdicts: list[Verdict] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str) or not self.title:
@@ -46,16 +51,19 @@ class Results:
             if Path(figure).is_absolute() or ".." in Path(figure).parts:
                 raise ValueError(f"results.figures must be file names beside the results, got {figure!r}")
         self.extra = dict(self.extra or {})
+        if not isinstance(self.verdicts, (list, tuple)):
+            raise ValueError(f"results.verdicts must be a list, got {type(self.verdicts).__name__}")
+        verdicts = []
+        for index, verdict in enumerate(self.verdicts):
+            try:
+                verdicts.append(verdict if isinstance(verdict, Verdict) else Verdict.from_dict(verdict))
+            except ValueError as error:
+                raise ValueError(f"results.verdicts[{index}]: {error}") from None
+        self.verdicts = verdicts
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Results":
-        if not isinstance(data, Mapping):
-            raise ValueError(f"results must be a JSON object, got {type(data).__name__}")
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"results has unknown keys {unknown}")
-        return cls(**dict(data))
+        return jsonio.from_object(cls, data, name="results")
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Results":
@@ -77,9 +85,9 @@ class Results:
 
 def write_results(output_dir: str | os.PathLike, *, title: str, question: str, headline: Sequence[dict[str, Any]],
                   conclusion: str, figures: Sequence[str] = (), deterministic: str = "",
-                  extra: dict[str, Any] | None = None) -> Path:
+                  extra: dict[str, Any] | None = None, verdicts: Sequence[Verdict | Mapping[str, Any]] = ()) -> Path:
     """A notebook's last call: write its ``results.json`` (see ``Results``)."""
     results = Results(title=title, question=question, headline=list(headline), conclusion=conclusion,
-                      figures=list(figures), deterministic=deterministic, extra=extra or {})
+                      figures=list(figures), deterministic=deterministic, extra=extra or {}, verdicts=list(verdicts))
     return results.write(output_dir)
 

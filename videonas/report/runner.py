@@ -7,7 +7,9 @@ A failed notebook is recorded with its error in its run record (``run.json``) an
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
+import re
 import shutil
 import sqlite3
 import time
@@ -16,7 +18,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from videonas import jsonio
+from videonas import jsonio, templates
 from videonas.report import index
 from videonas.report.results import RESULTS_FILE
 
@@ -25,12 +27,16 @@ LOG = logging.getLogger(__name__)
 PROFILES = ("smoke", "default", "paper")
 KERNEL_NAME = "videonas"
 
-# Input cells stay in the rendered notebook but are hidden until the reader asks for them.
-_HIDE_CODE = """
-<style>body:not(.show-code) .jp-Cell-inputWrapper, body:not(.show-code) .jp-InputArea { display: none; }
-#toggle-code { position: fixed; top: 8px; right: 8px; z-index: 10; }</style>
-<button id="toggle-code" onclick="document.body.classList.toggle('show-code')">show / hide code</button>
-"""
+# nbconvert template of the rendered notebooks (videonas/templates/report_notebook): offline, code behind a toggle.
+NOTEBOOK_TEMPLATE = "report_notebook"
+# TensorFlow / absl / glog log lines a kernel writes to stderr: noise in a report, whatever the notebook.
+_LOG_NOISE = re.compile(
+    r"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"  # glog/absl: I0000 00:00:1796190735.042142 27501 port.cc:153]
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S*tensorflow"  # TF's own C++ logger
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|To enable the following instructions: .* rebuild TensorFlow"
+    r"|This TensorFlow binary is optimized)"
+)
 
 
 def notebook_names(notebooks_dir: Path) -> list[str]:
@@ -91,23 +97,50 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
 
 
 def render_html(executed: Path) -> Path:
-    """The executed notebook as standalone HTML with the code hidden behind a toggle."""
+    """The executed notebook as standalone HTML: titled by its first heading, without TensorFlow log noise, with the
+    code cells hidden behind a toggle (markdown and outputs shown), and needing no network to display."""
     import nbconvert
     import nbformat
 
-    notebook = nbformat.read(str(executed), as_version=4)
-    body, _ = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
-    body = _inject(body)
+    notebook = clean_notebook(nbformat.read(str(executed), as_version=4))
+    notebook.metadata["title"] = notebook_title(notebook, default=executed.stem)
+    exporter = nbconvert.HTMLExporter(template_name=NOTEBOOK_TEMPLATE,
+                                      extra_template_basedirs=[str(Path(templates.__file__).parent)])
+    body, _ = exporter.from_notebook_node(notebook)
     path = executed.with_suffix(".html")
     path.write_text(body)
     return path
 
 
-def _inject(body: str) -> str:
-    marker = body.find(">", body.find("<body"))
-    if marker < 0:
-        return _HIDE_CODE + body
-    return body[: marker + 1] + _HIDE_CODE + body[marker + 1 :]
+def notebook_title(notebook: Any, *, default: str) -> str:
+    """The text of the notebook's first markdown heading (emphasis and code marks removed), else ``default``."""
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            heading = re.match(r"^#{1,6}\s+(.+?)\s*#*\s*$", line)
+            if heading:
+                return re.sub(r"[*_`]", "", heading.group(1)).strip() or default
+    return default
+
+
+def clean_notebook(notebook: Any) -> Any:
+    """A copy of ``notebook`` whose stderr outputs have lost their TensorFlow/absl log lines (an output left empty
+    is dropped); anything else on stderr, such as a Python warning, stays."""
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = output.get("text", "")
+                lines = [line for line in text.splitlines(keepends=True) if not _LOG_NOISE.match(line)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            outputs.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return notebook
 
 
 def checkpoint_stores(folder: Path) -> list[Path]:

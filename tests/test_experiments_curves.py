@@ -1,0 +1,44 @@
+"""Best-so-far curves over seeds: never decreasing per seed, median with an interquartile band, per-seed finals."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+
+from videonas.experiments import curves
+
+RUNS = [[0.1, None, 0.5, 0.3], [0.2, 0.25], [None, 0.4, 0.6, float("nan")], [0.3, 0.35, 0.3, 0.9]]
+
+
+def test_every_seed_curve_never_decreases_and_summaries_are_ordered():
+    band = curves.seed_band(RUNS)
+    for curve in band["curves"]:
+        finite = curve[numpy.isfinite(curve)]
+        assert numpy.all(numpy.diff(finite) >= 0)
+    numpy.testing.assert_array_equal(band["trials"], [1, 2, 3, 4])
+    for lower, upper in (("low", "q25"), ("q25", "median"), ("median", "q75"), ("q75", "high")):
+        assert numpy.all(band[lower] <= band[upper])
+    # Trial 4: seeds at 0.5, 0.25 (extended), 0.6, 0.9 -> quartiles by linear interpolation.
+    assert band["median"][-1] == pytest.approx(0.55)
+    assert band["q25"][-1] == pytest.approx(numpy.percentile([0.5, 0.25, 0.6, 0.9], 25))
+    assert band["q75"][-1] == pytest.approx(numpy.percentile([0.5, 0.25, 0.6, 0.9], 75))
+
+
+def test_a_trial_where_no_seed_has_a_value_stays_nan():
+    band = curves.seed_band([[None, 0.2], [None, 0.4]])
+    assert numpy.isnan(band["median"][0]) and band["median"][1] == pytest.approx(0.3)
+
+
+def test_final_and_mean_best_per_seed():
+    assert curves.final_best(RUNS) == [0.5, 0.25, 0.6, 0.9]
+    assert curves.final_best([[None, None]]) == [None]
+    # Seed 3: best-so-far 0.3, 0.35, 0.35, 0.9; a seed that finishes late is charged its first value before it.
+    means = curves.mean_best(RUNS + [[None, None]])
+    assert means[3] == pytest.approx((0.3 + 0.35 + 0.35 + 0.9) / 4)
+    assert means[2] == pytest.approx((0.4 + 0.4 + 0.6 + 0.6) / 4)
+    assert means[4] is None
+
+
+def test_seed_band_needs_a_seed():
+    with pytest.raises(ValueError, match="at least one seed"):
+        curves.seed_band([])

@@ -1,0 +1,93 @@
+"""The papers' questions as testable claims, in one place: their wording, direction, margin and published figure,
+so that every notebook states them alike and the index lists them in the same words.
+
+Arm A is always the arm the paper favours. Accuracy differences are in points (top-1 or mAP times 100). A paper
+figure is given only where the paper reports the same quantity; elsewhere it is ``None``. The margins of the
+"similar accuracy" and "flat" claims (3 and 5 points) and of "much faster" (10x) are our reading of the papers'
+words, not figures they give: change them here, once, if a better reading appears.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+from videonas.experiments import stats
+from videonas.experiments.verdicts import Claim, Verdict, compare, judge
+
+
+@dataclasses.dataclass(frozen=True)
+class Question:
+    """One row of the answers table: what is asked, the paper's claim, the unit of our estimate, and the two arms."""
+
+    key: str
+    question: str
+    claim: Claim
+    unit: str
+    arms: tuple[str, str]
+
+
+def _question(key: str, question: str, claim: str, arms: tuple[str, str], *, unit: str = "points",
+              **claim_options: Any) -> Question:
+    return Question(key=key, question=question, claim=Claim(text=claim, **claim_options), unit=unit, arms=arms)
+
+
+QUESTIONS = {question.key: question for question in (
+    _question("tvn_evolution_vs_random", "Does TVN evolution find better networks than random search?",
+              "evolution finds good TVNs more efficiently than random search",
+              ("evolution: best top-1 per seed", "random search: best top-1 per seed")),
+    _question("evanet_evolution_vs_random", "Does EvaNet evolution find better modules than random search?",
+              "evolved modules are better than randomly sampled ones",
+              ("evolution: best top-1 per seed", "random search: best top-1 per seed")),
+    _question("assemblenet_guided_vs_unguided", "Does connection-guided mutation beat unguided mutation?",
+              "mutations guided by the learned connection weights find better multi-stream networks",
+              ("guided: best score per seed", "unguided: best score per seed")),
+    _question("assemblenet_vs_two_stream", "Does the evolved four-stream network beat two-stream late fusion?",
+              "an evolved four-stream AssembleNet beats a hand-made two-stream network",
+              ("best evolved four-stream network per seed", "two-stream late fusion per seed")),
+    _question("evanet_ensemble_vs_single", "Does an ensemble of diverse evolved nets beat its best member?",
+              "the ensemble gains +0.8 to +1.3 points over the best single net", ("ensemble", "best member"),
+              paper_figure=0.8, paper_unit="points"),
+    _question("evanet_ensemble_cost", "Does the ensemble cost less compute than a (2+1)D ResNet?",
+              "even the ensemble costs less compute than (2+1)D ResNet",
+              ("(2+1)D ResNet FLOPs", "ensemble FLOPs"), unit="x", kind="ratio_at_least", margin=1.0),
+    _question("tvn_frames_scene_flat", "On scene classes, do more frames leave accuracy flat?",
+              "on scene-based data (Moments in Time) a few frames suffice: within 5 points",
+              ("many frames", "few frames"), kind="equivalent", margin=5.0),
+    _question("tvn_frames_motion_rising", "On motion classes, do more frames raise accuracy?",
+              "on motion-based data (Charades) the search picks more frames", ("many frames", "few frames")),
+    _question("tvn_scaling_width_vs_depth", "Does scaling width beat scaling depth at equal FLOPs?",
+              "width helps more than depth, as EfficientNet found", ("width-scaled", "depth-scaled")),
+    _question("tvn_scaling_compound", "Does compound scaling beat the best single-dimension scaling?",
+              "scaling resolution, width and depth together (TVN EN) works best",
+              ("compound-scaled", "best of resolution, width and depth per seed")),
+    _question("tvn_speed", "Is a TVN much faster than a large video network on the same CPU?",
+              "TVNs run in 37-100 ms on a CPU where prior models need 2000+ ms: at least 10x faster",
+              ("large network latency", "TVN latency"), unit="x", kind="ratio_at_least", margin=10.0,
+              paper_figure=54.0, paper_unit="x"),
+    _question("tvn_accuracy_vs_big", "Is a TVN about as accurate as a large video network?",
+              "TVNs reach competitive accuracy: within 3 points", ("TVN", "large network"), kind="equivalent",
+              margin=3.0),
+)}
+
+
+def get(key: str) -> Question:
+    if key not in QUESTIONS:
+        raise ValueError(f"question must be one of {sorted(QUESTIONS)}, got {key!r}")
+    return QUESTIONS[key]
+
+
+def ask(key: str, *, a: Sequence[float | None] | Mapping[Any, float | None],
+        b: Sequence[float | None] | Mapping[Any, float | None], paired: bool = True,
+        noise_floor: float | None = None, seed: int = 0) -> Verdict:
+    """The verdict on question ``key`` from per-seed values of its two arms (see ``Question.arms``)."""
+    question = get(key)
+    return compare(question=question.question, claim=question.claim, a=a, b=b, paired=paired, unit=question.unit,
+                   noise_floor=noise_floor, seed=seed)
+
+
+def ask_exact(key: str, *, a: float, b: float) -> Verdict:
+    """The verdict on question ``key`` from two deterministic figures (parameter counts, FLOPs)."""
+    question = get(key)
+    kind = "ratio" if question.claim.kind == "ratio_at_least" else "difference"
+    return judge(question.claim, stats.exact(a, b, kind=kind), question=question.question, unit=question.unit)

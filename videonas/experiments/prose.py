@@ -1,0 +1,118 @@
+"""Verdicts in words: what a notebook prints as its conclusion and what the index shows.
+
+The wording follows the verdict and nothing else: only a *supported* verdict says the result supports the paper;
+an inconclusive one says that this run cannot tell, and why. Numbers carry their unit and are formatted for reading
+(no Python reprs, no bracketed lists).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+from videonas.experiments.verdicts import Verdict
+
+_OUTCOME = {
+    "supported": "supports the paper's claim",
+    "contradicted": "contradicts the paper's claim",
+    "inconclusive": "cannot tell",
+}
+
+
+def decimals_for(*values: float | None, digits: int = 3) -> int:
+    """Decimals that give the largest of ``values`` ``digits`` significant figures (so an interval's ends and its
+    estimate are written alike)."""
+    finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v)) and v != 0]
+    if not finite:
+        return 0
+    return max(0, digits - 1 - math.floor(math.log10(max(finite))))
+
+
+def format_number(value: float | None, *, decimals: int | None = None, signed: bool = False) -> str:
+    """``value`` with ``decimals`` decimals (default: three significant figures), thousands separated, a true minus
+    sign and, with ``signed``, a plus sign; "n/a" when missing."""
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    value = float(value)
+    decimals = decimals_for(value) if decimals is None else decimals
+    text = f"{value:{'+' if signed and value != 0 else ''},.{decimals}f}"
+    return text.replace("-", "\u2212")
+
+
+def format_quantity(value: float | None, unit: str = "", *, decimals: int | None = None,
+                    signed: bool = False) -> str:
+    """``value`` with its unit: "+1.25 points", "12.0x", "37.0 ms"; "n/a" when missing."""
+    text = format_number(value, decimals=decimals, signed=signed)
+    if text == "n/a" or not unit:
+        return text
+    return f"{text}{unit}" if unit in ("x", "%") else f"{text} {unit}"
+
+
+def format_interval(low: float | None, high: float | None, unit: str = "", *, decimals: int | None = None,
+                    signed: bool = False) -> str:
+    """"from -0.8 to +3.4 points", or "undefined" without an interval."""
+    if low is None or high is None:
+        return "undefined"
+    decimals = decimals_for(low, high) if decimals is None else decimals
+    return (f"from {format_number(low, decimals=decimals, signed=signed)} to "
+            f"{format_quantity(high, unit, decimals=decimals, signed=signed)}")
+
+
+def format_list(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    items = [str(item) for item in items]
+    if len(items) <= 2:
+        return " and ".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def result_text(verdict: Verdict) -> str:
+    """Our result with its interval: "+1.3 points (95% interval from -0.8 to +3.4 points; 5 seeds; exact p = 0.19)"."""
+    signed = verdict.kind != "ratio_at_least"
+    decimals = decimals_for(verdict.estimate, verdict.low, verdict.high)
+    value = format_quantity(verdict.estimate, verdict.unit, decimals=decimals, signed=signed)
+    if verdict.method == "exact":
+        return f"{value} (exact)"
+    interval = format_interval(verdict.low, verdict.high, verdict.unit, decimals=decimals, signed=signed)
+    parts = [f"{round(100 * verdict.confidence):d}% interval {interval}", _seeds(verdict.n)]
+    if verdict.dropped:
+        parts.append(f"{verdict.dropped} failed {'seed' if verdict.dropped == 1 else 'seeds'} dropped")
+    if verdict.p_value is not None:
+        parts.append(f"exact p = {verdict.p_value:.2g}")
+    if verdict.noise_floor is not None:
+        spread = format_quantity(verdict.noise_floor, verdict.unit)
+        parts.append(f"the same net retrained over seeds spreads by {spread}")
+    return f"{value} ({'; '.join(parts)})"
+
+
+def claim_text(verdict: Verdict) -> str:
+    """The paper's claim and, where one exists, its figure."""
+    if verdict.paper_figure is None:
+        return f"{verdict.claim} (no paper figure for this quantity)"
+    figure = float(verdict.paper_figure)
+    # As published: as many decimals as the paper gives (54x, 0.8 points), not our three significant figures.
+    decimals = 0 if figure.is_integer() else min(3, len(repr(figure).split(".")[1]))
+    return f"{verdict.claim} (paper: {format_quantity(figure, verdict.paper_unit, decimals=decimals)})"
+
+
+def describe(verdict: Verdict) -> str:
+    """The question, the paper's claim, our result with its interval, and the verdict with its reason."""
+    why = f": {verdict.reason}" if verdict.reason and verdict.verdict == "inconclusive" else ""
+    question = verdict.question if verdict.question.endswith(("?", ".", "!")) else verdict.question + "."
+    return (f"{question} Paper: {claim_text(verdict)}. Here: {result_text(verdict)}. "
+            f"Verdict: this run {_OUTCOME[verdict.verdict]}{why}.")
+
+
+def conclusion(verdicts: Iterable[Verdict], *, notes: Sequence[str] = ()) -> str:
+    """A notebook's conclusion: a count of the verdicts, then ``describe`` of each, then ``notes``."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return " ".join(["No question was judged in this run.", *notes]).strip()
+    counts = {name: sum(v.verdict == name for v in verdicts) for name in _OUTCOME}
+    summary = format_list([f"{count} {name}" for name, count in counts.items() if count])
+    return " ".join([f"{len(verdicts)} {'question' if len(verdicts) == 1 else 'questions'} judged: {summary}.",
+                     *(describe(v) for v in verdicts), *notes]).strip()
+
+
+def _seeds(n: int) -> str:
+    return "1 seed" if n == 1 else f"{n} seeds"
