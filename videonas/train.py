@@ -288,10 +288,14 @@ def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | N
     timings["data_s"], clock = time.perf_counter() - clock, time.perf_counter()
     loss = (keras.losses.BinaryCrossentropy(from_logits=True) if task.multi_label
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    # XLA compilation of every new architecture costs more than it saves at these budgets; ``run_eagerly`` also skips
-    # graph tracing (seconds per candidate), which pays off only for budgets of a handful of steps.
+    # XLA compilation of every new architecture costs more than it saves at these budgets; ``run_eagerly`` skips
+    # graph tracing (seconds per candidate) but makes every step slower: it pays off only for budgets of a few dozen
+    # steps (``make bench``, throughput section, measures graph, eager and the torch backend).
     model.compile(optimizer=keras.optimizers.Adam(task.learning_rate), loss=loss, jit_compile=False,
                   run_eagerly=task.run_eagerly)
+    # Adam's slots exist before the first step, so TensorFlow traces the train step once instead of twice (once to
+    # create them): the first step of a new architecture drops from 7-9 s to 3-5 s here (``make bench``, throughput).
+    model.optimizer.build(model.trainable_variables)
     recorder = _recorder(budget.seconds)
     model.fit(batches, epochs=budget.epochs, verbose=0, callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
     timings["fit_s"] = time.perf_counter() - clock

@@ -1,4 +1,4 @@
-"""Benchmarks (``make bench``): CPU latency and backends, search efficiency and scale-out, driver memory, GPU figures.
+"""Benchmarks (``make bench``): CPU latency and backends, search efficiency, throughput and scale-out, memory, GPU.
 
 Each section is a module with ``run(*, quick) -> {"title", "headline", "conclusion", "extra"}``; ``main`` writes it to
 ``reports/bench/<section>.json`` and rebuilds ``reports/index.html``, whose bench section shows the headlines.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 # ``data`` (decoding and clip-cache throughput) is the data layer's own module; it runs when present.
-SECTIONS = ("latency", "search", "memory", "data", "gpu", "aims")  # aims reads the others: last
+SECTIONS = ("latency", "search", "throughput", "memory", "data", "gpu", "aims")  # aims reads the others: last
 LOG = logging.getLogger(__name__)
 
 

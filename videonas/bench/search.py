@@ -146,7 +146,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
 
     cores = os.cpu_count() or 1
     if evaluate_options is None:
-        _warm_clip_cache(space=space, task=task, seed=seed, count=num_candidates)
+        warm_clip_cache(space=space, task=task, seed=seed, count=num_candidates)
     runs = []
     ray_init_s = None
     try:
@@ -183,7 +183,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
     return {"num_candidates": num_candidates, "cores": cores, "runs": runs, "ray_init_s": ray_init_s}
 
 
-def _warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed: int, count: int) -> None:
+def warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed: int, count: int) -> None:
     """Decode the clips the scale candidates need once, so no executor pays the first decode in its timing."""
     from videonas import data
     from videonas.search.loop import space_from_config

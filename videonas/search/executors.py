@@ -50,6 +50,15 @@ def call_trial(function: str, genome: Genome, seed: int, options: Mapping[str, A
         return TrialResult.failed(f"{type(error).__name__}: {error}\n{tail}")
 
 
+def check_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """Environment variables for workers, checked: names and values must be strings."""
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ValueError(f"executor env must map variable names to strings, got {str(env)[:200]}")
+    return dict(env)
+
+
 class Executor(abc.ABC):
     """Evaluates jobs; ``run`` yields ``(position in jobs, result)`` as each finishes."""
 
@@ -93,6 +102,8 @@ def make_executor(kind: str | Executor = "subprocess", **options: Any) -> Execut
         return kind
     check_choice("executor", kind, sorted(EXECUTORS))
     if kind == "inprocess":
-        for option in ("max_workers", "trials_per_worker", "worker_memory_mib"):
+        if options.get("env"):
+            raise ValueError("executor env needs worker processes: use the subprocess or ray executor")
+        for option in ("max_workers", "trials_per_worker", "worker_memory_mib", "env"):
             options.pop(option, None)
     return resolve(EXECUTORS[kind])(**options)

@@ -20,10 +20,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Mapping
 
 import videonas
 from videonas.genome.base import check_float, check_int
-from videonas.search.executors import Executor, Job
+from videonas.search.executors import Executor, Job, check_env
 from videonas.search.lease import pid_alive
 from videonas.search.store import TrialResult
 from videonas.search.worker import DRIVER_PID
@@ -76,7 +77,8 @@ class SubprocessExecutor(Executor):
     """At most ``max_workers`` worker processes, each training up to ``trials_per_worker`` candidates.
 
     A worker is recycled (replaced by a fresh one) after ``trials_per_worker`` candidates, or as soon as its resident
-    memory after a candidate passes ``worker_memory_mib``. Workers are started with ``python -c`` rather than
+    memory after a candidate passes ``worker_memory_mib``. ``env`` adds environment variables of the workers, e.g.
+    ``{"KERAS_BACKEND": "torch"}`` to train candidates on the other backend while the driver imports no Keras. Workers are started with ``python -c`` rather than
     multiprocessing's spawn, so scripts without an ``if __name__ == "__main__"`` guard and notebooks work too.
 
     Workers never outlive their driver: each leads its own process group (killed as a whole on timeout, recycling or
@@ -85,8 +87,9 @@ class SubprocessExecutor(Executor):
     """
 
     def __init__(self, *, max_workers: int = 1, timeout_s: float | None = None, trials_per_worker: int = 100,
-                 worker_memory_mib: float | None = None) -> None:
+                 worker_memory_mib: float | None = None, env: Mapping[str, str] | None = None) -> None:
         super().__init__(timeout_s=timeout_s)
+        self.env = check_env(env)
         check_int("max_workers", max_workers, 1, 4096)
         check_int("trials_per_worker", trials_per_worker, 1, 10**9)
         if worker_memory_mib is not None:
@@ -105,7 +108,7 @@ class SubprocessExecutor(Executor):
         process = subprocess.Popen(
             [sys.executable, "-c", "from videonas.search.worker import main; main()"],
             stdin=subprocess.PIPE, start_new_session=True,
-            env={**os.environ, "PYTHONPATH": python_path, DRIVER_PID: str(os.getpid())})
+            env={**os.environ, **self.env, "PYTHONPATH": python_path, DRIVER_PID: str(os.getpid())})
         _LIVE_PROCESSES.add(process)
         self.started_workers += 1
         worker = _Worker(process)

@@ -13,7 +13,7 @@ import time
 from typing import Any, Mapping
 
 from videonas.genome.base import check_float, check_int
-from videonas.search.executors import Executor, call_trial
+from videonas.search.executors import Executor, call_trial, check_env
 from videonas.search.store import TrialResult
 
 
@@ -44,7 +44,7 @@ class RayExecutor(Executor):
     def __init__(self, *, address: str | None = None, num_cpus: int | None = None, max_workers: int = 1,
                  cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, timeout_s: float | None = None,
                  runtime_env: Mapping[str, Any] | None = None, trials_per_worker: int = 100,
-                 worker_memory_mib: float | None = None) -> None:
+                 worker_memory_mib: float | None = None, env: Mapping[str, str] | None = None) -> None:
         super().__init__(timeout_s=timeout_s)
         check_int("max_workers", max_workers, 1, 1_000_000)
         check_int("trials_per_worker", trials_per_worker, 1, 10**9)
@@ -62,8 +62,9 @@ class RayExecutor(Executor):
         self.max_workers = max_workers
         self.trials_per_worker = trials_per_worker
         self.worker_memory_mib = worker_memory_mib
+        actor_env = {"env_vars": check_env(env)} if env else None  # the actors' own, on top of runtime_env
         self._actor_class = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_restarts=0,
-                                       max_task_retries=0)(TrialActor)
+                                       max_task_retries=0, runtime_env=actor_env)(TrialActor)
         self.actors: list[_Actor] = []
         self.started_workers = 0
 
