@@ -208,10 +208,17 @@ def check_smoke_trials(trials, num_trials):
 
 @pytest.mark.slow
 def test_smoke_tvn_search_through_the_subprocess_pool(tmp_path):
-    experiment = smoke_tvn_search(tmp_path / "tvn.sqlite", executor="subprocess",
-                                  executor_options={"max_workers": 2, "timeout_s": 300})
-    check_smoke_trials(experiment.trials(), 3)
-    assert {t.host for t in experiment.trials()} == {experiment.trials()[0].host}
+    """One warm worker training every candidate gives the same results as a fresh process per candidate."""
+    warm = smoke_tvn_search(tmp_path / "warm.sqlite", executor="subprocess",
+                            executor_options={"max_workers": 1, "timeout_s": 300})
+    fresh = smoke_tvn_search(tmp_path / "fresh.sqlite", executor="subprocess",
+                             executor_options={"max_workers": 2, "timeout_s": 300, "trials_per_worker": 1})
+    check_smoke_trials(warm.trials(), 3)
+    assert [t.metrics["worker"]["served"] for t in warm.trials()] == [1, 2, 3]
+    assert [t.metrics["worker"]["served"] for t in fresh.trials()] == [1, 1, 1]
+    assert [(t.genome_key, t.fitness, t.metrics["loss_curve"]) for t in warm.trials()] == \
+        [(t.genome_key, t.fitness, t.metrics["loss_curve"]) for t in fresh.trials()]
+    assert {t.host for t in warm.trials()} == {warm.trials()[0].host}
 
 
 @pytest.mark.slow
