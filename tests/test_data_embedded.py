@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from videonas.data import ClipSpec, embedded_dataset, load_clips
+from videonas.data.embedded import scene_ceiling
 
 
 @pytest.mark.slow
@@ -29,7 +30,9 @@ def test_embedded_deterministic_and_scene_vs_motion_separability(tmp_path):
 
     scene_accuracy, scene_chance = nearest_centroid_accuracy("scene")
     motion_accuracy, motion_chance = nearest_centroid_accuracy("motion")
-    assert scene_accuracy > 0.9
+    # Scene cues mislead in 20% of clips: a plain nearest-centroid classifier is far above chance, but never above the
+    # Bayes ceiling by more than the noise of 36 validation clips.
+    assert 0.5 < scene_accuracy <= scene_ceiling() + 0.12 and scene_ceiling() == pytest.approx(0.8)
     assert motion_accuracy < motion_chance + 0.2
 
 
@@ -61,12 +64,12 @@ def test_one_frame_tells_scenes_apart_and_eight_frames_tell_motion_apart():
         result = train_candidate(dataclasses.replace(genome, num_frames=frames), task=task, budget=Budget(epochs=4),
                                  seed=0)
         assert result.status == "done", result.error
-        assert result.metrics["num_val_clips"] == 80
+        assert result.metrics["num_val_clips"] == 80 and result.metrics["test"]["num_clips"] == 80
         assert result.metrics["accuracy_by_kind"] == {classes[0].split("_")[0]: result.fitness}
         return result.fitness
 
     scene_1 = accuracy(("scene_beach", "scene_night"), 1)
     motion_1, motion_8 = (accuracy(("motion_left", "motion_right"), frames) for frames in (1, 8))
-    assert scene_1 >= 0.9  # chance 0.5
+    assert scene_1 >= 0.8  # chance 0.5; two classes whose cues mislead in 20% of clips: Bayes-optimal about 0.94
     assert motion_1 <= 0.7
     assert motion_8 >= 0.9 and motion_8 >= motion_1 + 0.25

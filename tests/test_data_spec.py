@@ -160,8 +160,8 @@ def test_embedded_spec_is_the_embedded_dataset_unchanged():
     assert spec.options == {"profile": "smoke", "seed": 0, "multi_label": False} and not spec.multi_label
     opened, direct = spec.open(), embedded_dataset("smoke", seed=0)
     assert opened.fingerprint() == direct.fingerprint() and opened.class_kinds == direct.class_kinds
-    assert all(opened.records(split) == direct.records(split) for split in ("train", "val"))
-    assert opened.splits == ["train", "val"] and opened.notes == {}
+    assert all(opened.records(split) == direct.records(split) for split in ("train", "val", "test"))
+    assert sorted(opened.splits) == ["test", "train", "val"] and opened.notes == {}
     assert DatasetSpec.from_value({"format": "embedded", "profile": "smoke", "multi_label": True}).multi_label
     assert DatasetSpec.from_value("embedded:default").options["profile"] == "default"
 

@@ -1,7 +1,7 @@
 """How a candidate is trained and evaluated: the one training recipe of the package.
 
 ``fit_and_score`` is the recipe: load the task's cached clips, fit with Adam under the budget (stopping at the first
-NaN loss), score the validation split (top-1, or mAP for multi-label tasks). ``train_candidate`` (the search's trial
+NaN loss), score the validation split (top-1, or mAP for multi-label tasks) and, for reports, the held-out test split. ``train_candidate`` (the search's trial
 function) builds a genome's model, checks the constraints first (a rejected candidate never loads data or trains)
 and then runs the recipe; ``train_model`` runs the same recipe on any model (a baseline); the ensemble members use
 ``fit`` and ``predict``.
@@ -40,9 +40,10 @@ class TrainTask:
     reads: ``"embedded:smoke"``, ``"embedded:default"``, a folder or CSV path, or a mapping such as
     ``{"format": "charades", "path": ...}`` (the embedded data takes ``data_seed`` and ``multi_label`` from the task; a
     file format sets ``multi_label`` itself; a data set without a val split gets a stratified, seeded one).
-    ``max_*_clips`` take a fixed random subset (the same for every candidate). ``threads`` caps the backend's CPU
-    threads (set it to cores / workers in a subprocess pool). ``classes`` restricts training and validation to some of
-    the classes."""
+    ``max_*_clips`` take a fixed random subset (the same for every candidate; ``max_val_clips`` caps test too).
+    ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool). ``classes`` restricts
+    training and validation to some of the classes. Fitness is scored on val (what searches select on); with ``score_test`` a data set's held-out test
+    split is scored too, into ``metrics["test"]``, for reports only: nothing selects on it."""
 
     dataset: Any = "embedded:smoke"
     multi_label: bool = False
@@ -60,6 +61,7 @@ class TrainTask:
     threads: int | None = None
     run_eagerly: bool = False
     classes: tuple[str, ...] | None = None
+    score_test: bool = True
 
     def __post_init__(self) -> None:
         from videonas.data.spec import DatasetSpec
@@ -78,7 +80,7 @@ class TrainTask:
         check_float("task.learning_rate", self.learning_rate, 1e-8, 10.0)
         check_int("task.data_seed", self.data_seed, 0, 2**32 - 1)
         check_float("task.width_multiplier", self.width_multiplier, 1e-3, 64.0)
-        for field in ("multi_label", "augment", "measure_latency", "run_eagerly"):
+        for field in ("multi_label", "augment", "measure_latency", "run_eagerly", "score_test"):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(f"task.{field} must be true or false, got {getattr(self, field)!r}")
         if self.classes is not None:
@@ -253,7 +255,8 @@ def train_model(model, *, task: TrainTask, budget: Budget, seed: int) -> TrialRe
 
 def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | None = None, dataset=None,
                   timings: dict[str, float] | None = None, **figures: Any) -> TrialResult:
-    """The recipe: fit ``model`` under ``budget`` (stopping at a NaN loss) and score the validation split.
+    """The recipe: fit ``model`` under ``budget`` (stopping at a NaN loss) and score the validation split (and the
+    test split, for reports: see ``TrainTask.score_test``).
 
     Clips are at ``genome``'s input when its family carries it, else at ``task``'s; the streams are the model's
     input names. ``figures`` (params, flops, latency_ms) are passed through to the result.
@@ -267,6 +270,10 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
     scores, clips = predict(model, task=task, genome=genome, dataset=dataset)
     fitness, scored = score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)
     metrics.update(scored, num_val_clips=len(clips))
+    if task.score_test and "test" in dataset.splits:
+        scores, clips = predict(model, task=task, split="test", genome=genome, dataset=dataset)
+        metrics["test"] = {**score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)[1],
+                           "num_clips": len(clips)}
     timings["eval_s"] = time.perf_counter() - clock
     return TrialResult(fitness=fitness, metrics=metrics, **figures)
 
