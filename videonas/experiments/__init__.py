@@ -1,9 +1,11 @@
 """What the paper experiments compute, so that a notebook only runs, calls and shows: comparisons of two arms over
 seeds with intervals (``stats``), verdicts on claims (``verdicts``), the papers' questions as claims (``claims``),
-their wording (``prose``), best-so-far curves (``curves``) and search summaries (``summaries``). No Keras import."""
+their wording (``prose``), best-so-far curves (``curves``), search summaries (``summaries``) and searches run as arms
+over seeds, selected on val and reported on test (``arms``). No Keras import."""
 
 from __future__ import annotations
 
+from videonas.experiments.arms import Arm, ArmRuns, held_out_score, run_arms
 from videonas.experiments.claims import QUESTIONS, Question, ask, ask_exact
 from videonas.experiments.curves import best_so_far, final_best, fitness_sequence, mean_best, seed_band
 from videonas.experiments.prose import conclusion, describe, format_quantity
@@ -21,7 +23,7 @@ from videonas.experiments.summaries import (
 from videonas.experiments.verdicts import Claim, Verdict, compare, judge
 
 __all__ = [
-    "Claim", "Estimate", "QUESTIONS", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far",
+    "Arm", "ArmRuns", "held_out_score", "run_arms", "Claim", "Estimate", "QUESTIONS", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far",
     "best_trial", "chance_note", "compare", "conclusion", "dataset_value", "describe", "exact", "final_best",
     "fitness_sequence", "format_quantity", "judge", "mean_best", "output_folder", "overall_best", "paired",
     "search_summary", "seed_band", "spread", "summary_rows", "unpaired",

@@ -1,0 +1,72 @@
+"""Arms over seeds: same budget per arm, one executor for all searches, best chosen on val and reported on test."""
+
+from __future__ import annotations
+
+import pytest
+
+from videonas.experiments.arms import Arm, ArmRuns, held_out_score, run_arms
+from videonas.search.store import TrialResult
+from videonas.search.synthetic import ToySpace, evaluate as toy_evaluate
+
+SPACE = {"family": "toy", "options": {"length": 6, "choices": 3}}
+
+
+def evaluate(genome, *, seed, **options):
+    """The toy trial function plus a test score that disagrees with val: 1 - fitness."""
+    result = toy_evaluate(genome, seed=seed, **options)
+    return TrialResult(fitness=result.fitness, params=result.params,
+                       metrics={**result.metrics, "test": {"accuracy": 1.0 - result.fitness, "num_clips": 10}})
+
+
+def _runs(tmp_path, seeds=(0, 1, 2, 3, 4, 5)):
+    return run_arms(arms=[Arm("evolution", "tvn", {"population_size": 2}), Arm("random", "random")], seeds=seeds,
+                    space=SPACE, store=tmp_path / "arms.sqlite", num_trials=6, batch_size=2,
+                    evaluate="test_experiments_arms:evaluate", executor="inprocess", progress=False)
+
+
+def test_each_arm_runs_once_per_seed_at_the_same_budget_and_resumes(tmp_path):
+    runs = _runs(tmp_path)
+    assert runs.labels == ["evolution", "random"] and runs.seeds == [0, 1, 2, 3, 4, 5]
+    assert all(len(trials) == 6 for trials in runs.trials().values())
+    again = _runs(tmp_path)  # resuming a finished experiment proposes nothing new
+    assert [(k, [t.genome_key for t in v]) for k, v in again.trials().items()] == \
+        [(k, [t.genome_key for t in v]) for k, v in runs.trials().items()]
+
+
+def test_best_is_chosen_on_val_and_reported_on_test(tmp_path):
+    runs = _runs(tmp_path, seeds=(0, 1))
+    space = ToySpace(length=6, choices=3)
+    for seed, trial in runs.best("evolution").items():
+        fitnesses = [t.fitness for t in runs.experiments["evolution", seed].trials()]
+        assert trial.fitness == max(fitnesses)
+        assert runs.scores("evolution")[seed] == pytest.approx(1.0 - trial.fitness)
+        assert runs.scores("evolution", split="val")[seed] == trial.fitness
+        assert trial.fitness == space.fitness(space.genome_type.from_json(trial.genome))
+    rows = runs.summary()
+    assert [row["best test"] for row in rows] == [pytest.approx(1 - row["best"]) for row in rows]
+    assert held_out_score(None) is None
+
+
+def test_verdict_pairs_seeds_in_points(tmp_path):
+    runs = _runs(tmp_path)
+    verdict = runs.verdict("tvn_evolution_vs_random", a="evolution", b="random", split="val")
+    expected = [100 * (runs.scores("evolution", split="val")[s] - runs.scores("random", split="val")[s])
+                for s in runs.seeds]
+    assert verdict.n == 6 and verdict.unit == "points"
+    assert verdict.estimate == pytest.approx(sum(expected) / len(expected))
+    assert verdict.verdict in ("supported", "contradicted", "inconclusive")
+
+
+def test_bad_arms_and_labels_raise_value_error(tmp_path):
+    with pytest.raises(ValueError, match="label"):
+        Arm("", "random")
+    with pytest.raises(ValueError, match="distinct labels"):
+        run_arms(arms=[Arm("a", "random"), Arm("a", "tvn")], seeds=[0], space=SPACE, store=tmp_path / "s.sqlite",
+                 num_trials=2, executor="inprocess")
+    with pytest.raises(ValueError, match="seeds"):
+        run_arms(arms=[Arm("a", "random")], seeds=[], space=SPACE, store=tmp_path / "s.sqlite", num_trials=2)
+    runs = ArmRuns({})
+    with pytest.raises(ValueError, match="label must be one of"):
+        runs.best("evolution")
+    with pytest.raises(ValueError, match="split"):
+        _runs(tmp_path, seeds=(0,)).scores("random", split="train")

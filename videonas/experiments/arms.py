@@ -1,0 +1,118 @@
+"""Searches compared as arms over seeds: the shape of every "does X beat Y" search experiment.
+
+An arm is a strategy with its options (evolution, random search, guided or unguided mutation); ``run_arms`` runs each
+arm once per seed, in one trial store and on one executor (its workers live across all the searches), at the same
+budget and the same number of candidates, so arms differ only in how they propose. ``ArmRuns`` reads the results the
+way the experiments report them: each search's best is chosen on validation (its fitness), and what is reported is
+that trial's score on the held-out test split, which no search and no selection sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+from videonas.experiments import claims, curves, summaries
+from videonas.genome.base import check_int
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One arm: ``strategy`` (a name of ``videonas.search.STRATEGIES``) with ``strategy_options``."""
+
+    label: str
+    strategy: str
+    strategy_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label or "/" in self.label:
+            raise ValueError(f"arm label must be a non-empty name without '/', got {self.label!r}")
+
+
+def held_out_score(trial: Any) -> float | None:
+    """A trial's held-out test score (top-1, or mAP for multi-label tasks), or ``None`` when it has none."""
+    if trial is None:
+        return None
+    test = (trial.metrics or {}).get("test") or {}
+    value = test.get("mAP", test.get("accuracy"))
+    return None if value is None else float(value)
+
+
+class ArmRuns:
+    """The searches of ``run_arms``: ``experiments[(label, seed)]`` is one search's ``videonas.search.Experiment``."""
+
+    def __init__(self, experiments: Mapping[tuple[str, int], Any]) -> None:
+        self.experiments = dict(experiments)
+        self.labels = list(dict.fromkeys(label for label, _ in self.experiments))
+        self.seeds = list(dict.fromkeys(seed for _, seed in self.experiments))
+
+    def trials(self) -> dict[tuple[str, int], list[Any]]:
+        return {key: experiment.trials() for key, experiment in self.experiments.items()}
+
+    def _arm(self, label: str) -> dict[int, list[Any]]:
+        if label not in self.labels:
+            raise ValueError(f"label must be one of the arms {self.labels}, got {label!r}")
+        return {seed: self.experiments[label, seed].trials() for seed in self.seeds if (label, seed) in self.experiments}
+
+    def best(self, label: str) -> dict[int, Any]:
+        """``{seed: the trial of highest validation fitness}`` (``None`` where nothing finished)."""
+        return {seed: summaries.best_trial(trials) for seed, trials in self._arm(label).items()}
+
+    def scores(self, label: str, *, split: str = "test") -> dict[int, float | None]:
+        """Per seed, the validation-selected best trial's score on ``split`` (``"test"`` or ``"val"``)."""
+        if split not in ("test", "val"):
+            raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+        best = self.best(label)
+        if split == "val":
+            return {seed: None if trial is None else float(trial.fitness) for seed, trial in best.items()}
+        return {seed: held_out_score(trial) for seed, trial in best.items()}
+
+    def curves(self, label: str) -> list[list[float | None]]:
+        """Each seed's fitness in proposal order (for best-so-far plots)."""
+        return [curves.fitness_sequence(trials) for trials in self._arm(label).values()]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per search: counts, the best trial's validation fitness and its test score."""
+        rows = []
+        for (label, seed), trials in self.trials().items():
+            row = {"search": label, "seed": seed, **summaries.search_summary(trials)}
+            row["best test"] = held_out_score(summaries.best_trial(trials))
+            rows.append(row)
+        return rows
+
+    def verdict(self, key: str, *, a: str, b: str, split: str = "test", noise_floor: float | None = None):
+        """The verdict on question ``key`` (``videonas.experiments.QUESTIONS``), arm ``a`` against arm ``b``, paired
+        by seed; accuracies become points (x100) where the question's unit is points."""
+        scale = 100.0 if claims.get(key).unit == "points" else 1.0
+
+        def scaled(values: Mapping[int, float | None]) -> dict[int, float | None]:
+            return {seed: None if value is None else scale * value for seed, value in values.items()}
+
+        return claims.ask(key, a=scaled(self.scores(a, split=split)), b=scaled(self.scores(b, split=split)),
+                          noise_floor=None if noise_floor is None else scale * noise_floor)
+
+
+def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: Any, num_trials: int,
+             batch_size: int = 2, evaluate: str = "videonas.train:evaluate_trial",
+             evaluate_options: Mapping[str, Any] | None = None, executor: str = "subprocess",
+             executor_options: Mapping[str, Any] | None = None, progress: bool = True) -> ArmRuns:
+    """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them."""
+    from videonas.search import make_executor, run_search
+
+    check_int("num_trials", num_trials, 1, 10**9)
+    if not arms or len({arm.label for arm in arms}) != len(arms):
+        raise ValueError(f"arms must be a non-empty list of distinct labels, got {[a.label for a in arms]}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
+    runner = make_executor(executor, **dict(executor_options or {}))
+    experiments = {}
+    try:
+        for arm in arms:
+            for seed in seeds:
+                experiments[arm.label, seed] = run_search(
+                    f"{arm.label}-seed{seed}", space=space, store=store, num_trials=num_trials, strategy=arm.strategy,
+                    strategy_options=dict(arm.strategy_options), batch_size=batch_size, seed=seed, evaluate=evaluate,
+                    evaluate_options=dict(evaluate_options or {}), executor=runner, progress=progress)
+    finally:
+        runner.close()
+    return ArmRuns(experiments)
