@@ -190,6 +190,39 @@ def evaluate_trial(genome: Genome, *, seed: int, **options: Any) -> TrialResult:
 evaluate_trial.check_options = check_trial_options  # run_search calls it on the driver before storing anything
 
 
+def evaluate_model(genome: None, *, seed: int, model: str, model_options: Mapping[str, Any] | None = None,
+                   **options: Any) -> TrialResult:
+    """A trial function for a named model (``videonas.models.create_model``) instead of a genome, for executors: a
+    baseline trained over seeds with a candidate's recipe at the task's input. ``genome`` is ``None``."""
+    import keras
+
+    from videonas import models
+
+    typed = TrialOptions.from_dict(options)
+    task = typed.task
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    dataset = task.open_dataset()
+    built = models.create_model(model, num_classes=len(dataset.class_names), num_frames=task.num_frames,
+                                image_size=task.image_size, **dict(model_options or {}))
+    return train_model(built, task=task, budget=typed.budget, seed=seed)
+
+
+def check_model_options(options: Mapping[str, Any] | None) -> TrialOptions:
+    """``evaluate_model``'s options checked on the driver: the model name, then the trial options."""
+    from videonas import models
+
+    options = dict(options or {})
+    try:
+        models.model_info(options.get("model"))
+    except ValueError as error:
+        raise ValueError(f"model: {error}") from None
+    return check_trial_options({key: value for key, value in options.items() if key not in ("model", "model_options")})
+
+
+evaluate_model.check_options = check_model_options
+
+
 def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: int,
                     constraints: Constraints | None = None, save_weights: str | Path | None = None) -> TrialResult:
     """Check the genome's cost, build, check the model's constraints, train, evaluate. Returns a done, rejected or

@@ -1,0 +1,60 @@
+"""Fixed networks over seeds: test scores paired by seed, noise floors, and real training of a genome and a baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from videonas.experiments.variants import Variant, VariantRuns, train_variants
+from videonas.genome.tvn import TVNBlock, TVNGenome
+from videonas.search.store import TrialResult
+
+GENOME = TVNGenome(image_size=32, num_frames=2, frame_stride=1, blocks=(
+    TVNBlock(spatial_kernel=3, spatial_stride=2, filters=8), TVNBlock(spatial_kernel=3, spatial_stride=2, filters=8)))
+
+
+def _result(test, fitness=0.5, flops=100):
+    return TrialResult(fitness=fitness, flops=flops, params=10, metrics={"test": {"accuracy": test}})
+
+
+def test_scores_pair_by_seed_and_verdicts_use_points():
+    runs = VariantRuns({("many", "scene", s): _result(0.70 + 0.01 * s) for s in range(6)}
+                       | {("few", "scene", s): _result(0.50 + 0.01 * s) for s in range(6)}
+                       | {("few", "motion", 0): TrialResult.failed("boom")})
+    assert runs.scores("many", "scene") == {s: pytest.approx(0.70 + 0.01 * s) for s in range(6)}
+    assert runs.scores("few", "motion") == {0: None} and runs.figure("few", "scene", "flops") == 100
+    verdict = runs.verdict("tvn_frames_motion_rising", a=("many", "scene"), b=("few", "scene"))
+    assert verdict.estimate == pytest.approx(20.0) and verdict.n == 6 and verdict.verdict == "supported"
+    assert runs.noise_floor("many", "scene") == pytest.approx(runs.noise_floor("few", "scene"))
+    rows = {(row["variant"], row["task"]): row for row in runs.table()}
+    assert rows["many", "scene"]["mean test"] == pytest.approx(0.725) and rows["few", "motion"]["seeds"] == 0
+    with pytest.raises(ValueError, match="no runs of variant"):
+        runs.scores("many", "motion")
+
+
+def test_bad_variants_raise_value_error():
+    with pytest.raises(ValueError, match="exactly one of genome and model"):
+        Variant("x")
+    with pytest.raises(ValueError, match="exactly one of genome and model"):
+        Variant("x", genome=GENOME, model="r3d-18")
+    with pytest.raises(ValueError, match="distinct labels"):
+        train_variants([Variant("a", genome=GENOME), Variant("a", genome=GENOME)], tasks={"all": {}}, seeds=[0],
+                       budget={"epochs": 1})
+    with pytest.raises(ValueError, match="model"):
+        train_variants([Variant("a", model="r3d-181")], tasks={"all": {}}, seeds=[0], budget={"epochs": 1})
+    with pytest.raises(ValueError, match="budget.epochs"):
+        train_variants([Variant("a", genome=GENOME)], tasks={"all": {}}, seeds=[0], budget={"epochs": 0})
+
+
+@pytest.mark.slow
+def test_a_genome_and_a_named_baseline_train_over_seeds_with_one_recipe():
+    task = {"dataset": "embedded:smoke", "batch_size": 8, "max_train_clips": 16, "max_val_clips": 13,
+            "num_frames": 2, "image_size": 32, "run_eagerly": True}
+    runs = train_variants([Variant("tvn", genome=GENOME),
+                           Variant("r3d", model="r3d-18", model_options={"width_multiplier": 0.0625})],
+                          tasks={"all": task}, seeds=[0, 1], budget={"epochs": 1}, executor="inprocess",
+                          progress=False)
+    for label in ("tvn", "r3d"):
+        scores = runs.scores(label, "all")
+        assert set(scores) == {0, 1} and all(0.0 <= value <= 1.0 for value in scores.values())
+        assert all(runs.results[label, "all", s].metrics["test"]["num_clips"] == 13 for s in (0, 1))
+    assert runs.figure("r3d", "all", "params") > runs.figure("tvn", "all", "params")
