@@ -67,7 +67,7 @@ def test_constraints_are_named_filters_in_measurement_order():
     assert constraints.violation({"params": 50, "latency_ms": 7.5}).reason == "latency_ms 7.5 > limit 5"
     assert Constraints().violation({"params": 10**12}) is None
     config = {"max_params": 7, "max_latency_ms": 2.5, "latency_runs": 4, "latency_warmup": 1}
-    assert Constraints.from_dict(config).to_dict() == config
+    assert Constraints.from_dict(config).to_dict() == {**config, "latency_runtime": "keras"}
     with pytest.raises(ValueError, match="max_params"):
         MaxParams(0)
     with pytest.raises(ValueError, match="max_latency_ms"):
