@@ -76,5 +76,11 @@ def test_constraints_are_named_filters_in_measurement_order():
         Constraints.from_dict({"max_parameters": 7})
     with pytest.raises(ValueError, match="need max_latency_ms"):
         Constraints.from_dict({"latency_runs": 3})
+    with pytest.raises(ValueError, match="latency_runtime need max_latency_ms"):
+        Constraints.from_dict({"latency_runtime": "onnxruntime"})
+    with pytest.raises(ValueError, match="latency_runtime must be one of .* got 'onnx'"):
+        Constraints.from_dict({"max_latency_ms": 5, "latency_runtime": "onnx"})
+    onnx = Constraints.from_dict({"max_latency_ms": 5, "latency_runtime": "onnxruntime"})
+    assert onnx.filters[0].runtime == "onnxruntime" and onnx.to_dict()["latency_runtime"] == "onnxruntime"
     with pytest.raises(ValueError, match="twice"):
         Constraints((MaxParams(1), MaxParams(2)))
