@@ -94,3 +94,15 @@ def test_convert_wants_the_runtime_suffix(tmp_path):
         runtimes.convert(model, runtime="onnxruntime", path=tmp_path / "model.tflite")
     with pytest.raises(ValueError, match="runtime"):
         runtimes.check_runtime("runtime", "tflite")
+
+
+def test_a_runtime_whose_packages_are_missing_fails_at_start_up(monkeypatch):
+    import importlib.util
+
+    from videonas.search.constraints import MaxLatency
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    with pytest.raises(ValueError, match=r"latency_runtime 'onnxruntime' needs the Python modules \['tf2onnx'\]"):
+        MaxLatency(5.0, runtime="onnxruntime")
+    assert MaxLatency(5.0, runtime="litert").runtime == "litert"

@@ -37,7 +37,7 @@ def export_model(model, *, folder: str | Path, name: str, clips: Any = None,
     from videonas import jsonio, measure
 
     for index, runtime in enumerate(runtimes):
-        rt.check_runtime(f"runtimes[{index}]", runtime)
+        rt.check_installed(f"runtimes[{index}]", runtime)
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"name must be a file name without '/', got {name!r}")
     folder = Path(folder)

@@ -16,6 +16,7 @@ import numpy
 
 RUNTIMES = ("keras", "onnxruntime", "litert")
 SUFFIXES = {"keras": ".keras", "onnxruntime": ".onnx", "litert": ".tflite"}
+_MODULES = {"keras": (), "onnxruntime": ("onnxruntime", "onnx", "tf2onnx"), "litert": ("ai_edge_litert",)}
 
 
 def check_runtime(field: str, value: Any) -> str:
@@ -23,6 +24,19 @@ def check_runtime(field: str, value: Any) -> str:
     if not isinstance(value, str) or value not in RUNTIMES:
         raise ValueError(f"{field} must be one of {list(RUNTIMES)}, got {value!r}")
     return value
+
+
+def check_installed(field: str, runtime: str) -> str:
+    """``check_runtime``, and the runtime's converter and runtime packages are importable: a search set to measure R
+    on ONNX Runtime fails at start-up where they are missing, not in every trial."""
+    import importlib.util
+
+    check_runtime(field, runtime)
+    missing = [module for module in _MODULES[runtime] if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ValueError(f"{field} {runtime!r} needs the Python modules {missing}: install the project's "
+                         f"dependencies (pip install -e .)")
+    return runtime
 
 
 def as_feed(model, inputs: Any) -> dict[str, numpy.ndarray]:

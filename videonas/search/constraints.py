@@ -58,12 +58,12 @@ class MaxLatency:
     figure: ClassVar[str] = "latency_ms"
 
     def __post_init__(self) -> None:
-        from videonas.deploy.runtimes import check_runtime
+        from videonas.deploy.runtimes import check_installed
 
         check_float(self.name, self.limit, 1e-6, 1e9)
         check_int("latency_runs", self.runs, 1, 10_000)
         check_int("latency_warmup", self.warmup, 0, 10_000)
-        check_runtime("latency_runtime", self.runtime)
+        check_installed("latency_runtime", self.runtime)
 
 
 Filter = MaxParams | MaxFlops | MaxLatency
