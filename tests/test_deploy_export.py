@@ -106,3 +106,15 @@ def test_a_runtime_whose_packages_are_missing_fails_at_start_up(monkeypatch):
     with pytest.raises(ValueError, match=r"latency_runtime 'onnxruntime' needs the Python modules \['tf2onnx'\]"):
         MaxLatency(5.0, runtime="onnxruntime")
     assert MaxLatency(5.0, runtime="litert").runtime == "litert"
+
+
+@pytest.mark.slow
+def test_an_assemblenet_exports_to_onnx(tmp_path):
+    """Two streams and WeightedFusion (str-keyed projections, frame-wise pooling) through tf2onnx. LiteRT is not
+    asked: its converter has no built-in SpaceToBatchND for the 5-D dilated temporal convs."""
+    keras.utils.set_random_seed(0)
+    model = models.create_model("assemblenet-50", num_classes=5, num_frames=8, image_size=32, width_multiplier=0.25)
+    assert {tensor.name for tensor in model.inputs} == {"rgb", "flow"}
+    manifest = export.export_model(model, folder=tmp_path, name="assemblenet", runtimes=["onnxruntime"])
+    assert manifest["ok"] and manifest["check"]["onnxruntime"]["max_abs_diff"] <= export.TOLERANCE
+    assert set(manifest["inputs"]) == {"rgb", "flow"}

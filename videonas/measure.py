@@ -85,7 +85,7 @@ def _nonlocal_flops(layer: vl.NonLocal, input_shape, output_shape) -> int:
 
 
 def _fusion_flops(layer: vl.WeightedFusion, input_shape, output_shape) -> int:
-    return sum(2 * _positions(output_shape) * width * layer.filters for width in layer.projections)
+    return sum(2 * _positions(output_shape) * int(width) * layer.filters for width in layer.projections)
 
 
 def _frame_depthwise_flops(layer: vl.FrameDepthwiseConv, input_shape, output_shape) -> int:
