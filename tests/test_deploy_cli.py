@@ -97,3 +97,13 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys):
     assert main(["export", "--preset", "tvn-1", "--threads", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--threads must be positive" in _error_line(capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_trials_and_export_have_their_own_help(capsys):
+    for command, options in (("trials", ("--store", "--name", "--format")),
+                             ("export", ("--store", "--trial", "--preset", "--out", "--latency-runs"))):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert f"videonas {command}" in text and all(option in text for option in options)
