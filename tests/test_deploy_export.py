@@ -106,6 +106,10 @@ def test_a_runtime_whose_packages_are_missing_fails_at_start_up(monkeypatch):
     with pytest.raises(ValueError, match=r"latency_runtime 'onnxruntime' needs the Python modules \['tf2onnx'\]"):
         MaxLatency(5.0, runtime="onnxruntime")
     assert MaxLatency(5.0, runtime="litert").runtime == "litert"
+    monkeypatch.setattr(runtimes, "backend", lambda: "torch")
+    with pytest.raises(ValueError, match="latency_runtime 'litert' converts on the tensorflow Keras backend"):
+        MaxLatency(5.0, runtime="litert")
+    assert MaxLatency(5.0).runtime == "keras"  # Keras itself runs on any backend
 
 
 @pytest.mark.slow

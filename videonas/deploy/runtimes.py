@@ -9,6 +9,7 @@ framework dispatch, so a latency limit meant for deployment is measured here, on
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -36,7 +37,17 @@ def check_installed(field: str, runtime: str) -> str:
     if missing:
         raise ValueError(f"{field} {runtime!r} needs the Python modules {missing}: install the project's "
                          f"dependencies (pip install -e .)")
+    if runtime != "keras" and backend() != "tensorflow":
+        raise ValueError(f"{field} {runtime!r} converts on the tensorflow Keras backend, got {backend()!r} "
+                         f"(KERAS_BACKEND=tensorflow)")
     return runtime
+
+
+def backend() -> str:
+    """The Keras backend this process uses (or will use: Keras is not imported for the answer)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
 def as_feed(model, inputs: Any) -> dict[str, numpy.ndarray]:
@@ -69,13 +80,14 @@ def convert(model, *, runtime: str, path: str | Path) -> Path:
         from videonas import measure
 
         model(measure.random_inputs(model), training=False)
+    if runtime != "keras" and keras.backend.backend() != "tensorflow":
+        # torch: Keras' ONNX route (torch.onnx) fails on its channels-last convs; LiteRT needs litert-torch.
+        raise ValueError(f"runtime {runtime!r} converts on the tensorflow backend, got {keras.backend.backend()!r}")
     if runtime == "keras":
         model.save(path)
     elif runtime == "onnxruntime":
         model.export(str(path), format="onnx", verbose=False)
     else:
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError(f"runtime 'litert' converts on the tensorflow backend, got {keras.backend.backend()!r}")
         import tensorflow
 
         from videonas.deploy import rewrite
