@@ -172,7 +172,9 @@ def _environment() -> tuple[str, int]:
         import tensorflow as tf
 
         gpus = tf.config.list_logical_devices("GPU")
-        threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
+        # TF_NUM_INTRAOP_THREADS (set by a capped worker, ``TrainTask.threads``) is what TF uses when its config is 0.
+        threads = (tf.config.threading.get_intra_op_parallelism_threads()
+                   or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count() or 1)
         return ("gpu:" + gpus[0].name if gpus else "cpu"), threads
     if backend == "jax":
         import jax
