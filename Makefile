@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL := videonas
 PROFILE ?= default
+LAB_ARGS ?=
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip prints one warning per package for the machine's optional local indexes; keep the install log readable.
@@ -39,8 +40,10 @@ reports: setup
 bench: setup
 	$(BIN)/python -m videonas bench
 
+# Headless and container-friendly: never opens a browser (open the printed URL), adds --allow-root when run as root;
+# host, port, token: make lab LAB_ARGS="--ip=0.0.0.0 --port=8890 --IdentityProvider.token=secret"
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -112,6 +112,13 @@ def test_quick_latency_section_writes_consistent_figures(tmp_path):
                 / latency.find(rows, "TVN-1", "quick", backend)["median_ms"])
     assert ratio_row["value"] == pytest.approx(expected, rel=1e-3, abs=1e-3)
     assert all(math.isclose(row["gflops_per_s"], row["flops"] / 1e6 / row["median_ms"]) for row in rows)
+    assert {row["runtime"] for row in rows if row["backend"] == "tensorflow"} == set(latency.RUNTIMES)
+    values = {row["label"]: row["value"] for row in payload["headline"]}
+    for runtime in latency.RUNTIMES:  # the same-input ratio on every runtime, from that runtime's rows
+        expected = (latency.find(rows, "R(2+1)D-18", "quick", "tensorflow", runtime)["median_ms"]
+                    / latency.find(rows, "TVN-1", "quick", "tensorflow", runtime)["median_ms"])
+        assert values[f"R(2+1)D-18 / TVN-1 latency, both at 4x32x32, {runtime}"] == pytest.approx(expected, rel=1e-2)
+        assert all(row["runs"] == 3 and row["threads"] >= 1 and row["batch_size"] == 1 for row in rows)
 
 
 @pytest.mark.slow
@@ -176,6 +183,26 @@ def test_found_tvn_is_timed_from_its_genome_at_each_input(tmp_path):
     assert labels["R(2+1)D-18 / found TVN latency, both at the found TVN's input 2x48x48, tensorflow"] == 20.0
 
 
+def test_same_input_ratios_pair_rows_on_each_runtime():
+    from videonas.bench import deploy
+
+    rows = [_row(latency.FOUND, "published", "tensorflow", 2.0, clip="2x48x48"),
+            _row("R(2+1)D-18", "found", "tensorflow", 40.0, clip="2x48x48"),
+            {**_row(latency.FOUND, "published", "tensorflow", 0.5, clip="2x48x48"), "runtime": "onnxruntime",
+             "threads": 2},
+            {**_row("R(2+1)D-18", "found", "tensorflow", 60.0, clip="2x48x48"), "runtime": "onnxruntime",
+             "threads": 2},
+            {**_row("R(2+1)D-18", "found", "tensorflow", None, clip="2x48x48"), "runtime": "litert"}]
+    pairs = {p["runtime"]: p["ratio"] for p in deploy.same_input_ratios(rows)}
+    assert pairs == {"keras": 20.0, "onnxruntime": 120.0}  # litert: the baseline did not convert
+    labels = {r["label"]: (r["value"], r["paper"]) for r in deploy.headline(rows, deploy.same_input_ratios(rows))}
+    assert labels["R(2+1)D-18 / found TVN latency, both at 2x48x48, onnxruntime"] == (120.0, "aim >= 100x: met")
+    assert labels["R(2+1)D-18 / found TVN latency, both at 2x48x48, keras"] == (20.0, "aim >= 100x: missed")
+    assert labels["found TVN latency at 2x48x48, onnxruntime (ms, 2 threads)"] == (0.5, "")
+    assert latency.find(rows, latency.FOUND, "published", "tensorflow", "onnxruntime")["median_ms"] == 0.5
+    assert latency.find(rows, latency.FOUND, "published", "tensorflow")["median_ms"] == 2.0
+
+
 def test_found_accuracy_comes_from_the_tvn_search_report(tmp_path):
     assert latency.found_accuracy(tmp_path) == {}
     (tmp_path / "tvn_search").mkdir()
@@ -198,7 +225,9 @@ def test_aims_section_judges_the_other_sections_figures(tmp_path):
     base = {"model": "R(2+1)D-18", "input_name": "found", "backend": "tensorflow", "median_ms": 100.0, "flops": 4e9,
             "share_of_peak": 0.5, "clip": "8x48x48"}
     accuracy = latency._accuracy_rows({latency.FOUND: 0.50, "R(2+1)D-18 x1": 0.55})
-    latency_payload = {"headline": accuracy, "extra": {"rows": [found, base]}}
+    on_ort = [{**found, "runtime": "onnxruntime", "median_ms": 0.5, "threads": 2},
+              {**base, "runtime": "onnxruntime", "median_ms": 60.0, "threads": 2}]
+    latency_payload = {"headline": accuracy, "extra": {"rows": [found, base, *on_ort]}}
     (tmp_path / "bench" / "latency.json").write_text(json.dumps(latency_payload))
     per_seed = [{"overhead": {"median_share_outside_fit": share}} for share in (0.02, 0.04, 0.5)]
     runs = [{"executor": "subprocess", "workers": workers, "candidates_per_min": rate}
@@ -209,6 +238,9 @@ def test_aims_section_judges_the_other_sections_figures(tmp_path):
     rows = {row["label"]: row for row in aims.run(reports_dir=tmp_path)["headline"]}
     speed = next(row for label, row in rows.items() if label.startswith("found TVN >= 100x"))
     assert speed["value"] == "missed: 50x, 2.0x short of the aim" and "FLOP ratio is 400x" in speed["paper"]
+    assert rows["found TVN >= 100x faster than R(2+1)D-18 at the same input (8x48x48, onnxruntime)"] == {
+        "label": "found TVN >= 100x faster than R(2+1)D-18 at the same input (8x48x48, onnxruntime)",
+        "value": "met: 120x", "paper": ""}
     assert rows["found TVN within 3 points of R(2+1)D-18's top-1 at that input"]["value"].startswith("missed: 0.500")
     assert rows["found TVN >= 30% of the measured matmul peak"] == {
         "label": "found TVN >= 30% of the measured matmul peak", "value": "met: 35.0%", "paper": ""}

@@ -109,9 +109,9 @@ def test_weighted_fusion_matches_numpy_as_released():
     other = rng.standard_normal((2, 3, 4, 4, 3)).astype("float32")
     fusion = vl.WeightedFusion(initial_weights=[0.3, -1.2, 0.7])
     y = _np(fusion([big, small, other]))
-    assert list(fusion.projections) == [3]  # one projection for the 3-channel group, none for the widest (5)
+    assert list(fusion.projections) == ["3"]  # one projection for the 3-channel group, none for the widest (5)
     pooled = big.reshape(2, 3, 4, 2, 4, 2, 3).max(axis=(3, 5))
-    kernel = _np(fusion.projections[3].kernel).reshape(3, 5)
+    kernel = _np(fusion.projections["3"].kernel).reshape(3, 5)
     gates = 1 / (1 + numpy.exp(-numpy.array([0.3, -1.2, 0.7])))
     expected = (gates[0] * pooled + gates[2] * other) @ kernel + gates[1] * small
     numpy.testing.assert_allclose(y, expected, atol=1e-5)

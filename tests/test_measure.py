@@ -131,3 +131,16 @@ def test_random_inputs_follow_the_model_inputs():
 def test_measure_latency_rejects_bad_arguments(field, value):
     with pytest.raises(ValueError, match=field):
         measure.measure_latency(_small_model(), **{field: value})
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "litert"])
+def test_measure_latency_on_a_deploy_runtime_records_its_setup(runtime):
+    result = measure.measure_latency(_small_model(), runs=3, warmup=2, runtime=runtime, threads=1)
+    assert (result["runtime"], result["threads"], result["runs"], result["warmup"], result["batch_size"]) == \
+        (runtime, 1, 3, 2, 1)
+    assert result["median_ms"] > 0
+
+
+def test_measure_latency_refuses_an_unknown_runtime():
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        measure.measure_latency(_small_model(), runtime="tensorrt")

@@ -67,7 +67,7 @@ def test_constraints_are_named_filters_in_measurement_order():
     assert constraints.violation({"params": 50, "latency_ms": 7.5}).reason == "latency_ms 7.5 > limit 5"
     assert Constraints().violation({"params": 10**12}) is None
     config = {"max_params": 7, "max_latency_ms": 2.5, "latency_runs": 4, "latency_warmup": 1}
-    assert Constraints.from_dict(config).to_dict() == config
+    assert Constraints.from_dict(config).to_dict() == {**config, "latency_runtime": "keras"}
     with pytest.raises(ValueError, match="max_params"):
         MaxParams(0)
     with pytest.raises(ValueError, match="max_latency_ms"):
@@ -76,5 +76,11 @@ def test_constraints_are_named_filters_in_measurement_order():
         Constraints.from_dict({"max_parameters": 7})
     with pytest.raises(ValueError, match="need max_latency_ms"):
         Constraints.from_dict({"latency_runs": 3})
+    with pytest.raises(ValueError, match="latency_runtime need max_latency_ms"):
+        Constraints.from_dict({"latency_runtime": "onnxruntime"})
+    with pytest.raises(ValueError, match="latency_runtime must be one of .* got 'onnx'"):
+        Constraints.from_dict({"max_latency_ms": 5, "latency_runtime": "onnx"})
+    onnx = Constraints.from_dict({"max_latency_ms": 5, "latency_runtime": "onnxruntime"})
+    assert onnx.filters[0].runtime == "onnxruntime" and onnx.to_dict()["latency_runtime"] == "onnxruntime"
     with pytest.raises(ValueError, match="twice"):
         Constraints((MaxParams(1), MaxParams(2)))

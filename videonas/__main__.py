@@ -36,6 +36,8 @@ COMMANDS = {
     "reproduce": "run the experiment notebooks with a profile's parameters and build reports/index.html",
     "report": "rebuild reports/index.html from the notebooks' results",
     "bench": "run the benchmarks and add them to the report",
+    "trials": "print an experiment's trials (status, fitness, params, FLOPs, latency, parent) as a table or CSV",
+    "export": "write a trial or preset as .keras, ONNX and LiteRT, checked against Keras on the same clips",
 }
 
 
@@ -146,6 +148,8 @@ def _dispatch(command: str, rest: list[str]) -> int:
         return search_main(rest)
     if command == "bench":
         return importlib.import_module("videonas.bench").main(rest) or 0
+    if command in ("trials", "export"):
+        return getattr(importlib.import_module("videonas.deploy.cli"), f"{command}_main")(rest)
     # reproduce and report live in videonas.report, whose parser takes the command name first.
     return importlib.import_module("videonas.report").main([command, *rest]) or 0
 

@@ -347,12 +347,12 @@ class WeightedFusion(layers.Layer):
                            for shape in shapes]
         self.filters = max(int(s[-1]) for s in shapes)
         self.groups = list(dict.fromkeys(int(s[-1]) for s in shapes))  # widths in first-seen order
-        self.projections = {}
+        self.projections = {}  # str(width) -> projection: TF's SavedModel tracking (ONNX, LiteRT export) needs str keys
         for width in self.groups:
             if width != self.filters:
                 projection = layers.Conv3D(self.filters, 1, use_bias=False, name=f"project_{width}")
                 projection.build((None, int(shapes[0][1]), *target, width))
-                self.projections[width] = projection
+                self.projections[str(width)] = projection
         self.logits = None
         if len(shapes) > 1:
             init = keras.initializers.TruncatedNormal(stddev=0.01) if self.initial_weights is None else \
@@ -365,13 +365,16 @@ class WeightedFusion(layers.Layer):
         gates = ops.sigmoid(self.logits)
         sums = {}
         for i, (x, pools) in enumerate(zip(inputs, self.pool_sizes)):
-            if pools != (1, 1):
-                x = ops.max_pool(x, pool_size=(1, *pools), strides=(1, *pools), padding="same")
+            if pools != (1, 1):  # a 2-D pool of every frame: LiteRT has no 3-D pooling kernel
+                frames, rows, cols, channels = x.shape[1:]
+                x = ops.max_pool(ops.reshape(x, (-1, rows, cols, channels)), pool_size=pools, strides=pools,
+                                 padding="same")
+                x = ops.reshape(x, (-1, frames, *x.shape[1:]))
             width = int(x.shape[-1])
             sums[width] = gates[i] * x if width not in sums else sums[width] + gates[i] * x
         total = None
         for width in self.groups:
-            x = sums[width] if width == self.filters else self.projections[width](sums[width])
+            x = sums[width] if width == self.filters else self.projections[str(width)](sums[width])
             total = x if total is None else total + x
         return total
 

@@ -85,7 +85,7 @@ def _nonlocal_flops(layer: vl.NonLocal, input_shape, output_shape) -> int:
 
 
 def _fusion_flops(layer: vl.WeightedFusion, input_shape, output_shape) -> int:
-    return sum(2 * _positions(output_shape) * width * layer.filters for width in layer.projections)
+    return sum(2 * _positions(output_shape) * int(width) * layer.filters for width in layer.projections)
 
 
 def _frame_depthwise_flops(layer: vl.FrameDepthwiseConv, input_shape, output_shape) -> int:
@@ -172,7 +172,9 @@ def _environment() -> tuple[str, int]:
         import tensorflow as tf
 
         gpus = tf.config.list_logical_devices("GPU")
-        threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
+        # TF_NUM_INTRAOP_THREADS (set by a capped worker, ``TrainTask.threads``) is what TF uses when its config is 0.
+        threads = (tf.config.threading.get_intra_op_parallelism_threads()
+                   or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count() or 1)
         return ("gpu:" + gpus[0].name if gpus else "cpu"), threads
     if backend == "jax":
         import jax
@@ -202,38 +204,60 @@ def random_inputs(model: keras.Model, *, batch_size: int = 1,
 
 
 def measure_latency(model: keras.Model, *, runs: int = 20, warmup: int = 3, batch_size: int = 1, seed: int = 0,
-                    inputs: Any = None) -> dict[str, Any]:
-    """Inference latency of ``model`` on the current device: median/mean ms per batch over ``runs`` timed calls.
+                    inputs: Any = None, runtime: str = "keras", threads: int | None = None) -> dict[str, Any]:
+    """Inference latency of ``model`` on ``runtime``: median/mean ms per batch over ``runs`` timed calls.
 
-    Uses ``predict_on_batch``: the backend's compiled inference path (tf.function; torch under no_grad), and it returns
-    numpy, so each timed call includes the device sync and the copy of the logits back to the host. ``cv`` is the
-    coefficient of variation (std / mean); a high cv means a noisy machine.
+    ``keras`` uses ``predict_on_batch``: the backend's compiled inference path (tf.function; torch under no_grad), and
+    it returns numpy, so each timed call includes the device sync and the copy of the logits back to the host; it runs
+    on the backend's own threads. ``onnxruntime`` and ``litert`` convert the model first (``videonas.deploy.runtimes``)
+    and time the runtime's session on ``threads`` threads (default: as many as the Keras backend uses). ``cv`` is the
+    coefficient of variation (std / mean); a high cv means a noisy machine. Runs, warm-up, batch size, threads and
+    runtime are part of the result: a figure means nothing without them.
     """
+    from videonas.deploy import runtimes
+
+    runtimes.check_runtime("runtime", runtime)
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be a positive int, got {runs!r}")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a non-negative int, got {warmup!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
     data = random_inputs(model, batch_size=batch_size, seed=seed) if inputs is None else inputs
+    device, backend_threads = _environment()
+    if runtime == "keras":
+        timing = time_calls(lambda: model.predict_on_batch(data), runs=runs, warmup=warmup, sync=_synchronise)
+        threads = backend_threads
+    else:
+        import tempfile
+
+        threads = threads or backend_threads
+        feed = runtimes.as_feed(model, data)
+        with tempfile.TemporaryDirectory(prefix="videonas-latency-") as folder:
+            path = runtimes.convert(model, runtime=runtime, path=f"{folder}/model{runtimes.SUFFIXES[runtime]}")
+            runner = runtimes.load(path, runtime=runtime, threads=threads)
+            timing = time_calls(lambda: runner(feed), runs=runs, warmup=warmup)
+        device = "cpu"
+    return {**timing, "batch_size": batch_size, "threads": threads, "device": device,
+            "backend": keras.backend.backend(), "runtime": runtime}
+
+
+def time_calls(call: Callable[[], Any], *, runs: int, warmup: int,
+               sync: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Median/mean ms and cv of ``runs`` timed calls of ``call`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
-        model.predict_on_batch(data)
-    _synchronise()
+        call()
+    if sync is not None:
+        sync()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        model.predict_on_batch(data)
-        _synchronise()
+        call()
+        if sync is not None:
+            sync()
         times.append((time.perf_counter() - start) * 1000.0)
     mean = statistics.fmean(times)
-    device, threads = _environment()
-    return {
-        "median_ms": statistics.median(times),
-        "mean_ms": mean,
-        "cv": statistics.pstdev(times) / mean if mean > 0 else 0.0,
-        "runs": runs,
-        "batch_size": batch_size,
-        "threads": threads,
-        "device": device,
-        "backend": keras.backend.backend(),
-    }
+    return {"median_ms": statistics.median(times), "mean_ms": mean,
+            "cv": statistics.pstdev(times) / mean if mean > 0 else 0.0, "runs": runs, "warmup": warmup}

@@ -258,17 +258,22 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
                                num_frames=task.num_frames, image_size=task.image_size,
                                width_multiplier=task.width_multiplier)
     timings["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
-    figures, rejection = (constraints or Constraints()).check(model, latency=task.measure_latency)
+    latency_setup: dict[str, Any] = {}
+    figures, rejection = (constraints or Constraints()).check(model, latency=task.measure_latency,
+                                                              details=latency_setup)
     timings["constraints_s"] = time.perf_counter() - clock
     if rejection is not None:
         return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,
-                           metrics={"timings": timings}, **figures)
+                           metrics={"timings": timings, **({"latency": latency_setup} if latency_setup else {})},
+                           **figures)
 
     result = fit_and_score(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset,
                            timings=timings, **figures)
     if result.status != "done":
         return result
     result.learned = family.context(model) or None
+    if latency_setup:
+        result.metrics["latency"] = latency_setup
     if save_weights is not None:
         path = Path(save_weights) / f"{genome.key}-{seed}.weights.h5"
         path.parent.mkdir(parents=True, exist_ok=True)

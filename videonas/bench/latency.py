@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy
 
 from videonas import jsonio
+from videonas.bench import deploy
 
 TVNS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4")
 FOUND = "found TVN"  # the best network of the last default tvn_search, when its reports are present
@@ -40,6 +41,7 @@ QUICK_INPUT = (4, 32)
 PAPER_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
 PAPER_PRIOR_MS = 2000
 _MARKER = "VIDEONAS_BENCH_JSON "
+RUNTIMES = ("keras", "onnxruntime", "litert")  # the deploy runtimes are timed in the tensorflow process
 log = logging.getLogger(__name__)
 
 
@@ -132,8 +134,10 @@ def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10
     return {**best, "peak": max(best.values())}
 
 
-def measure_cases(cases: Sequence[Case], *, quick: bool = False) -> list[dict[str, Any]]:
-    """Time every case on the current Keras backend; one dict per case (see ``_row``)."""
+def measure_cases(cases: Sequence[Case], *, quick: bool = False,
+                  runtimes: Sequence[str] = ("keras",)) -> list[dict[str, Any]]:
+    """Time every case on the current Keras backend and on each of ``runtimes`` (``videonas.deploy.runtimes``:
+    the model converted to ONNX or LiteRT, on as many threads as Keras uses); one dict per case and runtime."""
     import gc
 
     import keras
@@ -143,7 +147,8 @@ def measure_cases(cases: Sequence[Case], *, quick: bool = False) -> list[dict[st
 
     rows = []
     for case in cases:
-        common = {**dataclasses.asdict(case), "clip": case.clip, "backend": keras.backend.backend()}
+        common = {**dataclasses.asdict(case), "clip": case.clip, "backend": keras.backend.backend(),
+                  "runtime": "keras"}
         try:
             model = _build(case)
         except ValueError as error:  # e.g. TVN-2's strides need more than 64 px: recorded, not timed
@@ -154,10 +159,9 @@ def measure_cases(cases: Sequence[Case], *, quick: bool = False) -> list[dict[st
         timing = measure.measure_latency(model, runs=runs, warmup=1)  # one call traces (tf) or warms caches
         log.info("%s at %s, %s: %.1f ms (%d runs)", case.model, case.clip, common["backend"],
                  timing["median_ms"], runs)
-        rows.append({**common, "params": int(measure.count_params(model)), "flops": int(flops), "runs": runs,
-                     "median_ms": float(timing["median_ms"]), "cv": float(timing["cv"]),
-                     "threads": timing.get("threads"), "device": timing.get("device"),
-                     "gflops_per_s": flops / 1e9 / (float(timing["median_ms"]) / 1e3)})
+        rows.append(deploy.timed_row(common, timing, params=measure.count_params(model), flops=flops))
+        rows += deploy.runtime_rows(model, common, runtimes=[r for r in runtimes if r != "keras"], runs=runs,
+                                    threads=timing["threads"], flops=flops)
         del model
         gc.collect()
         keras.backend.clear_session()
@@ -179,17 +183,21 @@ def measure_in_subprocess(cases: Sequence[Case], *, backend: str = "torch", quic
     raise RuntimeError(f"{backend} latency worker failed (exit {completed.returncode}): {completed.stderr[-2000:]}")
 
 
-def timed(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows that were measured (a case whose model cannot take the input has ``median_ms`` None)."""
-    return [row for row in rows if row.get("median_ms") is not None]
+def timed(rows: Sequence[dict[str, Any]], *, runtime: str | None = "keras") -> list[dict[str, Any]]:
+    """The rows that were measured (a case whose model cannot take the input has ``median_ms`` None) on ``runtime``
+    (``None``: every runtime)."""
+    return [row for row in rows if row.get("median_ms") is not None
+            and runtime in (None, row.get("runtime", "keras"))]
 
 
-def find(rows: Sequence[dict[str, Any]], model: str, input_name: str, backend: str) -> dict[str, Any]:
-    """The measured row of ``model`` at ``input_name`` on ``backend``."""
-    for row in timed(rows):
+def find(rows: Sequence[dict[str, Any]], model: str, input_name: str, backend: str,
+         runtime: str = "keras") -> dict[str, Any]:
+    """The measured row of ``model`` at ``input_name`` on ``backend`` and ``runtime`` (rows without one: Keras)."""
+    for row in timed(rows, runtime=runtime):
         if (row["model"], row["input_name"], row["backend"]) == (model, input_name, backend):
             return row
-    raise ValueError(f"no latency row for model={model!r} input={input_name!r} backend={backend!r}")
+    raise ValueError(f"no latency row for model={model!r} input={input_name!r} backend={backend!r} "
+                     f"runtime={runtime!r}")
 
 
 def ratios(rows: Sequence[dict[str, Any]], *, backend: str) -> list[dict[str, Any]]:
@@ -220,7 +228,7 @@ def run(*, quick: bool = False, other_backend: str = "torch", reports_dir: str |
     peak_options = {"sizes": (256,) if quick else (1024, 2048), "repeats": 3 if quick else 10}
     before = matmul_peak_gflops(**peak_options)
     cases = plan(quick=quick, found=None if reports_dir is None else found_genome(reports_dir))
-    rows = measure_cases(cases, quick=quick)
+    rows = measure_cases(cases, quick=quick, runtimes=RUNTIMES)
     # Measured again after the models: the best of both moments is the least disturbed by other jobs.
     after = matmul_peak_gflops(**peak_options)
     peaks = {key: max(before[key], after[key]) for key in before}
@@ -228,13 +236,17 @@ def run(*, quick: bool = False, other_backend: str = "torch", reports_dir: str |
     rows += measure_in_subprocess(cases, backend=other_backend, quick=quick)
     slower = backend_ratio(rows, other=other_backend)
     default = "tensorflow" if slower >= 1 else other_backend
-    for row in timed(rows):
+    for row in timed(rows, runtime=None):
         row["share_of_peak"] = row["gflops_per_s"] / peak
     pairs = ratios(rows, backend=default)
     payload = _summary(rows, pairs, peak=peak, slower=slower, default=default, other=other_backend, quick=quick)
+    same_input = deploy.same_input_ratios(rows)
+    payload["headline"] += deploy.headline(rows, same_input)
+    payload["conclusion"] += " " + deploy.conclusion(same_input)
+    payload["title"] = "CPU latency: TVNs vs 3D CNN baselines, tensorflow vs torch, Keras vs ONNX Runtime vs LiteRT"
     if reports_dir is not None and not quick:
         payload["headline"] += _accuracy_rows(found_accuracy(reports_dir))
-    payload["extra"].update(rows=rows, ratios=pairs, matmul_peak_gflops=peaks, load_average_before=load_before,
+    payload["extra"].update(rows=rows, ratios=pairs, same_input_ratios=same_input, matmul_peak_gflops=peaks, load_average_before=load_before,
                             load_average_after=os.getloadavg(), cpu_count=os.cpu_count(),
                             wall_seconds=time.perf_counter() - started)
     return payload
@@ -287,7 +299,8 @@ def _summary(rows, pairs, *, peak: float, slower: float, default: str, other: st
     tvn_row = find(rows, main["tvn"], main["tvn_input"], default)
     tvn_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] in TVN_MODELS)
     base_share = statistics.median(r["share_of_peak"] for r in measured if r["model"] not in TVN_MODELS)
-    skipped = [f"{r['model']} at {r['clip']}" for r in rows if r.get("median_ms") is None and r["backend"] == default]
+    skipped = [f"{r['model']} at {r['clip']}" for r in rows if r.get("median_ms") is None and r["backend"] == default
+               and r.get("runtime", "keras") == "keras"]
     conclusion = (
         f"Default backend: {default} ({other} takes {slower:.2f}x the tensorflow latency at batch 1, geometric mean "
         f"over {len(measured)} cases). R(2+1)D-18 at {base_row['clip']} takes {main['baseline_ms']:.0f} ms against "

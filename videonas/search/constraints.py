@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Mapping
 from videonas.genome.base import check_float, check_int, check_keys
 
 FIGURES = ("params", "flops", "latency_ms")  # measurement order: cheapest first
+# How a latency figure was measured: recorded beside it in a trial's metrics ("latency").
+LATENCY_SETUP = ("runtime", "threads", "batch_size", "warmup", "runs", "cv", "backend", "device")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,18 +46,24 @@ class MaxFlops(_CountLimit):
 
 @dataclasses.dataclass(frozen=True)
 class MaxLatency:
-    """Median batch-1 latency on this machine at most ``limit`` ms, over ``runs`` timed runs (the TVN paper's R)."""
+    """Median batch-1 latency on this machine at most ``limit`` ms, over ``runs`` timed runs (the TVN paper's R), on
+    ``runtime``: ``keras`` (``predict_on_batch``), ``onnxruntime`` or ``litert`` (the model converted first, as it
+    would ship; see ``videonas.deploy.runtimes``)."""
 
     limit: float
     runs: int = 20
     warmup: int = 3
+    runtime: str = "keras"
     name: ClassVar[str] = "max_latency_ms"
     figure: ClassVar[str] = "latency_ms"
 
     def __post_init__(self) -> None:
+        from videonas.deploy.runtimes import check_installed
+
         check_float(self.name, self.limit, 1e-6, 1e9)
         check_int("latency_runs", self.runs, 1, 10_000)
         check_int("latency_warmup", self.warmup, 0, 10_000)
+        check_installed("latency_runtime", self.runtime)
 
 
 Filter = MaxParams | MaxFlops | MaxLatency
@@ -72,7 +80,7 @@ class Rejection:
 @dataclasses.dataclass(frozen=True)
 class Constraints:
     """The filters a candidate must pass. ``Constraints.from_dict`` reads the config form (``max_params``,
-    ``max_flops``, ``max_latency_ms``, ``latency_runs``, ``latency_warmup``)."""
+    ``max_flops``, ``max_latency_ms``, ``latency_runs``, ``latency_warmup``, ``latency_runtime``)."""
 
     filters: tuple[Filter, ...] = ()
 
@@ -90,8 +98,8 @@ class Constraints:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Constraints":
         data = dict(data or {})
-        check_keys("constraints", data, (), ["max_params", "max_flops", "max_latency_ms", "latency_runs",
-                                             "latency_warmup"])
+        latency_keys = ("latency_runs", "latency_warmup", "latency_runtime")
+        check_keys("constraints", data, (), ["max_params", "max_flops", "max_latency_ms", *latency_keys])
         filters: list[Filter] = []
         if data.get("max_params") is not None:
             filters.append(MaxParams(data["max_params"]))
@@ -99,9 +107,10 @@ class Constraints:
             filters.append(MaxFlops(data["max_flops"]))
         if data.get("max_latency_ms") is not None:
             filters.append(MaxLatency(data["max_latency_ms"], runs=data.get("latency_runs", 20),
-                                      warmup=data.get("latency_warmup", 3)))
-        elif "latency_runs" in data or "latency_warmup" in data:
-            raise ValueError("constraints.latency_runs and latency_warmup need max_latency_ms")
+                                      warmup=data.get("latency_warmup", 3),
+                                      runtime=data.get("latency_runtime", "keras")))
+        elif any(key in data for key in latency_keys):
+            raise ValueError(f"constraints.{', '.join(k for k in latency_keys if k in data)} need max_latency_ms")
         return cls(tuple(filters))
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,19 +118,20 @@ class Constraints:
         for item in self.filters:
             data[item.name] = item.limit
             if isinstance(item, MaxLatency):
-                data.update(latency_runs=item.runs, latency_warmup=item.warmup)
+                data.update(latency_runs=item.runs, latency_warmup=item.warmup, latency_runtime=item.runtime)
         return data
 
     def limit(self, name: str) -> float | None:
         """The limit of the filter called ``name``, or ``None`` if there is none."""
         return next((item.limit for item in self.filters if item.name == name), None)
 
-    def check(self, model: Any, *, latency: bool = False, latency_runs: int = 20
-              ) -> tuple[dict[str, float | None], Rejection | None]:
+    def check(self, model: Any, *, latency: bool = False, latency_runs: int = 20,
+              details: dict[str, Any] | None = None) -> tuple[dict[str, float | None], Rejection | None]:
         """Measure ``model`` cheapest first and return ``(figures, rejection or None)``.
 
         Parameters and FLOPs are always counted (trials record them); latency is measured when a latency filter
-        is set and everything cheaper passed, or when ``latency`` is true (then with ``latency_runs`` runs).
+        is set and everything cheaper passed, or when ``latency`` is true (then with ``latency_runs`` runs on Keras).
+        ``details``, when given, receives how the latency was measured (runtime, threads, batch size, warm-up, runs).
         """
         from videonas import measure
 
@@ -134,8 +144,12 @@ class Constraints:
             return figures, rejection
         timing = next((item for item in self.filters if isinstance(item, MaxLatency)), None)
         if timing is not None or latency:
-            runs, warmup = (timing.runs, timing.warmup) if timing is not None else (latency_runs, 3)
-            figures["latency_ms"] = float(measure.measure_latency(model, runs=runs, warmup=warmup)["median_ms"])
+            runs, warmup, runtime = ((timing.runs, timing.warmup, timing.runtime) if timing is not None
+                                     else (latency_runs, 3, "keras"))
+            measured = measure.measure_latency(model, runs=runs, warmup=warmup, runtime=runtime)
+            figures["latency_ms"] = float(measured["median_ms"])
+            if details is not None:
+                details.update({key: measured[key] for key in LATENCY_SETUP})
         return figures, self.violation(figures)
 
     def violation(self, figures: Mapping[str, float | None]) -> Rejection | None:

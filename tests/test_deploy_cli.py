@@ -1,0 +1,109 @@
+"""videonas trials / videonas export: a smoke TVN search with R on ONNX Runtime, its trial table, the export of its
+best trial (retrained: the search kept no weights), and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import yaml
+
+from videonas.__main__ import main
+from videonas.deploy import cli, export
+from videonas.search import Experiment, TrialStore
+
+SPACE = {"family": "tvn", "options": {"image_sizes": [32], "frame_counts": [2], "frame_strides": [1], "min_blocks": 2,
+                                      "max_blocks": 2, "filters": [16], "max_repeats": 1, "allow_non_local": False}}
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("videonas: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    """A 3-trial TVN smoke search whose latency limit R is measured on ONNX Runtime."""
+    folder = tmp_path_factory.mktemp("search")
+    config = {"name": "tvn-ort", "store": str(folder / "search.sqlite"), "space": SPACE, "num_trials": 3,
+              "batch_size": 1, "strategy": "tvn", "strategy_options": {"population_size": 2}, "executor": "inprocess",
+              "evaluate_options": {"task": {"dataset": "embedded:smoke", "max_train_clips": 32, "batch_size": 8},
+                                   "budget": {"epochs": 1},
+                                   "constraints": {"max_latency_ms": 1000.0, "latency_runs": 3,
+                                                   "latency_runtime": "onnxruntime"}}}
+    (folder / "search.yaml").write_text(yaml.safe_dump(config))
+    assert main(["search", "--config", str(folder / "search.yaml"), "--no-progress"]) == 0
+    return folder / "search.sqlite"
+
+
+@pytest.mark.slow
+def test_a_tvn_search_measures_r_on_onnx_runtime(smoke_store):
+    trials = Experiment("tvn-ort", TrialStore(smoke_store)).trials()
+    assert trials and all(t.status == "done" for t in trials), [t.error for t in trials]
+    for trial in trials:
+        setup = trial.metrics["latency"]
+        assert setup["runtime"] == "onnxruntime" and setup["runs"] == 3 and setup["batch_size"] == 1
+        assert setup["threads"] >= 1 and setup["warmup"] == 3 and trial.latency_ms > 0
+
+
+@pytest.mark.slow
+def test_trials_lists_every_trial_as_table_and_csv(smoke_store, capsys):
+    assert main(["trials", "--store", str(smoke_store), "--name", "tvn-ort", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["index"] for row in rows] == ["0", "1", "2"]
+    assert list(rows[0]) == list(cli.COLUMNS)
+    assert all(row["runtime"] == "onnxruntime" and float(row["latency_ms"]) > 0 for row in rows)
+    assert main(["trials", "--store", str(smoke_store), "--name", "tvn-ort"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == list(cli.COLUMNS) and len(table) == 4
+
+
+@pytest.mark.slow
+def test_export_the_best_trial_retrains_it_and_checks_every_runtime(smoke_store, tmp_path, capsys):
+    out = tmp_path / "export"
+    assert main(["export", "--store", str(smoke_store), "--name", "tvn-ort", "--out", str(out),
+                 "--latency-runs", "2", "--threads", "1"]) == 0
+    best = Experiment("tvn-ort", TrialStore(smoke_store)).best(1)[0]
+    name = f"tvn-ort-trial{best.index}"
+    manifest = json.loads((out / f"{name}.manifest.json").read_text())
+    assert manifest["ok"] and manifest["source"]["trial"] == best.index
+    assert manifest["source"]["weights"] is None
+    assert manifest["source"]["retrained"]["recipe"] == "videonas.train.fit_and_score"
+    assert manifest["check"]["clip_source"] == "given" and manifest["check"]["clips"] == export.CHECK_CLIPS
+    for runtime, suffix in (("keras", ".keras"), ("onnxruntime", ".onnx"), ("litert", ".tflite")):
+        assert (out / f"{name}{suffix}").is_file()
+        assert manifest["check"][runtime]["max_abs_diff"] <= export.TOLERANCE
+    printed = capsys.readouterr().out
+    assert f"{name}: " in printed and printed.count("(ok)") == 3
+
+
+def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys):
+    assert main(["trials", "--store", str(tmp_path / "none.sqlite"), "--name", "x"]) == 2
+    assert "--store" in _error_line(capsys) and not (tmp_path / "none.sqlite").exists()
+    store = tmp_path / "s.sqlite"
+    TrialStore(store).open_experiment("present", {"space": {"family": "tvn", "options": {}}})
+    assert main(["trials", "--store", str(store), "--name", "absent"]) == 2
+    assert "experiment 'absent' not found" in (line := _error_line(capsys)) and "present" in line
+    assert main(["export", "--preset", "tvn1", "--out", str(tmp_path / "o")]) == 2
+    assert "did you mean tvn-1" in _error_line(capsys)
+    assert main(["export", "--out", str(tmp_path / "o")]) == 2
+    assert "--store and --name" in _error_line(capsys)
+    assert main(["export", "--preset", "tvn-1", "--name", "x", "--out", str(tmp_path / "o")]) == 2
+    assert "without --store" in _error_line(capsys)
+    assert main(["export", "--preset", "tvn-1", "--threads", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "--threads must be positive" in _error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_trials_and_export_have_their_own_help(capsys):
+    for command, options in (("trials", ("--store", "--name", "--format")),
+                             ("export", ("--store", "--trial", "--preset", "--out", "--latency-runs"))):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert f"videonas {command}" in text and all(option in text for option in options)

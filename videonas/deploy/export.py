@@ -1,0 +1,156 @@
+"""Export a network to the runtimes it can ship on, checked against Keras on the same clips.
+
+``export_model`` writes ``<name>.keras``, ``<name>.onnx`` and ``<name>.tflite`` into a folder, reloads each file on its
+runtime, runs it on the same clips as the Keras model and records the largest absolute logit difference (and, if
+asked, the latency on each runtime with its setup) in ``<name>.manifest.json`` beside them, with the runtime versions.
+``export_trial`` does it for a search's trial (the best by default): with the weights the trial saved
+(``evaluate_options.save_weights``) or, when none were kept, after retraining the genome with the search's own task,
+budget and trial seed through the one recipe (``videonas.train.fit_and_score``). ``export_preset`` does it for a
+named model of the registry (``videonas.models.create_model``), untrained unless a task is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy
+
+from videonas.deploy import runtimes as rt
+
+# Largest absolute difference of a runtime's logits from Keras' on the same clips (float32 on CPU; the runtimes fuse
+# and reorder convolutions and reductions, so a few 1e-6 are normal; a wrong conversion is off by orders more).
+TOLERANCE = 1e-4
+CHECK_CLIPS = 4
+
+
+def export_model(model, *, folder: str | Path, name: str, clips: Any = None,
+                 runtimes: Sequence[str] = rt.RUNTIMES, latency_runs: int = 0, threads: int | None = None,
+                 tolerance: float = TOLERANCE, source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``model`` for each of ``runtimes`` and check it; returns the manifest (also written as JSON).
+
+    ``clips`` are the check inputs (an array or ``{input name: array}``); by default ``CHECK_CLIPS`` seeded uniform
+    clips. ``latency_runs`` > 0 also times batch 1 on each runtime with ``threads`` threads.
+    """
+    from videonas import jsonio, measure
+
+    for index, runtime in enumerate(runtimes):
+        rt.check_installed(f"runtimes[{index}]", runtime)
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a file name without '/', got {name!r}")
+    folder = Path(folder)
+    feed = rt.as_feed(model, measure.random_inputs(model, batch_size=CHECK_CLIPS) if clips is None else clips)
+    reference = numpy.asarray(model.predict_on_batch(feed if len(feed) > 1 else next(iter(feed.values()))))
+    files, checks, latency = {}, {}, {}
+    for runtime in runtimes:
+        started = time.perf_counter()
+        path = rt.convert(model, runtime=runtime, path=folder / f"{name}{rt.SUFFIXES[runtime]}")
+        runner = rt.load(path, runtime=runtime, threads=threads)
+        difference = float(numpy.max(numpy.abs(numpy.asarray(runner(feed)) - reference)))
+        files[runtime] = path.name
+        checks[runtime] = {"max_abs_diff": difference, "within_tolerance": difference <= tolerance,
+                           "convert_s": time.perf_counter() - started}
+        if latency_runs:
+            one = {key: value[:1] for key, value in feed.items()}
+            latency[runtime] = {**measure.time_calls(lambda: runner(one), runs=latency_runs, warmup=3),
+                                "batch_size": 1, "threads": runner.threads}
+    manifest = {
+        "name": name, "source": source or {}, "files": files,
+        "inputs": {key: list(value.shape[1:]) for key, value in feed.items()},
+        "num_classes": int(reference.shape[-1]), "params": measure.count_params(model),
+        "flops": measure.count_flops(model),
+        "check": {"clips": int(reference.shape[0]), "clip_source": "given" if clips is not None else "uniform random",
+                  "tolerance": tolerance, "reference_max_abs_logit": float(numpy.max(numpy.abs(reference))),
+                  **checks},
+        "latency": latency, "versions": rt.versions(),
+    }
+    manifest["ok"] = all(check["within_tolerance"] for check in checks.values())
+    jsonio.dump(manifest, folder / f"{name}.manifest.json")
+    return manifest
+
+
+def export_trial(experiment, *, folder: str | Path, trial: int | None = None, epochs: int | None = None,
+                 latency_runs: int = 0, threads: int | None = None) -> dict[str, Any]:
+    """Export ``experiment``'s trial ``trial`` (default: the best finished one), checked on its validation clips.
+
+    Weights come from the trial's saved file when it exists; otherwise the genome is retrained with the search's
+    task and budget (``epochs`` overrides the budget's epochs) and the trial's seed: the manifest states the recipe.
+    """
+    import keras
+
+    from videonas import models, train
+
+    chosen = _trial(experiment, trial)
+    genome = experiment.genome(chosen)
+    options = train.TrialOptions.from_dict(experiment.config.get("evaluate_options"))
+    task, budget = options.task, options.budget
+    if epochs is not None:
+        budget = dataclasses.replace(budget, epochs=epochs)
+    seed = int(chosen.seed or 0)
+    dataset = task.open_dataset()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
+                               num_frames=task.num_frames, image_size=task.image_size,
+                               width_multiplier=task.width_multiplier)
+    weights = chosen.metrics.get("weights_path")
+    source: dict[str, Any] = {"experiment": experiment.name, "store": str(experiment.store.path),
+                              "trial": chosen.index, "genome": genome.to_dict(), "stored_fitness": chosen.fitness}
+    if weights and Path(weights).is_file():
+        model.load_weights(weights)
+        source["weights"] = str(weights)
+    else:
+        result = train.fit_and_score(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset)
+        if result.status != "done":
+            raise RuntimeError(f"retraining trial {chosen.index} failed: {result.error}")
+        source["weights"] = None
+        source["retrained"] = {"recipe": "videonas.train.fit_and_score", "seed": seed,
+                               "budget": dataclasses.asdict(budget), "task": dataclasses.asdict(task),
+                               "fitness": result.fitness}
+    clips = _validation_feed(model, task=task, genome=genome, dataset=dataset)
+    return export_model(model, folder=folder, name=f"{experiment.name}-trial{chosen.index}", clips=clips,
+                        latency_runs=latency_runs, threads=threads, source=source)
+
+
+def export_preset(name: str, *, folder: str | Path, num_classes: int = 10, num_frames: int | None = None,
+                  image_size: int | None = None, width_multiplier: float = 1.0, seed: int = 0,
+                  latency_runs: int = 0, threads: int | None = None) -> dict[str, Any]:
+    """Export the registry model ``name`` (seeded initial weights) at its published input or the one given."""
+    import keras
+
+    from videonas import models
+
+    info = models.model_info(name)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = models.create_model(info.name, num_classes=num_classes, num_frames=num_frames, image_size=image_size,
+                                width_multiplier=width_multiplier)
+    source = {"preset": info.display_name, "seed": seed, "weights": None, "width_multiplier": width_multiplier}
+    return export_model(model, folder=folder, name=info.name, latency_runs=latency_runs, threads=threads,
+                        source=source)
+
+
+def _trial(experiment, index: int | None):
+    if index is None:
+        best = experiment.best(1)
+        if not best:
+            raise ValueError(f"experiment {experiment.name!r} has no finished trial to export")
+        return best[0]
+    trials = {trial.index: trial for trial in experiment.trials()}
+    if index not in trials:
+        raise ValueError(f"trial must be one of {sorted(trials)} of experiment {experiment.name!r}, got {index!r}")
+    if trials[index].status != "done":
+        raise ValueError(f"trial {index} of experiment {experiment.name!r} is {trials[index].status}, not done")
+    return trials[index]
+
+
+def _validation_feed(model, *, task, genome, dataset) -> dict[str, numpy.ndarray]:
+    """The first ``CHECK_CLIPS`` validation clips as the model eats them (the check runs on real data)."""
+    from videonas import data, train
+
+    inputs = train.model_inputs(model)
+    clips = task.load(dataset, "val", task.clip_spec(inputs=inputs, genome=genome))
+    features, _ = data.ClipBatches(clips, batch_size=CHECK_CLIPS, shuffle=False, seed=0, inputs=inputs)[0]
+    return features if isinstance(features, dict) else {inputs[0]: features}
