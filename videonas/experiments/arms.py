@@ -18,11 +18,13 @@ from videonas.genome.base import check_int
 
 @dataclasses.dataclass(frozen=True)
 class Arm:
-    """One arm: ``strategy`` (a name of ``videonas.search.STRATEGIES``) with ``strategy_options``."""
+    """One arm: ``strategy`` (a name of ``videonas.search.STRATEGIES``) with ``strategy_options``, on the common
+    space or its own ``space``."""
 
     label: str
     strategy: str
     strategy_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    space: Any = None  # this arm's own search space (e.g. frames forced to 16); None: run_arms' space
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label or "/" in self.label:
@@ -82,14 +84,9 @@ class ArmRuns:
 
     def verdict(self, key: str, *, a: str, b: str, split: str = "test", noise_floor: float | None = None):
         """The verdict on question ``key`` (``videonas.experiments.QUESTIONS``), arm ``a`` against arm ``b``, paired
-        by seed; accuracies become points (x100) where the question's unit is points."""
-        scale = 100.0 if claims.get(key).unit == "points" else 1.0
-
-        def scaled(values: Mapping[int, float | None]) -> dict[int, float | None]:
-            return {seed: None if value is None else scale * value for seed, value in values.items()}
-
-        return claims.ask(key, a=scaled(self.scores(a, split=split)), b=scaled(self.scores(b, split=split)),
-                          noise_floor=None if noise_floor is None else scale * noise_floor)
+        by seed (in points where the question's unit is points)."""
+        return claims.ask_scores(key, a=self.scores(a, split=split), b=self.scores(b, split=split),
+                                 noise_floor=noise_floor)
 
 
 def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: Any, num_trials: int,
@@ -110,7 +107,7 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
         for arm in arms:
             for seed in seeds:
                 experiments[arm.label, seed] = run_search(
-                    f"{arm.label}-seed{seed}", space=space, store=store, num_trials=num_trials, strategy=arm.strategy,
+                    f"{arm.label}-seed{seed}", space=space if arm.space is None else arm.space, store=store, num_trials=num_trials, strategy=arm.strategy,
                     strategy_options=dict(arm.strategy_options), batch_size=batch_size, seed=seed, evaluate=evaluate,
                     evaluate_options=dict(evaluate_options or {}), executor=runner, progress=progress)
     finally:

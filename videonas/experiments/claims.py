@@ -56,6 +56,9 @@ QUESTIONS = {question.key: question for question in (
               ("many frames", "few frames"), kind="equivalent", margin=5.0),
     _question("tvn_frames_motion_rising", "On motion classes, do more frames raise accuracy?",
               "on motion-based data (Charades) the search picks more frames", ("many frames", "few frames")),
+    _question("tvn_frames_forced16", "Does forcing a TVN search to 16 frames buy accuracy?",
+              "TVN-16 frames is slower and hardly more accurate than the free search (MiT): within 5 points",
+              ("search forced to 16 frames", "free search"), kind="equivalent", margin=5.0),
     _question("tvn_scaling_width_vs_depth", "Does scaling width beat scaling depth at equal FLOPs?",
               "width helps more than depth, as EfficientNet found", ("width-scaled", "depth-scaled")),
     _question("tvn_scaling_compound", "Does compound scaling beat the best single-dimension scaling?",
@@ -84,6 +87,18 @@ def ask(key: str, *, a: Sequence[float | None] | Mapping[Any, float | None],
     question = get(key)
     return compare(question=question.question, claim=question.claim, a=a, b=b, paired=paired, unit=question.unit,
                    noise_floor=noise_floor, seed=seed)
+
+
+def ask_scores(key: str, *, a: Mapping[Any, float | None], b: Mapping[Any, float | None],
+               noise_floor: float | None = None) -> Verdict:
+    """``ask`` for per-seed scores given as fractions (top-1, mAP): they become points where the question's unit is
+    points, and so does the noise floor."""
+    scale = 100.0 if get(key).unit == "points" else 1.0
+
+    def scaled(values: Mapping[Any, float | None]) -> dict[Any, float | None]:
+        return {seed: None if value is None else scale * value for seed, value in values.items()}
+
+    return ask(key, a=scaled(a), b=scaled(b), noise_floor=None if noise_floor is None else scale * noise_floor)
 
 
 def ask_exact(key: str, *, a: float, b: float) -> Verdict:

@@ -84,17 +84,18 @@ class VariantRuns:
                          "params": self.figure(label, task, "params"), "flops": self.figure(label, task, "flops")})
         return rows
 
-    def verdict(self, key: str, *, a: tuple[str, str], b: tuple[str, str]):
-        """The verdict on question ``key`` for ``a = (variant, task)`` against ``b``, paired by seed, in points where
-        the question's unit is points; the noise floor is ``a``'s spread over seeds."""
-        scale = 100.0 if claims.get(key).unit == "points" else 1.0
+    def best_of(self, labels: Sequence[str], task: str) -> dict[int, float | None]:
+        """Per seed, the highest test score among ``labels`` (a seed where any of them failed gives ``None``)."""
+        per_label = [self.scores(label, task) for label in labels]
+        seeds = sorted(set.intersection(*(set(values) for values in per_label)))
+        return {seed: None if any(v[seed] is None for v in per_label) else max(v[seed] for v in per_label)
+                for seed in seeds}
 
-        def scaled(values: Mapping[int, float | None]) -> dict[int, float | None]:
-            return {seed: None if value is None else scale * value for seed, value in values.items()}
-
-        floor = self.noise_floor(*a)
-        return claims.ask(key, a=scaled(self.scores(*a)), b=scaled(self.scores(*b)),
-                          noise_floor=None if floor is None else scale * floor)
+    def verdict(self, key: str, *, a: tuple[str, str], b: tuple[str, str] | Mapping[int, float | None]):
+        """The verdict on question ``key`` for ``a = (variant, task)`` against ``b`` (a ``(variant, task)`` or per-seed
+        scores such as ``best_of``), paired by seed; the noise floor is ``a``'s spread over seeds."""
+        other = self.scores(*b) if isinstance(b, tuple) else b
+        return claims.ask_scores(key, a=self.scores(*a), b=other, noise_floor=self.noise_floor(*a))
 
 
 def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[str, Any]], seeds: Sequence[int],

@@ -1,0 +1,53 @@
+"""The TVN ablations' building blocks: base network choice, frame and scaling variants, per-kind tasks, costs."""
+
+from __future__ import annotations
+
+import pytest
+
+from videonas.experiments import tvn
+from videonas.experiments.variants import VariantRuns
+from videonas.search.store import TrialResult
+
+
+def test_base_genome_choices(tmp_path):
+    assert tvn.base_genome(None, default=tvn.FRAMES_TVN) == (tvn.FRAMES_TVN, "hand-picked")
+    genome, source = tvn.base_genome("found", default=tvn.SCALING_TVN, found=tmp_path / "missing.json")
+    assert genome == tvn.SCALING_TVN and "not found" in source
+    path = tvn.save_genome(tvn.FRAMES_TVN, tmp_path / "found_genome.json")
+    assert tvn.base_genome("found", default=tvn.SCALING_TVN, found=path)[0] == tvn.FRAMES_TVN
+    assert tvn.base_genome("TVN-1", default=tvn.FRAMES_TVN)[0].num_frames == 2
+    assert tvn.base_genome(tvn.FRAMES_TVN.to_dict(), default=tvn.SCALING_TVN)[0] == tvn.FRAMES_TVN
+    with pytest.raises(ValueError, match="genome must be"):
+        tvn.base_genome(3, default=tvn.FRAMES_TVN)
+
+
+def test_frame_and_scaling_variants_and_tasks_by_kind():
+    variants = tvn.frame_variants(tvn.FRAMES_TVN, [1, 4, 16])
+    assert [(v.label, v.genome.num_frames) for v in variants] == [("1 frames", 1), ("4 frames", 4), ("16 frames", 16)]
+    assert all(v.genome.blocks == tvn.FRAMES_TVN.blocks for v in variants)
+    with pytest.raises(ValueError, match="frame_counts"):
+        tvn.frame_variants(tvn.FRAMES_TVN, [4, 1])
+    scaled, factors = tvn.scaled_variants(tvn.SCALING_TVN, [1.0, 2.0])
+    assert [v.label for v in scaled][:5] == ["base", "resolution phi=1", "width phi=1", "depth phi=1",
+                                             "compound phi=1"] and len(scaled) == 9
+    assert factors[2]["width"] > 1.0 and factors[2]["depth"] == 1.0
+    kinds = {"a": "scene", "b": "motion", "c": "scene"}
+    tasks = tvn.tasks_by_kind({"batch_size": 8}, class_kinds=kinds)
+    assert tasks == {"motion": {"batch_size": 8, "classes": ["b"]}, "scene": {"batch_size": 8, "classes": ["a", "c"]}}
+    assert tvn.tasks_by_kind({"batch_size": 8}, class_kinds={}) == {"all": {"batch_size": 8}}
+
+
+def test_costs_are_the_built_models_counts():
+    rows = tvn.costs(tvn.frame_variants(tvn.FRAMES_TVN, [1, 8]), num_classes=13)
+    # One frame skips the temporal convs (as released), so it has fewer parameters as well as fewer FLOPs.
+    assert rows[1]["params"] > rows[0]["params"] > 0 and rows[1]["MFLOPs"] > rows[0]["MFLOPs"] > 0
+    assert "latency_ms" not in rows[0]
+
+
+def test_best_of_takes_each_seeds_maximum():
+    def result(value):
+        return TrialResult(fitness=0.5, metrics={"test": {"accuracy": value}})
+
+    runs = VariantRuns({("w", "all", 0): result(0.6), ("d", "all", 0): result(0.7), ("w", "all", 1): result(0.9),
+                        ("d", "all", 1): TrialResult.failed("x")})
+    assert runs.best_of(["w", "d"], "all") == {0: 0.7, 1: None}

@@ -1,0 +1,108 @@
+"""What the TVN ablation notebooks share: the base network, its frame-count and scaling variants, per-kind tasks and
+the cost of each variant (parameters, FLOPs and latency on the runtime it would ship on)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from videonas.experiments.variants import Variant
+from videonas.genome.tvn import TVNBlock, TVNGenome
+
+# Hand-picked for the frames ablation: three cheap blocks at 32 px, each with a temporal conv, so that extra frames
+# CAN be used.
+FRAMES_TVN = TVNGenome(image_size=32, num_frames=1, frame_stride=1, blocks=(
+    TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=3, filters=16, expand=2),
+    TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=3, temporal_stride=2, filters=32, expand=2,
+             squeeze=0.25, skip=True),
+    TVNBlock(spatial_type="depth", spatial_kernel=3, spatial_stride=2, temporal_kernel=3, temporal_stride=2,
+             filters=48, expand=2, context_gate=True),
+))
+# Hand-picked for the scaling ablation: two cheap blocks at 32 px, so every scaled variant stays at or under the
+# embedded 64 px frames.
+SCALING_TVN = TVNGenome(image_size=32, num_frames=2, frame_stride=2, blocks=(
+    TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=2, filters=16, expand=2),
+    TVNBlock(spatial_type="depth", spatial_kernel=3, spatial_stride=2, filters=32, expand=2, squeeze=0.25,
+             context_gate=True, skip=True),
+))
+
+
+def base_genome(choice: Any, *, default: TVNGenome, found: str | Path | None = None) -> tuple[TVNGenome, str]:
+    """``(genome, where it came from)``: ``None`` -> ``default``; ``"found"`` -> the genome file ``found`` (what
+    tvn_search wrote; ``default`` when absent); a published name (``"TVN-1"``); or a genome mapping."""
+    from videonas.genome import published
+
+    if choice is None:
+        return default, "hand-picked"
+    if choice == "found":
+        path = Path(found) if found is not None else None
+        if path is not None and path.is_file():
+            return TVNGenome.from_json(path.read_text()), f"found by tvn_search ({path.parent.name})"
+        return default, f"hand-picked ({path} not found)"
+    if isinstance(choice, str):
+        return published.load(choice), choice
+    if isinstance(choice, Mapping):
+        return TVNGenome.from_dict({**choice, "family": "tvn"}), "given"
+    raise ValueError(f"genome must be None, 'found', a published TVN name or a genome mapping, got {choice!r}")
+
+
+def tasks_by_kind(task: Mapping[str, Any], *, class_kinds: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """One task per class kind (``{"scene": task restricted to the scene classes, ...}``), as the paper compares a
+    scene-like dataset with a motion-like one; without kinds, one task ``"all"``."""
+    kinds = sorted(set(class_kinds.values()))
+    if not kinds:
+        return {"all": dict(task)}
+    return {kind: {**task, "classes": sorted(name for name, k in class_kinds.items() if k == kind)} for kind in kinds}
+
+
+def frame_variants(base: TVNGenome, frame_counts: Sequence[int]) -> list[Variant]:
+    """The same blocks at each frame count (labels ``"<n> frames"``)."""
+    if not frame_counts or sorted(set(frame_counts)) != list(frame_counts):
+        raise ValueError(f"frame_counts must be increasing and distinct, got {list(frame_counts)}")
+    return [Variant(f"{count} frames", genome=dataclasses.replace(base, num_frames=count)) for count in frame_counts]
+
+
+def scaled_variants(base: TVNGenome, phis: Sequence[float]) -> tuple[list[Variant], list[dict[str, Any]]]:
+    """The base and, per ``phi``, its resolution-, width-, depth-only and compound variants at matched nominal FLOP
+    growth (``videonas.scale.scaling_variants``); returns the variants and their factors (labels ``"width phi=2"``)."""
+    from videonas.scale import scaling_variants
+
+    variants, factors = [Variant("base", genome=base)], [{"variant": "base", "resolution": 1.0, "width": 1.0,
+                                                           "depth": 1.0}]
+    for phi in phis:
+        for label, (scale, genome) in scaling_variants(base, phi=phi).items():
+            if label != "base":
+                variants.append(Variant(f"{label} phi={phi:g}", genome=genome))
+                factors.append({"variant": f"{label} phi={phi:g}", **{k: round(v, 4) for k, v in scale.items()}})
+    return variants, factors
+
+
+def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None = None, runs: int = 10,
+          threads: int | None = None) -> list[dict[str, Any]]:
+    """Parameters and FLOPs (deterministic) of each genome variant, and its batch-1 latency on ``runtime`` (median
+    of ``runs``; ``None``: no timing)."""
+    import keras
+
+    from videonas import measure, models
+
+    rows = []
+    for variant in variants:
+        keras.backend.clear_session()
+        model = models.build_model(variant.genome, num_classes=num_classes)
+        row: dict[str, Any] = {"variant": variant.label, "params": measure.count_params(model),
+                               "MFLOPs": measure.count_flops(model) / 1e6}
+        if runtime is not None:
+            timing = measure.measure_latency(model, runs=runs, runtime=runtime, threads=threads)
+            row.update(latency_ms=float(timing["median_ms"]), runtime=runtime)
+        rows.append(row)
+    keras.backend.clear_session()
+    return rows
+
+
+def save_genome(genome: TVNGenome, path: str | Path) -> Path:
+    """Write a genome as its JSON (what ``base_genome(..., found=path)`` reads back)."""
+    path = Path(path)
+    path.write_text(json.dumps(genome.to_dict(), indent=1))
+    return path
