@@ -70,3 +70,13 @@ def test_bad_arms_and_labels_raise_value_error(tmp_path):
         runs.best("evolution")
     with pytest.raises(ValueError, match="split"):
         _runs(tmp_path, seeds=(0,)).scores("random", split="train")
+
+
+def test_first_round_is_fixed_by_the_seed_and_uses_the_arms_space():
+    from videonas.experiments.arms import first_round
+
+    arm = Arm("evolution", "tvn", {"population_size": 2})
+    narrow = Arm("narrow", "random", space={"family": "toy", "options": {"length": 6, "choices": 2}})
+    first = first_round(arm, space=SPACE, seed=3, batch_size=2)
+    assert [g.key for g in first] == [g.key for g in first_round(arm, space=SPACE, seed=3, batch_size=2)]
+    assert all(max(g.values) <= 1 for g in first_round(narrow, space=SPACE, seed=3, batch_size=4))

@@ -5,10 +5,10 @@ over seeds, selected on val and reported on test (``arms``). No Keras import."""
 
 from __future__ import annotations
 
-from videonas.experiments.arms import Arm, ArmRuns, held_out_score, run_arms
+from videonas.experiments.arms import Arm, ArmRuns, first_round, held_out_score, run_arms
 from videonas.experiments.claims import QUESTIONS, Question, ask, ask_exact
 from videonas.experiments.curves import best_so_far, final_best, fitness_sequence, mean_best, seed_band
-from videonas.experiments.prose import conclusion, describe, format_quantity
+from videonas.experiments.prose import conclusion, describe, format_quantity, headline
 from videonas.experiments.stats import Estimate, exact, paired, spread, unpaired
 from videonas.experiments.summaries import (
     best_by_seed,
@@ -20,11 +20,12 @@ from videonas.experiments.summaries import (
     search_summary,
     summary_rows,
 )
+from videonas.experiments.variants import Variant, VariantRuns, train_variants
 from videonas.experiments.verdicts import Claim, Verdict, compare, judge
 
 __all__ = [
-    "Arm", "ArmRuns", "held_out_score", "run_arms", "Claim", "Estimate", "QUESTIONS", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far",
+    "Arm", "ArmRuns", "first_round", "held_out_score", "run_arms", "Claim", "Estimate", "QUESTIONS", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far",
     "best_trial", "chance_note", "compare", "conclusion", "dataset_value", "describe", "exact", "final_best",
-    "fitness_sequence", "format_quantity", "judge", "mean_best", "output_folder", "overall_best", "paired",
-    "search_summary", "seed_band", "spread", "summary_rows", "unpaired",
+    "fitness_sequence", "format_quantity", "headline", "judge", "mean_best", "output_folder", "overall_best", "paired",
+    "search_summary", "seed_band", "spread", "summary_rows", "unpaired", "Variant", "VariantRuns", "train_variants",
 ]

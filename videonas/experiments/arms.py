@@ -89,6 +89,15 @@ class ArmRuns:
                                  noise_floor=noise_floor)
 
 
+def first_round(arm: Arm, *, space: Any, seed: int, batch_size: int) -> list[Any]:
+    """The genomes ``arm``'s search proposes first with ``seed``: fixed by the seed alone (no training needed), which
+    is what a notebook checks to show that a run repeats."""
+    from videonas.search import make_strategy, space_from_config
+
+    chosen = space_from_config(space if arm.space is None else arm.space)
+    return make_strategy(arm.strategy, chosen, seed=seed, batch_size=batch_size, **dict(arm.strategy_options)).ask()
+
+
 def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: Any, num_trials: int,
              batch_size: int = 2, evaluate: str = "videonas.train:evaluate_trial",
              evaluate_options: Mapping[str, Any] | None = None, executor: str = "subprocess",

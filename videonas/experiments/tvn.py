@@ -101,6 +101,14 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
     return rows
 
 
+def frames_verdicts(runs: Any, *, tasks: Sequence[str], frame_counts: Sequence[int]) -> list[Any]:
+    """The frames questions on a ``VariantRuns`` of ``frame_variants``: most against fewest frames, scene classes
+    (flat?) and motion classes (rising?), for the kinds the data has."""
+    few, many = f"{frame_counts[0]} frames", f"{frame_counts[-1]} frames"
+    questions = {"scene": "tvn_frames_scene_flat", "motion": "tvn_frames_motion_rising"}
+    return [runs.verdict(questions[kind], a=(many, kind), b=(few, kind)) for kind in questions if kind in tasks]
+
+
 def save_genome(genome: TVNGenome, path: str | Path) -> Path:
     """Write a genome as its JSON (what ``base_genome(..., found=path)`` reads back)."""
     path = Path(path)

@@ -13,6 +13,7 @@ that job's task.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import pickle
 import resource
@@ -52,6 +53,10 @@ def main() -> None:
     """Entry point of a pool worker (``python -c "from videonas.search.worker import main; main()"``)."""
     global _run_folder
     _die_with_driver(int(os.environ.get(DRIVER_PID, "0")) or os.getppid())
+    # A worker traces new functions for every candidate by design: TensorFlow's retracing warnings and C++ start-up
+    # lines would only bury the messages that matter in a notebook's or a driver's log.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     stdin = sys.stdin.buffer
     served = 0
     while True:
