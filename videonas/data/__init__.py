@@ -10,10 +10,10 @@ Importing this package does not import Keras; `ClipBatches` loads it on first us
 from __future__ import annotations
 
 from videonas.data.cache import Clips, LoadReport, cache_key, data_root, load_clips
-from videonas.data.decode import (ClipSpec, DecodedClip, VideoError, decode_clip, flip_clip, load_clip, probe,
-                                  resize_clip)
+from videonas.data.decode import ClipSpec, DecodedClip, VideoError, decode_clip, load_clip, probe
 from videonas.data.embedded import MOTION_CLASSES, SCENE_CLASSES, embedded_dataset, render_clip, write_mp4
 from videonas.data.flow import FLOW_SCALE, compute_flow
+from videonas.data.images import flip_clip, resize_clip
 from videonas.data.formats import (Dataset, VideoRecord, charades_dataset, csv_dataset, folder_dataset,
                                    parse_actions)
 from videonas.data.spec import DatasetSpec, with_train_val

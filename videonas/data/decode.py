@@ -1,4 +1,4 @@
-"""Decode video clips with PyAV: timestamp-driven temporal sampling, rotation, resize, crop and flip.
+"""Decode video clips with PyAV: timestamp-driven temporal sampling and rotation (resize, crop and flip: images.py).
 
 Sampling follows presentation timestamps: each target time takes the frame on screen at that time (the last frame
 whose timestamp is at or before it), so a constant and a variable frame rate file of the same content give the same
@@ -22,8 +22,9 @@ import os
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
+
+from videonas.data import images
 
 logger = logging.getLogger(__name__)
 
@@ -259,21 +260,22 @@ def _select(times, end: float | None, targets: np.ndarray, tolerance: float):
 
 
 def _sample(read, *, lo: float, hi: float | None, num_frames: int, interval: float, rate: float,
-            start: float | None, offset: float, tolerance: float):
-    """(targets, chosen, nexts, short) for a clip, by `_select` on what `read(targets) -> (times, end)` gives; when
-    the frames stop before `hi` the targets are placed again inside them (`short` then says where they stopped).
-    Clips longer than the video repeat the last frame. decode_clip and the source cache both cut clips here."""
+            start: float | None, offset: float, tolerance: float, problems: list[str]):
+    """(targets, chosen, nexts, problems) for a clip, by `_select` on what `read(targets) -> (times, end)` gives;
+    when the frames stop before `hi` the targets are placed again inside them (a problem unless `problems` already
+    says why). Clips longer than the video repeat the last frame. decode_clip and the source cache both cut here."""
     targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
     chosen, nexts, short = _select(*read(targets), targets, tolerance)
-    if not (short and (hi is None or short < hi - tolerance)):
-        short = None
-    else:  # the frames stop before the packets: cut inside them
+    if short and (hi is None or short < hi - tolerance):  # the frames stop before the packets: cut inside them
+        if not problems:
+            expected = f", before the {hi:.3f} s expected" if hi is not None else ""
+            problems = [f"frames end at {short:.3f} s{expected}"]
         targets = _targets(lo, short, num_frames, interval, rate, start, offset)
         chosen, nexts, _ = _select(*read(targets), targets, tolerance)
     if len(chosen) and len(chosen) < num_frames:
         padding = np.full(num_frames - len(chosen), chosen[-1])
         chosen, nexts = np.concatenate([chosen, padding]), np.concatenate([nexts, padding])
-    return targets, chosen, nexts, short
+    return targets, chosen, nexts, list(problems)
 
 
 def _verdict(path: str | Path, *, decoded: int, failed: int, chosen: int) -> list[str]:
@@ -293,13 +295,6 @@ def _upright(frame) -> np.ndarray:
     if quarter_turns % 4 and abs(frame.rotation - 90 * quarter_turns) < 1:
         image = np.rot90(image, quarter_turns % 4)
     return image
-
-
-def _shortened(short: float | None, hi: float | None, problems: list[str]) -> list[str]:
-    if short is None or problems:
-        return problems
-    return [f"frames end at {short:.3f} s, before the {hi:.3f} s expected" if hi is not None
-            else f"frames end at {short:.3f} s"]
 
 
 class _FileRead:
@@ -374,9 +369,9 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
         rate, lo, hi, problems = _limits(path, container, window)
         interval, tolerance = _timing(rate, frame_stride, fps)
         read = _FileRead(path, container, rate, tolerance)
-        targets, chosen, nexts, short = _sample(read, lo=lo, hi=hi, num_frames=num_frames, interval=interval,
-                                                rate=rate, start=start, offset=offset, tolerance=tolerance)
-        problems = _shortened(short, hi, problems)
+        targets, chosen, nexts, problems = _sample(read, lo=lo, hi=hi, num_frames=num_frames, interval=interval,
+                                                   rate=rate, start=start, offset=offset, tolerance=tolerance,
+                                                   problems=problems)
         problems += _verdict(path, decoded=read.reader.decoded, failed=read.reader.failed, chosen=len(chosen))
         return DecodedClip(_images([read.frames[index] for index in chosen]),
                            _images([read.frames[index] for index in nexts]) if with_next else None,
@@ -388,35 +383,6 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
         (read.container if read is not None else container).close()
 
 
-def resize_clip(frames: np.ndarray, image_size: int, *, crop: str = "center",
-                rng: np.random.Generator | None = None) -> np.ndarray:
-    """Scale the shorter side to `image_size`, then crop a square ("center" | "random"). Works for any channel count."""
-    if crop not in ("center", "random"):
-        raise ValueError(f"crop must be 'center' or 'random', got {crop!r}")
-    if crop == "random" and rng is None:
-        raise ValueError("crop='random' needs an explicit rng (numpy.random.Generator)")
-    _, height, width = frames.shape[:3]
-    scale = image_size / min(height, width)
-    new_h, new_w = max(image_size, round(height * scale)), max(image_size, round(width * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    if (new_h, new_w) != (height, width):
-        resized = np.stack([cv2.resize(frame, (new_w, new_h), interpolation=interpolation) for frame in frames])
-        frames = resized.reshape(len(frames), new_h, new_w, *frames.shape[3:])
-    if crop == "center":
-        top, left = (new_h - image_size) // 2, (new_w - image_size) // 2
-    else:
-        top, left = int(rng.integers(0, new_h - image_size + 1)), int(rng.integers(0, new_w - image_size + 1))
-    return np.ascontiguousarray(frames[:, top:top + image_size, left:left + image_size])
-
-
-def flip_clip(frames: np.ndarray, *, is_flow: bool = False) -> np.ndarray:
-    """Horizontal flip; for flow the x component changes sign too."""
-    flipped = frames[..., ::-1, :].copy()
-    if is_flow:
-        flipped[..., 0] *= -1
-    return flipped
-
-
 def load_clip(path: str | Path, spec: ClipSpec, *, window: tuple[float | None, float | None] = (None, None),
               train: bool = False, rng: np.random.Generator | None = None) -> tuple[np.ndarray, tuple[float, float]]:
     """Decode + sample + resize one RGB clip. `train=True` uses random temporal/spatial crops and a random flip."""
@@ -424,7 +390,7 @@ def load_clip(path: str | Path, spec: ClipSpec, *, window: tuple[float | None, f
         raise ValueError("train=True needs an explicit rng (numpy.random.Generator)")
     decoded = decode_clip(path, num_frames=spec.num_frames, frame_stride=spec.frame_stride, fps=spec.fps,
                           start=spec.start, window=window, temporal="random" if train else "center", rng=rng)
-    clip = resize_clip(decoded.frames, spec.image_size, crop="random" if train else "center", rng=rng)
+    clip = images.resize_clip(decoded.frames, spec.image_size, crop="random" if train else "center", rng=rng)
     if train and rng.random() < 0.5:
-        clip = flip_clip(clip)
+        clip = images.flip_clip(clip)
     return clip, decoded.window
