@@ -9,7 +9,7 @@ Importing this package does not import Keras; `ClipBatches` loads it on first us
 
 from __future__ import annotations
 
-from videonas.data.cache import Clips, LoadReport, cache_key, data_root, load_clips
+from videonas.data.cache import Clips, LoadReport, cache_key, data_root, load_clips, open_source
 from videonas.data.decode import ClipSpec, DecodedClip, VideoError, decode_clip, load_clip, probe
 from videonas.data.embedded import MOTION_CLASSES, SCENE_CLASSES, embedded_dataset, render_clip, write_mp4
 from videonas.data.flow import FLOW_SCALE, compute_flow
@@ -22,7 +22,7 @@ __all__ = [
     "ClipBatches", "ClipSpec", "Clips", "Dataset", "DatasetSpec", "DecodedClip", "FLOW_SCALE", "LoadReport",
     "MOTION_CLASSES", "SCENE_CLASSES", "VideoError", "VideoRecord", "cache_key", "charades_dataset", "compute_flow",
     "csv_dataset", "data_root", "decode_clip", "embedded_dataset", "flip_clip", "folder_dataset", "load_clip",
-    "load_clips", "parse_actions", "probe", "render_clip", "resize_clip", "with_train_val", "write_mp4",
+    "load_clips", "open_source", "parse_actions", "probe", "render_clip", "resize_clip", "with_train_val", "write_mp4",
 ]
 
 

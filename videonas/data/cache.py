@@ -134,6 +134,18 @@ def source_budget(value: float | None = None) -> int:
     return int(mib * 2**20)
 
 
+def open_source(ds: Dataset, split: str, *, cache_dir: str | Path | None = None,
+                source_budget_mib: float | None = None, fingerprint: str | None = None) -> source.Source | None:
+    """The split's source cache (built on first use), or None when it is off or the split does not fit its budget."""
+    records = ds.records(split)
+    budget = source_budget(source_budget_mib)
+    if not budget or not records:
+        return None
+    root = Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache"
+    key = source.source_key(ds.fingerprint() if fingerprint is None else fingerprint, split)
+    return source.open_source(root / "source" / key, records, budget_bytes=budget)
+
+
 _opened: collections.OrderedDict[tuple[str, int], tuple] = collections.OrderedDict()
 
 
@@ -148,9 +160,7 @@ def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path
     folder = root / cache_key(ds, split, spec, fingerprint=fingerprint)
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
-        budget = source_budget(source_budget_mib)
-        opened = (source.open_source(root / "source" / source.source_key(fingerprint, split), records,
-                                     budget_bytes=budget) if budget and records else None)
+        opened = open_source(ds, split, cache_dir=root, source_budget_mib=source_budget_mib, fingerprint=fingerprint)
         cut = (lambda index, record: opened.clip(index, spec)) if opened is not None else (
             lambda index, record: _decode_one(record, spec))
         _fill(folder, ds, split, records, spec, cut)
