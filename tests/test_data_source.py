@@ -84,7 +84,8 @@ def samples(tmp_path_factory):
                                           codec="libvpx-vp9"), 0.4, None),
             (write_video(root / "broadcast.ts", indexed_frames(30), fps=10), None, None),
             (write_video(root / "phone.mp4", indexed_frames(12, size=(40, 24)), fps=8, rotation=90), None, None),
-            (truncate_after(full, root / "cut.mp4", 30), None, None), (root / "cut.mp4", 1.0, 60.0)]
+            (truncate_after(full, root / "cut.mp4", 30), None, None), (root / "cut.mp4", 1.0, 60.0),
+            (write_video(root / "long.mp4", indexed_frames(150), fps=25), None, None)]  # one GOP, read far
     bad = [(root / "zero.mp4", None, None), (root / "link.mp4", None, None), (root / "missing.mp4", None, None),
            (damage(mjpeg, root / "mostly_bad.mp4", range(1, 25)), None, None)]
     records = [data.VideoRecord(str(path), (index % 2,), start, end)
@@ -183,3 +184,39 @@ def test_a_worker_opens_each_entry_and_source_once(samples, tmp_path):
     folder = tmp_path / "source" / source.source_key(ds.fingerprint(), "train")
     assert source.open_source(folder, ds.records("train"), budget_bytes=2**30) is source.open_source(
         folder, ds.records("train"), budget_bytes=2**30)
+
+
+def test_select_is_the_frame_on_screen_rule():
+    """Against the rule written out per target, on random (also non-monotonic) times."""
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        times = np.cumsum(rng.uniform(0.01, 0.2, rng.integers(1, 30)))
+        if trial % 3 == 0 and len(times) > 3:
+            times[rng.integers(1, len(times))] -= 0.15  # a decoder that emits a frame out of order
+        tolerance, end = rng.uniform(0, 0.01), times.max() + rng.uniform(0, 0.3)
+        targets = np.sort(rng.uniform(-0.2, end + 0.3, rng.integers(1, 20)))
+        chosen, nexts, short = data.decode._select(times, end, targets, tolerance)
+        expected = []
+        for target in targets:
+            later = [index for index in range(1, len(times)) if target < times[index] - tolerance]
+            if later:
+                expected.append(later[0] - 1)
+            elif target < end - tolerance:
+                expected.append(len(times) - 1)
+            else:
+                break
+        assert chosen.tolist() == expected and nexts.tolist() == [min(c + 1, len(times) - 1) for c in expected]
+        assert short == (None if len(expected) == len(targets) else end)
+
+
+def test_opened_files_are_bounded_and_least_recently_used_go_first():
+    opened, made = source.Opened(2), []
+
+    def make(key):
+        return lambda: made.append(key) or [key]
+
+    first = opened.get("a", make("a"))
+    assert opened.get("a", make("a")) is first
+    opened.get("b", make("b")), opened.get("a", make("a")), opened.get("c", make("c")), opened.get("a", make("a"))
+    opened.get("b", make("b"))
+    assert made == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came in

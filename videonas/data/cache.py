@@ -15,7 +15,6 @@ keyed by entry folder), so a worker training many candidates shares one set of m
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import json
@@ -146,7 +145,7 @@ def open_source(ds: Dataset, split: str, *, cache_dir: str | Path | None = None,
     return source.open_source(root / "source" / key, records, budget_bytes=budget)
 
 
-_opened: collections.OrderedDict[tuple[str, int], tuple] = collections.OrderedDict()
+_opened = source.Opened(OPENED_LIMIT)  # meta, rgb, flow, labels of clip cache entries
 
 
 def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path | None = None,
@@ -164,17 +163,14 @@ def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path
         cut = (lambda index, record: opened.clip(index, spec)) if opened is not None else (
             lambda index, record: _decode_one(record, spec))
         _fill(folder, ds, split, records, spec, cut)
-    key = (str(folder), meta_path.stat().st_mtime_ns)
-    if key not in _opened:
+
+    def make() -> tuple:
         labels = np.load(folder / "labels.npy")
         labels.flags.writeable = False  # shared by every load of this entry in the process
-        _opened[key] = (json.loads(meta_path.read_text()),
-                        np.load(folder / "rgb.npy", mmap_mode="r") if spec.rgb else None,
-                        np.load(folder / "flow.npy", mmap_mode="r") if spec.flow else None, labels)
-        while len(_opened) > OPENED_LIMIT:
-            _opened.popitem(last=False)
-    _opened.move_to_end(key)
-    meta, rgb, flow, labels = _opened[key]
+        return (json.loads(meta_path.read_text()), np.load(folder / "rgb.npy", mmap_mode="r") if spec.rgb else None,
+                np.load(folder / "flow.npy", mmap_mode="r") if spec.flow else None, labels)
+
+    meta, rgb, flow, labels = _opened.get((str(folder), meta_path.stat().st_mtime_ns), make)
     report = LoadReport(meta["loaded"], [tuple(item) for item in meta["skipped"]],
                         [tuple(item) for item in meta["damaged"]], ds.notes.get(split, ""))
     return Clips(rgb=rgb, flow=flow, labels=labels, class_names=list(ds.class_names), multi_label=ds.multi_label,

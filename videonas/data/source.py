@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -92,7 +93,28 @@ def source_key(fingerprint: str, split: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-_opened: collections.OrderedDict[tuple[str, int], Source] = collections.OrderedDict()
+class Opened:
+    """Files opened once per process, by key: a bounded, thread-safe LRU map (a worker training many candidates
+    shares one set of memory maps instead of reopening them per candidate)."""
+
+    def __init__(self, limit: int):
+        self.limit, self._items, self._lock = limit, collections.OrderedDict(), threading.Lock()
+
+    def get(self, key, make):
+        """The value under `key`, made by `make()` on first use."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+        return value
+
+
+_opened = Opened(OPENED_LIMIT)
 
 
 def open_source(folder: str | Path, records, *, budget_bytes: int) -> Source | None:
@@ -105,17 +127,14 @@ def open_source(folder: str | Path, records, *, budget_bytes: int) -> Source | N
             return None
         if not _build(folder, records, budget_bytes):
             return None
-    key = (str(folder), index_path.stat().st_mtime_ns)
-    if key not in _opened:
+
+    def make() -> Source:
         entries = json.loads(index_path.read_text())["entries"]
         if [entry["path"] for entry in entries] != [str(record.path) for record in records]:
             raise ValueError(f"source cache {str(folder)!r}: its records differ from the dataset's (same key)")
-        frames, times = _memmap(folder / "frames.u8", np.uint8), _memmap(folder / "times.f8", np.float64)
-        _opened[key] = Source(entries, frames, times)
-        while len(_opened) > OPENED_LIMIT:
-            _opened.popitem(last=False)
-    _opened.move_to_end(key)
-    return _opened[key]
+        return Source(entries, _memmap(folder / "frames.u8", np.uint8), _memmap(folder / "times.f8", np.float64))
+
+    return _opened.get((str(folder), index_path.stat().st_mtime_ns), make)
 
 
 def _memmap(path: Path, dtype) -> np.ndarray:
