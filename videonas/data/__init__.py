@@ -1,4 +1,5 @@
-"""Video data: decoding (PyAV), dataset formats, the embedded synthetic dataset, optical flow, clip cache, batches.
+"""Video data: decoding (PyAV), dataset formats, the embedded synthetic dataset, optical flow, clip cache (cut from
+a per-split source cache of every video decoded once), batches.
 
     ds = DatasetSpec.from_value("embedded:smoke").open()   # or {"format": "csv", "path": ...}, a folder path
     clips = load_clips(ds, "train", ClipSpec(num_frames=8, image_size=64))

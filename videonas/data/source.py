@@ -84,8 +84,9 @@ class Source:
                                     chosen=len(chosen))
         shape = (entry["count"], entry["height"], entry["width"], 3)
         video = self.frames[entry["offset"]:entry["offset"] + int(np.prod(shape))].reshape(shape)
-        return DecodedClip(video[chosen], video[nexts] if spec.flow else None,
-                           (float(targets[0]), float(targets[-1] + interval)), times[chosen], tuple(problems))
+        return DecodedClip(np.asarray(video[chosen]), np.asarray(video[nexts]) if spec.flow else None,
+                           (float(targets[0]), float(targets[-1] + interval)), np.asarray(times[chosen]),
+                           tuple(problems))
 
 
 def source_key(fingerprint: str, split: str) -> str:
