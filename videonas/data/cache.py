@@ -28,8 +28,8 @@ import numpy as np
 from videonas.data import source
 from videonas.data.decode import ClipSpec, DecodedClip, decode_clip
 from videonas.data.flow import compute_flow
-from videonas.data.images import resize_clip
 from videonas.data.formats import Dataset
+from videonas.data.images import resize_clip
 
 logger = logging.getLogger(__name__)
 
