@@ -1,4 +1,5 @@
-"""Video data: decoding (PyAV), dataset formats, the embedded synthetic dataset, optical flow, clip cache, batches.
+"""Video data: decoding (PyAV), dataset formats, the embedded synthetic dataset, optical flow, clip cache (cut from
+a per-split source cache of every video decoded once), batches.
 
     ds = DatasetSpec.from_value("embedded:smoke").open()   # or {"format": "csv", "path": ...}, a folder path
     clips = load_clips(ds, "train", ClipSpec(num_frames=8, image_size=64))
@@ -9,11 +10,11 @@ Importing this package does not import Keras; `ClipBatches` loads it on first us
 
 from __future__ import annotations
 
-from videonas.data.cache import Clips, LoadReport, cache_key, data_root, load_clips
-from videonas.data.decode import (ClipSpec, DecodedClip, VideoError, decode_clip, flip_clip, load_clip, probe,
-                                  resize_clip)
+from videonas.data.cache import Clips, LoadReport, cache_key, data_root, load_clips, open_source
+from videonas.data.decode import ClipSpec, DecodedClip, VideoError, decode_clip, load_clip, probe
 from videonas.data.embedded import MOTION_CLASSES, SCENE_CLASSES, embedded_dataset, render_clip, write_mp4
 from videonas.data.flow import FLOW_SCALE, compute_flow
+from videonas.data.images import flip_clip, resize_clip
 from videonas.data.formats import (Dataset, VideoRecord, charades_dataset, csv_dataset, folder_dataset,
                                    parse_actions)
 from videonas.data.spec import DatasetSpec, with_train_val
@@ -22,7 +23,7 @@ __all__ = [
     "ClipBatches", "ClipSpec", "Clips", "Dataset", "DatasetSpec", "DecodedClip", "FLOW_SCALE", "LoadReport",
     "MOTION_CLASSES", "SCENE_CLASSES", "VideoError", "VideoRecord", "cache_key", "charades_dataset", "compute_flow",
     "csv_dataset", "data_root", "decode_clip", "embedded_dataset", "flip_clip", "folder_dataset", "load_clip",
-    "load_clips", "parse_actions", "probe", "render_clip", "resize_clip", "with_train_val", "write_mp4",
+    "load_clips", "open_source", "parse_actions", "probe", "render_clip", "resize_clip", "with_train_val", "write_mp4",
 ]
 
 

@@ -5,6 +5,12 @@ processes can fill the same cache and a killed process never leaves an entry tha
 gives no clip is skipped with a warning and listed with its reason in the LoadReport attached to the clips; one that
 gives a clip despite a problem (packets that fail to decode, content shorter than its header) is loaded and listed
 too. A split where nothing loads raises ValueError naming the dataset and the first files with their reasons.
+
+A missing entry is cut from the split's source cache (`source.py`: every video decoded once at native resolution)
+when its frames fit `source_budget_mib` (argument, else $VIDEONAS_SOURCE_BUDGET_MIB, else 2048; 0 turns it off):
+a new input (frames, size, stride, fps) then costs a resize instead of a decode, with identical clips. Over the
+budget (long real videos) each entry is decoded per spec. Entries opened once stay open in the process (bounded,
+keyed by entry folder), so a worker training many candidates shares one set of memory maps.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from videonas.data.decode import ClipSpec, decode_clip, resize_clip
+from videonas.data import source
+from videonas.data.decode import ClipSpec, DecodedClip, decode_clip
 from videonas.data.flow import compute_flow
 from videonas.data.formats import Dataset
+from videonas.data.images import resize_clip
 
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # 2: timestamp sampling (frame on screen at each target), rotation, clamping to the content
+SOURCE_BUDGET_MIB = 2048  # largest split (native frames, bytes) kept in a source cache
+OPENED_LIMIT = 32  # clip cache entries kept open per process
 
 
 def data_root(root: str | Path | None = None) -> Path:
@@ -80,9 +90,13 @@ class Clips:
         return len(self.labels)
 
 
-def _decode_one(record, spec: ClipSpec, num_classes: int, multi_label: bool):
-    decoded = decode_clip(record.path, num_frames=spec.num_frames, frame_stride=spec.frame_stride, fps=spec.fps,
-                          start=spec.start, window=(record.start, record.end), with_next=spec.flow)
+def _decode_one(record, spec: ClipSpec) -> DecodedClip:
+    return decode_clip(record.path, num_frames=spec.num_frames, frame_stride=spec.frame_stride, fps=spec.fps,
+                       start=spec.start, window=(record.start, record.end), with_next=spec.flow)
+
+
+def _arrays(record, decoded: DecodedClip, spec: ClipSpec, num_classes: int, multi_label: bool):
+    """(rgb, flow, label, problems) of one clip as the cache stores it."""
     rgb = resize_clip(decoded.frames, spec.image_size)
     flow = None
     if spec.flow:
@@ -97,29 +111,74 @@ def _save(path: Path, array: np.ndarray) -> None:
     os.replace(temporary, path)
 
 
-def cache_key(ds: Dataset, split: str, spec: ClipSpec) -> str:
-    payload = json.dumps([CACHE_VERSION, ds.fingerprint(), split, spec.to_dict()], sort_keys=True)
+def cache_key(ds: Dataset, split: str, spec: ClipSpec, *, fingerprint: str | None = None) -> str:
+    """The entry's folder name; `fingerprint` (of `ds`) when the caller has it already."""
+    fingerprint = ds.fingerprint() if fingerprint is None else fingerprint
+    payload = json.dumps([CACHE_VERSION, fingerprint, split, spec.to_dict()], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path | None = None) -> Clips:
-    """Clips of `split` cut by `spec` (centre crops), decoded on first use and memory-mapped from the cache after.
+def source_budget(value: float | None = None) -> int:
+    """The source cache budget in bytes: `value` MiB, else $VIDEONAS_SOURCE_BUDGET_MIB, else SOURCE_BUDGET_MIB."""
+    name = "source_budget_mib"
+    if value is None:
+        text = os.environ.get("VIDEONAS_SOURCE_BUDGET_MIB")
+        name, value = "$VIDEONAS_SOURCE_BUDGET_MIB", SOURCE_BUDGET_MIB if not text else text
+    try:
+        mib = float(value)
+    except (TypeError, ValueError):
+        mib = -1.0
+    if not mib >= 0:
+        raise ValueError(f"{name} must be a number of MiB >= 0 (0: no source cache), got {value!r}")
+    return int(mib * 2**20)
+
+
+def open_source(ds: Dataset, split: str, *, cache_dir: str | Path | None = None,
+                source_budget_mib: float | None = None, fingerprint: str | None = None) -> source.Source | None:
+    """The split's source cache (built on first use), or None when it is off or the split does not fit its budget."""
+    records = ds.records(split)
+    budget = source_budget(source_budget_mib)
+    if not budget or not records:
+        return None
+    root = Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache"
+    key = source.source_key(ds.fingerprint() if fingerprint is None else fingerprint, split)
+    return source.open_source(root / "source" / key, records, budget_bytes=budget)
+
+
+_opened = source.Opened(OPENED_LIMIT)  # meta, rgb, flow, labels of clip cache entries
+
+
+def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path | None = None,
+               source_budget_mib: float | None = None) -> Clips:
+    """Clips of `split` cut by `spec` (centre crops), made on first use (from the split's source cache when it fits
+    `source_budget_mib`, see the module docstring) and memory-mapped from the cache after.
     cache_dir defaults to <data root>/clip_cache."""
     records = ds.records(split)
-    folder = (Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache") / cache_key(ds, split, spec)
+    root = Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache"
+    fingerprint = ds.fingerprint()
+    folder = root / cache_key(ds, split, spec, fingerprint=fingerprint)
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
-        _fill(folder, ds, split, records, spec)
-    meta = json.loads(meta_path.read_text())
+        opened = open_source(ds, split, cache_dir=root, source_budget_mib=source_budget_mib, fingerprint=fingerprint)
+        cut = (lambda index, record: opened.clip(index, spec)) if opened is not None else (
+            lambda index, record: _decode_one(record, spec))
+        _fill(folder, ds, split, records, spec, cut)
+
+    def make() -> tuple:
+        labels = np.load(folder / "labels.npy")
+        labels.flags.writeable = False  # shared by every load of this entry in the process
+        return (json.loads(meta_path.read_text()), np.load(folder / "rgb.npy", mmap_mode="r") if spec.rgb else None,
+                np.load(folder / "flow.npy", mmap_mode="r") if spec.flow else None, labels)
+
+    meta, rgb, flow, labels = _opened.get((str(folder), meta_path.stat().st_mtime_ns), make)
     report = LoadReport(meta["loaded"], [tuple(item) for item in meta["skipped"]],
                         [tuple(item) for item in meta["damaged"]], ds.notes.get(split, ""))
-    return Clips(rgb=np.load(folder / "rgb.npy", mmap_mode="r") if spec.rgb else None,
-                 flow=np.load(folder / "flow.npy", mmap_mode="r") if spec.flow else None,
-                 labels=np.load(folder / "labels.npy"), class_names=list(ds.class_names),
-                 multi_label=ds.multi_label, report=report, spec=spec, paths=meta["paths"])
+    return Clips(rgb=rgb, flow=flow, labels=labels, class_names=list(ds.class_names), multi_label=ds.multi_label,
+                 report=report, spec=spec, paths=list(meta["paths"]))
 
 
-def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec) -> None:
+def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec, cut) -> None:
+    """Write the entry; `cut(index, record)` gives each record's DecodedClip (or raises ValueError)."""
     folder.mkdir(parents=True, exist_ok=True)
     size, frames, rows = spec.image_size, spec.num_frames, max(1, len(records))
     # Decode straight into memory-mapped temporary files so a large split never has to fit in RAM.
@@ -131,9 +190,10 @@ def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec) -> Non
             arrays[name] = (temporary, np.lib.format.open_memmap(temporary, "w+", dtype,
                                                                  (rows, frames, size, size, channels)))
     labels, paths, skipped, damaged = [], [], [], []
-    for record in records:
+    for index, record in enumerate(records):
         try:
-            clip, clip_flow, label, problems = _decode_one(record, spec, ds.num_classes, ds.multi_label)
+            clip, clip_flow, label, problems = _arrays(record, cut(index, record), spec, ds.num_classes,
+                                                       ds.multi_label)
         except ValueError as error:
             logger.warning("skipping %s: %s", record.path, error)
             skipped.append((record.path, getattr(error, "reason", "unreadable"), str(error)))

@@ -1,4 +1,4 @@
-"""Decode video clips with PyAV: timestamp-driven temporal sampling, rotation, resize, crop and flip.
+"""Decode video clips with PyAV: timestamp-driven temporal sampling and rotation (resize, crop and flip: images.py).
 
 Sampling follows presentation timestamps: each target time takes the frame on screen at that time (the last frame
 whose timestamp is at or before it), so a constant and a variable frame rate file of the same content give the same
@@ -22,8 +22,9 @@ import os
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
+
+from videonas.data import images
 
 logger = logging.getLogger(__name__)
 
@@ -212,41 +213,146 @@ def _targets(lo: float, hi: float | None, count: int, interval: float, rate: flo
     return start + interval * np.arange(count)
 
 
-def _cut(reader: _Reader, targets: np.ndarray, tolerance: float, seek: bool = True):
-    """(chosen, nexts, end): for each target the (time, frame) on screen at it and the frame after that one; `end`
-    is where the content stopped when the stream ended before the last target (else None)."""
-    if seek and targets[0] > SEEK_THRESHOLD_S:
-        reader.seek(float(targets[0]))
-    chosen, nexts, previous = [], [], None
-    for time, frame in reader.frames():
-        if previous is not None:
-            while len(chosen) < len(targets) and targets[len(chosen)] < time - tolerance:
-                chosen.append(previous)
-                nexts.append((time, frame))
-        if len(chosen) == len(targets):
-            return chosen, nexts, None
-        previous = (time, frame)
-    if previous is None:
-        return chosen, nexts, 0.0
-    last_time, last = previous
-    end = last_time + (float(last.duration * last.time_base) if last.duration and last.time_base else 1.0 / reader.rate)
-    while len(chosen) < len(targets) and targets[len(chosen)] < end - tolerance:
-        chosen.append(previous)
-        nexts.append(previous)
-    return chosen, nexts, None if len(chosen) == len(targets) else end
+def _timing(rate: float, frame_stride: int, fps: float | None) -> tuple[float, float]:
+    """(interval between targets, tolerance of a hit) in seconds."""
+    interval = frame_stride / rate if fps is None else 1.0 / fps
+    return interval, TIME_TOLERANCE * min(interval, 1.0 / rate)
+
+
+def _limits(path: str | Path, container, window: tuple[float | None, float | None]):
+    """(rate, lo, hi, problems): the stream's rate and the usable range, [window start, the earliest of window end
+    and content end (header duration when the packets say nothing)], with a problem when the content stops early."""
+    stream = container.streams.video[0]
+    rate = _rate(stream)
+    lo = max(0.0, window[0] or 0.0)
+    header = _duration(container, stream)
+    content = _content_end(path, header)
+    stated = float(stream.duration * stream.time_base) if stream.duration else None
+    problems = []
+    if content is not None and stated is not None and content < stated - 1.0 / rate:
+        problems.append(f"content ends at {content:.3f} s, before the {stated:.3f} s its header states")
+    limits = [value for value in (window[1], content if content is not None else header) if value is not None]
+    return rate, lo, min(limits) if limits else None, problems
+
+
+def _frame_end(time: float, frame, rate: float) -> float:
+    """When `frame` (shown from `time`) leaves the screen: its own duration, else one frame at the average rate."""
+    return time + (float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 1.0 / rate)
+
+
+def _select(times, end: float | None, targets: np.ndarray, tolerance: float):
+    """The sampling rule, on the frame times read: each target takes the last frame whose time is at or before
+    target + tolerance (the first frame for targets before it); past the last frame, that frame while the target is
+    before `end` - tolerance. `end` None means more frames follow: targets past the last frame read take it for now.
+
+    Returns (chosen, nexts, short): frame indices for the targets served (a prefix of them), the frame after each
+    (the same one past the end, for flow), and `end` when some targets are past it (else None)."""
+    times = np.asarray(times, np.float64)
+    if not len(times):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0.0
+    limits = np.maximum.accumulate(times[1:] - tolerance)  # a target before limits[i] is served by frame i or earlier
+    chosen = np.searchsorted(limits, targets, side="right")
+    count = len(targets)
+    if end is not None:  # served by a frame after them, or inside the last frame's duration
+        count = max(int(np.sum(chosen < len(limits))), int(np.sum(targets < end - tolerance)))
+    chosen = chosen[:count]
+    return chosen, np.minimum(chosen + 1, len(times) - 1), None if count == len(targets) else end
+
+
+def _sample(read, *, lo: float, hi: float | None, num_frames: int, interval: float, rate: float,
+            start: float | None, offset: float, tolerance: float, problems: list[str]):
+    """(targets, chosen, nexts, problems) for a clip, by `_select` on what `read(targets) -> (times, end)` gives;
+    when the frames stop before `hi` the targets are placed again inside them (a problem unless `problems` already
+    says why). Clips longer than the video repeat the last frame. decode_clip and the source cache both cut here."""
+    targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
+    chosen, nexts, short = _select(*read(targets), targets, tolerance)
+    if short and (hi is None or short < hi - tolerance):  # the frames stop before the packets: cut inside them
+        if not problems:
+            expected = f", before the {hi:.3f} s expected" if hi is not None else ""
+            problems = [f"frames end at {short:.3f} s{expected}"]
+        targets = _targets(lo, short, num_frames, interval, rate, start, offset)
+        chosen, nexts, _ = _select(*read(targets), targets, tolerance)
+    if len(chosen) and len(chosen) < num_frames:
+        padding = np.full(num_frames - len(chosen), chosen[-1])
+        chosen, nexts = np.concatenate([chosen, padding]), np.concatenate([nexts, padding])
+    return targets, chosen, nexts, list(problems)
+
+
+def _verdict(path: str | Path, *, decoded: int, failed: int, chosen: int) -> list[str]:
+    """Raises VideoError when a file gives no clip; else the problems of the packets that failed (if any)."""
+    if not chosen:
+        raise VideoError(path, "no decodable frames", f"{failed} packets failed")
+    read = decoded + failed
+    if decoded < MIN_DECODED_FRACTION * read:
+        raise VideoError(path, "too few frames decode", f"{decoded} of {read} read")
+    return [f"{failed} of {read} packets read failed to decode"] if failed else []
+
+
+def _upright(frame) -> np.ndarray:
+    """The frame as RGB, rotated as its display matrix says (counter-clockwise degrees, multiples of 90)."""
+    image = frame.to_ndarray(format="rgb24")
+    quarter_turns = round((frame.rotation or 0) / 90)
+    if quarter_turns % 4 and abs(frame.rotation - 90 * quarter_turns) < 1:
+        image = np.rot90(image, quarter_turns % 4)
+    return image
+
+
+class _FileRead:
+    """`read` for `_sample` on a file: decodes from the keyframe before the first target (from the start when that
+    gives nothing, e.g. an inexact seek in MPEG-TS) until every target has its frame, keeping only the frames that
+    `_select` can still pick. Each call after the first reopens the file."""
+
+    PRUNE_EVERY = 64  # frames held before the ones no target can take are dropped
+
+    def __init__(self, path: str | Path, container, rate: float, tolerance: float):
+        self.path, self.container, self.rate, self.tolerance = path, container, rate, tolerance
+        self.reader, self.frames, self.seek = None, {}, True
+
+    def __call__(self, targets: np.ndarray):
+        times, end = self._read(targets)
+        if self.seek and targets[0] > SEEK_THRESHOLD_S and not len(_select(times, end, targets, self.tolerance)[0]):
+            self.seek = False
+            times, end = self._read(targets)
+        return times, end
+
+    def _read(self, targets: np.ndarray):
+        if self.reader is not None:
+            self.container.close()
+            self.container = _open_video(self.path)
+        self.reader, self.frames, self.times = _Reader(self.container, self.rate), {}, []
+        times = self.times
+        if self.seek and targets[0] > SEEK_THRESHOLD_S:
+            self.reader.seek(float(targets[0]))
+        for time, frame in self.reader.frames():
+            self.frames[len(times)] = frame
+            times.append(time)
+            if len(times) > 1 and targets[-1] < time - self.tolerance:  # the last target has its frame
+                return times, None
+            if len(self.frames) > self.PRUNE_EVERY + 2 * len(targets):
+                chosen, nexts, _ = _select(times, None, targets, self.tolerance)
+                keep = {*chosen.tolist(), *nexts.tolist()}
+                self.frames = {index: kept for index, kept in self.frames.items() if index in keep}
+        if not times:
+            return times, 0.0
+        return times, _frame_end(times[-1], self.frames[len(times) - 1], self.rate)
 
 
 def _images(frames) -> np.ndarray:
-    """RGB arrays of the chosen frames (each distinct frame converted once), rotated upright."""
+    """Upright RGB arrays of the chosen frames (each distinct frame converted once)."""
     converted = {}
-    for _, frame in frames:
+    for frame in frames:
         if id(frame) not in converted:
-            image = frame.to_ndarray(format="rgb24")
-            quarter_turns = round((frame.rotation or 0) / 90)
-            if quarter_turns % 4 and abs(frame.rotation - 90 * quarter_turns) < 1:
-                image = np.rot90(image, quarter_turns % 4)  # the display matrix angle is counter-clockwise
-            converted[id(frame)] = image
-    return np.stack([converted[id(frame)] for _, frame in frames])
+            converted[id(frame)] = _upright(frame)
+    return np.stack([converted[id(frame)] for frame in frames])
+
+
+def _offset(temporal: str, start: float | None, rng: np.random.Generator | None) -> float:
+    if temporal not in ("center", "random", "start"):
+        raise ValueError(f"temporal must be 'center', 'random' or 'start', got {temporal!r}")
+    if temporal == "random" and rng is None:
+        raise ValueError("temporal='random' needs an explicit rng (numpy.random.Generator)")
+    offset = {"center": 0.5, "start": 0.0}.get(temporal)
+    return offset if offset is not None else float(rng.uniform(0.0, 1.0)) if start is None else 0.0
 
 
 def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps: float | None = None,
@@ -256,92 +362,25 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
     """Decode `num_frames` frames. `window` bounds the usable part of the file (e.g. a CSV's time_start/time_end);
     `start` (seconds from the stream start) overrides `temporal` ("center" | "random" | "start" placement inside the
     window). Raises VideoError (a ValueError) naming the file and the reason when the file gives no clip."""
-    if temporal not in ("center", "random", "start"):
-        raise ValueError(f"temporal must be 'center', 'random' or 'start', got {temporal!r}")
-    if temporal == "random" and rng is None:
-        raise ValueError("temporal='random' needs an explicit rng (numpy.random.Generator)")
-    offset = {"center": 0.5, "start": 0.0}.get(temporal)
-    if offset is None:
-        offset = float(rng.uniform(0.0, 1.0)) if start is None else 0.0
+    offset = _offset(temporal, start, rng)
     container = _open_video(path)
+    read = None
     try:
-        stream = container.streams.video[0]
-        rate = _rate(stream)
-        interval = frame_stride / rate if fps is None else 1.0 / fps
-        tolerance = TIME_TOLERANCE * min(interval, 1.0 / rate)
-        lo = max(0.0, window[0] or 0.0)
-        header = _duration(container, stream)
-        content = _content_end(path, header)
-        stated = float(stream.duration * stream.time_base) if stream.duration else None
-        problems = []
-        if content is not None and stated is not None and content < stated - 1.0 / rate:
-            problems.append(f"content ends at {content:.3f} s, before the {stated:.3f} s its header states")
-        limits = [value for value in (window[1], content if content is not None else header) if value is not None]
-        hi = min(limits) if limits else None
-        targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
-        reader = _Reader(container, rate)
-        chosen, nexts, end = _cut(reader, targets, tolerance)
-        seek = bool(chosen) or targets[0] <= SEEK_THRESHOLD_S
-        if not seek:  # nothing decoded after the seek (inexact in MPEG-TS, say): decode from the start instead
-            container.close()
-            container = _open_video(path)
-            reader = _Reader(container, rate)
-            chosen, nexts, end = _cut(reader, targets, tolerance, seek=False)
-        if end and (hi is None or end < hi - tolerance):  # the frames stop before the packets: cut inside them
-            if not problems:
-                problems.append(f"frames end at {end:.3f} s, before the {hi:.3f} s expected")
-            container.close()
-            container = _open_video(path)
-            targets = _targets(lo, end, num_frames, interval, rate, start, offset)
-            reader = _Reader(container, rate)
-            chosen, nexts, _ = _cut(reader, targets, tolerance, seek=seek)
-        if not chosen:
-            raise VideoError(path, "no decodable frames", f"{reader.failed} packets failed")
-        read = reader.decoded + reader.failed
-        if reader.decoded < MIN_DECODED_FRACTION * read:
-            raise VideoError(path, "too few frames decode", f"{reader.decoded} of {read} read")
-        if reader.failed:
-            problems.append(f"{reader.failed} of {read} packets read failed to decode")
-        if len(chosen) < num_frames:
-            logger.debug("%s: %d of %d frames, padding with the last frame", path, len(chosen), num_frames)
-            chosen += [chosen[-1]] * (num_frames - len(chosen))
-            nexts += [chosen[-1]] * (num_frames - len(nexts))
-        return DecodedClip(_images(chosen), _images(nexts) if with_next else None,
+        rate, lo, hi, problems = _limits(path, container, window)
+        interval, tolerance = _timing(rate, frame_stride, fps)
+        read = _FileRead(path, container, rate, tolerance)
+        targets, chosen, nexts, problems = _sample(read, lo=lo, hi=hi, num_frames=num_frames, interval=interval,
+                                                   rate=rate, start=start, offset=offset, tolerance=tolerance,
+                                                   problems=problems)
+        problems += _verdict(path, decoded=read.reader.decoded, failed=read.reader.failed, chosen=len(chosen))
+        return DecodedClip(_images([read.frames[index] for index in chosen]),
+                           _images([read.frames[index] for index in nexts]) if with_next else None,
                            (float(targets[0]), float(targets[-1] + interval)),
-                           np.array([time for time, _ in chosen]), tuple(problems))
+                           np.array([read.times[index] for index in chosen]), tuple(problems))
     except av.FFmpegError as error:
         raise VideoError(path, "decoding failed", str(error)) from error
     finally:
-        container.close()
-
-
-def resize_clip(frames: np.ndarray, image_size: int, *, crop: str = "center",
-                rng: np.random.Generator | None = None) -> np.ndarray:
-    """Scale the shorter side to `image_size`, then crop a square ("center" | "random"). Works for any channel count."""
-    if crop not in ("center", "random"):
-        raise ValueError(f"crop must be 'center' or 'random', got {crop!r}")
-    if crop == "random" and rng is None:
-        raise ValueError("crop='random' needs an explicit rng (numpy.random.Generator)")
-    _, height, width = frames.shape[:3]
-    scale = image_size / min(height, width)
-    new_h, new_w = max(image_size, round(height * scale)), max(image_size, round(width * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    if (new_h, new_w) != (height, width):
-        resized = np.stack([cv2.resize(frame, (new_w, new_h), interpolation=interpolation) for frame in frames])
-        frames = resized.reshape(len(frames), new_h, new_w, *frames.shape[3:])
-    if crop == "center":
-        top, left = (new_h - image_size) // 2, (new_w - image_size) // 2
-    else:
-        top, left = int(rng.integers(0, new_h - image_size + 1)), int(rng.integers(0, new_w - image_size + 1))
-    return np.ascontiguousarray(frames[:, top:top + image_size, left:left + image_size])
-
-
-def flip_clip(frames: np.ndarray, *, is_flow: bool = False) -> np.ndarray:
-    """Horizontal flip; for flow the x component changes sign too."""
-    flipped = frames[..., ::-1, :].copy()
-    if is_flow:
-        flipped[..., 0] *= -1
-    return flipped
+        (read.container if read is not None else container).close()
 
 
 def load_clip(path: str | Path, spec: ClipSpec, *, window: tuple[float | None, float | None] = (None, None),
@@ -351,7 +390,7 @@ def load_clip(path: str | Path, spec: ClipSpec, *, window: tuple[float | None, f
         raise ValueError("train=True needs an explicit rng (numpy.random.Generator)")
     decoded = decode_clip(path, num_frames=spec.num_frames, frame_stride=spec.frame_stride, fps=spec.fps,
                           start=spec.start, window=window, temporal="random" if train else "center", rng=rng)
-    clip = resize_clip(decoded.frames, spec.image_size, crop="random" if train else "center", rng=rng)
+    clip = images.resize_clip(decoded.frames, spec.image_size, crop="random" if train else "center", rng=rng)
     if train and rng.random() < 0.5:
-        clip = flip_clip(clip)
+        clip = images.flip_clip(clip)
     return clip, decoded.window
