@@ -4,7 +4,8 @@ so that every notebook states them alike and the index lists them in the same wo
 Arm A is always the arm the paper favours. Accuracy differences are in points (top-1 or mAP times 100). A paper
 figure is given only where the paper reports the same quantity; elsewhere it is ``None``. The margins of the
 "similar accuracy" and "flat" claims (3 and 5 points) and of "much faster" (10x) are our reading of the papers'
-words, not figures they give: change them here, once, if a better reading appears.
+words, not figures they give: change them here, once, if a better reading appears. The paper's 2000 ms / 37 ms (about
+54x) compares models at their own inputs, not one input, so it stands beside none of our same-input ratios.
 """
 
 from __future__ import annotations
@@ -66,8 +67,7 @@ QUESTIONS = {question.key: question for question in (
               ("compound-scaled", "best of resolution, width and depth per seed")),
     _question("tvn_speed", "Is a TVN much faster than a large video network on the same CPU?",
               "TVNs run in 37-100 ms on a CPU where prior models need 2000+ ms: at least 10x faster",
-              ("large network latency", "TVN latency"), unit="x", kind="ratio_at_least", margin=10.0,
-              paper_figure=54.0, paper_unit="x"),
+              ("large network latency", "TVN latency"), unit="x", kind="ratio_at_least", margin=10.0),
     _question("tvn_accuracy_vs_big", "Is a TVN about as accurate as a large video network?",
               "TVNs reach competitive accuracy: within 3 points", ("TVN", "large network"), kind="equivalent",
               margin=3.0),

@@ -79,10 +79,23 @@ def scaled_variants(base: TVNGenome, phis: Sequence[float]) -> tuple[list[Varian
     return variants, factors
 
 
+def at_input(genome: TVNGenome, *, image_size: int) -> TVNGenome:
+    """``genome`` at the smallest image size >= ``image_size`` (steps of 16) that its spatial strides allow: a
+    published TVN timed at the embedded data's input."""
+    for size in range(image_size, 321, 16):
+        try:
+            return dataclasses.replace(genome, image_size=size)
+        except ValueError:
+            continue
+    raise ValueError(f"image_size: no size from {image_size} to 320 px fits the strides of {genome.key}")
+
+
 def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None = None, runs: int = 10,
-          threads: int | None = None) -> list[dict[str, Any]]:
-    """Parameters and FLOPs (deterministic) of each genome variant, and its batch-1 latency on ``runtime`` (median
-    of ``runs``; ``None``: no timing)."""
+          threads: int | None = None, num_frames: int | None = None, image_size: int | None = None
+          ) -> list[dict[str, Any]]:
+    """Parameters and FLOPs (deterministic) of each variant, and its batch-1 latency on ``runtime`` (median of
+    ``runs``; ``None``: no timing). A genome brings its own input; a named model is built at ``num_frames`` x
+    ``image_size``."""
     import keras
 
     from videonas import measure, models
@@ -90,15 +103,35 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
     rows = []
     for variant in variants:
         keras.backend.clear_session()
-        model = models.build_model(variant.genome, num_classes=num_classes)
-        row: dict[str, Any] = {"variant": variant.label, "params": measure.count_params(model),
-                               "MFLOPs": measure.count_flops(model) / 1e6}
+        if variant.genome is not None:
+            model = models.build_model(variant.genome, num_classes=num_classes)
+        else:
+            model = models.create_model(variant.model, num_classes=num_classes, num_frames=num_frames,
+                                        image_size=image_size, **dict(variant.model_options))
+        shape = model.inputs[0].shape
+        row: dict[str, Any] = {"variant": variant.label, "input": f"{shape[1]}x{shape[2]}px",
+                               "params": measure.count_params(model), "MFLOPs": measure.count_flops(model) / 1e6}
         if runtime is not None:
             timing = measure.measure_latency(model, runs=runs, runtime=runtime, threads=threads)
             row.update(latency_ms=float(timing["median_ms"]), runtime=runtime)
         rows.append(row)
     keras.backend.clear_session()
     return rows
+
+
+def against_baselines(runs: Any, latency: Sequence[Mapping[str, Any]], *, tvn_label: str, baselines: Sequence[str],
+                      task: str) -> list[Any]:
+    """Per baseline, at the same input: is the TVN about as accurate (test scores paired by seed) and how much faster
+    (latency ratio on the deploy runtime, one measurement)? Each verdict's question names the baseline."""
+    from videonas.experiments import claims
+
+    ms = {row["variant"]: row["latency_ms"] for row in latency}
+    verdicts = []
+    for name in baselines:
+        for verdict in (runs.verdict("tvn_accuracy_vs_big", a=(tvn_label, task), b=(name, task)),
+                        claims.ask_exact("tvn_speed", a=ms[name], b=ms[tvn_label])):
+            verdicts.append(dataclasses.replace(verdict, question=f"{verdict.question[:-1]} ({name}, same input)?"))
+    return verdicts
 
 
 def frames_verdicts(runs: Any, *, tasks: Sequence[str], frame_counts: Sequence[int]) -> list[Any]:

@@ -174,7 +174,7 @@ def _confirmed(verdict: str, estimate: stats.Estimate,
     if p_value < level:
         return verdict, "", p_value
     seeds = f"{estimate.n} seeds" if estimate.paired else f"{len(estimate.values_a)} and {len(estimate.values_b)} seeds"
-    return ("inconclusive", f"the interval clears the claim's boundary, but with {seeds} the exact permutation test "
+    return ("inconclusive", f"the interval lies on one side of the claim's boundary, but with {seeds} the exact permutation test "
             f"cannot (p = {p_value:.2g}, needs below {level:.2g})", p_value)
 
 
