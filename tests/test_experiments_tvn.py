@@ -51,3 +51,15 @@ def test_best_of_takes_each_seeds_maximum():
     runs = VariantRuns({("w", "all", 0): result(0.6), ("d", "all", 0): result(0.7), ("w", "all", 1): result(0.9),
                         ("d", "all", 1): TrialResult.failed("x")})
     assert runs.best_of(["w", "d"], "all") == {0: 0.7, 1: None}
+
+
+def test_scaling_chains_and_verdicts_compare_the_named_variants():
+    def result(value):
+        return TrialResult(fitness=0.5, metrics={"test": {"accuracy": value}})
+
+    assert tvn.scaling_chains([1, 2])["width"] == ["width phi=1", "width phi=2"]
+    scores = {"resolution": 0.50, "width": 0.60, "depth": 0.40, "compound": 0.70}
+    runs = VariantRuns({(f"{d} phi=2", "all", s): result(v + 0.01 * s) for d, v in scores.items() for s in range(6)})
+    width, compound = tvn.scaling_verdicts(runs, phi=2)
+    assert width.estimate == pytest.approx(20.0) and width.verdict == "supported"
+    assert compound.estimate == pytest.approx(10.0) and compound.verdict == "supported"  # against width, the best

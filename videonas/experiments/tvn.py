@@ -142,6 +142,22 @@ def frames_verdicts(runs: Any, *, tasks: Sequence[str], frame_counts: Sequence[i
     return [runs.verdict(questions[kind], a=(many, kind), b=(few, kind)) for kind in questions if kind in tasks]
 
 
+DIMENSIONS = ("resolution", "width", "depth", "compound")
+
+
+def scaling_chains(phis: Sequence[float]) -> dict[str, list[str]]:
+    """The variant labels of each scaling dimension, by increasing ``phi`` (for ``plots.ablation.plot_scaling``)."""
+    return {dimension: [f"{dimension} phi={phi:g}" for phi in phis] for dimension in DIMENSIONS}
+
+
+def scaling_verdicts(runs: Any, *, phi: float, task: str = "all") -> list[Any]:
+    """The scaling questions at ``phi``: width against depth, and compound against each seed's best single dimension."""
+    label = {dimension: f"{dimension} phi={phi:g}" for dimension in DIMENSIONS}
+    singles = runs.best_of([label["resolution"], label["width"], label["depth"]], task)
+    return [runs.verdict("tvn_scaling_width_vs_depth", a=(label["width"], task), b=(label["depth"], task)),
+            runs.verdict("tvn_scaling_compound", a=(label["compound"], task), b=singles)]
+
+
 def save_genome(genome: TVNGenome, path: str | Path) -> Path:
     """Write a genome as its JSON (what ``base_genome(..., found=path)`` reads back)."""
     path = Path(path)
