@@ -48,16 +48,8 @@ def test_multi_label_variant_is_charades_style(tmp_path):
 def test_one_frame_tells_scenes_apart_and_eight_frames_tell_motion_apart():
     """The frames question on a smoke-size run: the hand-picked ablation TVN, 4 epochs, on two 2-class subsets of the
     default data (16 clips per class in the smoke profile are too few for any motion to be learned)."""
-    from videonas.genome.tvn import TVNBlock, TVNGenome
+    from videonas.experiments.tvn import FRAMES_TVN as genome
     from videonas.train import Budget, TrainTask, train_candidate
-
-    genome = TVNGenome(image_size=32, num_frames=1, frame_stride=1, blocks=(
-        TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=3, filters=16, expand=2),
-        TVNBlock(spatial_kernel=3, spatial_stride=2, temporal_kernel=3, temporal_stride=2, filters=32, expand=2,
-                 squeeze=0.25, skip=True),
-        TVNBlock(spatial_type="depth", spatial_kernel=3, spatial_stride=2, temporal_kernel=3, temporal_stride=2,
-                 filters=48, expand=2, context_gate=True),
-    ))
 
     def accuracy(classes, frames):
         task = TrainTask(dataset="embedded:default", classes=classes, learning_rate=3e-3, batch_size=16)
