@@ -241,7 +241,7 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
     assert len(rows) == 3
     assert "TVN evolution beats random" in rows[0] and "verdict-supported" in rows[0] and "interval" in rows[0]
     assert "verdict-inconclusive" in rows[1] and "one seed" in rows[1]
-    assert "Which scaling helps most?" in rows[2] and "no verdict yet" in rows[2]
+    assert "Which scaling helps most?" in rows[2] and "measurements, no comparison" in rows[2]
     parser = _Links()
     parser.feed(answers)
     assert "tvn_search/tvn_search.html" in parser.targets
@@ -252,7 +252,9 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
 def test_committed_reports_still_build_an_index(tmp_path):
     shutil.copytree(report.project_root() / "reports", tmp_path / "reports")
     text = report.build_index(tmp_path / "reports", profile="default").read_text()
-    assert text.count("no verdict yet") == len(list((tmp_path / "reports").glob("*/run.json")))
+    answered = [path for path in (tmp_path / "reports").glob("*/results.json") if report.Results.read(path).verdicts]
+    assert text.count("measurements, no comparison") == len(list((tmp_path / "reports").glob("*/run.json"))) - \
+        len(answered)
 
 
 _TF_NOISE = (

@@ -1,7 +1,8 @@
 """Search throughput: candidates per hour, and how much of a candidate's wall time is not training.
 
 Two budgets: ``smoke`` (the search benchmark's small TVN space, one epoch on the embedded smoke data: 13 steps) and
-``default`` (``tvn_search``'s default space, three epochs on the embedded default data: about 370 steps). For each,
+``default`` (``tvn_search``'s default space and budget: three epochs on 520 clips of the embedded default data, 99
+steps). For each,
 the same random candidates (same seed) run through:
 
 - a fresh process per candidate (``trials_per_worker=1``, the executor before persistent workers) and persistent
@@ -24,14 +25,15 @@ from typing import Any, Mapping, Sequence
 
 from videonas.bench.search import SPACE, overhead, warm_clip_cache
 
-# tvn_search's default profile (notebooks/params/default/tvn_search.yaml), with its epoch budget alone.
+# tvn_search's default profile (notebooks/params/default/tvn_search.yaml).
 DEFAULT_SPACE: dict[str, Any] = {"family": "tvn", "image_sizes": [32, 48], "frame_counts": [1, 2, 4, 8],
                                  "frame_strides": [2], "max_blocks": 4, "filters": [16, 32, 48, 64], "max_repeats": 2}
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"space": SPACE, "task": {"dataset": "embedded:smoke", "batch_size": 16}, "budget": {"epochs": 1},
               "candidates": 8},
-    "default": {"space": DEFAULT_SPACE, "budget": {"epochs": 3}, "candidates": 4,
-                "task": {"dataset": "embedded:default", "batch_size": 16, "learning_rate": 0.003}},
+    "default": {"space": DEFAULT_SPACE, "budget": {"epochs": 3}, "candidates": 6,
+                "task": {"dataset": "embedded:default", "batch_size": 16, "learning_rate": 0.003,
+                         "max_train_clips": 520}},
 }
 EXECUTORS = {"process per candidate": {"trials_per_worker": 1}, "persistent workers": {}}
 MODES = {"graph": ({}, {}), "eager": ({}, {"run_eagerly": True}), "torch": ({"env": {"KERAS_BACKEND": "torch"}}, {})}

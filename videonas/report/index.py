@@ -1,7 +1,8 @@
 """Render ``reports/index.html`` from every experiment folder's run record and results, and the bench sections.
 
 The index opens with the answers: one row per verdict (question, the paper's claim, our result with its interval,
-the verdict, a link to the evidence), and one "no verdict yet" row per experiment whose results carry none. It reads
+the verdict, a link to the evidence), one "measurements, no comparison" row per experiment whose results carry no
+verdicts, and one "no verdict yet" row per experiment without results. It reads
 ``run.json`` and ``results.json`` files, never notebook text. A malformed file is shown as that
 experiment's error, naming the file, and the rest of the index still renders. Links are built only from folder and
 file names that are plain relative names, so an odd folder name cannot become a ``javascript:`` link.
@@ -123,8 +124,9 @@ def build_index(reports_dir: Path, *, profile: str) -> Path:
 
 
 def answer_rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The index's first table: a row per verdict, in experiment order; an experiment without verdicts (not run
-    yet, failed, or written before verdicts existed) gets one "no verdict yet" row."""
+    """The index's first table: a row per verdict, in experiment order; an experiment whose results have no verdicts
+    gets one "measurements, no comparison" row, and one without results (not run yet, failed) a "no verdict yet"
+    row."""
     rows = []
     for entry in experiments:
         results = entry["results"] if isinstance(entry["results"], Results) else None
@@ -135,8 +137,10 @@ def answer_rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
                          "result": prose.result_text(verdict), "verdict": verdict.verdict,
                          "reason": verdict.reason if verdict.verdict == "inconclusive" else ""})
         if not results or not results.verdicts:
+            # Results without verdicts are measurements (published_architectures): nothing there is compared.
             rows.append({**base, "question": (results and results.question) or entry["name"], "claim": "",
-                         "result": "", "verdict": "no verdict yet", "reason": ""})
+                         "result": "", "verdict": "measurements, no comparison" if results else "no verdict yet",
+                         "reason": ""})
     return rows
 
 

@@ -80,7 +80,7 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
             parameters=parameters,
             kernel_name=KERNEL_NAME,
             cwd=str(notebooks_dir),
-            progress_bar=False,
+            progress_bar=True,  # cells done of the notebook's total, on stderr
         )
     except Exception as error:  # a failed experiment is reported, and the next one still runs
         record.update(status="failed", error=_error_text(error))
@@ -168,10 +168,17 @@ def reproduce(
     reports_dir = reports_dir or index.project_root() / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
     available = notebook_names(notebooks_dir)
-    for name in names or available:
+    chosen = list(names or available)
+    for name in chosen:
         if name not in available:
             raise ValueError(f"notebook must be one of {available}, got {name!r}")
-        run_notebook(name, profile=profile, notebooks_dir=notebooks_dir, reports_dir=reports_dir)
+    started = time.perf_counter()
+    for number, name in enumerate(chosen, 1):
+        LOG.info("notebook %d of %d: %s (%.0f min so far)", number, len(chosen), name,
+                 (time.perf_counter() - started) / 60)
+        record = run_notebook(name, profile=profile, notebooks_dir=notebooks_dir, reports_dir=reports_dir)
+        LOG.info("notebook %d of %d: %s %s in %.0f s", number, len(chosen), name, record["status"],
+                 record["wall_seconds"])
     return index.build_index(reports_dir, profile=profile)
 
 
