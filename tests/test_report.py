@@ -36,8 +36,11 @@ from videonas import report
 figure, axis = plt.subplots()
 axis.plot([0, 1], [0, score])
 figure.savefig(Path(output_dir) / "curve.png")
+from videonas import experiments
+verdict = experiments.compare(question="Does the score beat a coin?", claim=experiments.Claim(text="it does"),
+                              unit="points", a=[score * 100 + d for d in range(6)], b=[10] * 6)
 report.write_results(output_dir, title="Good experiment", question="Does it run?",
-    headline=[{"label": "score", "value": score, "paper": "0.5 (paper)"}],
+    headline=[{"label": "score", "value": score, "paper": "0.5 (paper)"}], verdicts=[verdict],
     figures=["curve.png"], conclusion="It ran.", deterministic="score is a parameter.")
 """
 
@@ -157,6 +160,11 @@ def _render(page, path: Path) -> dict:
         "table_cells": page.evaluate("() => Array.from(document.querySelectorAll('table')).map("
                                      "t => Array.from(t.querySelectorAll('td')).filter(c => c.innerText.trim()).length)"),
         "text": page.inner_text("body"),
+        "title": page.title(),
+        "headings": page.evaluate("() => Array.from(document.querySelectorAll('h1, h2')).filter("
+                                  "h => h.offsetHeight > 0).map(h => h.innerText.trim())"),
+        "verdicts": page.evaluate("() => Array.from(document.querySelectorAll('table.answers td')).map("
+                                  "c => c.innerText.trim())"),
         "screenshot": page.screenshot(full_page=True),
     }
 
@@ -165,7 +173,8 @@ def _render(page, path: Path) -> dict:
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium; "
                                              ".ci/run installs it when it runs as root)")
 def test_reports_render_in_headless_chromium(tmp_path):
-    """A smoke run's index, its executed notebook and the committed index render: images load, tables have cells."""
+    """A smoke run's index, its executed notebook and the committed index render: the index opens with the verdict
+    table, images load, tables have cells, and the rendered notebook shows its heading and is titled by it."""
     import cv2
     import numpy
     from playwright.sync_api import sync_playwright
@@ -180,7 +189,7 @@ def test_reports_render_in_headless_chromium(tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         smoke = _render(page, index)
-        page.goto((reports / "good" / "good.html").resolve().as_uri())
+        rendered = _render(page, reports / "good" / "good.html")
         code_height = "() => document.querySelector('.jp-CodeCell .jp-InputArea').offsetHeight"
         hidden_height = page.evaluate(code_height)
         markdown_height = page.evaluate("() => document.querySelector('.jp-MarkdownCell').offsetHeight")
@@ -196,6 +205,10 @@ def test_reports_render_in_headless_chromium(tmp_path):
     assert screenshot.shape[0] >= 900 and screenshot.std() > 10  # not a blank page
     assert hidden_height == 0 and shown_height > 0  # code hidden until the toggle is clicked
     assert markdown_height > 0  # only the code is hidden
+    assert rendered["title"] == "A small experiment" and "A small experiment" in rendered["headings"]
+    # The index leads with the verdict table: the question, our result with its interval, the verdict.
+    assert smoke["headings"][0] != "" and "Does the score beat a coin?" in smoke["verdicts"]
+    assert "supported" in smoke["verdicts"] and any("interval" in cell for cell in smoke["verdicts"])
     if project is not None:
         broken = [src for src, loaded in project["images"] if not loaded]
         assert project["images"] and broken == []
