@@ -211,6 +211,9 @@ def test_found_accuracy_comes_from_the_tvn_search_report(tmp_path):
     (tmp_path / "tvn_search" / "results.json").write_text(json.dumps({"extra": {"reference": reference}}))
     accuracy = latency.found_accuracy(tmp_path)
     assert accuracy == {latency.FOUND: 0.61, "R(2+1)D-18 x1": 0.65}
+    retrained = [{"variant": latency.FOUND, "mean test": 0.5}, {"variant": "X3D-XS x0.25", "mean test": None}]
+    (tmp_path / "tvn_search" / "results.json").write_text(json.dumps({"extra": {"retrained": retrained}}))
+    assert latency.found_accuracy(tmp_path) == {latency.FOUND: 0.5}
     (row,) = latency._accuracy_rows(accuracy)
     assert row["value"] == "0.610 vs 0.650 (-4.0 points)" and "3 points" in row["paper"]
 

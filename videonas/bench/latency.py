@@ -91,12 +91,15 @@ def found_genome(reports_dir: str | Path) -> str | None:
 
 def found_accuracy(reports_dir: str | Path) -> dict[str, float]:
     """Top-1 per model of the last tvn_search's same-input comparison (found TVN retrained, baselines trained with
-    the same epochs at its input); empty before a run or when that profile did not train them."""
+    the same epochs at its input: the mean test top-1 over seeds); empty before a run."""
     path = Path(reports_dir) / FOUND_RESULTS
     if not path.is_file():
         return {}
-    reference = json.loads(path.read_text()).get("extra", {}).get("reference", [])
-    return {row["model"]: row["top1"] for row in reference if row.get("top1") is not None}
+    extra = json.loads(path.read_text()).get("extra", {})
+    # Mean test top-1 over the retraining seeds; reports written before the test split held one val "top1" each.
+    retrained = {row["variant"]: row.get("mean test") for row in extra.get("retrained", [])}
+    retrained.update({row["model"]: row.get("top1") for row in extra.get("reference", [])})
+    return {model: value for model, value in retrained.items() if value is not None}
 
 
 def _build(case: Case):
