@@ -80,3 +80,31 @@ def draw_assemblenet(genome: AssembleNetGenome, *,
     ax.set_xticks([])
     ax.set_title(title or ("AssembleNet (edge darkness = learned weight)" if edge_weights else "AssembleNet"))
     return ax.figure
+
+
+EDGE_SHADE_NOTE = ("edge darkness and width = learned connection weight sigmoid(w), rescaled per graph from its "
+                   "weakest (light) to its strongest (dark) edge")
+
+
+def draw_assemblenets(panels, *, title: str | None = None) -> plt.Figure:
+    """Graphs side by side (``[{"genome", "edge_weights", "title"}]``, e.g. from
+    ``videonas.experiments.assemblenet.panels``) with one legend that says what the edge shade encodes."""
+    from matplotlib.lines import Line2D
+
+    if not panels:
+        raise ValueError("panels must hold at least one graph, got none")
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.6), squeeze=False)
+    for panel, ax in zip(panels, axes[0]):
+        draw_assemblenet(panel["genome"], edge_weights=panel.get("edge_weights"), ax=ax, title=panel.get("title"))
+        ax.title.set_fontsize(9)
+    handles = [Line2D([], [], color="black", alpha=MIN_ALPHA, linewidth=0.8 + 2.0 * MIN_ALPHA,
+                      label="weakest connection of the graph"),
+               Line2D([], [], color="black", alpha=1.0, linewidth=2.8, label="strongest connection of the graph")]
+    handles += [Line2D([], [], marker="s", linestyle="", markersize=9, markerfacecolor=colour,
+                       markeredgecolor="black", label=f"{modality} stem") for modality, colour in STEM_COLOURS.items()]
+    figure.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False,
+                  title=EDGE_SHADE_NOTE, title_fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout(rect=(0, 0.1, 1, 0.95 if title else 1))
+    return figure
