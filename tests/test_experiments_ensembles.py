@@ -55,3 +55,14 @@ def test_conclusion_never_claims_agreement_when_inconclusive():
 def test_missing_store_means_search_here(tmp_path):
     assert ensembles.reuse_runs(None, label="evolution", seeds=[0]) is None
     assert ensembles.reuse_runs(tmp_path / "absent.sqlite", label="evolution", seeds=[0]) is None
+
+
+def test_notes_say_when_the_flops_could_not_be_matched():
+    seeds = {s: ensembles.SeedEnsemble(s, [Member("a", numpy.zeros((1, 2)), flops=50)] * 2, {}, 100) for s in (0, 1)}
+    baselines = {"width": ensembles.retrain.Baseline("r2plus1d-18", 0.0625),
+                 "flops": ensembles.retrain.Baseline("r2plus1d-18", 1 / 64)}
+    result = ensembles.EnsembleExperiment(None, seeds, baselines, {"width": 160, "flops": 130}, {}, [])
+    text = " ".join(ensembles.notes(result))
+    assert "top 2 diverse" in text and "+30% off" in text
+    result.baseline_flops["flops"] = 104
+    assert "off" not in " ".join(ensembles.notes(result))

@@ -37,10 +37,8 @@ def verdict_rows(verdicts: Iterable[Verdict]) -> list[dict[str, Any]]:
     figure for that quantity ("" when the paper gives none)."""
     rows = []
     for verdict in verdicts:
-        paper = "" if verdict.paper_figure is None else prose.format_quantity(verdict.paper_figure,
-                                                                               verdict.paper_unit)
         rows.append({"label": verdict.question, "value": f"{prose.result_text(verdict)}: {verdict.verdict}",
-                     "paper": paper})
+                     "paper": prose.paper_figure_text(verdict)})
     return rows
 
 

@@ -149,7 +149,7 @@ def panels(runs: ArmRuns, *, metric: str) -> list[dict[str, Any]]:
     experiment = runs.experiments[GUIDED, seed]
     root = answers.lineage_root(experiment, child)
     overall = runs.best(GUIDED)[seed]
-    note = "" if overall is child else f" (seed {seed}'s best overall is trial {overall.index})"
+    note = "" if overall.index == child.index else f" (seed {seed}'s best overall is trial {overall.index})"
     rows = []
     for trial, what in ((root, "random start of its lineage"), (child, f"best mutated guided net{note}")):
         genome = experiment.genome(trial)
@@ -165,10 +165,12 @@ def notes(result: SearchExperiment) -> list[str]:
     start = {label: answers.unmutated_bests(runs, label=label) for label in runs.labels}
     ranks = pruned_ranks(runs)
     rank_text = "; ".join(f"{label} children lost edges of mean weight rank {numpy.mean(values):.2f} "
-                          f"({len(values)} edges)" for label, values in ranks.items() if values)
+                          f"({len(values)} {'edge' if len(values) == 1 else 'edges'})" for label, values in ranks.items() if values)
+    off = result.baseline_flops / result.target_flops - 1
+    matched = "" if abs(off) <= 0.1 else f" ({off:+.0%}: the closest its widths allow)"
     return [f"The late-fusion baseline is {result.baseline.label} at {result.baseline_flops / 1e6:.1f} MFLOPs, "
-            f"matched to the evolved nets' median {result.target_flops / 1e6:.1f} MFLOPs, trained with the same "
-            "recipe and epochs.",
+            f"matched to the evolved nets' median {result.target_flops / 1e6:.1f} MFLOPs{matched}, trained with the "
+            "same recipe and epochs.",
             f"Each seed's best was an unmutated starting graph (both arms share them) in "
             f"{answers.seeds_text(start[GUIDED], total)} for guided and "
             f"{answers.seeds_text(start[UNGUIDED], total)} for unguided mutation.",

@@ -180,12 +180,15 @@ def notes(result: EnsembleExperiment) -> list[str]:
     """What the verdicts do not say: the members, the costs and the baselines' widths."""
     sizes = sorted({len(e.members) for e in result.ensembles.values()})
     flops = answers.median_score({s: e.flops for s, e in result.ensembles.items()})
+    off = result.baseline_flops["flops"] / flops - 1
+    matched = "" if abs(off) <= 0.1 else f", {off:+.0%} off: the closest its widths allow"
     return [f"Each seed's ensemble averages the logits of its search's top {'/'.join(map(str, sizes))} diverse "
             f"RGB nets (median {flops / 1e6:.1f} MFLOPs in all); the paper's four-model ensemble also uses optical "
             "flow, ours does not.",
             f"R(2+1)D-18 at the members' width is {result.baselines['width'].label} "
             f"({result.baseline_flops['width'] / 1e6:.1f} MFLOPs); at the ensemble's FLOPs it is "
-            f"{result.baselines['flops'].label} ({result.baseline_flops['flops'] / 1e6:.1f} MFLOPs); both trained "
+            f"{result.baselines['flops'].label} ({result.baseline_flops['flops'] / 1e6:.1f} MFLOPs{matched}); "
+            "both trained "
             "with the members' recipe and epochs, once per seed."]
 
 

@@ -49,6 +49,20 @@ def node_positions(genome: AssembleNetGenome) -> dict[int, tuple[float, float]]:
     return positions
 
 
+def edge_path(start: tuple[float, float], end: tuple[float, float], *, bend: float) -> tuple[list, list]:
+    """Points of an edge: straight between adjacent levels; an edge that skips levels bows sideways (a quadratic
+    Bezier curve, ``bend`` x the skipped levels x 0.12 of the width) so it does not run through the nodes between."""
+    (x0, y0), (x1, y1) = start, end
+    skipped = max(0.0, abs(y1 - y0) - 1)
+    if skipped == 0:
+        return [x0, x1], [y0, y1]
+    cx, cy = (x0 + x1) / 2 + bend * 0.24 * skipped, (y0 + y1) / 2
+    steps = [i / 24 for i in range(25)]
+    xs = [(1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1 for t in steps]
+    ys = [(1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1 for t in steps]
+    return xs, ys
+
+
 def draw_assemblenet(genome: AssembleNetGenome, *,
                      edge_weights: Mapping[tuple[int, int], float] | None = None,
                      ax: plt.Axes | None = None, title: str | None = None) -> plt.Figure:
@@ -60,8 +74,8 @@ def draw_assemblenet(genome: AssembleNetGenome, *,
     positions = node_positions(genome)
     alphas = edge_alphas(genome, edge_weights)
     for (source, target), alpha in alphas.items():
-        (x0, y0), (x1, y1) = positions[source], positions[target]
-        line, = ax.plot([x0, x1], [y0, y1], color="black", alpha=alpha, linewidth=0.8 + 2.0 * alpha, zorder=1)
+        xs, ys = edge_path(positions[source], positions[target], bend=0.5 if source % 2 else -0.5)
+        line, = ax.plot(xs, ys, color="black", alpha=alpha, linewidth=0.8 + 2.0 * alpha, zorder=1)
         line.set_gid(f"edge:{source}->{target}")
     for index, node in enumerate(genome.nodes):
         x, y = positions[index]

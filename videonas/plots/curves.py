@@ -32,12 +32,14 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax
         for curve in stats["curves"]:
             ax.step(stats["trials"], curve, where="post", color=colour, alpha=0.35, linewidth=0.8)
         ax.fill_between(stats["trials"], stats["q25"], stats["q75"], step="post", color=colour, alpha=0.15)
-        ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2,
-                label=f"{label} (median of {len(seeds)} seeds)")
+        # Markers: the last candidate's value shows even though a post-step draws no segment after it.
+        ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2, marker="o",
+                markersize=3, label=f"{label} (median of {len(seeds)} seeds)")
     ax.set_xlabel("candidates proposed")
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title)
     return ax
@@ -103,11 +105,13 @@ def plot_verdicts(verdicts: Sequence[Any], *, ax: Any = None, title: str | None 
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 0.9 + 0.75 * len(verdicts)))
     colours = {"supported": "#009e73", "contradicted": "#d55e00", "inconclusive": "#555555"}
+    floor_label = "noise floor (same net, +/- 1 sd over seeds)"
     for row, verdict in enumerate(reversed(list(verdicts))):
         colour = colours[verdict.verdict]
         if verdict.noise_floor is not None:
             ax.fill_between([-verdict.noise_floor, verdict.noise_floor], row - 0.3, row + 0.3, color="#cccccc",
-                            alpha=0.6, label="noise floor (same net, +/- 1 sd over seeds)" if row == 0 else None)
+                            alpha=0.6, label=floor_label)
+            floor_label = None
         if verdict.low is not None:
             ax.plot([verdict.low, verdict.high], [row, row], color=colour, linewidth=2.5)
         if verdict.estimate is not None:
