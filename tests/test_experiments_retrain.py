@@ -51,3 +51,15 @@ def test_match_width_finds_the_closest_flops():
     assert retrain.match_width(build, target_flops=10**9, low=1 / 64, high=1.0)[0] == 1.0  # out of range: the end
     with pytest.raises(ValueError, match="width range"):
         retrain.match_width(build, target_flops=100.0, low=1.0, high=0.5)
+
+
+@pytest.mark.slow
+def test_a_baseline_trains_on_the_executor_with_the_candidates_recipe_and_scores_test():
+    task = {"dataset": "embedded:smoke", "num_frames": 2, "image_size": 16, "batch_size": 8, "max_train_clips": 16,
+            "max_val_clips": 16, "run_eagerly": True}
+    results = retrain.train_baselines(retrain.Baseline("r2plus1d-18", 1 / 32), seeds=[0, 1], executor="inprocess",
+                                      task=task, budget={"epochs": 1})
+    for result in results.values():
+        assert result.status == "done" and result.metrics["num_train_clips"] == 16
+        assert result.metrics["test"]["num_clips"] == 16 and result.flops > 0
+    assert set(retrain.held_out_scores(results)) == {0, 1}
