@@ -69,6 +69,9 @@ def seed_ensembles(runs: ArmRuns, *, label: str, size: int, min_distance: int,
 
 @dataclasses.dataclass
 class EnsembleExperiment:
+    """The searches, each seed's ensemble, the two R(2+1)D baselines (keys "width" and "flops": matched width, matched
+    FLOPs) with their FLOPs and per-seed runs, and the verdicts."""
+
     runs: ArmRuns
     ensembles: dict[int, SeedEnsemble]
     baselines: dict[str, retrain.Baseline]

@@ -100,7 +100,7 @@ def noise_floor(results: Mapping[int, Any]) -> float | None:
 
 
 def match_width(build: Callable[[float], Any], *, target_flops: float, low: float = 1 / 64, high: float = 1.0,
-                steps: int = 14) -> tuple[float, int]:
+                steps: int = 8) -> tuple[float, int]:
     """``(width, flops)``: the width multiplier in [``low``, ``high``] whose model (``build(width)``) has the FLOPs
     closest to ``target_flops``, by bisection on the width (FLOPs grow with width; channel rounding makes them
     step, so the closest of all widths tried is returned)."""

@@ -1,19 +1,16 @@
 """Draw an AssembleNet connectivity graph: stems at the bottom, blocks by level upward, edge darkness = learned weight.
 
 Matplotlib only (no graphviz) so the drawing works wherever the package installs; the paper's figures also show
-stronger connections as darker edges.
+stronger connections as darker edges. No backend is forced, so a notebook shows the figure inline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level  # noqa: E402
+from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level
 
 STEM_COLOURS = {"rgb": "#d9534f", "flow": "#5b8bd9"}
 BLOCK_COLOUR = "#f2f2f2"
