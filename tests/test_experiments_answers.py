@@ -37,3 +37,12 @@ def test_score_rows_give_the_median_and_the_seed_range():
     assert rows[0] == {"label": "ensemble: test top-1, median of 3 seeds", "value": "0.600 (seeds: 0.500 to 0.700)",
                        "paper": ""}
     assert rows[1]["value"] is None
+
+
+def test_chance_text_only_for_top1_near_chance():
+    def experiment(**task):
+        return types.SimpleNamespace(config={"evaluate_options": {"task": {"dataset": "embedded:smoke", **task}}})
+
+    assert "near chance (1/13" in answers.chance_text(experiment(), {0: 0.1, 1: 0.12})
+    assert answers.chance_text(experiment(), {0: 0.6, 1: 0.7}) == ""
+    assert answers.chance_text(experiment(multi_label=True), {0: 0.1}) == ""

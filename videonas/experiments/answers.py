@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy
 
-from videonas.experiments import prose
+from videonas.experiments import prose, summaries
 from videonas.experiments.verdicts import Verdict
 
 
@@ -22,6 +22,18 @@ def unmutated_bests(runs: Any, *, label: str) -> list[Any]:
     """The seeds of arm ``label`` whose validation-best trial is a starting random sample (no parent): there, the
     search's mutations found nothing better than where it started."""
     return [seed for seed, trial in runs.best(label).items() if trial is not None and trial.parent is None]
+
+
+def chance_text(experiment: Any, scores: Mapping[Any, float | None]) -> str:
+    """``videonas.experiments.summaries.chance_note`` for a top-1 experiment whose median test score is near chance
+    (a smoke run: it only shows that the pipeline works); "" for mAP tasks or when accuracies are well above it."""
+    options = experiment.config.get("evaluate_options") or {}
+    from videonas.train import TrainTask
+
+    task = TrainTask.from_dict(options.get("task"))
+    if task.multi_label:
+        return ""
+    return summaries.chance_note(median_score(scores), num_classes=len(task.open_dataset().class_names))
 
 
 def lineage_root(experiment: Any, trial: Any) -> Any:

@@ -185,7 +185,11 @@ def notes(result: EnsembleExperiment) -> list[str]:
     flops = answers.median_score({s: e.flops for s, e in result.ensembles.items()})
     off = result.baseline_flops["flops"] / flops - 1
     matched = "" if abs(off) <= 0.1 else f", {off:+.0%} off: the closest its widths allow"
-    return [f"Each seed's ensemble averages the logits of its search's top {'/'.join(map(str, sizes))} diverse "
+    experiment = result.runs.experiments[next(iter(result.runs.experiments))] if result.runs else None
+    chance = "" if experiment is None else answers.chance_text(
+        experiment, {s: e.scores["ensemble"] for s, e in result.ensembles.items()})
+    return [*([chance] if chance else []),
+            f"Each seed's ensemble averages the logits of its search's top {'/'.join(map(str, sizes))} diverse "
             f"RGB nets (median {flops / 1e6:.1f} MFLOPs in all); the paper's four-model ensemble also uses optical "
             "flow, ours does not.",
             f"R(2+1)D-18 at the members' width is {result.baselines['width'].label} "

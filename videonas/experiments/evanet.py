@@ -134,6 +134,9 @@ def notes(result: SearchExperiment) -> list[str]:
     text = [f"Each seed's best was one of the starting random samples (which both arms share) in "
             f"{answers.seeds_text(start[EVOLUTION], total)} for evolution and "
             f"{answers.seeds_text(start[RANDOM], total)} for random search."]
+    chance = answers.chance_text(runs.experiments[EVOLUTION, runs.seeds[0]], runs.scores(EVOLUTION))
+    if chance:
+        text.append(chance)
     if early and late:
         text.append(f"The diversity schedule shows in the mutation sizes: children were on average "
                     f"{numpy.mean(early):.1f} module components from their parent in the first half of the search "
