@@ -44,3 +44,21 @@ def test_alphas_stay_in_the_unit_interval_for_learned_weights() -> None:
         assert all(0.0 <= alpha <= 1.0 for alpha in alphas.values())
         assert max(alphas.values()) == pytest.approx(1.0)
     draw_assemblenet(genome, edge_weights=weights)
+
+
+def test_panels_side_by_side_with_a_legend_for_the_edge_shade() -> None:
+    import matplotlib.pyplot as plt
+
+    from videonas.plots.assemblenet import EDGE_SHADE_NOTE, draw_assemblenets
+
+    panels = [{"genome": _genome(seed), "title": f"graph {seed}",
+               "edge_weights": {edge: i / 10 for i, edge in enumerate(edges(_genome(seed)))}} for seed in (0, 1)]
+    figure = draw_assemblenets(panels)
+    assert [ax.get_title() for ax in figure.axes] == ["graph 0", "graph 1"]
+    legend = figure.legends[0]
+    assert legend.get_title().get_text() == EDGE_SHADE_NOTE
+    assert [text.get_text() for text in legend.get_texts()][:2] == ["weakest connection of the graph",
+                                                                   "strongest connection of the graph"]
+    plt.close(figure)
+    with pytest.raises(ValueError, match="at least one"):
+        draw_assemblenets([])

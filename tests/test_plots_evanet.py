@@ -18,6 +18,7 @@ from videonas.plots.evanet import (  # noqa: E402
     draw_evanets,
     drawn_layers,
     layer_counts,
+    plot_diversity,
 )
 
 
@@ -86,3 +87,14 @@ def test_random_genomes_draw_every_layer() -> None:
         assert drawn_layers(ax) == layer_counts(genome)
     with pytest.raises(ValueError, match="titles"):
         draw_evanets(genomes, titles=["a"])
+
+
+def test_diversity_figure_has_three_labelled_panels() -> None:
+    data = {"matrix": numpy.array([[0, 3], [3, 0]]), "labels": ["4", "7"], "seed": 0,
+            "pairwise": {"evolution": [3, 5, 2], "random": [6, 7]}, "steps": [(3, 2), (4, 1), (5, 1)]}
+    figure = plot_diversity(data)
+    axes = figure.axes
+    assert [tick.get_text() for tick in axes[0].get_xticklabels()] == ["4", "7"]
+    assert "evolution (3 pairs)" in [text.get_text() for text in axes[1].get_legend().get_texts()]
+    assert all(ax.get_xlabel() for ax in axes[:3])
+    plt.close(figure)

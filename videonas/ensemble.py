@@ -133,9 +133,9 @@ def trial_task(experiment):
     return TrainTask.from_dict(options.get("task")), Budget.from_dict(options.get("budget"))
 
 
-def trial_members(experiment, trials: Sequence[Any], *,
-                  retrain_dir: str | Path | None = None) -> tuple[list[Member], numpy.ndarray]:
-    """Validation logits of ``trials`` and the validation labels.
+def trial_members(experiment, trials: Sequence[Any], *, retrain_dir: str | Path | None = None,
+                  split: str = "val") -> tuple[list[Member], numpy.ndarray]:
+    """Logits of ``trials`` on ``split`` (``"val"``, or ``"test"`` for reports) and that split's labels.
 
     A trial whose saved weights (``metrics["weights_path"]``) still exist is rebuilt and loaded; otherwise its genome
     is retrained here with the experiment's task and budget and the trial's seed (its weights go to ``retrain_dir``,
@@ -165,7 +165,7 @@ def trial_members(experiment, trials: Sequence[Any], *,
                                        num_frames=task.num_frames, image_size=task.image_size,
                                        width_multiplier=task.width_multiplier)
             model.load_weights(str(path))
-            logits, clips = train.predict(model, task=task, genome=genome, dataset=dataset)
+            logits, clips = train.predict(model, task=task, split=split, genome=genome, dataset=dataset)
             labels = numpy.asarray(clips.labels)
             members.append(Member(name=f"trial {trial.index}", logits=logits, params=trial.params, flops=trial.flops,
                                   latency_ms=trial.latency_ms, source=source,

@@ -102,8 +102,9 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
              batch_size: int = 2, evaluate: str = "videonas.train:evaluate_trial",
              evaluate_options: Mapping[str, Any] | None = None, executor: str = "subprocess",
              executor_options: Mapping[str, Any] | None = None, progress: bool = True) -> ArmRuns:
-    """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them."""
-    from videonas.search import make_executor, run_search
+    """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them.
+    An executor given by name is closed at the end; an executor instance stays open for the caller's other work."""
+    from videonas.search import Executor, make_executor, run_search
 
     check_int("num_trials", num_trials, 1, 10**9)
     if not arms or len({arm.label for arm in arms}) != len(arms):
@@ -120,5 +121,6 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
                     strategy_options=dict(arm.strategy_options), batch_size=batch_size, seed=seed, evaluate=evaluate,
                     evaluate_options=dict(evaluate_options or {}), executor=runner, progress=progress)
     finally:
-        runner.close()
+        if not isinstance(executor, Executor):
+            runner.close()
     return ArmRuns(experiments)

@@ -85,14 +85,21 @@ def result_text(verdict: Verdict) -> str:
     return f"{value} ({'; '.join(parts)})"
 
 
+def paper_figure_text(verdict: Verdict) -> str:
+    """The paper's figure with its unit, as published ("54x", "0.8 points"); "" when the paper gives none."""
+    if verdict.paper_figure is None:
+        return ""
+    figure = float(verdict.paper_figure)
+    # As published: as many decimals as the paper gives, not our three significant figures.
+    decimals = 0 if figure.is_integer() else min(3, len(repr(figure).split(".")[1]))
+    return format_quantity(figure, verdict.paper_unit, decimals=decimals)
+
+
 def claim_text(verdict: Verdict) -> str:
     """The paper's claim and, where one exists, its figure."""
     if verdict.paper_figure is None:
         return f"{verdict.claim} (no paper figure for this quantity)"
-    figure = float(verdict.paper_figure)
-    # As published: as many decimals as the paper gives (54x, 0.8 points), not our three significant figures.
-    decimals = 0 if figure.is_integer() else min(3, len(repr(figure).split(".")[1]))
-    return f"{verdict.claim} (paper: {format_quantity(figure, verdict.paper_unit, decimals=decimals)})"
+    return f"{verdict.claim} (paper: {paper_figure_text(verdict)})"
 
 
 def describe(verdict: Verdict) -> str:

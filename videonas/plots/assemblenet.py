@@ -1,19 +1,16 @@
 """Draw an AssembleNet connectivity graph: stems at the bottom, blocks by level upward, edge darkness = learned weight.
 
 Matplotlib only (no graphviz) so the drawing works wherever the package installs; the paper's figures also show
-stronger connections as darker edges.
+stronger connections as darker edges. No backend is forced, so a notebook shows the figure inline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level  # noqa: E402
+from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level
 
 STEM_COLOURS = {"rgb": "#d9534f", "flow": "#5b8bd9"}
 BLOCK_COLOUR = "#f2f2f2"
@@ -49,6 +46,20 @@ def node_positions(genome: AssembleNetGenome) -> dict[int, tuple[float, float]]:
     return positions
 
 
+def edge_path(start: tuple[float, float], end: tuple[float, float], *, bend: float) -> tuple[list, list]:
+    """Points of an edge: straight between adjacent levels; an edge that skips levels bows sideways (a quadratic
+    Bezier curve, ``bend`` x the skipped levels x 0.12 of the width) so it does not run through the nodes between."""
+    (x0, y0), (x1, y1) = start, end
+    skipped = max(0.0, abs(y1 - y0) - 1)
+    if skipped == 0:
+        return [x0, x1], [y0, y1]
+    cx, cy = (x0 + x1) / 2 + bend * 0.24 * skipped, (y0 + y1) / 2
+    steps = [i / 24 for i in range(25)]
+    xs = [(1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1 for t in steps]
+    ys = [(1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1 for t in steps]
+    return xs, ys
+
+
 def draw_assemblenet(genome: AssembleNetGenome, *,
                      edge_weights: Mapping[tuple[int, int], float] | None = None,
                      ax: plt.Axes | None = None, title: str | None = None) -> plt.Figure:
@@ -60,8 +71,8 @@ def draw_assemblenet(genome: AssembleNetGenome, *,
     positions = node_positions(genome)
     alphas = edge_alphas(genome, edge_weights)
     for (source, target), alpha in alphas.items():
-        (x0, y0), (x1, y1) = positions[source], positions[target]
-        line, = ax.plot([x0, x1], [y0, y1], color="black", alpha=alpha, linewidth=0.8 + 2.0 * alpha, zorder=1)
+        xs, ys = edge_path(positions[source], positions[target], bend=0.5 if source % 2 else -0.5)
+        line, = ax.plot(xs, ys, color="black", alpha=alpha, linewidth=0.8 + 2.0 * alpha, zorder=1)
         line.set_gid(f"edge:{source}->{target}")
     for index, node in enumerate(genome.nodes):
         x, y = positions[index]
@@ -80,3 +91,31 @@ def draw_assemblenet(genome: AssembleNetGenome, *,
     ax.set_xticks([])
     ax.set_title(title or ("AssembleNet (edge darkness = learned weight)" if edge_weights else "AssembleNet"))
     return ax.figure
+
+
+EDGE_SHADE_NOTE = ("edge darkness and width = learned connection weight sigmoid(w), rescaled per graph from its "
+                   "weakest (light) to its strongest (dark) edge")
+
+
+def draw_assemblenets(panels, *, title: str | None = None) -> plt.Figure:
+    """Graphs side by side (``[{"genome", "edge_weights", "title"}]``, e.g. from
+    ``videonas.experiments.assemblenet.panels``) with one legend that says what the edge shade encodes."""
+    from matplotlib.lines import Line2D
+
+    if not panels:
+        raise ValueError("panels must hold at least one graph, got none")
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.6), squeeze=False)
+    for panel, ax in zip(panels, axes[0]):
+        draw_assemblenet(panel["genome"], edge_weights=panel.get("edge_weights"), ax=ax, title=panel.get("title"))
+        ax.title.set_fontsize(9)
+    handles = [Line2D([], [], color="black", alpha=MIN_ALPHA, linewidth=0.8 + 2.0 * MIN_ALPHA,
+                      label="weakest connection of the graph"),
+               Line2D([], [], color="black", alpha=1.0, linewidth=2.8, label="strongest connection of the graph")]
+    handles += [Line2D([], [], marker="s", linestyle="", markersize=9, markerfacecolor=colour,
+                       markeredgecolor="black", label=f"{modality} stem") for modality, colour in STEM_COLOURS.items()]
+    figure.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False,
+                  title=EDGE_SHADE_NOTE, title_fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout(rect=(0, 0.1, 1, 0.95 if title else 1))
+    return figure

@@ -7,6 +7,7 @@ in ``videonas.experiments.curves`` (re-exported here).
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -31,12 +32,14 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax
         for curve in stats["curves"]:
             ax.step(stats["trials"], curve, where="post", color=colour, alpha=0.35, linewidth=0.8)
         ax.fill_between(stats["trials"], stats["q25"], stats["q75"], step="post", color=colour, alpha=0.15)
-        ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2,
-                label=f"{label} (median of {len(seeds)} seeds)")
+        # Markers: the last candidate's value shows even though a post-step draws no segment after it.
+        ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2, marker="o",
+                markersize=3, label=f"{label} (median of {len(seeds)} seeds)")
     ax.set_xlabel("candidates proposed")
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title)
     return ax
@@ -90,4 +93,42 @@ def plot_runtime_accuracy(points: Sequence[Mapping[str, Any]], *, ax: Any = None
     return ax
 
 
-__all__ = ["best_so_far", "fitness_sequence", "plot_best_so_far", "plot_runtime_accuracy", "seed_band"]
+def plot_verdicts(verdicts: Sequence[Any], *, ax: Any = None, title: str | None = None):
+    """Each verdict's estimate with its interval (one row per question, in the verdict's unit), the claim's
+    boundary (its margin) dashed and the noise floor (+/- one standard deviation of one net retrained over seeds)
+    shaded around zero; the row's label ends with the verdict. Returns the axes."""
+    if not verdicts:
+        raise ValueError("verdicts must hold at least one verdict, got none")
+    units = {verdict.unit for verdict in verdicts}
+    if len(units) != 1:
+        raise ValueError(f"verdicts must share one unit to share an axis, got {sorted(units)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 0.9 + 0.75 * len(verdicts)))
+    colours = {"supported": "#009e73", "contradicted": "#d55e00", "inconclusive": "#555555"}
+    floor_label = "noise floor (same net, +/- 1 sd over seeds)"
+    for row, verdict in enumerate(reversed(list(verdicts))):
+        colour = colours[verdict.verdict]
+        if verdict.noise_floor is not None:
+            ax.fill_between([-verdict.noise_floor, verdict.noise_floor], row - 0.3, row + 0.3, color="#cccccc",
+                            alpha=0.6, label=floor_label)
+            floor_label = None
+        if verdict.low is not None:
+            ax.plot([verdict.low, verdict.high], [row, row], color=colour, linewidth=2.5)
+        if verdict.estimate is not None:
+            ax.plot([verdict.estimate], [row], "o", color=colour)
+        for boundary in sorted({verdict.margin, -verdict.margin} if verdict.kind == "equivalent" else {verdict.margin}):
+            ax.plot([boundary, boundary], [row - 0.35, row + 0.35], color="black", linestyle="--", linewidth=1)
+    labels = [textwrap.fill(f"{v.question} ({v.verdict}, {v.n} seeds)", 48) for v in reversed(list(verdicts))]
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set_xlabel(f"A - B, {units.pop()} (95% interval; dashed: the claim's boundary)")
+    ax.grid(alpha=0.3, axis="x")
+    if any(verdict.noise_floor is not None for verdict in verdicts):
+        ax.legend(fontsize=7, loc="best")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ = ["best_so_far", "fitness_sequence", "plot_best_so_far", "plot_runtime_accuracy", "plot_verdicts",
+           "seed_band"]

@@ -14,6 +14,7 @@ import collections
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
 from videonas.genome.base import check_type
@@ -145,5 +146,44 @@ def draw_evanets(genomes: Sequence[EvaNetGenome], *, titles: Sequence[str] | Non
     return figure
 
 
+def plot_diversity(data: Any):
+    """Three panels from ``videonas.experiments.evanet.diversity``: distances between one seed's best evolved nets,
+    the histogram of pairwise distances in each arm, and each child's distance to its parent by candidate index (the
+    schedule's large mutations early, small ones late). Returns the figure."""
+    import numpy
+
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    matrix, labels = numpy.asarray(data["matrix"]), list(data["labels"])
+    image = axes[0].imshow(matrix, cmap="viridis", vmin=0, vmax=max(1, int(matrix.max())))
+    axes[0].set_xticks(range(len(labels)), labels)
+    axes[0].set_yticks(range(len(labels)), labels)
+    axes[0].set_xlabel("trial index")
+    for (i, j), value in numpy.ndenumerate(matrix):
+        axes[0].text(j, i, str(value), ha="center", va="center", fontsize=8,
+                     color="white" if value < max(1, matrix.max()) / 2 else "black")
+    axes[0].set_title(f"distance between seed {data['seed']}'s best nets", fontsize=10)
+    figure.colorbar(image, ax=axes[0], fraction=0.046, label="module components apart")
+    high = max([1, *[int(max(values)) for values in data["pairwise"].values() if values]])
+    for label, values in data["pairwise"].items():
+        if values:
+            axes[1].hist(values, bins=numpy.arange(high + 2) - 0.5, alpha=0.5, label=f"{label} ({len(values)} pairs)")
+    axes[1].set_xlabel("pairwise distance (module components)")
+    axes[1].set_ylabel("pairs of finished candidates")
+    axes[1].legend(fontsize=8)
+    axes[1].set_title("diversity within each search (all seeds)", fontsize=10)
+    if data["steps"]:
+        indices, distances = zip(*data["steps"])
+        jitter = numpy.random.default_rng(0).uniform(-0.15, 0.15, len(distances))
+        axes[2].scatter(indices, numpy.asarray(distances) + jitter, s=14, alpha=0.6)
+    axes[2].set_xlabel("candidate index")
+    axes[2].set_ylabel("distance to its parent (jittered)")
+    axes[2].set_ylim(bottom=-0.5)
+    for axis in (axes[1].yaxis, axes[2].xaxis, axes[2].yaxis):
+        axis.set_major_locator(ticker.MaxNLocator(integer=True))
+    axes[2].set_title("mutation size over the search (all seeds)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 __all__ = ["LAYER_COLOURS", "LAYER_NAMES", "branch_layers", "draw_evanet", "draw_evanets", "drawn_layers",
-           "layer_counts", "module_layers"]
+           "layer_counts", "module_layers", "plot_diversity"]
