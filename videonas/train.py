@@ -200,11 +200,14 @@ def evaluate_model(genome: None, *, seed: int, model: str, model_options: Mappin
 
     typed = TrialOptions.from_dict(options)
     task = typed.task
+    if task.threads is not None:  # effective only before the backend is imported, i.e. in a fresh worker
+        for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            os.environ.setdefault(variable, str(task.threads))
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     dataset = task.open_dataset()
     built = models.create_model(model, num_classes=len(dataset.class_names), num_frames=task.num_frames,
-                                image_size=task.image_size, **dict(model_options or {}))
+                                image_size=task.image_size, multi_label=task.multi_label, **dict(model_options or {}))
     return train_model(built, task=task, budget=typed.budget, seed=seed)
 
 

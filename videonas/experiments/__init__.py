@@ -1,14 +1,17 @@
 """What the paper experiments compute, so that a notebook only runs, calls and shows: comparisons of two arms over
 seeds with intervals (``stats``), verdicts on claims (``verdicts``), the papers' questions as claims (``claims``),
-their wording (``prose``), best-so-far curves (``curves``), search summaries (``summaries``) and searches run as arms
-over seeds, selected on val and reported on test (``arms``). No Keras import."""
+their wording (``prose``) and headline rows (``answers``), best-so-far curves (``curves``), search summaries
+(``summaries``), searches run as arms over seeds, selected on val and reported on test (``arms``), fixed networks
+trained over seeds (``variants``, ``retrain``), and each family's experiment (``tvn``, ``evanet``, ``ensembles``,
+``assemblenet``). No Keras import at module level."""
 
 from __future__ import annotations
 
 from videonas.experiments.arms import Arm, ArmRuns, first_round, held_out_score, run_arms
 from videonas.experiments.claims import QUESTIONS, Question, ask, ask_exact
 from videonas.experiments.curves import best_so_far, final_best, fitness_sequence, mean_best, seed_band
-from videonas.experiments.prose import conclusion, describe, format_quantity, headline
+from videonas.experiments.answers import verdict_rows
+from videonas.experiments.prose import conclusion, describe, format_quantity
 from videonas.experiments.stats import Estimate, exact, paired, spread, unpaired
 from videonas.experiments.summaries import (
     best_by_seed,
@@ -26,6 +29,6 @@ from videonas.experiments.verdicts import Claim, Verdict, compare, judge
 __all__ = [
     "Arm", "ArmRuns", "first_round", "held_out_score", "run_arms", "Claim", "Estimate", "QUESTIONS", "Question", "Verdict", "ask", "ask_exact", "best_by_seed", "best_so_far",
     "best_trial", "chance_note", "compare", "conclusion", "dataset_value", "describe", "exact", "final_best",
-    "fitness_sequence", "format_quantity", "headline", "judge", "mean_best", "output_folder", "overall_best", "paired",
-    "search_summary", "seed_band", "spread", "summary_rows", "unpaired", "Variant", "VariantRuns", "train_variants",
+    "fitness_sequence", "format_quantity", "judge", "mean_best", "output_folder", "overall_best", "paired",
+    "search_summary", "seed_band", "spread", "summary_rows", "unpaired", "Variant", "VariantRuns", "train_variants", "verdict_rows",
 ]

@@ -121,11 +121,5 @@ def conclusion(verdicts: Iterable[Verdict], *, notes: Sequence[str] = ()) -> str
                      *(describe(v) for v in verdicts), *notes]).strip()
 
 
-def headline(verdicts: Iterable[Verdict]) -> list[dict[str, str]]:
-    """Results headline rows of the verdicts: the question, our result with its interval and verdict, the claim."""
-    return [{"label": v.question, "value": f"{result_text(v)}: {v.verdict}", "paper": claim_text(v)}
-            for v in verdicts]
-
-
 def _seeds(n: int) -> str:
     return "1 seed" if n == 1 else f"{n} seeds"

@@ -3,8 +3,9 @@
 A difference between two arms means something only beside the noise of training itself, so an experiment retrains
 one genome over its seeds and reports the spread of its test scores (``noise_floor``). Hand-made baselines (a
 two-stream late-fusion net, an R(2+1)D) are named models of ``videonas.models``; ``Baseline`` ships one to the
-executor like a genome, so its seeds train in parallel with one thread per worker, with the candidates' recipe
-(``videonas.train.train_model``: data subset, Adam, batch size, epochs) and score the held-out test split.
+executor (``videonas.train:evaluate_model``), so its seeds train in parallel with one thread per worker, with the
+candidates' recipe (``videonas.train.train_model``: data subset, Adam, batch size, epochs) and score the held-out test
+split.
 ``match_width`` picks a baseline's width multiplier so that its FLOPs match a target (a comparison at equal compute).
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from typing import Any, Callable, Mapping, Sequence
 
 from videonas.experiments import arms, stats
@@ -35,29 +35,15 @@ class Baseline:
     def label(self) -> str:
         return f"{self.name} x{self.width_multiplier:.3g}"
 
+    def options(self) -> dict[str, Any]:
+        """The options of ``videonas.train:evaluate_model`` that name this baseline."""
+        return {"model": self.name, "model_options": {"width_multiplier": self.width_multiplier}}
+
     def build(self, *, num_classes: int, num_frames: int, image_size: int, multi_label: bool = False):
         from videonas import models
 
         return models.create_model(self.name, num_classes=num_classes, num_frames=num_frames, image_size=image_size,
                                    multi_label=multi_label, width_multiplier=self.width_multiplier)
-
-
-def train_baseline(baseline: Baseline, *, seed: int, task: Mapping[str, Any], budget: Mapping[str, Any]):
-    """Trial function for ``Baseline`` jobs: build it at the task's input, seeded, and run the candidates' recipe."""
-    from videonas import train
-
-    typed_task, typed_budget = train.TrainTask.from_dict(task), train.Budget.from_dict(budget)
-    if typed_task.threads is not None:  # effective only in a fresh worker, before the backend is imported
-        for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            os.environ.setdefault(variable, str(typed_task.threads))
-    import keras
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    num_classes = len(typed_task.open_dataset().class_names)
-    model = baseline.build(num_classes=num_classes, num_frames=typed_task.num_frames,
-                           image_size=typed_task.image_size, multi_label=typed_task.multi_label)
-    return train.train_model(model, task=typed_task, budget=typed_budget, seed=seed)
 
 
 def training_seed(seed: int) -> int:
@@ -69,8 +55,8 @@ def training_seed(seed: int) -> int:
 
 def retrain(model: Any, *, seeds: Sequence[int], executor: Any, options: Mapping[str, Any],
             function: str = "videonas.train:evaluate_trial") -> dict[int, Any]:
-    """Train ``model`` (a genome, or a ``Baseline`` with ``function="videonas.experiments.retrain:train_baseline"``)
-    once per seed on ``executor`` with ``options`` (``{"task", "budget"}``); ``{seed: TrialResult}``."""
+    """Train ``model`` (a genome; ``None`` with ``function="videonas.train:evaluate_model"`` and the model named in
+    ``options``) once per seed on ``executor`` with ``options`` (``{"task", "budget"}``); ``{seed: TrialResult}``."""
     from videonas.search import Job, make_executor
 
     if not seeds or len(set(seeds)) != len(seeds):
@@ -84,8 +70,9 @@ def retrain(model: Any, *, seeds: Sequence[int], executor: Any, options: Mapping
 def train_baselines(baseline: Baseline, *, seeds: Sequence[int], executor: Any, task: Mapping[str, Any],
                     budget: Mapping[str, Any]) -> dict[int, Any]:
     """``retrain`` of a hand-made baseline: ``{seed: TrialResult}`` (its ``metrics["test"]`` is the held-out score)."""
-    return retrain(baseline, seeds=seeds, executor=executor, options={"task": dict(task), "budget": dict(budget)},
-                   function="videonas.experiments.retrain:train_baseline")
+    return retrain(None, seeds=seeds, executor=executor, options={"task": dict(task), "budget": dict(budget),
+                                                                  **baseline.options()},
+                   function="videonas.train:evaluate_model")
 
 
 def held_out_scores(results: Mapping[int, Any]) -> dict[int, float | None]:
