@@ -281,3 +281,15 @@ def test_data_bench_reports_vfr_clips_per_second(tmp_path):
     assert all(row["value"] > 0 for row in payload["headline"])
     written = json.loads(bench.write_section(tmp_path, "data", payload).read_text())
     assert written["extra"]["vfr_copy_decode_sample_resize_clips_per_s"] > 0
+
+
+def test_models_too_large_to_convert_are_listed_with_the_reason(monkeypatch):
+    from videonas import models
+    from videonas.bench import deploy
+
+    model = models.create_model("tvn-1", num_classes=3, num_frames=2, image_size=32)
+    monkeypatch.setattr(deploy, "MAX_CONVERT_PARAMS", 1000)
+    rows = deploy.runtime_rows(model, {"model": "TVN-1", "clip": "2x32x32"}, runtimes=["onnxruntime", "litert"],
+                               runs=1, threads=1, flops=1)
+    assert [row["runtime"] for row in rows] == ["onnxruntime", "litert"]
+    assert all(row["median_ms"] is None and "not converted" in row["error"] for row in rows)

@@ -25,7 +25,7 @@ def _clip(genome: TVNGenome, batch: int = 2, seed: int = 0) -> numpy.ndarray:
 
 @pytest.mark.slow
 def test_random_genomes_and_their_mutants_build_and_run():
-    """240 of the genome tests' TVNs (random and mutated), at a tiny input; the cost computed from each genome
+    """200 of the genome tests' TVNs (random and mutated), at a tiny input; the cost computed from each genome
     equals what its built model counts. Each model's last feature map must have the (frames, size) that
     ``TVNGenome.feature_sizes`` predicts, which ties the builder to the genome's feasibility."""
     genomes = genome_sets.to_build(genome_sets.tvn_pairs())
