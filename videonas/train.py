@@ -194,21 +194,27 @@ def evaluate_model(genome: None, *, seed: int, model: str, model_options: Mappin
                    **options: Any) -> TrialResult:
     """A trial function for a named model (``videonas.models.create_model``) instead of a genome, for executors: a
     baseline trained over seeds with a candidate's recipe at the task's input. ``genome`` is ``None``."""
+    typed = TrialOptions.from_dict(options)
+    task = typed.task
+    _limit_threads(task)
     import keras
 
     from videonas import models
 
-    typed = TrialOptions.from_dict(options)
-    task = typed.task
-    if task.threads is not None:  # effective only before the backend is imported, i.e. in a fresh worker
-        for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            os.environ.setdefault(variable, str(task.threads))
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     dataset = task.open_dataset()
     built = models.create_model(model, num_classes=len(dataset.class_names), num_frames=task.num_frames,
                                 image_size=task.image_size, multi_label=task.multi_label, **dict(model_options or {}))
     return train_model(built, task=task, budget=typed.budget, seed=seed)
+
+
+def _limit_threads(task: TrainTask) -> None:
+    """Cap the backend's CPU threads at ``task.threads``: effective only before the backend is imported, i.e. in a
+    fresh worker, so every trial function calls this before ``import keras``."""
+    if task.threads is not None:
+        for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            os.environ.setdefault(variable, str(task.threads))
 
 
 def check_model_options(options: Mapping[str, Any] | None) -> TrialOptions:
@@ -236,9 +242,7 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    if task.threads is not None:  # effective only before the backend is imported, i.e. in a fresh worker
-        for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            os.environ.setdefault(variable, str(task.threads))
+    _limit_threads(task)
     import keras
 
     from videonas import models
