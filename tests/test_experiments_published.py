@@ -1,0 +1,60 @@
+"""The published-architectures experiment: paper figures only beside the same quantity, and the GPU file's checks."""
+
+import json
+
+import pandas
+import pytest
+
+from videonas.experiments import published
+
+
+def _tables(same_clip: bool):
+    counts = pandas.DataFrame({
+        "model": ["TVN-1", "R(2+1)D-18", "X3D-XS"], "family": ["tvn", "baseline", "baseline"],
+        "frames": [2, 16, 4], "image_size": [224, 112, 160], "params_m": [26.5, 33.4, 3.8],
+        "gflops": [8.65, 83.0, 1.21]})
+    timed = counts.assign(latency_ms=[40.0, 400.0, 20.0], latency_cv=0.1, threads=2)
+    if same_clip:
+        timed = timed.assign(frames=4, image_size=64)
+    return counts, timed
+
+
+def test_findings_sets_the_paper_figure_only_beside_tvn_latency_at_published_inputs():
+    counts, timed = _tables(same_clip=False)
+    headline, conclusion = published.findings(counts, timed, {}, same_input=False)
+    rows = {row["label"]: row for row in headline}
+    assert rows["TVN-1 CPU latency at 2x224x224 (ms)"]["paper"].startswith("37 ms")
+    assert rows["R(2+1)D-18 / TVN-1 CPU latency"]["value"] == 10.0
+    assert all(row["paper"] == "" for label, row in rows.items() if "/" in label and "TVN-1 CPU" in label)
+    assert "10.0x faster than R(2+1)D-18" in conclusion
+    assert "2.0x slower than X3D-XS" in conclusion  # X3D-XS at 20 ms against TVN-1's 40
+    assert "GPU: not measured" in conclusion
+
+
+def test_findings_at_one_reduced_clip_gives_no_paper_figure():
+    counts, timed = _tables(same_clip=True)
+    headline, conclusion = published.findings(counts, timed, {"TVN-1": 9.5}, same_input=True)
+    assert [row["paper"] for row in headline if "CPU latency at" in row["label"]] == [""]
+    assert "37 ms" not in conclusion and "reduced clip" in conclusion
+    assert {"label": "TVN-1 GPU latency (ms)", "value": 9.5, "paper": "10 ms"} in headline
+
+
+def test_gpu_latency_reads_published_rows_and_names_a_missing_file(tmp_path):
+    path = tmp_path / "gpu_latency.json"
+    path.write_text(json.dumps({"rows": [{"model": "TVN-1", "median_ms": 9.0},
+                                         {"model": "TVN-1", "median_ms": 3.0, "input_name": "small"}]}))
+    assert published.gpu_latency(path, default=tmp_path / "none.json") == {"TVN-1": 9.0}
+    assert published.gpu_latency(None, default=tmp_path / "none.json") == {}
+    with pytest.raises(ValueError, match="gpu_latency_file"):
+        published.gpu_latency(tmp_path / "missing.json", default=path)
+
+
+def test_format_released_flags_the_paper_parameter_limit():
+    rows = [{"model": "TVN-2", "classes": 157, "clip": "2x256x256", "params_m": 109.06, "gmacs": 34.61,
+             "paper_p_m": 12.0, "within_paper_p": False},
+            {"model": "TVN-1", "classes": 157, "clip": "2x224x224", "params_m": 26.04, "gmacs": 4.33,
+             "paper_p_m": None, "within_paper_p": None}]
+    lines = published.format_released(rows).splitlines()
+    assert lines[0].endswith("BREAKS the paper's P < 12M") and lines[0].startswith("TVN-2             2x256")
+    assert lines[1].endswith("GMACs")
+    assert any(line.startswith("tvn: ") for line in lines)

@@ -1,0 +1,129 @@
+"""The published-architectures experiment: the released presets counted and timed beside the baselines.
+
+Nothing here is compared over seeds: counts are exact, latencies are measurements on this machine. The paper's figures
+stand only beside the same quantity: a TVN preset's CPU (or GPU) milliseconds beside ours for the same preset at its
+published input. The paper's "prior models need 2000+ ms" names no model, so no ratio of ours gets a paper figure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+# The released demos' class counts: TVN `run_tvn.py` (Charades, 157), EvaNet `run_evanet.py` (Kinetics, 400);
+# AssembleNet's config sets it per dataset, 400 here.
+RELEASED_CLASSES = {"tvn": 157, "evanet": 400, "assemblenet": 400}
+PAPER_PARAM_LIMIT = {"TVN-2": 12e6, "TVN-4": 30e6}  # P where the TVN paper states one
+PAPER_CPU_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
+PAPER_GPU_MS = {"TVN-1": 10, "TVN-2": 13}
+INTERPRETATIONS = {
+    "tvn": "kernels clipped to the map (same function); non-local unused by these genomes",
+    "evanet": "RGB twin; 32x224 clip (released demo feeds a 79-frame I3D sample); (2+1)D mid BN trains normally",
+    "assemblenet": "flow stem has a temporal conv; dilated conv inside the (2+1)D layer; flow is an input",
+}
+
+
+def released_presets() -> list[dict[str, Any]]:
+    """Every published preset at its released input and class count: parameters (M), multiply-adds (G) and, where
+    the paper states a parameter limit P, whether the released genome keeps it."""
+    import keras
+
+    from videonas import measure
+    from videonas.bench import table
+    from videonas.genome import published
+
+    rows = []
+    for name in published.names():
+        keras.backend.clear_session()
+        family = published.family_of(name)
+        model = table.build_named(name, num_classes=RELEASED_CLASSES[family])
+        frames, size = table.published_input(name)
+        params = measure.count_params(model)
+        limit = PAPER_PARAM_LIMIT.get(name)
+        rows.append({"model": name, "classes": RELEASED_CLASSES[family], "clip": f"{frames}x{size}x{size}",
+                     "params_m": params / 1e6, "gmacs": measure.count_macs(model) / 1e9,
+                     "paper_p_m": None if limit is None else limit / 1e6,
+                     "within_paper_p": None if limit is None else params < limit,
+                     "interpretations": INTERPRETATIONS[family]})
+    return rows
+
+
+def format_released(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``released_presets`` as fixed-width text (checked by the notebook tests), then each family's interpretations."""
+    lines = []
+    for row in rows:
+        frames, size = row["clip"].split("x")[:2]
+        limit = row["paper_p_m"]
+        flag = "" if limit is None else (f"  within P < {limit:.0f}M" if row["within_paper_p"]
+                                         else f"  BREAKS the paper's P < {limit:.0f}M")
+        lines.append(f"{row['model']:<16}{frames:>3}x{size:<4}{row['classes']:>5} classes {row['params_m']:9.2f} M "
+                     f"params {row['gmacs']:8.2f} GMACs{flag}")
+    return "\n".join(lines + [""] + [f"{family}: {text}" for family, text in INTERPRETATIONS.items()])
+
+
+def gpu_latency(path: str | Path | None, *, default: Path) -> dict[str, float]:
+    """``{model: median ms}`` at published inputs from a GPU machine's ``gpu_latency.json`` (``path``, else
+    ``default`` when it exists); empty when there is none."""
+    chosen = Path(path) if path else default
+    if path and not chosen.is_file():
+        raise ValueError(f"gpu_latency_file must be an existing gpu_latency.json, got {str(path)!r}")
+    rows = json.loads(chosen.read_text())["rows"] if chosen.is_file() else []
+    return {row["model"]: row["median_ms"] for row in rows if row.get("input_name", "published") == "published"}
+
+
+def overview(counts: Any, timed: Any, gpu_ms: Mapping[str, float]) -> Any:
+    """One table: each model's counts at its published input beside its CPU timing (at the timed clip) and GPU ms."""
+    timed = timed.assign(clip=[f"{f}x{s}x{s}" for f, s in zip(timed["frames"], timed["image_size"])])
+    table = counts[["model", "family", "frames", "image_size", "params_m", "gflops"]].merge(
+        timed[["model", "clip", "gflops", "latency_ms", "latency_cv", "threads"]].rename(
+            columns={"clip": "cpu_clip", "gflops": "cpu_clip_gflops", "latency_ms": "cpu_ms", "latency_cv": "cpu_cv"}),
+        on="model", how="left")
+    return table.assign(gpu_ms=[gpu_ms.get(name) for name in table["model"]])
+
+
+def findings(counts: Any, timed: Any, gpu_ms: Mapping[str, float], *, same_input: bool
+             ) -> tuple[list[dict[str, Any]], str]:
+    """The headline rows and the conclusion text. ``same_input``: every model was timed at one reduced clip, so the
+    TVN timings are not at the paper's setting and get no paper figure."""
+    latency = dict(zip(timed["model"], timed["latency_ms"]))
+    clip = {m: f"{f}x{s}x{s}" for m, f, s in zip(timed["model"], timed["frames"], timed["image_size"])}
+    tvns = [name for name in PAPER_CPU_MS if name in latency]
+    baselines = [name for name in timed["model"] if not name.startswith("TVN")]
+    reference = tvns[0] if tvns else None
+    headline = [{"label": f"{name} CPU latency at {clip[name]} (ms)", "value": round(latency[name], 1),
+                 "paper": "" if same_input else f"{PAPER_CPU_MS[name]} ms (their CPU, published input)"}
+                for name in tvns]
+    ratios = {name: latency[name] / latency[reference] for name in baselines} if reference else {}
+    headline += [{"label": f"{name} / {reference} CPU latency", "value": round(ratio, 1), "paper": ""}
+                 for name, ratio in ratios.items()]
+    by_model = counts.set_index("model")
+    headline += [{"label": f"{name} params (M) / GFLOPs at its published input",
+                  "value": f"{by_model.loc[name, 'params_m']:.2f} / {by_model.loc[name, 'gflops']:.2f}", "paper": ""}
+                 for name in ("TVN-1", "R(2+1)D-18") if name in by_model.index]
+    headline += [{"label": f"{name} GPU latency (ms)", "value": round(ms, 2),
+                  "paper": f"{PAPER_GPU_MS[name]} ms" if name in PAPER_GPU_MS else ""} for name, ms in gpu_ms.items()]
+
+    parts = []
+    if tvns and same_input:
+        parts.append(", ".join(f"{n} {latency[n]:.0f} ms" for n in tvns) + f" here, all at {clip[tvns[0]]}: a reduced "
+                     "clip, so the paper's CPU figures (at published inputs) are not set beside them")
+    elif tvns:
+        parts.append("; ".join(f"{n} {latency[n]:.0f} ms here vs {PAPER_CPU_MS[n]} ms in the paper" for n in tvns)
+                     + " (each at its published input, on a different CPU)")
+    if ratios:
+        slowest, fastest = max(ratios, key=ratios.get), min(ratios, key=ratios.get)
+        parts.append(f"{reference} is {ratios[slowest]:.1f}x faster than {slowest} and "
+                     + (f"{ratios[fastest]:.1f}x faster than {fastest}" if ratios[fastest] >= 1 else
+                        f"{1 / ratios[fastest]:.1f}x slower than {fastest}"))
+        parts.append("the paper says prior video models need 2000+ ms per clip on a CPU and TVNs 37-100 ms, without "
+                     "naming the models, so no ratio here is set beside a paper figure")
+    if "TVN-1" in by_model.index:
+        others = counts[counts["family"] != "tvn"].sort_values("gflops")
+        if len(others):
+            parts.append(f"at published inputs TVN-1 needs {by_model.loc['TVN-1', 'gflops']:.1f} GFLOPs, against "
+                         f"{others.iloc[0]['gflops']:.1f} ({others.iloc[0]['model']}) to {others.iloc[-1]['gflops']:.0f} "
+                         f"({others.iloc[-1]['model']}) for the others")
+    parts.append("GPU: " + (", ".join(f"{n} {ms:.1f} ms" for n, ms in gpu_ms.items()) if gpu_ms
+                            else "not measured (no GPU in this run)"))
+    return headline, ". ".join(p[0].upper() + p[1:] for p in parts) + "."

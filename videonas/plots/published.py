@@ -1,0 +1,39 @@
+"""Runtime against FLOPs for the published and baseline architectures, coloured by family, both axes logarithmic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FAMILY_COLOURS = {"tvn": "tab:green", "assemblenet": "tab:purple", "evanet": "tab:orange", "baseline": "tab:blue"}
+
+
+def plot_runtime_vs_flops(timed: Any, *, backend: str, same_input: tuple[int, int] | None = None, ax: Any = None):
+    """``timed`` (``videonas.bench.table.architecture_table`` with latency) as labelled points; ``same_input``
+    (frames, pixels) names the one clip every model was timed at, ``None`` meaning each at its published input."""
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5))
+    for row in timed.itertuples(index=False):
+        ax.scatter(row.gflops, row.latency_ms, color=FAMILY_COLOURS[row.family], s=60)
+        ax.annotate(f"{row.model} ({row.frames}x{row.image_size}x{row.image_size})", (row.gflops, row.latency_ms),
+                    textcoords="offset points", xytext=(5, 4), fontsize=8)
+    for family, colour in FAMILY_COLOURS.items():
+        if family in set(timed["family"]):
+            ax.scatter([], [], color=colour, label=family)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.margins(x=0.3, y=0.2)
+    ax.legend(loc="lower right")
+    ax.set_xlabel("GFLOPs per clip (2 x multiply-adds)")
+    ax.set_ylabel(f"CPU latency, batch 1 (ms, {backend})")
+    clip = "published inputs" if same_input is None else f"all at {same_input[0]}x{same_input[1]}x{same_input[1]}"
+    ax.set_title(f"Runtime vs FLOPs on this CPU ({clip})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.figure.tight_layout()
+    return ax
