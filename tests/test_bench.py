@@ -293,3 +293,43 @@ def test_models_too_large_to_convert_are_listed_with_the_reason(monkeypatch):
                                runs=1, threads=1, flops=1)
     assert [row["runtime"] for row in rows] == ["onnxruntime", "litert"]
     assert all(row["median_ms"] is None and "not converted" in row["error"] for row in rows)
+
+
+def _throughput_run(executor, mode, workers, threads, per_hour, share=0.3):
+    return {"executor": executor, "mode": mode, "workers": workers, "threads_per_worker": threads,
+            "candidates_per_hour": per_hour, "share_outside_steady_training": share, "median_candidate_s": 3.0,
+            "median_timings_s": {"first_step_s": 3.0, "eval_s": 2.0, "fit_s": 23.0}}
+
+
+def test_throughput_summary_and_aims_compare_workers_modes_and_the_machine(tmp_path):
+    from videonas.bench import aims, throughput
+
+    smoke = [_throughput_run("process per candidate", "graph", 2, 1, 800.0),
+             _throughput_run("persistent workers", "graph", 1, 2, 700.0),
+             _throughput_run("persistent workers", "graph", 2, 1, 1000.0),
+             _throughput_run("persistent workers", "graph", 1, 1, 500.0),
+             _throughput_run("persistent workers", "torch", 2, 1, 3400.0)]
+    default = [_throughput_run("persistent workers", "graph", 2, 1, 190.0, share=0.08)]
+    payload = throughput.summary([{"profile": "smoke", "runs": smoke}, {"profile": "default", "runs": default}],
+                                 ceiling={"speedup": 1.5})
+    values = {row["label"]: row["value"] for row in payload["headline"]}
+    assert values["smoke: persistent workers (torch) vs a process per candidate, 2 worker(s): candidates per hour"] \
+        == "4.2x"
+    assert values["smoke: 2 workers x 1 thread vs 1 worker x 1 thread(s) (persistent, graph)"] == "2.00x"
+    assert values["smoke: 2 workers x 1 thread vs 1 worker x 2 thread(s) (persistent, graph)"] == "1.43x"
+    assert values["machine: one single-thread kernel in 2 processes at once vs 1 (work per second)"] == "1.50x"
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "throughput.json").write_text(json.dumps(payload))
+    rows = {row["label"]: row for row in aims.run(reports_dir=tmp_path)["headline"]}
+    assert rows["smoke budget: >= 4x the candidates per hour of a process per candidate"]["value"] == \
+        "met: 4.2x (torch on persistent workers)"
+    assert rows["default budget: <= 10% of a candidate's time outside steady training"]["value"] == "met: 8%"
+    two = rows["smoke budget: 2 workers >= 1.8x one (one thread each)"]
+    assert two["value"] == "met: 2.00x" and "default budget: 2 workers >= 1.8x one (one thread each)" not in rows
+
+
+def test_machine_ceiling_times_one_and_two_processes():
+    from videonas.bench import throughput
+
+    result = throughput.machine_ceiling(repeats=20, trials=1)
+    assert len(result["alone_s"]) == len(result["pair_s"]) == 1 and 0 < result["speedup"] < 4

@@ -63,3 +63,24 @@ def test_scaling_chains_and_verdicts_compare_the_named_variants():
     width, compound = tvn.scaling_verdicts(runs, phi=2)
     assert width.estimate == pytest.approx(20.0) and width.verdict == "supported"
     assert compound.estimate == pytest.approx(10.0) and compound.verdict == "supported"  # against width, the best
+
+
+def test_hand_made_comparison_reads_scores_latency_and_verdicts_by_label():
+    def result(value):
+        return TrialResult(fitness=0.5, metrics={"test": {"accuracy": value}})
+
+    runs = VariantRuns({**{("found TVN", "same input", s): result(0.60 + 0.01 * s) for s in range(6)},
+                        **{("R(2+1)D-18 x0.25", "same input", s): result(0.62 + 0.01 * s) for s in range(6)}})
+    latency = [{"variant": "found TVN", "latency_ms": 0.5}, {"variant": "R(2+1)D-18 x0.25", "latency_ms": 20.0},
+               {"variant": "TVN-1", "latency_ms": 9.0}]
+    hand_made = tvn.HandMade(runs=runs, latency=latency, tvn_label="found TVN", baselines=["R(2+1)D-18 x0.25"],
+                             presets=["TVN-1"])
+    references = {row["label"]: row for row in hand_made.references()}
+    assert references["TVN-1"]["accuracy"] is None and references["TVN-1"]["group"] == "TVN presets"
+    assert references["found TVN"]["accuracy"] == pytest.approx(0.625)
+    assert references["R(2+1)D-18 x0.25"]["group"] == "retrained, mean test"
+    table = hand_made.table()
+    assert list(table["variant"]) == ["found TVN", "R(2+1)D-18 x0.25", "TVN-1"]
+    accuracy, speed = hand_made.verdicts()
+    assert "(R(2+1)D-18 x0.25, same input)" in accuracy.question and accuracy.estimate == pytest.approx(-2.0)
+    assert speed.estimate == pytest.approx(40.0)

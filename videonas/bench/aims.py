@@ -1,6 +1,6 @@
 """The benchmark's aims side by side with what the other sections measured: met or missed, by how much, and why.
 
-It reads ``reports/bench/{latency,search}.json`` (written earlier in the same ``make bench``) and measures nothing
+It reads ``reports/bench/{latency,search,throughput}.json`` (written earlier in the same ``make bench``) and measures nothing
 itself, so it runs last and costs nothing. An aim whose figures are missing says "not measured".
 """
 
@@ -20,15 +20,15 @@ def run(*, quick: bool = False, reports_dir: str | Path | None = None) -> dict[s
     from videonas import report
 
     folder = Path(reports_dir or report.project_root() / "reports") / "bench"
-    latency, search = (_load(folder / f"{name}.json") for name in ("latency", "search"))
-    rows = [*_speed_rows(latency), *_search_rows(search)]
+    latency, search, throughput = (_load(folder / f"{name}.json") for name in ("latency", "search", "throughput"))
+    rows = [*_speed_rows(latency), *_search_rows(search), *_throughput_rows(throughput)]
     missed = [row["label"] for row in rows if row["value"].startswith("missed")]
     conclusion = (f"{len(rows) - len(missed) - sum(r['value'] == 'not measured' for r in rows)} of {len(rows)} aims met"
                   + (f"; missed: {', '.join(missed)}." if missed else "."))
     if quick:
         conclusion = "Quick run (figures from quick sections are not meaningful). " + conclusion
     return {"title": "Aims: met or missed, and what limits them", "headline": rows, "conclusion": conclusion,
-            "extra": {"sources": [str(folder / "latency.json"), str(folder / "search.json")]}}
+            "extra": {"sources": [str(folder / f"{name}.json") for name in ("latency", "search", "throughput")]}}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -130,4 +130,46 @@ def _search_rows(search: dict[str, Any]) -> list[dict[str, Any]]:
                             "2 cores shared by the driver and both workers; one worker already uses both cores "
                             "for its threads" + ("; Ray adds scheduling and object-store round trips" if kind == "ray"
                                                  else "")))
+    return out
+
+
+def _throughput_rows(throughput: dict[str, Any]) -> list[dict[str, Any]]:
+    """The search-throughput issue's three aims, from the throughput section's runs."""
+    extra = throughput.get("extra") or {}
+    profiles = {p["profile"]: p["runs"] for p in extra.get("profiles", [])}
+    ceiling = (extra.get("machine_ceiling") or {}).get("speedup")
+
+    def find(runs, executor, workers, threads=None, mode="graph"):
+        return next((r for r in runs if (r["executor"], r["mode"], r["workers"]) == (executor, mode, workers)
+                     and threads in (None, r["threads_per_worker"])), None)
+
+    out = []
+    smoke = profiles.get("smoke", [])
+    fresh = find(smoke, "process per candidate", 2)
+    warm = [r for r in smoke if r["executor"] == "persistent workers" and r["workers"] == 2]
+    if fresh and warm:
+        best = max(warm, key=lambda r: r["candidates_per_hour"])
+        gain = best["candidates_per_hour"] / fresh["candidates_per_hour"]
+        out.append(_row("smoke budget: >= 4x the candidates per hour of a process per candidate", gain >= 4,
+                        f"{gain:.1f}x ({best['mode']} on persistent workers)",
+                        f"a smoke candidate trains for about a second; what is left per candidate is building the "
+                        f"model, the first step and scoring val and test ({best['median_candidate_s']:.1f} s median)"))
+    else:
+        out.append(_row("smoke budget: >= 4x the candidates per hour of a process per candidate", None, "", ""))
+    default = find(profiles.get("default", []), "persistent workers", 2)
+    share = default and default["share_outside_steady_training"]
+    timings = (default or {}).get("median_timings_s", {})
+    out.append(_row("default budget: <= 10% of a candidate's time outside steady training", None if share is None
+                    else share <= 0.1, "" if share is None else f"{share:.0%}",
+                    f"per candidate, tracing a new architecture's first step ({timings.get('first_step_s', 0):.1f} s) "
+                    f"and scoring val and test ({timings.get('eval_s', 0):.1f} s) against "
+                    f"{timings.get('fit_s', 0) - timings.get('first_step_s', 0):.0f} s of steady training"))
+    for name, runs in profiles.items():
+        one, two = find(runs, "persistent workers", 1, 1), find(runs, "persistent workers", 2)
+        if one and two:
+            speedup = two["candidates_per_hour"] / one["candidates_per_hour"]
+            out.append(_row(f"{name} budget: 2 workers >= 1.8x one (one thread each)", speedup >= 1.8,
+                            f"{speedup:.2f}x", "this machine gives two processes "
+                            + (f"{ceiling:.2f}x the work of one on a fixed single-thread kernel" if ceiling else
+                               "an unmeasured share of its 2 cores") + "; the driver shares the cores too"))
     return out

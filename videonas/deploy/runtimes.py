@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -86,7 +87,9 @@ def convert(model, *, runtime: str, path: str | Path) -> Path:
     if runtime == "keras":
         model.save(path)
     elif runtime == "onnxruntime":
-        model.export(str(path), format="onnx", verbose=False)
+        with warnings.catch_warnings():  # Keras' bundled tf2onnx asks numpy for np.object: a FutureWarning per export
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export")
+            model.export(str(path), format="onnx", verbose=False)
     else:
         import tensorflow
 

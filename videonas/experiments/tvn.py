@@ -1,5 +1,6 @@
-"""What the TVN ablation notebooks share: the base network, its frame-count and scaling variants, per-kind tasks and
-the cost of each variant (parameters, FLOPs and latency on the runtime it would ship on)."""
+"""What the TVN notebooks share: the base network, its frame-count and scaling variants, per-kind tasks, the cost of
+each variant (parameters, FLOPs and latency on the runtime it would ship on) and the found TVN against hand-made
+networks at its own input."""
 
 from __future__ import annotations
 
@@ -132,6 +133,60 @@ def against_baselines(runs: Any, latency: Sequence[Mapping[str, Any]], *, tvn_la
                         claims.ask_exact("tvn_speed", a=ms[name], b=ms[tvn_label])):
             verdicts.append(dataclasses.replace(verdict, question=f"{verdict.question[:-1]} ({name}, same input)?"))
     return verdicts
+
+
+@dataclasses.dataclass
+class HandMade:
+    """The found TVN and hand-made baselines retrained over seeds at the found TVN's input (``runs``), and the cost
+    of each (``latency``: those networks at that input, then the published presets at the embedded input)."""
+
+    runs: Any
+    latency: list[dict[str, Any]]
+    tvn_label: str
+    baselines: list[str]
+    presets: list[str]
+
+    def table(self) -> Any:
+        """Cost and mean test accuracy of each network, one row each (presets are timed, not trained)."""
+        import pandas
+
+        return pandas.DataFrame(self.latency).merge(pandas.DataFrame(self.runs.table()), on="variant", how="left",
+                                                    suffixes=("", " trained"))
+
+    def references(self) -> list[dict[str, Any]]:
+        """The networks as labelled points of an accuracy-latency plot (``plots.pareto.plot_pareto``)."""
+        scores = {row["variant"]: row["mean test"] for row in self.runs.table()}
+        return [{"label": row["variant"], "latency_ms": row["latency_ms"], "accuracy": scores.get(row["variant"]),
+                 "group": "TVN presets" if row["variant"] in self.presets else "retrained, mean test"}
+                for row in self.latency]
+
+    def verdicts(self, *, task: str = "same input") -> list[Any]:
+        return against_baselines(self.runs, self.latency, tvn_label=self.tvn_label, baselines=self.baselines,
+                                 task=task)
+
+
+def against_hand_made(found: TVNGenome, *, task: Mapping[str, Any], seeds: Sequence[int], budget: Mapping[str, Any],
+                      baselines: Sequence[str], width: float, presets: Sequence[str], preset_image_size: int,
+                      num_classes: int, runtime: str, runs: int, threads: int | None, executor: Any = "subprocess",
+                      executor_options: Mapping[str, Any] | None = None) -> HandMade:
+    """Same input, same recipe: ``found`` and each baseline (at ``width``) trained over ``seeds`` at the found TVN's
+    input with ``budget``, timed on ``runtime`` at that input; the ``presets`` timed at ``preset_image_size``."""
+    from videonas.experiments.variants import train_variants
+    from videonas.genome import published
+
+    same_input = {**task, "num_frames": found.num_frames, "image_size": found.image_size,
+                  "frame_stride": found.frame_stride}
+    contenders = [Variant("found TVN", genome=found),
+                  *[Variant(f"{name} x{width:g}", model=name, model_options={"width_multiplier": width})
+                    for name in baselines]]
+    trained = train_variants(contenders, tasks={"same input": same_input}, seeds=seeds, budget=budget,
+                             executor=executor, executor_options=executor_options)
+    latency = costs(contenders, num_classes=num_classes, runtime=runtime, runs=runs, threads=threads,
+                    num_frames=found.num_frames, image_size=found.image_size)
+    latency += costs([Variant(name, genome=at_input(published.load(name), image_size=preset_image_size))
+                      for name in presets], num_classes=num_classes, runtime=runtime, runs=runs, threads=threads)
+    return HandMade(runs=trained, latency=latency, tvn_label=contenders[0].label,
+                    baselines=[variant.label for variant in contenders[1:]], presets=list(presets))
 
 
 def frames_verdicts(runs: Any, *, tasks: Sequence[str], frame_counts: Sequence[int]) -> list[Any]:

@@ -20,11 +20,16 @@ from videonas.search.store import TrialResult
 class TrialActor:
     """Trains candidates one after another in one Ray worker process."""
 
+    served = 0
+
     def run(self, function: str, genome: Any, seed: int, options: Mapping[str, Any]) -> TrialResult:
-        from videonas.search.worker import reset_between_candidates, rss_mib
+        from videonas.search.worker import freeze_imported_heap, reset_between_candidates, rss_mib
 
         result = call_trial(function, genome, seed, options)
         reset_between_candidates()
+        self.served += 1
+        if self.served == 1:
+            freeze_imported_heap()
         result.metrics = {**(result.metrics or {}), "worker": {"rss_mib": round(rss_mib(), 1)}}
         return result
 

@@ -42,11 +42,21 @@ def rss_mib() -> float:
 
 
 def reset_between_candidates() -> None:
-    """Drop what the last candidate left: Keras' global state (graphs, layer-name counters) and unreachable objects."""
+    """Drop what the last candidate left: Keras' global state (graphs, layer-name counters) and unreachable objects
+    (``clear_session`` collects them itself: one full collection, not two)."""
     keras = sys.modules.get("keras")
     if keras is not None:
         keras.backend.clear_session()
-    gc.collect()
+    else:
+        gc.collect()
+
+
+def freeze_imported_heap() -> None:
+    """Move every object alive now (the imported TensorFlow/Keras/torch stack, half a million objects) out of the
+    garbage collector's view: a full collection then takes milliseconds instead of about 0.3 s, and a worker runs
+    several per candidate (``clear_session``, and Python's own). Called once, after the first candidate's reset, so
+    what is frozen is what every later candidate shares; objects freed by reference counting are still freed."""
+    gc.freeze()
 
 
 def main() -> None:
@@ -69,7 +79,10 @@ def main() -> None:
         result = call_trial(job["function"], pickle.loads(job["genome"]), job["seed"], job["options"])
         served += 1
         reset_between_candidates()
-        result.metrics = {**(result.metrics or {}), "worker": {"served": served, "rss_mib": round(rss_mib(), 1)}}
+        if served == 1:
+            freeze_imported_heap()
+        result.metrics = {**(result.metrics or {}), "worker": {"served": served, "rss_mib": round(rss_mib(), 1),
+                                                               "frozen_objects": gc.get_freeze_count()}}
         temporary = job["result_path"] + ".tmp"
         with open(temporary, "wb") as handle:
             pickle.dump(result, handle)
