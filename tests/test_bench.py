@@ -286,9 +286,10 @@ def test_data_bench_reports_vfr_clips_per_second(tmp_path):
 def test_models_too_large_to_convert_are_listed_with_the_reason(monkeypatch):
     from videonas import models
     from videonas.bench import deploy
+    from videonas.deploy import runtimes
 
     model = models.create_model("tvn-1", num_classes=3, num_frames=2, image_size=32)
-    monkeypatch.setattr(deploy, "MAX_CONVERT_PARAMS", 1000)
+    monkeypatch.setattr(runtimes, "MAX_CONVERT_PARAMS", 1000)
     rows = deploy.runtime_rows(model, {"model": "TVN-1", "clip": "2x32x32"}, runtimes=["onnxruntime", "litert"],
                                runs=1, threads=1, flops=1)
     assert [row["runtime"] for row in rows] == ["onnxruntime", "litert"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from videonas import models
 from videonas.experiments import tvn
 from videonas.experiments.variants import VariantRuns
 from videonas.search.store import TrialResult
@@ -44,6 +45,17 @@ def test_costs_are_the_built_models_counts():
     assert "latency_ms" not in rows[0]
 
 
+def test_costs_give_a_reason_not_a_conversion_for_models_too_large_to_convert(monkeypatch):
+    from videonas.deploy import runtimes
+
+    monkeypatch.setattr(runtimes, "MAX_CONVERT_PARAMS", 1000)
+    (row,) = tvn.costs(tvn.frame_variants(tvn.FRAMES_TVN, [2]), num_classes=13, runtime="onnxruntime")
+    assert row["latency_ms"] is None and row["runtime"] == "onnxruntime" and "not converted" in row["note"]
+    model = models.build_model(tvn.FRAMES_TVN, num_classes=13)
+    with pytest.raises(ValueError, match="not converted"):
+        runtimes.convert(model, runtime="onnxruntime", path="unused.onnx")
+
+
 def test_best_of_takes_each_seeds_maximum():
     def result(value):
         return TrialResult(fitness=0.5, metrics={"test": {"accuracy": value}})
@@ -72,15 +84,15 @@ def test_hand_made_comparison_reads_scores_latency_and_verdicts_by_label():
     runs = VariantRuns({**{("found TVN", "same input", s): result(0.60 + 0.01 * s) for s in range(6)},
                         **{("R(2+1)D-18 x0.25", "same input", s): result(0.62 + 0.01 * s) for s in range(6)}})
     latency = [{"variant": "found TVN", "latency_ms": 0.5}, {"variant": "R(2+1)D-18 x0.25", "latency_ms": 20.0},
-               {"variant": "TVN-1", "latency_ms": 9.0}]
+               {"variant": "TVN-1", "latency_ms": 9.0}, {"variant": "TVN-2", "latency_ms": None, "note": "too large"}]
     hand_made = tvn.HandMade(runs=runs, latency=latency, tvn_label="found TVN", baselines=["R(2+1)D-18 x0.25"],
-                             presets=["TVN-1"])
+                             presets=["TVN-1", "TVN-2"])
     references = {row["label"]: row for row in hand_made.references()}
     assert references["TVN-1"]["accuracy"] is None and references["TVN-1"]["group"] == "TVN presets"
     assert references["found TVN"]["accuracy"] == pytest.approx(0.625)
-    assert references["R(2+1)D-18 x0.25"]["group"] == "retrained, mean test"
+    assert references["R(2+1)D-18 x0.25"]["group"] == "retrained, mean test" and "TVN-2" not in references
     table = hand_made.table()
-    assert list(table["variant"]) == ["found TVN", "R(2+1)D-18 x0.25", "TVN-1"]
+    assert list(table["variant"]) == ["found TVN", "R(2+1)D-18 x0.25", "TVN-1", "TVN-2"]
     accuracy, speed = hand_made.verdicts()
     assert "(R(2+1)D-18 x0.25, same input)" in accuracy.question and accuracy.estimate == pytest.approx(-2.0)
     assert speed.estimate == pytest.approx(40.0)

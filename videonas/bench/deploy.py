@@ -12,9 +12,6 @@ from typing import Any, Sequence
 
 BASELINE = "R(2+1)D-18"
 AIM_RATIO = 100.0
-# Converting to ONNX / LiteRT holds many copies of the weights: TVN-2 (109M parameters) took the bench past 24 GiB and
-# the OOM killer ended it. Larger models are listed with the reason instead of converted.
-MAX_CONVERT_PARAMS = 40_000_000
 log = logging.getLogger(__name__)
 
 
@@ -30,16 +27,17 @@ def timed_row(common: dict[str, Any], timing: dict[str, Any], *, params: int, fl
 def runtime_rows(model, common: dict[str, Any], *, runtimes: Sequence[str], runs: int, threads: int,
                  flops: int) -> list[dict[str, Any]]:
     """``model`` timed on each deploy runtime with Keras' thread count; a model that does not convert (or is too
-    large to convert here, ``MAX_CONVERT_PARAMS``) is a row with its reason and no figure."""
+    large to convert here, ``deploy.runtimes.MAX_CONVERT_PARAMS``) is a row with its reason and no figure."""
     from videonas import measure
+    from videonas.deploy import runtimes as deploy_runtimes
 
     rows = []
     params = measure.count_params(model)
+    too_large = deploy_runtimes.too_large_to_convert(model)
     for runtime in runtimes:
         row = {**common, "runtime": runtime}
-        if params > MAX_CONVERT_PARAMS:
-            rows.append({**row, "median_ms": None, "error": f"not converted: {params / 1e6:.1f}M parameters > "
-                         f"{MAX_CONVERT_PARAMS / 1e6:.0f}M, whose conversion does not fit in this machine's memory"})
+        if too_large:
+            rows.append({**row, "median_ms": None, "error": too_large})
             continue
         try:
             timing = measure.measure_latency(model, runs=runs, warmup=3, runtime=runtime, threads=threads)

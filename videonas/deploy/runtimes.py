@@ -19,6 +19,18 @@ import numpy
 RUNTIMES = ("keras", "onnxruntime", "litert")
 SUFFIXES = {"keras": ".keras", "onnxruntime": ".onnx", "litert": ".tflite"}
 _MODULES = {"keras": (), "onnxruntime": ("onnxruntime", "onnx", "tf2onnx"), "litert": ("ai_edge_litert",)}
+# Converting to ONNX / LiteRT holds many copies of the weights: TVN-2 (109M parameters) took a process past 24 GiB
+# and the OOM killer ended it (the bench, then a notebook's kernel). Larger models are refused with the reason.
+MAX_CONVERT_PARAMS = 40_000_000
+
+
+def too_large_to_convert(model) -> str | None:
+    """Why ``model`` is not converted on this machine (``MAX_CONVERT_PARAMS``), or ``None`` when it is converted."""
+    params = int(sum(int(numpy.prod(v.shape)) for v in model.weights))
+    if params <= MAX_CONVERT_PARAMS:
+        return None
+    return (f"not converted: {params / 1e6:.1f}M parameters > {MAX_CONVERT_PARAMS / 1e6:.0f}M, whose conversion does "
+            "not fit in this machine's memory")
 
 
 def check_runtime(field: str, value: Any) -> str:
@@ -84,6 +96,9 @@ def convert(model, *, runtime: str, path: str | Path) -> Path:
     if runtime != "keras" and keras.backend.backend() != "tensorflow":
         # torch: Keras' ONNX route (torch.onnx) fails on its channels-last convs; LiteRT needs litert-torch.
         raise ValueError(f"runtime {runtime!r} converts on the tensorflow backend, got {keras.backend.backend()!r}")
+    reason = None if runtime == "keras" else too_large_to_convert(model)
+    if reason:
+        raise ValueError(f"model {model.name!r} for runtime {runtime!r}: {reason}")
     if runtime == "keras":
         model.save(path)
     elif runtime == "onnxruntime":

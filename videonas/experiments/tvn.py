@@ -95,11 +95,12 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
           threads: int | None = None, num_frames: int | None = None, image_size: int | None = None
           ) -> list[dict[str, Any]]:
     """Parameters and FLOPs (deterministic) of each variant, and its batch-1 latency on ``runtime`` (median of
-    ``runs``; ``None``: no timing). A genome brings its own input; a named model is built at ``num_frames`` x
+    ``runs``; ``None``: no timing; a model too large to convert for a deploy runtime gets ``None`` and a note). A genome brings its own input; a named model is built at ``num_frames`` x
     ``image_size``."""
     import keras
 
     from videonas import measure, models
+    from videonas.deploy import runtimes
 
     rows = []
     for variant in variants:
@@ -112,7 +113,10 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
         shape = model.inputs[0].shape
         row: dict[str, Any] = {"variant": variant.label, "input": f"{shape[1]}x{shape[2]}px",
                                "params": measure.count_params(model), "MFLOPs": measure.count_flops(model) / 1e6}
-        if runtime is not None:
+        too_large = None if runtime in (None, "keras") else runtimes.too_large_to_convert(model)
+        if too_large:  # a row without a figure, saying why, rather than a kernel killed for memory
+            row.update(latency_ms=None, runtime=runtime, note=too_large)
+        elif runtime is not None:
             timing = measure.measure_latency(model, runs=runs, runtime=runtime, threads=threads)
             row.update(latency_ms=float(timing["median_ms"]), runtime=runtime)
         rows.append(row)
@@ -158,7 +162,7 @@ class HandMade:
         scores = {row["variant"]: row["mean test"] for row in self.runs.table()}
         return [{"label": row["variant"], "latency_ms": row["latency_ms"], "accuracy": scores.get(row["variant"]),
                  "group": "TVN presets" if row["variant"] in self.presets else "retrained, mean test"}
-                for row in self.latency]
+                for row in self.latency if row.get("latency_ms") is not None]
 
     def verdicts(self, *, task: str = "same input") -> list[Any]:
         return against_baselines(self.runs, self.latency, tvn_label=self.tvn_label, baselines=self.baselines,
