@@ -66,13 +66,24 @@ def test_write_results_refuses_missing_figure(tmp_path):
         report.write_results(tmp_path, title="t", question="q", headline=[], conclusion="c", figures=["missing.png"])
 
 
-def test_load_parameters_reads_the_profile_file(tmp_path):
+def test_load_parameters_reads_the_profile_file_and_names_unknown_keys(tmp_path):
+    _notebook(tmp_path / "exp.ipynb", "print(score)")
     (tmp_path / "params" / "default").mkdir(parents=True)
-    (tmp_path / "params" / "default" / "exp.yaml").write_text("budget: 3\nname: x\n")
-    assert runner.load_parameters(tmp_path, "exp", "default") == {"budget": 3, "name": "x"}
+    (tmp_path / "params" / "default" / "exp.yaml").write_text("score: 3\noutput_dir: x\n")
+    assert runner.load_parameters(tmp_path, "exp", "default") == {"score": 3, "output_dir": "x"}
     assert runner.load_parameters(tmp_path, "exp", "smoke") == {}
     with pytest.raises(ValueError, match="profile must be one of .* got 'huge'"):
         runner.load_parameters(tmp_path, "exp", "huge")
+    (tmp_path / "params" / "default" / "exp.yaml").write_text("scores: 3\n")
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['scores'\]"):
+        runner.load_parameters(tmp_path, "exp", "default")
+
+
+@pytest.mark.parametrize("profile", ["default", "paper"])
+def test_every_shipped_profile_file_names_only_notebook_parameters(profile):
+    notebooks = report.project_root() / "notebooks"
+    for name in runner.notebook_names(notebooks):
+        runner.load_parameters(notebooks, name, profile)
 
 
 @pytest.mark.slow

@@ -57,7 +57,27 @@ def load_parameters(notebooks_dir: Path, name: str, profile: str) -> dict[str, A
     parameters = yaml.safe_load(path.read_text()) or {}
     if not isinstance(parameters, dict):
         raise ValueError(f"{path} must hold a mapping of parameter names to values, got {type(parameters).__name__}")
+    known = parameter_names(notebooks_dir / f"{name}.ipynb")
+    unknown = sorted(set(parameters) - known)
+    if unknown:  # Papermill would only warn and inject them: a typo would leave the notebook's smoke value in place
+        raise ValueError(f"{path}: unknown parameter(s) {unknown}; {name}'s parameters cell defines {sorted(known)}")
     return parameters
+
+
+def parameter_names(notebook_path: Path) -> set[str]:
+    """The names the notebook's ``parameters``-tagged cell assigns."""
+    import ast
+
+    import nbformat
+
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    names: set[str] = set()
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    names.add(node.id)
+    return names
 
 
 def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: Path) -> dict[str, Any]:
