@@ -32,3 +32,10 @@ def test_ask_exact_for_deterministic_costs():
 def test_an_unknown_question_is_named():
     with pytest.raises(ValueError, match="question must be one of .* got 'tvn_magic'"):
         claims.ask("tvn_magic", a=[1.0], b=[1.0])
+
+
+def test_competitive_accuracy_is_a_floor_not_a_band():
+    """A TVN far more accurate than the baseline supports "competitive accuracy"; one far below contradicts it."""
+    better = claims.ask("tvn_accuracy_vs_big", a={s: 60.0 + s % 2 for s in range(6)}, b={s: 30.0 for s in range(6)})
+    worse = claims.ask("tvn_accuracy_vs_big", a={s: 60.0 for s in range(6)}, b={s: 70.0 + s % 2 for s in range(6)})
+    assert (better.verdict, worse.verdict) == ("supported", "contradicted")

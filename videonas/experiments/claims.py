@@ -81,9 +81,11 @@ QUESTIONS = {question.key: question for question in (
     _question("tvn_speed", "Is a TVN much faster than a large video network on the same CPU?",
               "TVNs run in 37-100 ms on a CPU where prior models need 2000+ ms: at least 10x faster",
               ("large network latency", "TVN latency"), unit="x", kind="ratio_at_least", margin=10.0),
-    _question("tvn_accuracy_vs_big", "Is a TVN about as accurate as a large video network?",
-              "TVNs reach competitive accuracy: within 3 points", ("TVN", "large network"), kind="equivalent",
-              margin=3.0),
+    # Non-inferiority, not equivalence: "competitive" is a floor, so a TVN far more accurate than the baseline
+    # supports the claim rather than breaking a "within 3 points" band.
+    _question("tvn_accuracy_vs_big", "Is a TVN at least about as accurate as a large video network?",
+              "TVNs reach competitive accuracy: at most 3 points below", ("TVN", "large network"), kind="greater",
+              margin=-3.0),
 )}
 
 
