@@ -1,7 +1,7 @@
 """The benchmark's aims side by side with what the other sections measured: met or missed, by how much, and why.
 
-It reads ``reports/bench/{latency,search,throughput}.json`` (written earlier in the same ``make bench``) and measures nothing
-itself, so it runs last and costs nothing. An aim whose figures are missing says "not measured".
+It reads ``reports/bench/{latency,search,throughput}.json`` (written earlier in the same ``make bench``) and
+measures nothing itself, so it runs last and costs nothing. An aim whose figures are missing says "not measured".
 """
 
 from __future__ import annotations
