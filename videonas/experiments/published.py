@@ -121,9 +121,9 @@ def findings(counts: Any, timed: Any, gpu_ms: Mapping[str, float], *, same_input
     if "TVN-1" in by_model.index:
         others = counts[counts["family"] != "tvn"].sort_values("gflops")
         if len(others):
+            low, high = others.iloc[0], others.iloc[-1]
             parts.append(f"at published inputs TVN-1 needs {by_model.loc['TVN-1', 'gflops']:.1f} GFLOPs, against "
-                         f"{others.iloc[0]['gflops']:.1f} ({others.iloc[0]['model']}) to {others.iloc[-1]['gflops']:.0f} "
-                         f"({others.iloc[-1]['model']}) for the others")
+                         f"{low['gflops']:.1f} ({low['model']}) to {high['gflops']:.0f} ({high['model']}) for the others")
     parts.append("GPU: " + (", ".join(f"{n} {ms:.1f} ms" for n, ms in gpu_ms.items()) if gpu_ms
                             else "not measured (no GPU in this run)"))
     return headline, ". ".join(p[0].upper() + p[1:] for p in parts) + "."

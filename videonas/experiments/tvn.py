@@ -95,8 +95,8 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
           threads: int | None = None, num_frames: int | None = None, image_size: int | None = None
           ) -> list[dict[str, Any]]:
     """Parameters and FLOPs (deterministic) of each variant, and its batch-1 latency on ``runtime`` (median of
-    ``runs``; ``None``: no timing; a model too large to convert for a deploy runtime gets ``None`` and a note). A genome brings its own input; a named model is built at ``num_frames`` x
-    ``image_size``."""
+    ``runs``; ``None``: no timing; a model too large to convert for a deploy runtime gets ``None`` and a note). A
+    genome brings its own input; a named model is built at ``num_frames`` x ``image_size``."""
     import keras
 
     from videonas import measure, models
