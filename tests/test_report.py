@@ -245,7 +245,9 @@ def test_results_carry_verdicts_and_old_results_still_read(tmp_path):
     with pytest.raises(ValueError, match=r"results.verdicts\[1\]: verdict.verdict must be one of"):
         report.Results.read(path)
     committed = sorted((report.project_root() / "reports").glob("*/results.json"))
-    assert committed and all(report.Results.read(p).verdicts == [] for p in committed)
+    assert committed, "no committed results to read"
+    for results_path in committed:  # every committed results file still reads, whatever release wrote it
+        assert report.Results.read(results_path).title, results_path
 
 
 def _experiment(reports: Path, name: str, **results) -> None:
@@ -276,9 +278,12 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
 def test_committed_reports_still_build_an_index(tmp_path):
     shutil.copytree(report.project_root() / "reports", tmp_path / "reports")
     text = report.build_index(tmp_path / "reports", profile="default").read_text()
-    answered = [path for path in (tmp_path / "reports").glob("*/results.json") if report.Results.read(path).verdicts]
-    assert text.count("measurements, no comparison") == len(list((tmp_path / "reports").glob("*/run.json"))) - \
-        len(answered)
+    folders = [path.parent for path in (tmp_path / "reports").glob("*/run.json")]
+    with_results = [folder for folder in folders if (folder / "results.json").is_file()]
+    unanswered = [folder for folder in with_results if not report.Results.read(folder / "results.json").verdicts]
+    assert folders
+    assert text.count("measurements, no comparison") == len(unanswered)
+    assert text.count("no verdict yet") == len(folders) - len(with_results)
 
 
 _TF_NOISE = (
