@@ -70,9 +70,11 @@ QUESTIONS = {question.key: question for question in (
               ("many frames", "few frames"), kind="equivalent", margin=5.0),
     _question("tvn_frames_motion_rising", "On motion classes, do more frames raise accuracy?",
               "on motion-based data (Charades) the search picks more frames", ("many frames", "few frames")),
+    # Non-superiority: "hardly more accurate" bounds what 16 frames can add; a forced search that does worse than the
+    # free one supports the claim rather than breaking a two-sided band.
     _question("tvn_frames_forced16", "Does forcing a TVN search to 16 frames buy accuracy?",
-              "TVN-16 frames is slower and hardly more accurate than the free search (MiT): within 5 points",
-              ("search forced to 16 frames", "free search"), kind="equivalent", margin=5.0),
+              "TVN-16 frames is slower and hardly more accurate than the free search (MiT): at most 5 points better",
+              ("free search", "search forced to 16 frames"), kind="greater", margin=-5.0),
     _question("tvn_scaling_width_vs_depth", "Does scaling width beat scaling depth at equal FLOPs?",
               "width helps more than depth, as EfficientNet found", ("width-scaled", "depth-scaled")),
     _question("tvn_scaling_compound", "Does compound scaling beat the best single-dimension scaling?",
