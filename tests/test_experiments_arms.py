@@ -80,3 +80,24 @@ def test_first_round_is_fixed_by_the_seed_and_uses_the_arms_space():
     first = first_round(arm, space=SPACE, seed=3, batch_size=2)
     assert [g.key for g in first] == [g.key for g in first_round(arm, space=SPACE, seed=3, batch_size=2)]
     assert all(max(g.values) <= 1 for g in first_round(narrow, space=SPACE, seed=3, batch_size=4))
+
+
+def test_first_rounds_list_each_arm_and_seed_with_an_optional_description():
+    from videonas.experiments.arms import first_round, first_rounds
+
+    arms = [Arm("evolution", "tvn", {"population_size": 2}), Arm("random", "random")]
+    text = first_rounds(arms, space=SPACE, seeds=[0, 1], batch_size=2, describe=lambda g: f"sum {sum(g.values)}")
+    lines = text.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["evolution seed 0", "evolution seed 1", "random seed 0",
+                                                      "random seed 1"]
+    first = first_round(arms[1], space=SPACE, seed=1, batch_size=2)
+    assert lines[3] == "random seed 1: " + ", ".join(f"{g.key} (sum {sum(g.values)})" for g in first)
+    assert first_rounds(arms, space=SPACE, seeds=[0, 1], batch_size=2, describe=None) != text
+
+
+def test_overall_best_returns_the_genome_and_top_score_the_best_test(tmp_path):
+    runs = _runs(tmp_path, seeds=(0, 1))
+    seed, trial, genome = runs.overall_best("evolution")
+    assert trial.fitness == max(best.fitness for best in runs.best("evolution").values())
+    assert runs.best("evolution")[seed] == trial and genome.key == trial.genome_key
+    assert runs.top_score("random") == pytest.approx(max(runs.scores("random").values()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from videonas import models
-from videonas.experiments import tvn
+from videonas.experiments import claims, tvn
 from videonas.experiments.variants import VariantRuns
 from videonas.search.store import TrialResult
 
@@ -96,3 +96,45 @@ def test_hand_made_comparison_reads_scores_latency_and_verdicts_by_label():
     accuracy, speed = hand_made.verdicts()
     assert "(R(2+1)D-18 x0.25, same input)" in accuracy.question and accuracy.estimate == pytest.approx(-2.0)
     assert speed.estimate == pytest.approx(40.0)
+
+
+class _Searches:
+    """Per-seed test scores by arm, answering like ``ArmRuns``."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def verdict(self, key, *, a, b):
+        return claims.ask_scores(key, a=dict(enumerate(self.scores[a])), b=dict(enumerate(self.scores[b])))
+
+    def top_score(self, label):
+        return max(self.scores[label])
+
+
+def test_search_and_frames_answers_judge_the_named_arms_and_note_the_found_tvn():
+    def result(value):
+        return TrialResult(fitness=0.5, metrics={"test": {"accuracy": value}})
+
+    searches = _Searches({"evolution": [0.60 + 0.01 * s for s in range(6)], "random": [0.50] * 6,
+                          "free": [0.70] * 6, "16-frames": [0.70 + 0.005 * s for s in range(6)]})
+    runs = VariantRuns({**{("found TVN", "same input", s): result(0.60) for s in range(6)},
+                        **{("X x0.25", "same input", s): result(0.55) for s in range(6)}})
+    hand_made = tvn.HandMade(runs=runs, latency=[{"variant": "found TVN", "latency_ms": 0.25},
+                                                 {"variant": "X x0.25", "latency_ms": 10.0}],
+                             tvn_label="found TVN", baselines=["X x0.25"], presets=[])
+    found = (0, TrialResult(fitness=0.6, params=12_345), tvn.FRAMES_TVN)
+    verdicts, text = tvn.search_answers(searches, hand_made, found=found, runtime="onnxruntime", num_classes=10)
+    assert [v.question for v in verdicts][0] == claims.get("tvn_evolution_vs_random").question
+    assert verdicts[0].estimate == pytest.approx(12.5) and len(verdicts) == 3
+    assert "12,345 parameters and takes 0.25 ms on onnxruntime (1 frames at 32 px)" in text
+    assert tvn.shape(tvn.FRAMES_TVN) == "1x32px/3 blocks"
+
+    frames = VariantRuns({(f"{n} frames", kind, s): result(value + 0.01 * s * (kind == "motion"))
+                          for n, value in ((1, 0.5), (16, 0.6)) for kind in ("scene", "motion") for s in range(6)})
+    latency = [{"variant": "1 frames", "latency_ms": 0.1}, {"variant": "16 frames", "latency_ms": None}]
+    verdicts, text = tvn.frames_answers(frames, searches, tasks=["scene", "motion"], frame_counts=[1, 16],
+                                        latency=latency, runtime="keras", num_classes=10)
+    forced = verdicts[-1]
+    assert forced.question == claims.get("tvn_frames_forced16").question and forced.estimate == pytest.approx(-1.25)
+    assert forced.verdict == "supported"  # the forced search is at most 5 points better
+    assert "0.10 ms at 1 frame(s), not measured at 16" in text

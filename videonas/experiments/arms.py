@@ -10,7 +10,7 @@ that trial's score on the held-out test split, which no search and no selection 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from videonas.experiments import claims, curves, summaries
 from videonas.genome.base import check_int
@@ -60,6 +60,17 @@ class ArmRuns:
         """``{seed: the trial of highest validation fitness}`` (``None`` where nothing finished)."""
         return {seed: summaries.best_trial(trials) for seed, trials in self._arm(label).items()}
 
+    def overall_best(self, label: str) -> tuple[int, Any, Any]:
+        """``(seed, trial, genome)`` of arm ``label``'s best trial on validation over all its seeds (what a notebook
+        shows as "the found network")."""
+        seed, trial = summaries.overall_best(self.trials(), label=label)
+        return seed, trial, self.experiments[label, seed].genome(trial)
+
+    def top_score(self, label: str) -> float:
+        """The highest test score among arm ``label``'s validation-selected bests (0 when none has one): what a
+        chance note compares with chance."""
+        return max((score for score in self.scores(label).values() if score is not None), default=0.0)
+
     def scores(self, label: str, *, split: str = "test") -> dict[int, float | None]:
         """Per seed, the validation-selected best trial's score on ``split`` (``"test"`` or ``"val"``)."""
         if split not in ("test", "val"):
@@ -98,6 +109,19 @@ def first_round(arm: Arm, *, space: Any, seed: int, batch_size: int) -> list[Any
     return make_strategy(arm.strategy, chosen, seed=seed, batch_size=batch_size, **dict(arm.strategy_options)).ask()
 
 
+def first_rounds(arms: Sequence[Arm], *, space: Any, seeds: Sequence[int], batch_size: int,
+                 describe: Callable[[Any], str] | None = None) -> str:
+    """One line per arm and seed listing ``first_round``'s genome keys (each followed by ``describe(genome)`` when
+    given): the text a notebook checks with nbval."""
+    lines = []
+    for arm in arms:
+        for seed in seeds:
+            genomes = first_round(arm, space=space, seed=seed, batch_size=batch_size)
+            shown = [g.key if describe is None else f"{g.key} ({describe(g)})" for g in genomes]
+            lines.append(f"{arm.label} seed {seed}: {', '.join(shown)}")
+    return "\n".join(lines)
+
+
 def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: Any, num_trials: int,
              batch_size: int = 2, evaluate: str = "videonas.train:evaluate_trial",
              evaluate_options: Mapping[str, Any] | None = None, executor: str = "subprocess",
@@ -117,9 +141,10 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
         for arm in arms:
             for seed in seeds:
                 experiments[arm.label, seed] = run_search(
-                    f"{arm.label}-seed{seed}", space=space if arm.space is None else arm.space, store=store, num_trials=num_trials, strategy=arm.strategy,
-                    strategy_options=dict(arm.strategy_options), batch_size=batch_size, seed=seed, evaluate=evaluate,
-                    evaluate_options=dict(evaluate_options or {}), executor=runner, progress=progress)
+                    f"{arm.label}-seed{seed}", space=space if arm.space is None else arm.space, store=store,
+                    num_trials=num_trials, strategy=arm.strategy, strategy_options=dict(arm.strategy_options),
+                    batch_size=batch_size, seed=seed, evaluate=evaluate, evaluate_options=dict(evaluate_options or {}),
+                    executor=runner, progress=progress)
     finally:
         if not isinstance(executor, Executor):
             runner.close()

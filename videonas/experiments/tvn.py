@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from videonas.experiments.prose import conclusion
+from videonas.experiments.summaries import chance_note
 from videonas.experiments.variants import Variant
 from videonas.genome.tvn import TVNBlock, TVNGenome
 
@@ -191,6 +193,40 @@ def against_hand_made(found: TVNGenome, *, task: Mapping[str, Any], seeds: Seque
                       for name in presets], num_classes=num_classes, runtime=runtime, runs=runs, threads=threads)
     return HandMade(runs=trained, latency=latency, tvn_label=contenders[0].label,
                     baselines=[variant.label for variant in contenders[1:]], presets=list(presets))
+
+
+def shape(genome: TVNGenome) -> str:
+    """A TVN's input and depth in a few characters (``"4x32px/3 blocks"``), for first-round listings."""
+    return f"{genome.num_frames}x{genome.image_size}px/{len(genome.blocks)} blocks"
+
+
+def _ms(row: Mapping[str, Any]) -> str:
+    value = row.get("latency_ms")
+    return "not measured" if value is None else f"{value:.2f} ms"
+
+
+def search_answers(searches: Any, hand_made: HandMade, *, found: tuple[int, Any, TVNGenome], runtime: str,
+                   num_classes: int) -> tuple[list[Any], str]:
+    """``tvn_search``'s verdicts (arm ``"evolution"`` against arm ``"random"``, then the found TVN against the
+    hand-made networks) and its conclusion; ``found`` is ``ArmRuns.overall_best("evolution")``."""
+    _, trial, genome = found
+    verdicts = [searches.verdict("tvn_evolution_vs_random", a="evolution", b="random"), *hand_made.verdicts()]
+    notes = [chance_note(searches.top_score("evolution"), num_classes=num_classes),
+             f"The found TVN has {trial.params:,} parameters and takes {_ms(hand_made.latency[0])} on {runtime} "
+             f"({genome.num_frames} frames at {genome.image_size} px)."]
+    return verdicts, conclusion(verdicts, notes=notes)
+
+
+def frames_answers(runs: Any, searches: Any, *, tasks: Sequence[str], frame_counts: Sequence[int],
+                   latency: Sequence[Mapping[str, Any]], runtime: str, num_classes: int) -> tuple[list[Any], str]:
+    """``tvn_frames_ablation``'s verdicts (``frames_verdicts``, then arm ``"free"`` against arm ``"16-frames"``) and
+    its conclusion, with the latency at the fewest and the most frames."""
+    verdicts = [*frames_verdicts(runs, tasks=tasks, frame_counts=frame_counts),
+                searches.verdict("tvn_frames_forced16", a="free", b="16-frames")]
+    notes = [chance_note(searches.top_score("free"), num_classes=num_classes),
+             f"Latency on {runtime}: {_ms(latency[0])} at {frame_counts[0]} frame(s), {_ms(latency[-1])} at "
+             f"{frame_counts[-1]}."]
+    return verdicts, conclusion(verdicts, notes=notes)
 
 
 def frames_verdicts(runs: Any, *, tasks: Sequence[str], frame_counts: Sequence[int]) -> list[Any]:
