@@ -11,6 +11,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from videonas.bench.throughput import find_run
+
 FOUND = "found TVN"
 BASELINE = "R(2+1)D-18"
 
@@ -139,13 +141,9 @@ def _throughput_rows(throughput: dict[str, Any]) -> list[dict[str, Any]]:
     profiles = {p["profile"]: p["runs"] for p in extra.get("profiles", [])}
     ceiling = (extra.get("machine_ceiling") or {}).get("speedup")
 
-    def find(runs, executor, workers, threads=None, mode="graph"):
-        return next((r for r in runs if (r["executor"], r["mode"], r["workers"]) == (executor, mode, workers)
-                     and threads in (None, r["threads_per_worker"])), None)
-
     out = []
     smoke = profiles.get("smoke", [])
-    fresh = find(smoke, "process per candidate", 2)
+    fresh = find_run(smoke, "process per candidate", "graph", 2)
     warm = [r for r in smoke if r["executor"] == "persistent workers" and r["workers"] == 2]
     if fresh and warm:
         best = max(warm, key=lambda r: r["candidates_per_hour"])
@@ -156,7 +154,7 @@ def _throughput_rows(throughput: dict[str, Any]) -> list[dict[str, Any]]:
                         f"model, the first step and scoring val and test ({best['median_candidate_s']:.1f} s median)"))
     else:
         out.append(_row("smoke budget: >= 4x the candidates per hour of a process per candidate", None, "", ""))
-    default = find(profiles.get("default", []), "persistent workers", 2)
+    default = find_run(profiles.get("default", []), "persistent workers", "graph", 2)
     share = default and default["share_outside_steady_training"]
     timings = (default or {}).get("median_timings_s", {})
     out.append(_row("default budget: <= 10% of a candidate's time outside steady training", None if share is None
@@ -165,7 +163,7 @@ def _throughput_rows(throughput: dict[str, Any]) -> list[dict[str, Any]]:
                     f"and scoring val and test ({timings.get('eval_s', 0):.1f} s) against "
                     f"{timings.get('fit_s', 0) - timings.get('first_step_s', 0):.0f} s of steady training"))
     for name, runs in profiles.items():
-        one, two = find(runs, "persistent workers", 1, 1), find(runs, "persistent workers", 2)
+        one, two = find_run(runs, "persistent workers", "graph", 1, 1), find_run(runs, "persistent workers", "graph", 2)
         if one and two:
             speedup = two["candidates_per_hour"] / one["candidates_per_hour"]
             out.append(_row(f"{name} budget: 2 workers >= 1.8x one (one thread each)", speedup >= 1.8,

@@ -137,9 +137,10 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     return summary(results, quick=quick, ceiling=ceiling)
 
 
-def _find(result: Mapping[str, Any], executor: str, mode: str, workers: int,
-          threads: int | None = None) -> Mapping[str, Any] | None:
-    return next((r for r in result["runs"] if (r["executor"], r["mode"], r["workers"]) == (executor, mode, workers)
+def find_run(runs: Sequence[Mapping[str, Any]], executor: str, mode: str, workers: int,
+             threads: int | None = None) -> Mapping[str, Any] | None:
+    """The run of ``executor`` in ``mode`` at ``workers`` (and ``threads`` per worker, when given), or ``None``."""
+    return next((r for r in runs if (r["executor"], r["mode"], r["workers"]) == (executor, mode, workers)
                  and threads in (None, r["threads_per_worker"])), None)
 
 
@@ -162,18 +163,18 @@ def summary(results: Sequence[Mapping[str, Any]], *, quick: bool = False,
                 "value": f"{row['candidates_per_hour']:.0f} ({'n/a' if share is None else f'{share:.0%}'})",
                 "paper": ""})
         most = max(r["workers"] for r in result["runs"])
-        fresh, warm = (_find(result, executor, "graph", most) for executor in EXECUTORS)
+        fresh, warm = (find_run(result["runs"], executor, "graph", most) for executor in EXECUTORS)
         fastest = max((r for r in result["runs"] if r["executor"] == "persistent workers" and r["workers"] == most),
                       key=lambda r: r["candidates_per_hour"])
         if fresh and fastest:
             gain = fastest["candidates_per_hour"] / fresh["candidates_per_hour"]
             headline.append({"label": f"{profile}: persistent workers ({fastest['mode']}) vs a process per candidate, "
                                       f"{most} worker(s): candidates per hour", "value": f"{gain:.1f}x", "paper": ""})
-            notes.append(f"{profile} budget: the fastest way ({fastest['mode']} on persistent workers) gives {gain:.1f}x "
-                         f"the candidates per hour of a fresh process per candidate")
-        two = _find(result, "persistent workers", "graph", 2)
+            notes.append(f"{profile} budget: the fastest way ({fastest['mode']} on persistent workers) gives "
+                         f"{gain:.1f}x the candidates per hour of a fresh process per candidate")
+        two = find_run(result["runs"], "persistent workers", "graph", 2)
         for threads in (2, 1):
-            one = _find(result, "persistent workers", "graph", 1, threads)
+            one = find_run(result["runs"], "persistent workers", "graph", 1, threads)
             if one and two and one is not two:
                 speedup = two["candidates_per_hour"] / one["candidates_per_hour"]
                 headline.append({"label": f"{profile}: 2 workers x 1 thread vs 1 worker x {threads} thread(s) "

@@ -26,7 +26,9 @@ MAX_CONVERT_PARAMS = 40_000_000
 
 def too_large_to_convert(model) -> str | None:
     """Why ``model`` is not converted on this machine (``MAX_CONVERT_PARAMS``), or ``None`` when it is converted."""
-    params = int(sum(int(numpy.prod(v.shape)) for v in model.weights))
+    from videonas.measure import count_params
+
+    params = count_params(model, trainable_only=False)
     if params <= MAX_CONVERT_PARAMS:
         return None
     return (f"not converted: {params / 1e6:.1f}M parameters > {MAX_CONVERT_PARAMS / 1e6:.0f}M, whose conversion does "
