@@ -15,7 +15,8 @@ def evaluate(genome, *, seed, **options):
     """The toy trial function plus a test score that disagrees with val: 1 - fitness."""
     result = toy_evaluate(genome, seed=seed, **options)
     return TrialResult(fitness=result.fitness, params=result.params,
-                       metrics={**result.metrics, "test": {"accuracy": 1.0 - result.fitness, "num_clips": 10}})
+                       metrics={**result.metrics, "test": {"accuracy": 1.0 - result.fitness, "num_clips": 10,
+                                                            "accuracy_by_kind": {"motion": result.fitness / 2}}})
 
 
 def _runs(tmp_path, seeds=(0, 1, 2, 3, 4, 5)):
@@ -101,3 +102,11 @@ def test_overall_best_returns_the_genome_and_top_score_the_best_test(tmp_path):
     assert trial.fitness == max(best.fitness for best in runs.best("evolution").values())
     assert runs.best("evolution")[seed] == trial and genome.key == trial.genome_key
     assert runs.top_score("random") == pytest.approx(max(runs.scores("random").values()))
+
+
+def test_scores_by_kind_and_summary_show_what_each_winner_learned(tmp_path):
+    runs = _runs(tmp_path, seeds=(0, 1))
+    motion = runs.scores_by_kind("random")["motion"]
+    assert motion == {seed: pytest.approx(trial.fitness / 2) for seed, trial in runs.best("random").items()}
+    assert [row["best test (motion)"] for row in runs.summary()] == [pytest.approx(row["best"] / 2)
+                                                                     for row in runs.summary()]

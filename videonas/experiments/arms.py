@@ -40,6 +40,12 @@ def held_out_score(trial: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def held_out_by_kind(trial: Any) -> dict[str, float]:
+    """A trial's test top-1 on each kind of class (``"scene"``, ``"motion"``), where the data set names kinds."""
+    test = ((trial.metrics or {}).get("test") or {}) if trial is not None else {}
+    return {str(kind): float(value) for kind, value in (test.get("accuracy_by_kind") or {}).items()}
+
+
 class ArmRuns:
     """The searches of ``run_arms``: ``experiments[(label, seed)]`` is one search's ``videonas.search.Experiment``."""
 
@@ -80,6 +86,15 @@ class ArmRuns:
             return {seed: None if trial is None else float(trial.fitness) for seed, trial in best.items()}
         return {seed: held_out_score(trial) for seed, trial in best.items()}
 
+    def scores_by_kind(self, label: str) -> dict[str, dict[int, float]]:
+        """``{kind: {seed: test top-1 on that kind's clips}}`` of each seed's validation-selected best: whether a
+        search's winner learned the motion classes or only the scene ones."""
+        out: dict[str, dict[int, float]] = {}
+        for seed, trial in self.best(label).items():
+            for kind, value in held_out_by_kind(trial).items():
+                out.setdefault(kind, {})[seed] = value
+        return out
+
     def curves(self, label: str) -> list[list[float | None]]:
         """Each seed's fitness in proposal order (for best-so-far plots)."""
         return [curves.fitness_sequence(trials) for trials in self._arm(label).values()]
@@ -89,7 +104,9 @@ class ArmRuns:
         rows = []
         for (label, seed), trials in self.trials().items():
             row = {"search": label, "seed": seed, **summaries.search_summary(trials)}
-            row["best test"] = held_out_score(summaries.best_trial(trials))
+            best = summaries.best_trial(trials)
+            row["best test"] = held_out_score(best)
+            row.update({f"best test ({kind})": value for kind, value in held_out_by_kind(best).items()})
             rows.append(row)
         return rows
 

@@ -114,11 +114,11 @@ def conclusion(verdicts: Iterable[Verdict], *, notes: Sequence[str] = ()) -> str
     """A notebook's conclusion: a count of the verdicts, then ``describe`` of each, then ``notes``."""
     verdicts = list(verdicts)
     if not verdicts:
-        return " ".join(["No question was judged in this run.", *notes]).strip()
+        return " ".join(["No question was judged in this run.", *filter(None, notes)]).strip()
     counts = {name: sum(v.verdict == name for v in verdicts) for name in _OUTCOME}
     summary = format_list([f"{count} {name}" for name, count in counts.items() if count])
     return " ".join([f"{len(verdicts)} {'question' if len(verdicts) == 1 else 'questions'} judged: {summary}.",
-                     *(describe(v) for v in verdicts), *notes]).strip()
+                     *(describe(v) for v in verdicts), *filter(None, notes)]).strip()
 
 
 def _seeds(n: int) -> str:

@@ -225,8 +225,22 @@ def frames_answers(runs: Any, searches: Any, *, tasks: Sequence[str], frame_coun
                 searches.verdict("tvn_frames_forced16", a="free", b="16-frames")]
     notes = [chance_note(searches.top_score("free"), num_classes=num_classes),
              f"Latency on {runtime}: {_ms(latency[0])} at {frame_counts[0]} frame(s), {_ms(latency[-1])} at "
-             f"{frame_counts[-1]}."]
+             f"{frame_counts[-1]}.", _motion_note(searches, labels={"free": "free", "16-frames": "forced to 16"})]
     return verdicts, conclusion(verdicts, notes=notes)
+
+
+def _motion_note(searches: Any, *, labels: Mapping[str, str]) -> str:
+    """How the searches' winners do on the motion classes (test top-1, mean over seeds): a comparison of frame
+    counts says little if neither search learned motion."""
+    means = {}
+    for label, name in labels.items():
+        motion = searches.scores_by_kind(label).get("motion") or {}
+        if motion:
+            means[name] = sum(motion.values()) / len(motion)
+    if not means:
+        return ""
+    shown = ", ".join(f"{value:.2f} ({name})" for name, value in means.items())
+    return f"On the motion classes the searches' winners reach test top-1 {shown}, mean over seeds."
 
 
 def frames_verdicts(runs: Any, *, tasks: Sequence[str], frame_counts: Sequence[int]) -> list[Any]:
