@@ -31,19 +31,20 @@ class Arm:
             raise ValueError(f"arm label must be a non-empty name without '/', got {self.label!r}")
 
 
+def _test_metrics(trial: Any) -> dict[str, Any]:
+    return ((trial.metrics or {}).get("test") or {}) if trial is not None else {}
+
+
 def held_out_score(trial: Any) -> float | None:
     """A trial's held-out test score (top-1, or mAP for multi-label tasks), or ``None`` when it has none."""
-    if trial is None:
-        return None
-    test = (trial.metrics or {}).get("test") or {}
+    test = _test_metrics(trial)
     value = test.get("mAP", test.get("accuracy"))
     return None if value is None else float(value)
 
 
 def held_out_by_kind(trial: Any) -> dict[str, float]:
     """A trial's test top-1 on each kind of class (``"scene"``, ``"motion"``), where the data set names kinds."""
-    test = ((trial.metrics or {}).get("test") or {}) if trial is not None else {}
-    return {str(kind): float(value) for kind, value in (test.get("accuracy_by_kind") or {}).items()}
+    return {str(kind): float(value) for kind, value in (_test_metrics(trial).get("accuracy_by_kind") or {}).items()}
 
 
 class ArmRuns:
