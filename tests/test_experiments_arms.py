@@ -110,3 +110,11 @@ def test_scores_by_kind_and_summary_show_what_each_winner_learned(tmp_path):
     assert motion == {seed: pytest.approx(trial.fitness / 2) for seed, trial in runs.best("random").items()}
     assert [row["best test (motion)"] for row in runs.summary()] == [pytest.approx(row["best"] / 2)
                                                                      for row in runs.summary()]
+
+
+def test_points_hold_every_trial_of_every_search(tmp_path):
+    runs = _runs(tmp_path, seeds=(0, 1))
+    points = runs.points()
+    assert len(points) == sum(len(trials) for trials in runs.trials().values()) == 24
+    done = [p for p in points if p["status"] == "done"]
+    assert done and all(p["accuracy"] is not None for p in done)

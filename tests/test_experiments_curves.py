@@ -29,6 +29,14 @@ def test_a_trial_where_no_seed_has_a_value_stays_nan():
     assert numpy.isnan(band["median"][0]) and band["median"][1] == pytest.approx(0.3)
 
 
+def test_a_late_starting_seed_cannot_pull_the_median_down():
+    band = curves.seed_band([[0.5, 0.5], [0.6, 0.6], [None, 0.1]])
+    assert band["median"][0] == pytest.approx(0.5) and band["median"][1] == pytest.approx(0.5)
+    for name in ("low", "q25", "median", "q75", "high"):
+        assert numpy.all(numpy.diff(band[name]) >= 0), name
+    assert numpy.isnan(band["curves"][2][0])  # the seed's own curve still starts at its first finished trial
+
+
 def test_final_and_mean_best_per_seed():
     assert curves.final_best(RUNS) == [0.5, 0.25, 0.6, 0.9]
     assert curves.final_best([[None, None]]) == [None]

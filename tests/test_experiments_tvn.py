@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from videonas import models
@@ -75,6 +77,20 @@ def test_scaling_chains_and_verdicts_compare_the_named_variants():
     width, compound = tvn.scaling_verdicts(runs, phi=2)
     assert width.estimate == pytest.approx(20.0) and width.verdict == "supported"
     assert compound.estimate == pytest.approx(10.0) and compound.verdict == "supported"  # against width, the best
+
+
+def test_scaling_answers_name_the_base_and_warn_only_above_the_embedded_size():
+    def result(value):
+        return TrialResult(fitness=0.5, metrics={"test": {"accuracy": value}})
+
+    scores = {"resolution": 0.50, "width": 0.60, "depth": 0.40, "compound": 0.70}
+    runs = VariantRuns({(f"{d} phi=1", "all", s): result(v + 0.01 * s) for d, v in scores.items() for s in range(6)})
+    variants, _ = tvn.scaled_variants(tvn.SCALING_TVN, [1.0])
+    verdicts, text = tvn.scaling_answers(runs, variants, phi=1.0, source="hand-picked", num_classes=7)
+    assert [v.verdict for v in verdicts] == ["supported", "supported"]
+    assert "Base TVN: hand-picked." in text and "only interpolate" not in text
+    big = [dataclasses.replace(variants[0], genome=dataclasses.replace(tvn.SCALING_TVN, image_size=96))]
+    assert "only interpolate" in tvn.scaling_answers(runs, big, phi=1.0, source="x", num_classes=7)[1]
 
 
 def test_hand_made_comparison_reads_scores_latency_and_verdicts_by_label():

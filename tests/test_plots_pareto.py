@@ -30,6 +30,8 @@ def test_plot_marks_the_front_and_the_rejected_trials():
     assert list(front_line.get_xdata()) == [1.0, 2.0] and list(front_line.get_ydata()) == [0.3, 0.5]
     assert {"TVN-1", "R(2+1)D-18", " R"} <= {text.get_text() for text in ax.texts}
     assert ax.get_xscale() == "log" and "onnxruntime" in ax.get_xlabel()
+    renderer = ax.figure.canvas.get_renderer()  # the legend sits right of the axes, over no labelled point
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
 
 
 def test_plot_refuses_a_point_without_latency():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping, Sequence
 
+from videonas import pareto
 from videonas.experiments import claims, curves, summaries
 from videonas.genome.base import check_int
 
@@ -95,6 +96,11 @@ class ArmRuns:
             for kind, value in held_out_by_kind(trial).items():
                 out.setdefault(kind, {})[seed] = value
         return out
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every trial of every search as an accuracy-latency point (``videonas.pareto.trial_points``), for a plot of
+        all the candidates the arms tried."""
+        return [point for trials in self.trials().values() for point in pareto.trial_points(trials)]
 
     def curves(self, label: str) -> list[list[float | None]]:
         """Each seed's fitness in proposal order (for best-so-far plots)."""

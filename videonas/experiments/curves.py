@@ -35,8 +35,9 @@ def seed_band(runs: Sequence[Sequence[float | None]]) -> dict[str, numpy.ndarray
     """Best-so-far curves of several seeds on one axis: ``{"trials", "curves", "median", "q25", "q75", "low",
     "high"}`` (``low``/``high``: the lowest and highest seed).
 
-    Shorter runs are extended with their last value (a finished search keeps its best); statistics at a trial count
-    use the seeds that have a value there.
+    Shorter runs are extended with their last value (a finished search keeps its best). Statistics at a trial count
+    use every seed: one that has finished nothing yet counts as the worst value any seed reached, so that a late
+    starter cannot pull the median down and no statistic ever decreases.
     """
     if len(runs) == 0:
         raise ValueError("runs must hold at least one seed's fitness sequence, got none")
@@ -49,11 +50,12 @@ def seed_band(runs: Sequence[Sequence[float | None]]) -> dict[str, numpy.ndarray
             curves[row, len(curve):] = curve[-1]
     stats = {"trials": numpy.arange(1, length + 1), "curves": curves}
     filled = ~numpy.all(numpy.isnan(curves), axis=0)
+    floored = numpy.where(numpy.isnan(curves), numpy.nanmin(curves) if filled.any() else numpy.nan, curves)
     statistics = {"median": 50, "q25": 25, "q75": 75, "low": 0, "high": 100}
     for name, percentile in statistics.items():
         values = numpy.full(length, numpy.nan)
         if filled.any():
-            values[filled] = numpy.nanpercentile(curves[:, filled], percentile, axis=0)
+            values[filled] = numpy.percentile(floored[:, filled], percentile, axis=0)
         stats[name] = values
     return stats
 

@@ -267,6 +267,18 @@ def scaling_verdicts(runs: Any, *, phi: float, task: str = "all") -> list[Any]:
             runs.verdict("tvn_scaling_compound", a=(label["compound"], task), b=singles)]
 
 
+def scaling_answers(runs: Any, variants: Sequence[Variant], *, phi: float, source: str,
+                    num_classes: int) -> tuple[list[Any], str]:
+    """``tvn_scaling_ablation``'s verdicts (``scaling_verdicts`` at ``phi``) and its conclusion, which names the base
+    TVN and warns when a variant's input is larger than the embedded 64-px frames (it only interpolates them)."""
+    verdicts = scaling_verdicts(runs, phi=phi)
+    top = max((row["mean test"] or 0.0 for row in runs.table()), default=0.0)
+    notes = [f"Base TVN: {source}.", chance_note(top, num_classes=num_classes),
+             "The embedded frames are 64 px, so inputs above 64 px only interpolate."
+             if max(variant.genome.image_size for variant in variants) > 64 else ""]
+    return verdicts, conclusion(verdicts, notes=notes)
+
+
 def save_genome(genome: TVNGenome, path: str | Path) -> Path:
     """Write a genome as its JSON (what ``base_genome(..., found=path)`` reads back)."""
     path = Path(path)

@@ -121,6 +121,8 @@ def plot_verdicts(verdicts: Sequence[Any], *, ax: Any = None, title: str | None 
     labels = [textwrap.fill(f"{v.question} ({v.verdict}, {v.n} seeds)", 48) for v in reversed(list(verdicts))]
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(-0.6, len(labels) - 0.4)
+    low, high = ax.get_xlim()  # the noise band's sticky edges switch off the margins: an interval would touch them
+    ax.set_xlim(low - 0.05 * (high - low), high + 0.05 * (high - low))
     ax.set_xlabel(f"A - B, {units.pop()} (95% interval; dashed: the claim's boundary)")
     ax.grid(alpha=0.3, axis="x")
     if any(verdict.noise_floor is not None for verdict in verdicts):
