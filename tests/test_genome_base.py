@@ -8,15 +8,8 @@ import pytest
 
 from videonas import families
 from videonas.genome import decode, published
-from videonas.genome.base import (
-    MAX_GENOME_VALUES,
-    check_choice,
-    check_float,
-    check_int,
-    check_keys,
-    check_type,
-    quote,
-)
+from videonas.checks import check_choice, check_float, check_int, check_keys, check_type, quote
+from videonas.genome.base import MAX_GENOME_VALUES
 from videonas.genome.tvn import TVNGenome
 
 SHORT = 400  # characters: any message about a huge value must stay this short

@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Mapping
 import numpy
 
 from videonas import families
-from videonas.genome.base import Genome, SearchSpace, check_int, check_keys, check_type
+from videonas.checks import check_int, check_keys, check_type
+from videonas.genome.base import Genome, SearchSpace
 
 
 @dataclasses.dataclass(frozen=True)

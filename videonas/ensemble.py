@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy
 
-from videonas.genome.base import check_int
+from videonas.checks import check_int
 from videonas.genome.evanet import EvaNetGenome, distance, select_diverse
 
 

@@ -15,7 +15,8 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Mapping
 
-from videonas.genome.base import Genome, SearchSpace, check_choice
+from videonas.checks import check_choice
+from videonas.genome.base import Genome, SearchSpace
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from videonas.genome.base import check_float, check_type
+from videonas.checks import check_float, check_type
 from videonas.genome.tvn import BLOCK_INT_RANGES, IMAGE_SIZE_RANGE, TVNGenome
 
 # EfficientNet's grid-searched coefficients (depth alpha, width beta, resolution gamma): alpha * beta^2 * gamma^2 ~ 2,

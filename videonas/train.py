@@ -26,7 +26,8 @@ from typing import Any, Mapping, Sequence
 import numpy
 
 from videonas import families
-from videonas.genome.base import Genome, check_choice, check_float, check_int, check_keys
+from videonas.checks import check_choice, check_float, check_int, check_keys
+from videonas.genome.base import Genome
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from videonas import pareto
 from videonas.experiments import claims, curves, summaries
-from videonas.genome.base import check_int
+from videonas.checks import check_int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ import math
 from typing import Any, Callable, Mapping, Sequence
 
 from videonas.experiments import arms, stats
-from videonas.genome.base import check_float
+from videonas.checks import check_float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from videonas.genome.base import Genome, SearchSpace, check_genome_bounds, load_genome_json, quote
+from videonas.checks import quote
+from videonas.genome.base import Genome, SearchSpace, check_genome_bounds, load_genome_json
 
 
 def decode(data: str | Mapping[str, Any]) -> Genome:

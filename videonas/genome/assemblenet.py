@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Mapping, Sequence, Union
 
 import numpy
 
-from videonas.genome.base import (Genome, SearchSpace, check_choice, check_float, check_int, check_keys, check_type,
-                                  edge_weights_from)
+from videonas.checks import check_choice, check_float, check_int, check_keys, check_type
+from videonas.genome.base import Genome, SearchSpace, edge_weights_from
 
 MODALITIES = ("rgb", "flow")
 PUBLISHED_STEM_TYPES = {-1: "rgb", -2: "flow"}

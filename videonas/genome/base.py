@@ -9,11 +9,11 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-import numbers
-import reprlib
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy
+
+from videonas.checks import quote
 
 # Bounds on genome JSON, checked before any family decodes it. The largest genomes of the three families (published
 # ones and random samples) hold about 150 values nested 5 deep in 2 kB of JSON; a stored or uploaded genome far past
@@ -130,61 +130,6 @@ def check_genome_bounds(field: str, data: Any) -> None:
             stack.extend((item, depth + 1) for item in value)
 
 
-# --- validation helpers: every message names the field and the offending value -------------------------------------
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 80, 80, 40
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 12
-QUOTE_LIMIT = 160
-
-
-def quote(value: Any) -> str:
-    """``repr(value)`` for an error message, cut to a short prefix: a huge or deep value never floods a log."""
-    text = _REPR.repr(value)
-    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
-
-
-
-def check_type(field: str, value: Any, expected: type | tuple[type, ...]) -> None:
-    if isinstance(value, bool) and expected in (int, float, (int, float)):
-        raise ValueError(f"{field} must be {_type_name(expected)}, got {quote(value)} (bool)")
-    if expected is float and isinstance(value, numbers.Real):
-        return
-    if not isinstance(value, expected):
-        raise ValueError(f"{field} must be {_type_name(expected)}, got {quote(value)} ({type(value).__name__})")
-
-
-def check_int(field: str, value: Any, low: int, high: int) -> None:
-    """``value`` is an int in the closed range ``[low, high]``."""
-    check_type(field, value, int)
-    if not low <= value <= high:
-        raise ValueError(f"{field} must be in [{low}, {high}], got {quote(value)}")
-
-
-def check_float(field: str, value: Any, low: float, high: float) -> None:
-    """``value`` is a real number in the closed range ``[low, high]``."""
-    check_type(field, value, float)
-    if not low <= float(value) <= high:
-        raise ValueError(f"{field} must be in [{low}, {high}], got {quote(value)}")
-
-
-def check_choice(field: str, value: Any, choices: Sequence[Any]) -> None:
-    if isinstance(value, bool) or value not in choices:
-        raise ValueError(f"{field} must be one of {quote(list(choices))}, got {quote(value)}")
-
-
-def check_keys(field: str, data: Mapping[str, Any], required: Sequence[str], optional: Sequence[str] = ()) -> None:
-    """A decoded mapping has exactly the expected keys; unknown keys are refused rather than silently dropped."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{field} must be a mapping, got {quote(data)} ({type(data).__name__})")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise ValueError(f"{field} is missing {quote(missing)}")
-    unknown = sorted(set(data) - set(required) - set(optional))
-    if unknown:
-        raise ValueError(f"{field} has unknown keys {quote(unknown)}")
-
-
 def edge_weights_from(value: Any) -> dict[tuple[int, int], float] | None:
     """Learned connection weights as ``{(source, target): weight}``, from that mapping or from the stored JSON form
     ``[[source, target, weight], ...]``; ``None`` stays ``None``."""
@@ -195,9 +140,3 @@ def edge_weights_from(value: Any) -> dict[tuple[int, int], float] | None:
     except (TypeError, ValueError):
         raise ValueError(f"edge_weights must map (source, target) to a weight or list [source, target, weight] "
                          f"triples, got {str(value)[:80]}") from None
-
-
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    if isinstance(expected, tuple):
-        return " or ".join(t.__name__ for t in expected)
-    return expected.__name__

@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy
 
-from videonas.genome.base import Genome, SearchSpace, check_choice, check_int, check_keys, check_type
+from videonas.checks import check_choice, check_int, check_keys, check_type
+from videonas.genome.base import Genome, SearchSpace
 
 TEMPORAL_SIZES = (1, 3, 5, 7, 9, 11)
 CONV_TYPES = ("3d", "2plus1d", "itgm")

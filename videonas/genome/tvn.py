@@ -13,15 +13,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy
 
-from videonas.genome.base import (
-    Genome,
-    SearchSpace,
-    check_choice,
-    check_float,
-    check_int,
-    check_keys,
-    check_type,
-)
+from videonas.checks import check_choice, check_float, check_int, check_keys, check_type
+from videonas.genome.base import Genome, SearchSpace
 
 SPATIAL_TYPES = ("std", "depth", "maxpool", "avgpool")
 TEMPORAL_TYPES = ("1d", "maxpool", "avgpool")

@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem
-from videonas.genome.base import check_float, check_int, check_type
+from videonas.checks import check_float, check_int, check_type
 from videonas.layers import Conv2Plus1D, WeightedFusion, batch_norm
 
 # Width of the 3x3 conv inside the bottlenecks of each level in the released code (it does not follow the node's

@@ -26,7 +26,7 @@ import math
 import keras
 from keras import layers
 
-from videonas.genome.base import check_float, check_int, check_type
+from videonas.checks import check_float, check_int, check_type
 from videonas.genome.tvn import TVNBlock, TVNGenome
 
 from videonas import layers as video_layers

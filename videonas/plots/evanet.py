@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib import ticker
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
-from videonas.genome.base import check_type
+from videonas.checks import check_type
 from videonas.genome.evanet import Block, Branch, EvaNetGenome
 
 LAYER_COLOURS = {"3d": "#4a87d6", "2plus1d": "#f0993e", "itgm": "#55b05a", "maxpool": "#a8a8a8",

@@ -14,7 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from videonas.genome.base import check_type
+from videonas.checks import check_type
 from videonas.genome.tvn import TVNBlock, TVNGenome
 
 MARKER_COLOURS = {"SE": "#e69f00", "CG": "#56b4e9", "NL": "#cc79a7", "res": "#009e73"}

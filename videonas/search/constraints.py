@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Mapping
 
-from videonas.genome.base import check_float, check_int, check_keys
+from videonas.checks import check_float, check_int, check_keys
 
 FIGURES = ("params", "flops", "latency_ms")  # measurement order: cheapest first
 # How a latency figure was measured: recorded beside it in a trial's metrics ("latency").

@@ -16,7 +16,8 @@ import logging
 import traceback
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from videonas.genome.base import Genome, check_choice
+from videonas.checks import check_choice
+from videonas.genome.base import Genome
 from videonas.search.store import TrialResult
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 import numpy
 
 from videonas import families
-from videonas.genome.base import Genome, SearchSpace, check_int
+from videonas.checks import check_int
+from videonas.genome.base import Genome, SearchSpace
 from videonas.search.executors import Executor, Job, make_executor, resolve
 from videonas.search.store import FINISHED, Trial, TrialResult, TrialStore
 from videonas.search.strategies import make_strategy

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Mapping
 
 import videonas
-from videonas.genome.base import check_float, check_int
+from videonas.checks import check_float, check_int
 from videonas.search.executors import Executor, Job, check_env
 from videonas.search.lease import pid_alive
 from videonas.search.store import TrialResult

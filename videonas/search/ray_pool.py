@@ -12,7 +12,7 @@ import dataclasses
 import time
 from typing import Any, Mapping
 
-from videonas.genome.base import check_float, check_int
+from videonas.checks import check_float, check_int
 from videonas.search.executors import Executor, call_trial, check_env
 from videonas.search.store import TrialResult
 

@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy
 
-from videonas.genome.base import Genome, SearchSpace, check_choice, check_int
+from videonas.checks import check_choice, check_int
+from videonas.genome.base import Genome, SearchSpace
 from videonas.search.store import Trial
 
 

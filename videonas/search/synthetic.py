@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Mapping
 import numpy
 
 from videonas import families
-from videonas.genome.base import Genome, SearchSpace, check_int, check_keys, check_type, edge_weights_from
+from videonas.checks import check_int, check_keys, check_type
+from videonas.genome.base import Genome, SearchSpace, edge_weights_from
 from videonas.search.store import TrialResult
 
 FAILURE_MODES = ("raise", "nan", "hang", "memory", "exit")
