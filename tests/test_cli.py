@@ -74,12 +74,12 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["search", "--config", str(bad)]) == 2
     assert "bad.yaml is not valid YAML" in _one_error_line(capsys)
     assert main(["search", "--config", _config(tmp_path, budgt=3)]) == 2
-    assert "unknown keys ['budgt']" in _one_error_line(capsys)
+    assert "unknown key budgt at the top of the configuration" in _one_error_line(capsys)
     assert main(["search", "--config", _config(tmp_path, num_trials=0)]) == 2
     assert "num_trials must be in" in _one_error_line(capsys)
-    typo = _config(tmp_path, evaluate="videonas.train:evaluate_trial", evaluate_options={"task": {"batchsize": 8}})
+    typo = _config(tmp_path, evaluate="videonas.train:evaluate_trial", task={"batchsize": 8})
     assert main(["search", "--config", typo]) == 2
-    assert "task has unknown keys ['batchsize']" in _one_error_line(capsys)
+    assert "task has unknown keys ['batchsize'] (task.batchsize)" in _one_error_line(capsys)
     assert not Path(tmp_path / "cli.sqlite").exists()
 
 
@@ -91,7 +91,8 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_search_exits_1_when_no_trial_finished(tmp_path, capsys):
-    failing = {"evaluate_options": {"failures": {"0": "raise", "1": "raise", "2": "raise"}}}
+    failing = {"evaluate": {"function": "videonas.search.synthetic:evaluate",
+                            "options": {"failures": {"0": "raise", "1": "raise", "2": "raise"}}}}
     assert main(["search", "--no-progress", "--config", _config(tmp_path, **failing)]) == 1
     line = _one_error_line(capsys)
     assert "cli: no trial finished successfully (4 failed, 0 rejected of 4)" in line

@@ -49,7 +49,8 @@ def test_one_frame_tells_scenes_apart_and_eight_frames_tell_motion_apart():
     """The frames question on a smoke-size run: the hand-picked ablation TVN, 4 epochs, on two 2-class subsets of the
     default data (16 clips per class in the smoke profile are too few for any motion to be learned)."""
     from videonas.experiments.tvn import FRAMES_TVN as genome
-    from videonas.train import Budget, TrainTask, train_candidate
+    from videonas.task import Budget, TrainTask
+    from videonas.train import train_candidate
 
     def accuracy(classes, frames):
         task = TrainTask(dataset="embedded:default", classes=classes, learning_rate=3e-3, batch_size=16)

@@ -137,7 +137,7 @@ def test_members_from_saved_weights_reproduce_the_trial_fitness(tmp_path: Path) 
                         max_repeats=1)
     experiment = search.run_search(
         "tiny", space=space, store=tmp_path / "store.sqlite", num_trials=1, strategy="random", batch_size=1, seed=0,
-        evaluate_options={"task": TASK, "budget": {"epochs": 1}, "save_weights": str(tmp_path / "weights")},
+        task=TASK, budget={"epochs": 1}, save_weights=str(tmp_path / "weights"),
         executor="inprocess", progress=False)
     (trial,) = experiment.trials("done")
     members, labels = trial_members(experiment, select_diverse_trials(experiment, 1, min_distance=1))
@@ -160,7 +160,7 @@ import numpy
 from videonas.models import build_model
 from videonas.genome.evanet import EvaNetSpace
 from videonas.ensemble import evaluate_ensemble, train_member
-from videonas.train import Budget, TrainTask
+from videonas.task import Budget, TrainTask
 task = TrainTask(**%r)
 genome = EvaNetSpace(branch_kinds=("single",), max_branches=1, max_repeats=1).sample(numpy.random.default_rng(0))
 make = lambda n: build_model(genome, num_classes=n, num_frames=4, image_size=32, width_multiplier=0.0625,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 
+from videonas import config
 from videonas.experiments import answers, claims
 
 
@@ -41,7 +42,8 @@ def test_score_rows_give_the_median_and_the_seed_range():
 
 def test_chance_text_only_for_top1_near_chance():
     def experiment(**task):
-        return types.SimpleNamespace(config={"evaluate_options": {"task": {"dataset": "embedded:smoke", **task}}})
+        options = config.stored_trial_options({"task": {"dataset": "embedded:smoke", **task}})
+        return types.SimpleNamespace(trial_options=lambda: options)
 
     assert "near chance (1/13" in answers.chance_text(experiment(), {0: 0.1, 1: 0.12})
     assert answers.chance_text(experiment(), {0: 0.6, 1: 0.7}) == ""

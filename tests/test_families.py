@@ -41,9 +41,9 @@ def test_a_registered_family_decodes_builds_and_opens_its_space(tiny):
 @pytest.mark.slow
 def test_a_fourth_family_runs_a_search_end_to_end_and_resumes(tiny, tmp_path):
     store = tmp_path / "tiny.sqlite"
-    common = dict(space={"family": "tiny", "options": {"max_units": 8}}, store=store, strategy="assemblenet",
-                  strategy_options={"population_size": 2}, batch_size=2, seed=0, evaluate_options=OPTIONS,
-                  executor="inprocess", progress=False)
+    common = dict(space={"family": "tiny", "options": {"max_units": 8}}, store=store,
+                  strategy={"name": "assemblenet", "options": {"population_size": 2}}, batch_size=2, seed=0,
+                  **OPTIONS, executor="inprocess", progress=False)
     first = run_search("tiny", num_trials=2, **common)
     assert [t.status for t in first.trials()] == ["done", "done"]
     assert all(t.learned["step"] in (1, 2, 3) for t in first.trials())  # the family's learned-context hook ran
@@ -59,7 +59,7 @@ def test_a_fourth_family_runs_a_search_end_to_end_and_resumes(tiny, tmp_path):
 
 @pytest.mark.parametrize("options, field", [
     ({"task": {**TASK, "batchsize": 8}, "budget": {"epochs": 1}}, "task has unknown keys"),
-    ({"task": TASK, "budgt": {"epochs": 1}}, "evaluate_options has unknown keys"),
+    ({"task": TASK, "budgt": {"epochs": 1}}, "unknown key budgt"),
     ({"task": TASK, "budget": {"epochs": -1}}, "budget.epochs"),
     ({"task": {**TASK, "dataset": "embedded:huge"}}, "task.dataset"),
     ({"task": {**TASK, "dataset": "/no/such/folder"}}, "no/such/folder"),
@@ -68,9 +68,9 @@ def test_a_fourth_family_runs_a_search_end_to_end_and_resumes(tiny, tmp_path):
 def test_bad_run_options_raise_one_value_error_before_anything_is_stored(tiny, tmp_path, options, field):
     store = tmp_path / "bad.sqlite"
     with pytest.raises(ValueError, match=field):
-        run_search("bad", space={"family": "tiny"}, store=store, num_trials=2, evaluate_options=options,
-                   executor="inprocess", progress=False)
-    assert TrialStore(store).experiments() == []
+        run_search("bad", space={"family": "tiny"}, store=store, num_trials=2, **options, executor="inprocess",
+                   progress=False)
+    assert not store.exists()
 
 
 def test_a_store_naming_an_unregistered_family_or_class_is_refused(tmp_path):
@@ -82,6 +82,6 @@ def test_a_store_naming_an_unregistered_family_or_class_is_refused(tmp_path):
         space_from_config({"class": "subprocess:run", "options": {"args": ["true"]}})
     legacy = space_from_config({"class": "videonas.genome.tvn:TVNSpace", "options": {"max_blocks": 3}})
     assert legacy.max_blocks == 3
-    with pytest.raises(ValueError, match="evaluate must name an importable"):
+    with pytest.raises(ValueError, match="evaluate.function must name an importable"):
         run_search("x", space={"family": "tvn"}, store=tmp_path / "s.sqlite", num_trials=1,
                    evaluate="videonas.nothing:here", executor="inprocess", progress=False)

@@ -42,7 +42,7 @@ def test_create_model_is_case_insensitive_and_rejects_unknown_names():
 
 
 def test_clip_spec_follows_each_family_input_policy():
-    from videonas.train import TrainTask
+    from videonas.task import TrainTask
 
     task = TrainTask(num_frames=8, image_size=64, frame_stride=2)
     tvn = published.load("TVN-1")  # carries its own input

@@ -78,7 +78,7 @@ def test_a_search_on_each_format_runs_from_the_command_line(name, tmp_path):
     dataset = FORMATS[name](tmp_path / "data")
     config = {"name": name, "store": str(tmp_path / "search.sqlite"), "space": SPACE, "num_trials": 2,
               "batch_size": 2, "strategy": "random", "executor": "inprocess",
-              "evaluate_options": {"task": {"dataset": dataset, "batch_size": 4}, "budget": {"epochs": 1}}}
+              "task": {"dataset": dataset, "batch_size": 4}, "budget": {"epochs": 1}}
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["search", "--config", str(path), "--no-progress"]) == 0

@@ -21,10 +21,11 @@ SYNTHETIC = "videonas.search.synthetic:evaluate"
 
 def _search(tmp_path, name, executor, executor_options=None, jitter_s=0.0, num_trials=8, batch_size=4):
     experiment = run_search(name, space=ToySpace(length=8, choices=3), store=tmp_path / f"{name}.sqlite",
-                            num_trials=num_trials, strategy="regularized",
-                            strategy_options={"population_size": batch_size}, batch_size=batch_size, seed=3,
-                            evaluate=SYNTHETIC, evaluate_options={"jitter_s": jitter_s},
-                            executor=executor, executor_options=executor_options, progress=False)
+                            num_trials=num_trials,
+                            strategy={"name": "regularized", "options": {"population_size": batch_size}},
+                            batch_size=batch_size, seed=3,
+                            evaluate={"function": SYNTHETIC, "options": {"jitter_s": jitter_s}},
+                            executor={"kind": executor, "options": executor_options or {}}, progress=False)
     return [(t.index, t.genome_key, t.parent, t.status, t.fitness) for t in experiment.trials()]
 
 
@@ -110,9 +111,9 @@ def test_sigkilled_driver_leaves_no_worker_and_no_folder_and_resumes_exactly(tmp
 
     store_path, gate, pid_dir = tmp_path / "k.sqlite", tmp_path / "gate", tmp_path / "pids"
     pid_dir.mkdir()
-    options = dict(evaluate="test_search_store:gated_evaluate",
-                   evaluate_options={"gate": str(gate), "pid_dir": str(pid_dir)},
-                   executor="subprocess", executor_options={"max_workers": 2})
+    options = dict(evaluate={"function": "test_search_store:gated_evaluate",
+                             "options": {"gate": str(gate), "pid_dir": str(pid_dir)}},
+                   executor={"kind": "subprocess", "options": {"max_workers": 2}})
     driver = start_driver(tmp_path, store_path, **options)
     wait_for_running_trial(store_path, driver)
     assert _wait_until(lambda: len(list(pid_dir.iterdir())) == 2), "both workers must be running their trial"

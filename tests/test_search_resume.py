@@ -17,8 +17,8 @@ from videonas.search.synthetic import ToySpace
 
 SYNTHETIC = "videonas.search.synthetic:evaluate"
 CONFIG = dict(space={"family": "toy", "options": {"length": 8, "choices": 3}},
-              num_trials=24, strategy="regularized", strategy_options={"population_size": 8}, batch_size=4, seed=5,
-              evaluate=SYNTHETIC, executor="inprocess")
+              num_trials=24, strategy={"name": "regularized", "options": {"population_size": 8}}, batch_size=4,
+              seed=5, executor="inprocess")
 
 
 def _rows(trials):
@@ -40,7 +40,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
     store_path = tmp_path / "killed.sqlite"
     config_path = tmp_path / "search.yaml"
     config_path.write_text(yaml.safe_dump({**CONFIG, "name": "exp", "store": str(store_path),
-                                           "evaluate_options": {"delay_s": 0.15}}))
+                                           "evaluate": {"function": SYNTHETIC, "options": {"delay_s": 0.15}}}))
     command = [sys.executable, "-m", "videonas", "search", "--config", str(config_path), "--no-progress"]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -58,7 +58,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
     with TrialStore(store_path) as store:
         resumed = store.trials("exp")
     reference = run_search("exp", store=tmp_path / "reference.sqlite", progress=False,
-                           evaluate_options={"delay_s": 0.0}, **CONFIG).trials()
+                           evaluate={"function": SYNTHETIC, "options": {"delay_s": 0.0}}, **CONFIG).trials()
     assert _rows(resumed) == _rows(reference)
     assert len(resumed) == 24 and [t.index for t in resumed] == list(range(24))
     # Finished trials were kept, not re-run: their completion times did not change.

@@ -224,7 +224,7 @@ from videonas.search.synthetic import ToySpace
 options = json.loads(sys.argv[1])
 run_search("exp", space=ToySpace(length=6, choices=3), progress=False, **options)
 """
-TOY_SEARCH = dict(num_trials=8, strategy="regularized", strategy_options={"population_size": 4}, batch_size=2,
+TOY_SEARCH = dict(num_trials=8, strategy={"name": "regularized", "options": {"population_size": 4}}, batch_size=2,
                   seed=4)
 
 
@@ -254,7 +254,7 @@ def rows(trials):
 @pytest.mark.slow
 def test_a_second_driver_refuses_and_the_history_equals_a_single_drivers(tmp_path):
     store_path, gate = tmp_path / "two.sqlite", tmp_path / "gate"
-    options = dict(evaluate="test_search_store:gated_evaluate", evaluate_options={"gate": str(gate)},
+    options = dict(evaluate={"function": "test_search_store:gated_evaluate", "options": {"gate": str(gate)}},
                    executor="inprocess")
     first = start_driver(tmp_path, store_path, **options)
     wait_for_running_trial(store_path, first)

@@ -17,7 +17,8 @@ import pytest
 import videonas
 from videonas.search.constraints import Constraints
 from tiny_family import TINY, TinyGenome, build_tiny
-from videonas.train import Budget, TrainTask, evaluate_trial, train_candidate
+from videonas.task import Budget, TrainTask, TrialOptions
+from videonas.train import evaluate_trial, train_candidate
 
 NUM_CLASSES = 3
 
@@ -112,8 +113,9 @@ def test_training_is_repeatable_and_learns(monkeypatch):
 
 def test_constraint_breaker_is_rejected_before_loading_data(monkeypatch):
     calls = _fake_modules(monkeypatch)
-    result = evaluate_trial(TinyGenome(8), seed=0, task={"batch_size": 8, "num_frames": 2, "image_size": 8},
-                            budget={"epochs": 1}, constraints={"max_params": 20})
+    options = TrialOptions.from_dict({"task": {"batch_size": 8, "num_frames": 2, "image_size": 8},
+                                      "budget": {"epochs": 1}, "constraints": {"max_params": 20}})
+    result = evaluate_trial(TinyGenome(8), seed=0, options=options)
     assert result.status == "rejected" and result.params > 20 and result.rejected_by == "max_params"
     assert result.error == f"params {result.params} > limit 20"
     assert calls == []  # no clip was loaded, no step trained
@@ -164,7 +166,8 @@ import sys
 sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
 import keras, pytest, test_train
 from tiny_family import TinyGenome
-from videonas.train import Budget, train_candidate
+from videonas.task import Budget
+from videonas.train import train_candidate
 test_train._fake_modules(pytest.MonkeyPatch())
 result = train_candidate(TinyGenome(8), task=test_train.TASK, budget=Budget(epochs=2), seed=0)
 print(keras.backend.backend(), result.status, result.metrics["steps"], 0.0 <= result.fitness <= 1.0)
@@ -174,8 +177,9 @@ print(keras.backend.backend(), result.status, result.metrics["steps"], 0.0 <= re
     assert output.stdout.split()[-4:] == ["torch", "done", "6", "True"], output.stderr[-2000:]
 
 
-SMOKE_SPACE = {"family": "tvn", "image_sizes": [32], "frame_counts": [2, 4], "min_blocks": 2, "max_blocks": 2,
-               "filters": [16, 32], "max_repeats": 1, "allow_non_local": False}
+SMOKE_SPACE = {"family": "tvn", "options": {"image_sizes": [32], "frame_counts": [2, 4], "min_blocks": 2,
+                                            "max_blocks": 2, "filters": [16, 32], "max_repeats": 1,
+                                            "allow_non_local": False}}
 SMOKE_OPTIONS = {"task": {"dataset": "embedded:smoke", "batch_size": 8, "max_train_clips": 32, "max_val_clips": 16,
                           "threads": 1, "run_eagerly": True},
                  "budget": {"epochs": 1}}
@@ -187,10 +191,10 @@ def smoke_tvn_search(store, *, executor, executor_options, num_trials=3):
     from videonas.search import run_search
 
     data.embedded_dataset("smoke", seed=0)  # generate once here, not in two workers at the same time
-    return run_search("tvn-smoke", space=SMOKE_SPACE, store=store, num_trials=num_trials, strategy="tvn",
-                      strategy_options={"population_size": 2}, batch_size=2, seed=0,
-                      evaluate="videonas.train:evaluate_trial", evaluate_options=SMOKE_OPTIONS, executor=executor,
-                      executor_options=executor_options, progress=False)
+    return run_search("tvn-smoke", space=SMOKE_SPACE, store=store, num_trials=num_trials,
+                      strategy={"name": "tvn", "options": {"population_size": 2}}, batch_size=2, seed=0,
+                      **SMOKE_OPTIONS, executor={"kind": executor, "options": executor_options or {}},
+                      progress=False)
 
 
 def check_smoke_trials(trials, num_trials):

@@ -1,16 +1,17 @@
 """Command line: ``python -m videonas COMMAND [options]``; ``python -m videonas COMMAND --help`` for each command.
 
-A search config is YAML whose keys are ``run_search``'s arguments, e.g.::
+A search config is YAML in the shape of ``videonas.config.SearchConfig`` (the Python API and the notebooks' parameter
+files use the same keys), e.g.::
 
     name: tvn-smoke
     store: runs/tvn-smoke.sqlite
     space: {family: tvn}
-    strategy: tvn
+    strategy: mutate-best
     num_trials: 8
     batch_size: 2
-    evaluate_options: {task: {dataset: "embedded:smoke"}, budget: {epochs: 1}}
-    executor: subprocess
-    executor_options: {max_workers: 2, timeout_s: 600}
+    task: {dataset: "embedded:smoke"}
+    budget: {epochs: 1}
+    executor: {kind: subprocess, options: {max_workers: 2, timeout_s: 600}}
 
 Running the same command again resumes the experiment where it stopped.
 
@@ -29,8 +30,6 @@ import signal
 import sys
 from typing import Any, Sequence
 
-SEARCH_KEYS = ("name", "space", "store", "num_trials", "strategy", "strategy_options", "batch_size", "seed",
-               "evaluate", "evaluate_options", "executor", "executor_options", "reuse_duplicates")
 COMMANDS = {
     "search": "run or resume a search from a YAML config",
     "reproduce": "run the experiment notebooks with a profile's parameters and build reports/index.html",
@@ -41,34 +40,34 @@ COMMANDS = {
 }
 
 
-def load_search_config(path: str) -> dict[str, Any]:
-    import yaml
+def load_search_config(path: str, args: argparse.Namespace | None = None):
+    """The ``SearchConfig`` of a YAML file, with the command line's overrides applied before it is checked."""
+    from videonas import config
 
-    if not os.path.isfile(path):
-        raise ValueError(f"config file {path} not found")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            config = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as error:
-            raise ValueError(f"config {path} is not valid YAML: {_one_line(error)}") from error
-    if not isinstance(config, dict):
-        raise ValueError(f"config {path} must be a YAML mapping, got {type(config).__name__}")
-    unknown = sorted(set(config) - set(SEARCH_KEYS))
-    if unknown:
-        raise ValueError(f"config {path} has unknown keys {unknown}; allowed: {list(SEARCH_KEYS)}")
-    for key in ("name", "space", "store", "num_trials"):
-        if key not in config:
-            raise ValueError(f"config {path} is missing {key!r}")
-    return config
+    data = config.load_yaml(path)
+    if args is not None:
+        if args.num_trials is not None:
+            data["num_trials"] = args.num_trials
+        if args.executor is not None or args.max_workers is not None:
+            executor = config.named("executor", data.get("executor", "subprocess"), "kind")
+            if args.executor is not None and args.executor != executor["kind"]:
+                executor = {"kind": args.executor, "options": {}}
+            if args.max_workers is not None:
+                executor["options"] = {**executor["options"], "max_workers": args.max_workers}
+            data["executor"] = executor
+    try:
+        return config.SearchConfig.from_dict(data)
+    except ValueError as error:
+        raise ValueError(f"config {path}: {error}") from None
 
 
 def search_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m videonas search", description=COMMANDS["search"].capitalize()
                                      + "; running it again resumes where it stopped.")
-    parser.add_argument("--config", required=True, help="YAML file with run_search arguments")
+    parser.add_argument("--config", required=True, help="YAML file in the shape of videonas.config.SearchConfig")
     parser.add_argument("--num-trials", type=int, help="override num_trials (may grow between runs)")
     parser.add_argument("--executor", choices=["inprocess", "subprocess", "ray"], help="override the executor")
-    parser.add_argument("--max-workers", type=int, help="override executor_options.max_workers")
+    parser.add_argument("--max-workers", type=int, help="override executor.options.max_workers")
     parser.add_argument("--force", action="store_true", help="resume even if the stored configuration differs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     parser.add_argument("--debug", action="store_true", help="full tracebacks on errors")
@@ -78,17 +77,11 @@ def search_parser() -> argparse.ArgumentParser:
 def search_main(argv: Sequence[str]) -> int:
     """Run the search; exit status 1 when no trial finished successfully (the cause on one line)."""
     args = search_parser().parse_args(argv)
-    config = load_search_config(args.config)
-    if args.num_trials is not None:
-        config["num_trials"] = args.num_trials
-    if args.executor is not None:
-        config["executor"] = args.executor
-    if args.max_workers is not None:
-        config["executor_options"] = {**(config.get("executor_options") or {}), "max_workers": args.max_workers}
+    config = load_search_config(args.config, args)
     from videonas.search import run_search
 
-    name = config.pop("name")
-    experiment = run_search(name, **config, force=args.force, progress=not args.no_progress)
+    name = config.name
+    experiment = run_search(config, force=args.force, progress=not args.no_progress)
     trials = experiment.trials()
     counts = {status: sum(t.status == status for t in trials) for status in ("done", "failed", "rejected")}
     best = experiment.best(1)

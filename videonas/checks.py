@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 import reprlib
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 80, 80, 40
@@ -56,9 +56,27 @@ def check_keys(field: str, data: Mapping[str, Any], required: Sequence[str], opt
     missing = [k for k in required if k not in data]
     if missing:
         raise ValueError(f"{field} is missing {quote(missing)}")
-    unknown = sorted(set(data) - set(required) - set(optional))
+    unknown = sorted(map(str, set(data) - set(required) - set(optional)))
     if unknown:
-        raise ValueError(f"{field} has unknown keys {quote(unknown)}")
+        dotted = ", ".join(f"{field}.{key}" for key in unknown)
+        allowed = ", ".join(sorted(set(required) | set(optional))) or "none"
+        raise ValueError(f"{field} has unknown keys {quote(unknown)} ({quote(dotted)[1:-1]}); allowed keys of "
+                         f"{field}: {allowed}")
+
+
+def within(path: str, default: str, make: Callable[[], Any]) -> Any:
+    """``make()``, with the dotted ``path`` of a nested value in its ``ValueError``: a class that names its own fields
+    ``default.x`` (``task.num_frames``) reports ``path.x`` when it sits elsewhere in a configuration
+    (``search.task.num_frames``)."""
+    try:
+        return make()
+    except ValueError as error:
+        message = str(error)
+        if message.startswith(path):
+            raise
+        if default and message.startswith(default):
+            raise ValueError(path + message[len(default):]) from None
+        raise ValueError(f"{path}: {message}") from None
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

@@ -127,10 +127,8 @@ def select_diverse_trials(experiment, k: int, *, min_distance: int) -> list:
 
 def trial_task(experiment):
     """The ``TrainTask`` and ``Budget`` an experiment's trials were trained with (from its stored configuration)."""
-    from videonas.train import Budget, TrainTask
-
-    options = experiment.config.get("evaluate_options") or {}
-    return TrainTask.from_dict(options.get("task")), Budget.from_dict(options.get("budget"))
+    options = experiment.trial_options()
+    return options.task, options.budget
 
 
 def trial_members(experiment, trials: Sequence[Any], *, retrain_dir: str | Path | None = None,

@@ -6,8 +6,8 @@ function) builds a genome's model, checks the constraints first (a rejected cand
 and then runs the recipe; ``train_model`` runs the same recipe on any model (a baseline); the ensemble members use
 ``fit`` and ``predict``.
 
-Run options are typed: ``TrialOptions`` (task, budget, constraints) is validated on the search driver before any trial
-is stored (``evaluate_trial.check_options``), so a typo is one ``ValueError`` at start-up, not a store of failures.
+Trial functions receive typed options (``videonas.task.TrialOptions``), parsed once on the search driver from the run
+configuration (``videonas.config``), so a typo is one ``ValueError`` at start-up, not a store of failures.
 
 Determinism: ``keras.utils.set_random_seed(seed)`` fixes initial weights, dropout and the batch order, so the same
 genome, task and seed retrain to the same curve up to floating-point reduction order across CPU threads. A
@@ -26,188 +26,69 @@ from typing import Any, Mapping, Sequence
 import numpy
 
 from videonas import families
-from videonas.checks import check_choice, check_float, check_int, check_keys
+from videonas.checks import check_choice
 from videonas.genome.base import Genome
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
+from videonas.task import STREAMS, Budget, TrainTask, TrialOptions
 
-STREAMS = ("rgb", "flow")
+
+def evaluate_trial(genome: Genome, *, seed: int, options: TrialOptions) -> TrialResult:
+    """The search's default trial function (``"videonas.train:evaluate_trial"``)."""
+    return train_candidate(genome, task=options.task, budget=options.budget, seed=seed,
+                           constraints=options.constraints, save_weights=options.save_weights)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainTask:
-    """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` are the clip input for families
-    whose genome does not carry its own (TVN's does). ``dataset`` is anything ``videonas.data.DatasetSpec.from_value``
-    reads: ``"embedded:smoke"``, ``"embedded:default"``, a folder or CSV path, or a mapping such as
-    ``{"format": "charades", "path": ...}`` (the embedded data takes ``data_seed`` and ``multi_label`` from the task; a
-    file format sets ``multi_label`` itself; a data set without a val split gets a stratified, seeded one).
-    ``max_*_clips`` take a fixed random subset (the same for every candidate; ``max_val_clips`` caps test too).
-    ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool). ``classes`` restricts
-    training and validation to some of the classes. Fitness is scored on val (what searches select on); with ``score_test`` a data set's held-out test
-    split is scored too, into ``metrics["test"]``, for reports only: nothing selects on it."""
+class ModelTrialOptions:
+    """``evaluate_model``'s options: a named model (``videonas.models.create_model``) and the trial's options."""
 
-    dataset: Any = "embedded:smoke"
-    multi_label: bool = False
-    num_frames: int = 8
-    image_size: int = 64
-    frame_stride: int = 1
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    data_seed: int = 0
-    max_train_clips: int | None = None
-    max_val_clips: int | None = None
-    augment: bool = False
-    width_multiplier: float = 1.0
-    measure_latency: bool = False
-    threads: int | None = None
-    run_eagerly: bool = False
-    classes: tuple[str, ...] | None = None
-    score_test: bool = True
+    model: str
+    model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    trial: TrialOptions = TrialOptions()
 
     def __post_init__(self) -> None:
-        from videonas.data.spec import DatasetSpec
+        from videonas import models  # deferred: the registry's builders import Keras when a model is made
 
         try:
-            spec = DatasetSpec.from_value(self.dataset)
+            models.model_info(self.model)
         except ValueError as error:
-            raise ValueError(f"task.dataset: {error}") from None
-        object.__setattr__(self, "dataset", spec.to_dict() if isinstance(self.dataset, DatasetSpec) else self.dataset)
-        if spec.format != "embedded":  # a file format says how it is scored (Charades: multi-label, mAP)
-            object.__setattr__(self, "multi_label", spec.multi_label)
-        check_int("task.num_frames", self.num_frames, 1, 1024)
-        check_int("task.image_size", self.image_size, 8, 1024)
-        check_int("task.frame_stride", self.frame_stride, 1, 64)
-        check_int("task.batch_size", self.batch_size, 1, 4096)
-        check_float("task.learning_rate", self.learning_rate, 1e-8, 10.0)
-        check_int("task.data_seed", self.data_seed, 0, 2**32 - 1)
-        check_float("task.width_multiplier", self.width_multiplier, 1e-3, 64.0)
-        for field in ("multi_label", "augment", "measure_latency", "run_eagerly", "score_test"):
-            if not isinstance(getattr(self, field), bool):
-                raise ValueError(f"task.{field} must be true or false, got {getattr(self, field)!r}")
-        if self.classes is not None:
-            if isinstance(self.classes, str) or not all(isinstance(name, str) for name in self.classes):
-                raise ValueError(f"task.classes must be a list of class names, got {self.classes!r}")
-            object.__setattr__(self, "classes", tuple(self.classes))  # lists from JSON configs
-        for field in ("max_train_clips", "max_val_clips", "threads"):
-            if getattr(self, field) is not None:
-                check_int(f"task.{field}", getattr(self, field), 1, 10**9)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "TrainTask":
-        data = dict(data or {})
-        check_keys("task", data, (), [f.name for f in dataclasses.fields(cls)])
-        return cls(**data)
-
-    def open_dataset(self):
-        """The dataset index (no decoding): checks that the data exists and has ``train`` and ``val`` splits."""
-        from videonas import data
-
-        spec = data.DatasetSpec.from_value(self.dataset)
-        if spec.format == "embedded":
-            spec = spec.with_options(seed=self.data_seed, multi_label=self.multi_label)
-        dataset = spec.open()
-        missing = [split for split in ("train", "val") if split not in dataset.splits]
-        if missing:
-            raise ValueError(f"task.dataset {self.dataset!r} has splits {dataset.splits}, needs 'train' and 'val' "
-                             f"(folders <root>/train/<class>/ and <root>/val/<class>/)")
-        return dataset if self.classes is None else dataset.subset(self.classes)
-
-    def clip_spec(self, *, inputs: Sequence[str], genome: Genome | None = None):
-        """The ``ClipSpec`` of the clips a model eats: at ``genome``'s own input when its family carries it, else
-        at the task's; ``inputs`` names the streams (``"rgb"``, ``"flow"``)."""
-        from videonas import data
-
-        for index, name in enumerate(inputs):
-            check_choice(f"inputs[{index}]", name, STREAMS)
-        num_frames, image_size, frame_stride = self.num_frames, self.image_size, self.frame_stride
-        if genome is not None:
-            num_frames, image_size, frame_stride = families.of(genome).clip_input(
-                genome, num_frames=num_frames, image_size=image_size, frame_stride=frame_stride)
-        return data.ClipSpec(num_frames=num_frames, image_size=image_size, frame_stride=frame_stride,
-                             rgb="rgb" in inputs, flow="flow" in inputs)
-
-    def load(self, dataset, split: str, clip_spec):
-        """The clips of ``split``, cut to the task's fixed subset (the same for every candidate)."""
-        from videonas import data
-
-        limit = self.max_train_clips if split == "train" else self.max_val_clips
-        return subset_clips(data.load_clips(dataset, split, clip_spec), limit, self.data_seed)
+            raise ValueError(f"model: {error}") from None
 
 
-@dataclasses.dataclass(frozen=True)
-class Budget:
-    """Training budget: at most ``epochs`` epochs and (if set) ``seconds`` of training wall time."""
-
-    epochs: int = 1
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        check_int("budget.epochs", self.epochs, 1, 100_000)
-        if self.seconds is not None:
-            check_float("budget.seconds", self.seconds, 1e-3, 1e9)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "Budget":
-        data = dict(data or {})
-        check_keys("budget", data, (), ["epochs", "seconds"])
-        return cls(**data)
+def typed_options(options: Mapping[str, Any]) -> TrialOptions | ModelTrialOptions:
+    """The typed options of a job from their plain form: ``{"task", "budget", ...}`` trains a genome
+    (``evaluate_trial``); with ``model`` and ``model_options`` too, a named model (``evaluate_model``)."""
+    options = dict(options)
+    model, model_options = options.pop("model", None), options.pop("model_options", None) or {}
+    trial = TrialOptions.from_dict(options)
+    return trial if model is None else ModelTrialOptions(model, dict(model_options), trial)
 
 
-@dataclasses.dataclass(frozen=True)
-class TrialOptions:
-    """The options of ``evaluate_trial``, typed: what a search config's ``evaluate_options`` holds."""
-
-    task: TrainTask = TrainTask()
-    budget: Budget = Budget()
-    constraints: Constraints = Constraints()
-    save_weights: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "TrialOptions":
-        data = dict(data or {})
-        check_keys("evaluate_options", data, (), ["task", "budget", "constraints", "save_weights"])
-        save_weights = data.get("save_weights")
-        if save_weights is not None and not isinstance(save_weights, (str, os.PathLike)):
-            raise ValueError(f"evaluate_options.save_weights must be a folder path, got {save_weights!r}")
-        return cls(TrainTask.from_dict(data.get("task")), Budget.from_dict(data.get("budget")),
-                   Constraints.from_dict(data.get("constraints")),
-                   None if save_weights is None else str(save_weights))
+def job_options(function: str, options: Mapping[str, Any]) -> Any:
+    """What a job for trial ``function`` carries: typed options for this module's trial functions, checked here on
+    the driver; another function's keyword options unchanged."""
+    if function in ("videonas.train:evaluate_trial", "videonas.train:evaluate_model"):
+        return typed_options(options)
+    return dict(options)
 
 
-def check_trial_options(options: Mapping[str, Any] | None) -> TrialOptions:
-    """Validate ``evaluate_trial``'s options on the driver, the dataset included (its index, not its clips)."""
-    typed = TrialOptions.from_dict(options)
-    typed.task.open_dataset()
-    return typed
-
-
-def evaluate_trial(genome: Genome, *, seed: int, **options: Any) -> TrialResult:
-    """The search's trial function (``"videonas.train:evaluate_trial"``); plain-JSON options fit in configs."""
-    typed = TrialOptions.from_dict(options)
-    return train_candidate(genome, task=typed.task, budget=typed.budget, seed=seed, constraints=typed.constraints,
-                           save_weights=typed.save_weights)
-
-
-evaluate_trial.check_options = check_trial_options  # run_search calls it on the driver before storing anything
-
-
-def evaluate_model(genome: None, *, seed: int, model: str, model_options: Mapping[str, Any] | None = None,
-                   **options: Any) -> TrialResult:
-    """A trial function for a named model (``videonas.models.create_model``) instead of a genome, for executors: a
-    baseline trained over seeds with a candidate's recipe at the task's input. ``genome`` is ``None``."""
-    typed = TrialOptions.from_dict(options)
-    task = typed.task
+def evaluate_model(genome: None, *, seed: int, options: ModelTrialOptions) -> TrialResult:
+    """A trial function for a named model instead of a genome, for executors: a baseline trained over seeds with a
+    candidate's recipe at the task's input. ``genome`` is ``None``."""
+    task = options.trial.task
     _limit_threads(task)
-    import keras
+    import keras  # deferred: after the thread cap, which must precede the backend's start
 
     from videonas import models
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     dataset = task.open_dataset()
-    built = models.create_model(model, num_classes=len(dataset.class_names), num_frames=task.num_frames,
-                                image_size=task.image_size, multi_label=task.multi_label, **dict(model_options or {}))
-    return train_model(built, task=task, budget=typed.budget, seed=seed)
+    built = models.create_model(options.model, num_classes=len(dataset.class_names), num_frames=task.num_frames,
+                                image_size=task.image_size, multi_label=task.multi_label,
+                                **dict(options.model_options))
+    return train_model(built, task=task, budget=options.trial.budget, seed=seed)
 
 
 def _limit_threads(task: TrainTask) -> None:
@@ -216,21 +97,6 @@ def _limit_threads(task: TrainTask) -> None:
     if task.threads is not None:
         for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
             os.environ.setdefault(variable, str(task.threads))
-
-
-def check_model_options(options: Mapping[str, Any] | None) -> TrialOptions:
-    """``evaluate_model``'s options checked on the driver: the model name, then the trial options."""
-    from videonas import models
-
-    options = dict(options or {})
-    try:
-        models.model_info(options.get("model"))
-    except ValueError as error:
-        raise ValueError(f"model: {error}") from None
-    return check_trial_options({key: value for key, value in options.items() if key not in ("model", "model_options")})
-
-
-evaluate_model.check_options = check_model_options
 
 
 def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: int,
@@ -390,17 +256,6 @@ def model_inputs(model) -> tuple[str, ...]:
     for index, name in enumerate(names):
         check_choice(f"model input {index}", name, STREAMS)
     return names
-
-
-def subset_clips(clips, limit: int | None, seed: int):
-    """A fixed random subset of at most ``limit`` clips (the same for every candidate: fitnesses stay comparable)."""
-    if limit is None or limit >= len(clips):
-        return clips
-    keep = numpy.sort(numpy.random.default_rng(seed).permutation(len(clips))[:limit])
-    return dataclasses.replace(
-        clips, rgb=None if clips.rgb is None else numpy.asarray(clips.rgb[keep]),
-        flow=None if clips.flow is None else numpy.asarray(clips.flow[keep]), labels=clips.labels[keep],
-        paths=[clips.paths[i] for i in keep])
 
 
 def _recorder(seconds: float | None):

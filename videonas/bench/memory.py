@@ -24,17 +24,18 @@ def driver_rss(*, checkpoints: Sequence[int] = (10, 200), space: Mapping[str, An
                evaluate: str = EVALUATE, evaluate_options: Mapping[str, Any] | None = None, strategy: str = "tvn",
                executor: str = "subprocess", max_workers: int | None = None, store_dir: str | Path) -> dict[str, Any]:
     """Driver RSS before the search and after each checkpoint (candidates stored so far), plus the overhead split."""
+    from videonas import config
     from videonas.search import run_search
 
     if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:])) or checkpoints[0] < 1:
         raise ValueError(f"checkpoints must be increasing positive counts, got {list(checkpoints)!r}")
     max_workers = max_workers or os.cpu_count() or 1
     options = trial_options(evaluate_options, task=TASK, budget=BUDGET, workers=max_workers)
-    common = dict(space=space, store=Path(store_dir) / "memory.sqlite", strategy=strategy,
-                  strategy_options={"population_size": 4}, batch_size=2, seed=0,
-                  evaluate=evaluate, evaluate_options=options, executor=executor,
-                  executor_options={} if executor == "inprocess" else
-                  {"max_workers": max_workers, "trials_per_worker": 10**6}, progress=False)
+    common = dict(space=space, store=Path(store_dir) / "memory.sqlite",
+                  strategy={"name": strategy, "options": {"population_size": 4}}, batch_size=2, seed=0,
+                  **config.evaluate_fields(evaluate, options),
+                  executor={"kind": executor, "options": {} if executor == "inprocess" else
+                            {"max_workers": max_workers, "trials_per_worker": 10**6}}, progress=False)
     rows = [{"candidates": 0, "rss_mib": rss_mib(), "wall_s": 0.0}]
     started = time.perf_counter()
     experiment = None

@@ -56,6 +56,7 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
     with ``max_workers`` (default: one per core, each with ``cores // max_workers`` threads): a tiny candidate spends
     most of its time in single-threaded Python (graph tracing), so parallel candidates use the cores better.
     """
+    from videonas import config
     from videonas.search import run_search
     from videonas.search.loop import space_config, space_from_config
 
@@ -70,10 +71,10 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
         trials_by_strategy = {}
         for strategy, strategy_options in (("random", {}), ("tvn", {"population_size": population_size})):
             store = Path(store_dir) / "efficiency.sqlite"
-            experiment = run_search(f"{strategy}-{seed}", space=space, store=store,
-                                    num_trials=num_trials, strategy=strategy, strategy_options=strategy_options,
-                                    batch_size=batch_size, seed=seed, evaluate=evaluate, evaluate_options=options,
-                                    executor=executor, executor_options=executor_options, progress=False)
+            experiment = run_search(f"{strategy}-{seed}", space=space, store=str(store), num_trials=num_trials,
+                                    strategy={"name": strategy, "options": strategy_options},
+                                    batch_size=batch_size, seed=seed, **config.evaluate_fields(evaluate, options),
+                                    executor={"kind": executor, "options": executor_options}, progress=False)
             trials = experiment.trials()
             curves[strategy] = [t.fitness if t.status == "done" else None for t in trials]
             trials_by_strategy[strategy] = trials
@@ -142,6 +143,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
     With the default (real training) the clip cache is filled first and each worker's ``task.threads`` is
     ``cores // workers``; a custom ``evaluate`` gets ``evaluate_options`` unchanged.
     """
+    from videonas import config
     from videonas.search import run_search
 
     cores = os.cpu_count() or 1
@@ -164,10 +166,10 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
                 executor_options: dict[str, Any] = {"max_workers": count}
                 started = time.perf_counter()
                 experiment = run_search(f"scale-{kind}-{count}", space=dict(space),
-                                        store=Path(store_dir) / "scale.sqlite", num_trials=num_candidates,
-                                        strategy="random", batch_size=num_candidates, seed=seed, evaluate=evaluate,
-                                        evaluate_options=options, executor=kind, executor_options=executor_options,
-                                        progress=False)
+                                        store=str(Path(store_dir) / "scale.sqlite"), num_trials=num_candidates,
+                                        strategy="random", batch_size=num_candidates, seed=seed,
+                                        **config.evaluate_fields(evaluate, options),
+                                        executor={"kind": kind, "options": executor_options}, progress=False)
                 wall = time.perf_counter() - started
                 trials = experiment.trials()
                 runs.append({"executor": kind, "workers": count, "threads_per_worker": threads,
@@ -188,7 +190,7 @@ def warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed: 
     from videonas import data
     from videonas.search.loop import space_from_config
     from videonas.search.strategies import make_strategy
-    from videonas.train import TrainTask
+    from videonas.task import TrainTask
 
     train_task = TrainTask.from_dict(task)
     dataset = train_task.open_dataset()

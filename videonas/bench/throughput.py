@@ -86,8 +86,8 @@ def measure(*, space: Mapping[str, Any], task: Mapping[str, Any], budget: Mappin
     started = time.perf_counter()
     experiment = run_search(name, space=dict(space), store=store, num_trials=candidates, strategy="random",
                             batch_size=candidates, seed=seed,
-                            evaluate_options={"task": {**task, "threads": threads}, "budget": dict(budget)},
-                            executor="subprocess", executor_options={**executor_options, "max_workers": workers},
+                            task={**task, "threads": threads}, budget=dict(budget),
+                            executor={"kind": "subprocess", "options": {**executor_options, "max_workers": workers}},
                             progress=False)
     wall = time.perf_counter() - started
     trials = experiment.trials()

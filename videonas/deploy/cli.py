@@ -26,7 +26,7 @@ def open_experiment(store: str, name: str):
 
 def trial_rows(experiment) -> list[dict[str, Any]]:
     """One row per trial in ``COLUMNS``; ``runtime`` is where its latency was measured."""
-    constraints = (experiment.config.get("evaluate_options") or {}).get("constraints") or {}
+    constraints = experiment.trial_options().constraints.to_dict()
     configured = constraints.get("latency_runtime", "keras")
     rows = []
     for trial in experiment.trials():

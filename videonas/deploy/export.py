@@ -84,7 +84,7 @@ def export_trial(experiment, *, folder: str | Path, trial: int | None = None, ep
 
     chosen = _trial(experiment, trial)
     genome = experiment.genome(chosen)
-    options = train.TrialOptions.from_dict(experiment.config.get("evaluate_options"))
+    options = experiment.trial_options()
     task, budget = options.task, options.budget
     if epochs is not None:
         budget = dataclasses.replace(budget, epochs=epochs)

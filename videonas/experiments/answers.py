@@ -27,10 +27,7 @@ def unmutated_bests(runs: Any, *, label: str) -> list[Any]:
 def chance_text(experiment: Any, scores: Mapping[Any, float | None]) -> str:
     """``videonas.experiments.summaries.chance_note`` for a top-1 experiment whose median test score is near chance
     (a smoke run: it only shows that the pipeline works); "" for mAP tasks or when accuracies are well above it."""
-    options = experiment.config.get("evaluate_options") or {}
-    from videonas.train import TrainTask
-
-    task = TrainTask.from_dict(options.get("task"))
+    task = experiment.trial_options().task
     if task.multi_label:
         return ""
     return summaries.chance_note(median_score(scores), num_classes=len(task.open_dataset().class_names))

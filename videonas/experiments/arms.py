@@ -152,6 +152,7 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
              executor_options: Mapping[str, Any] | None = None, progress: bool = True) -> ArmRuns:
     """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them.
     An executor given by name is closed at the end; an executor instance stays open for the caller's other work."""
+    from videonas import config
     from videonas.search import Executor, make_executor, run_search
 
     check_int("num_trials", num_trials, 1, 10**9)
@@ -165,10 +166,10 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
         for arm in arms:
             for seed in seeds:
                 experiments[arm.label, seed] = run_search(
-                    f"{arm.label}-seed{seed}", space=space if arm.space is None else arm.space, store=store,
-                    num_trials=num_trials, strategy=arm.strategy, strategy_options=dict(arm.strategy_options),
-                    batch_size=batch_size, seed=seed, evaluate=evaluate, evaluate_options=dict(evaluate_options or {}),
-                    executor=runner, progress=progress)
+                    name=f"{arm.label}-seed{seed}", space=space if arm.space is None else arm.space, store=str(store),
+                    num_trials=num_trials, strategy={"name": arm.strategy, "options": dict(arm.strategy_options)},
+                    batch_size=batch_size, seed=seed, **config.evaluate_fields(evaluate, evaluate_options), executor=runner,
+                    progress=progress)
     finally:
         if not isinstance(executor, Executor):
             runner.close()

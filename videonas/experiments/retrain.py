@@ -62,7 +62,10 @@ def retrain(model: Any, *, seeds: Sequence[int], executor: Any, options: Mapping
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
     runner = make_executor(executor)
-    jobs = [Job(genome=model, seed=training_seed(seed), options=dict(options)) for seed in seeds]
+    from videonas import train
+
+    typed = train.job_options(function, options)
+    jobs = [Job(genome=model, seed=training_seed(seed), options=typed) for seed in seeds]
     results = dict(runner.run(function, jobs))
     return {seed: results[position] for position, seed in enumerate(seeds)}
 

@@ -32,12 +32,13 @@ class Variant:
             raise ValueError(f"variant {self.label!r} needs exactly one of genome and model")
 
     def job(self, *, seed: int, task: Mapping[str, Any], budget: Mapping[str, Any]):
+        from videonas import train
         from videonas.search import Job
 
         options: dict[str, Any] = {"task": dict(task), "budget": dict(budget)}
         if self.model is not None:
             options.update(model=self.model, model_options=dict(self.model_options))
-        return Job(self.genome, seed=seed, options=options)
+        return Job(self.genome, seed=seed, options=train.typed_options(options))
 
 
 class VariantRuns:
@@ -115,8 +116,8 @@ def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[s
     keys, jobs = [], []
     for variant in variants:
         for name, task in tasks.items():
-            check = train.check_model_options if variant.model else train.check_trial_options
-            check(variant.job(seed=seeds[0], task=task, budget=budget).options)
+            typed = variant.job(seed=seeds[0], task=task, budget=budget).options  # checked here, once
+            (typed.trial if variant.model else typed).task.open_dataset()
             for seed in seeds:
                 keys.append((variant.label, name, seed))
                 jobs.append(variant.job(seed=seed, task=task, budget=budget))

@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One candidate to evaluate: ``function(genome, seed=seed, **options)``."""
+    """One candidate to evaluate: ``function(genome, seed=seed, **options)`` for a mapping of keyword options, or
+    ``function(genome, seed=seed, options=options)`` for typed options (``videonas.task.TrialOptions``), which reach
+    the worker as they are, never parsed again."""
 
-    genome: Genome
+    genome: Genome | None
     seed: int
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    options: Any = dataclasses.field(default_factory=dict)
 
 
 def resolve(path: str) -> Callable[..., Any]:
@@ -40,10 +42,13 @@ def resolve(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def call_trial(function: str, genome: Genome, seed: int, options: Mapping[str, Any]) -> TrialResult:
+def call_trial(function: str, genome: Genome | None, seed: int, options: Any) -> TrialResult:
     """Run the trial function and turn any exception (MemoryError included) into a failed result."""
     try:
-        return TrialResult.coerce(resolve(function)(genome, seed=seed, **dict(options)))
+        trial_function = resolve(function)
+        if isinstance(options, Mapping):
+            return TrialResult.coerce(trial_function(genome, seed=seed, **dict(options)))
+        return TrialResult.coerce(trial_function(genome, seed=seed, options=options))
     except BaseException as error:  # noqa: BLE001 - the search must go on whatever a candidate does
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
@@ -80,9 +85,13 @@ class Executor(abc.ABC):
 class InProcessExecutor(Executor):
     """One candidate after another in this process: for debugging and tiny runs.
 
-    Timeouts cannot be enforced here (a thread cannot be killed); use the subprocess executor for them. Keras state
-    accumulates across candidates, which is why this is not the default.
+    A thread cannot be stopped, so this executor refuses ``timeout_s`` rather than accept a limit it would never
+    keep; the subprocess and Ray executors enforce it. Keras state accumulates across candidates, which is why this
+    is not the default.
     """
+
+    def __init__(self) -> None:
+        super().__init__(timeout_s=None)
 
     def run(self, function, jobs, on_start=None):
         for position, job in enumerate(jobs):
@@ -97,14 +106,19 @@ EXECUTORS = {"inprocess": "videonas.search.executors:InProcessExecutor",
              "ray": "videonas.search.ray_pool:RayExecutor"}
 
 
+def executor_class(kind: str) -> type[Executor]:
+    """The executor class named ``kind`` (imported on demand: Ray is heavy)."""
+    check_choice("executor", kind, sorted(EXECUTORS))
+    return resolve(EXECUTORS[kind])
+
+
 def make_executor(kind: str | Executor = "subprocess", **options: Any) -> Executor:
     """An executor by name (``inprocess``, ``subprocess``, ``ray``) or an executor instance unchanged."""
     if isinstance(kind, Executor):
         return kind
     check_choice("executor", kind, sorted(EXECUTORS))
-    if kind == "inprocess":
-        if options.get("env"):
-            raise ValueError("executor env needs worker processes: use the subprocess or ray executor")
-        for option in ("max_workers", "trials_per_worker", "worker_memory_mib", "env"):
-            options.pop(option, None)
-    return resolve(EXECUTORS[kind])(**options)
+    if kind == "inprocess" and options:
+        raise ValueError(f"executor options {sorted(options)} need worker processes (the in-process executor can "
+                         f"neither stop a candidate at a timeout nor set its environment): use the subprocess or ray "
+                         f"executor")
+    return executor_class(kind)(**options)

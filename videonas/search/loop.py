@@ -17,12 +17,10 @@ from typing import Any, Mapping
 
 import numpy
 
-from videonas import families
-from videonas.checks import check_int
+from videonas import config as config_module, families
 from videonas.genome.base import Genome, SearchSpace
-from videonas.search.executors import Executor, Job, make_executor, resolve
+from videonas.search.executors import Executor, Job
 from videonas.search.store import FINISHED, Trial, TrialResult, TrialStore
-from videonas.search.strategies import make_strategy
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +85,10 @@ class Experiment:
     def history(self):
         return self.store.history(self.name)
 
+    def trial_options(self):
+        """The task, budget, constraints and weights folder its trials ran with (``videonas.task.TrialOptions``)."""
+        return config_module.stored_trial_options(self.config)
+
     def genome(self, trial: Trial) -> Genome:
         return self.space.genome_type.from_json(trial.genome)
 
@@ -101,98 +103,95 @@ class Experiment:
         return f"Experiment({self.name!r}, store={str(self.store.path)!r}, {counts})"
 
 
-def run_search(
-    name: str,
-    *,
-    space: SearchSpace | Mapping[str, Any],
-    store: TrialStore | str | Path,
-    num_trials: int,
-    strategy: str = "regularized",
-    strategy_options: Mapping[str, Any] | None = None,
-    batch_size: int = 4,
-    seed: int = 0,
-    evaluate: str = "videonas.train:evaluate_trial",
-    evaluate_options: Mapping[str, Any] | None = None,
-    executor: str | Executor = "subprocess",
-    executor_options: Mapping[str, Any] | None = None,
-    reuse_duplicates: bool = True,
-    force: bool = False,
-    progress: bool = True,
-) -> Experiment:
-    """Run (or resume) experiment ``name`` until ``num_trials`` trials are stored; returns the ``Experiment``.
+def run_search(config: "config_module.SearchConfig | Mapping[str, Any] | str | None" = None, /, *,
+               executor: Any = None, force: bool = False, progress: bool = True, **fields: Any) -> Experiment:
+    """Run (or resume) a search until ``num_trials`` trials are stored; returns its ``Experiment``.
 
-    ``evaluate`` is the dotted path of ``function(genome, *, seed, **evaluate_options) -> TrialResult``. When the
-    function has a ``check_options(evaluate_options)`` attribute (``videonas.train:evaluate_trial`` does), it runs here
-    on the driver, before anything is stored, so bad options raise one ``ValueError`` naming the field.
-    The configuration (space, strategy, seed, batch size, evaluate function and options, duplicate reuse) is stored
-    with the experiment; resuming with a different one raises ``ValueError`` unless ``force``. ``num_trials`` and the
-    executor may change between runs: they do not change which genomes are proposed.
+    ``config`` is a ``videonas.config.SearchConfig`` or its plain form (the CLI's YAML, a notebook's ``search``
+    parameters) or just its name; keyword ``fields`` are the same keys (``run_search("tvn-smoke", space=...,
+    store=..., num_trials=...)``) and override the mapping's. Everything is checked before a store file is created, the dataset's index included.
+    The normalised configuration (``SearchConfig.stored``) is kept with the experiment; resuming with a different one
+    raises ``ValueError`` unless ``force``. ``num_trials`` and the executor may change between runs: growing
+    ``num_trials`` continues the decisions made so far (a round cut short by the old limit is completed first).
+    ``executor`` is a configuration value (``"subprocess"``, ``{"kind": ..., "options": ...}``) or an open
+    ``Executor`` to run on, shared by several searches and not closed here.
     """
-    check_int("num_trials", num_trials, 1, 10**9)
-    space = space_from_config(space)
-    search_strategy = make_strategy(strategy, space, seed=seed, batch_size=batch_size, **dict(strategy_options or {}))
-    evaluate_options = dict(evaluate_options or {})
+    runner = executor if isinstance(executor, Executor) else None
+    if executor is not None and runner is None:
+        fields["executor"] = executor  # the configured kind, not an open executor
+    if isinstance(config, str):
+        config, fields = None, {"name": config, **fields}
+    if isinstance(config, config_module.SearchConfig):
+        config = config.replace(**fields) if fields else config
+    else:
+        if config is not None and not isinstance(config, Mapping):
+            raise ValueError(f"config must be a SearchConfig, a mapping or a name, got {type(config).__name__}")
+        config = config_module.SearchConfig.from_dict({**dict(config or {}), **fields})
+    if config.evaluate.default:  # the data exists and has train and val: once here, not in every trial
+        config.task.open_dataset()
+    space = config.build_space()
+    search_strategy = config.build_strategy(space)
+    owns_runner = runner is None
+    runner = config.executor.build() if owns_runner else runner
+    store = TrialStore(config.store)
     try:
-        function = resolve(evaluate)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"evaluate must name an importable 'module:function', got {evaluate!r} ({error})") from None
-    check_options = getattr(function, "check_options", None)
-    if check_options is not None:  # typed options: a typo is one error here, not a store full of failed trials
-        check_options(evaluate_options)
-    owns_executor = not isinstance(executor, Executor)
-    runner = make_executor(executor, **dict(executor_options or {}))
-    config = {"space": space_config(space), "strategy": search_strategy.to_dict(), "seed": seed,
-              "evaluate": evaluate, "evaluate_options": evaluate_options, "reuse_duplicates": bool(reuse_duplicates)}
-    owns_store = not isinstance(store, TrialStore)
-    store = TrialStore(store) if owns_store else store
-    try:
-        store.open_experiment(name, config, force=force)
-        store.acquire_lease(name)  # one driver per experiment: before anything is re-queued or proposed
+        store.open_experiment(config.name, config.stored(), force=force)
+        store.acquire_lease(config.name)  # one driver per experiment: before anything is re-queued or proposed
     except BaseException:
-        if owns_executor:
+        if owns_runner:
             runner.close()
         raise
     try:
-        _run_rounds(store, name, space, search_strategy, runner, num_trials=num_trials, seed=seed, evaluate=evaluate,
-                    evaluate_options=evaluate_options, reuse_duplicates=reuse_duplicates, progress=progress)
+        _run_rounds(store, config, space, search_strategy, runner, progress=progress)
     finally:
-        if owns_executor:
+        if owns_runner:
             runner.close()
-        store.release_lease(name)
-    return Experiment(name, store)
+        store.release_lease(config.name)
+    return Experiment(config.name, store)
 
 
-def _run_rounds(store: TrialStore, name: str, space: SearchSpace, search_strategy, runner: Executor, *,
-                num_trials: int, seed: int, evaluate: str, evaluate_options: dict[str, Any], reuse_duplicates: bool,
-                progress: bool) -> None:
-    """Re-queue what an interrupted run left running, replay the finished rounds, then evaluate until full."""
+def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace, search_strategy,
+                runner: Executor, *, progress: bool) -> None:
+    """Re-queue what an interrupted run left running, replay the finished rounds, then evaluate until full.
+
+    The last stored round is open when some of its trials are unfinished (a killed run) or when it holds fewer
+    trials than the strategy proposes (``num_trials`` cut it short): it is completed before anything new is asked,
+    so a search grown from 6 to 12 trials makes the same decisions as one asked for 12 at once.
+    """
+    name = config.name
     requeued = store.requeue_unfinished(name)
     if requeued:
         log.info("experiment %s: re-queued %d trial(s) left running by an interrupted run", name, requeued)
 
     rounds = [list(group) for _, group in itertools.groupby(store.trials(name), key=lambda t: t.round)]
-    interrupted: list[Trial] | None = None
-    for round_trials in rounds:
+    open_round: list[Trial] | None = None
+    for position, round_trials in enumerate(rounds):
         if round_trials[0].round != search_strategy.round:
             raise RuntimeError(f"store {store.path} has round {round_trials[0].round} where round "
                                f"{search_strategy.round} was expected")
-        if all(t.status in FINISHED for t in round_trials):
-            search_strategy.tell(round_trials)
+        last = position == len(rounds) - 1
+        if last and (any(t.status not in FINISHED for t in round_trials)
+                     or len(round_trials) < len(search_strategy.propose())):
+            open_round = round_trials
         else:
-            interrupted = round_trials
-    bar = _ProgressBar(name, store, num_trials, enabled=progress)
+            search_strategy.tell(round_trials)
+    bar = _ProgressBar(name, store, config.num_trials, enabled=progress)
     try:
         while True:
-            if interrupted is not None:
-                round_trials, interrupted = interrupted, None
+            count = store.count(name)
+            if open_round is not None:
+                round_trials, open_round = open_round, None
                 _check_same_proposals(search_strategy, round_trials)
+                room = config.num_trials - count
+                if room > 0:
+                    round_trials += _store_proposals(store, name, search_strategy, count, room, config.seed,
+                                                     skip=len(round_trials))
+            elif count >= config.num_trials:
+                break
             else:
-                count = store.count(name)
-                if count >= num_trials:
-                    break
-                round_trials = _store_proposals(store, name, search_strategy, count, num_trials - count, seed)
-            _evaluate_round(store, name, space, round_trials, runner, evaluate, evaluate_options, reuse_duplicates,
-                            bar)
+                round_trials = _store_proposals(store, name, search_strategy, count, config.num_trials - count,
+                                                config.seed)
+            _evaluate_round(store, config, space, round_trials, runner, bar)
             search_strategy.tell(store.trials(name, start=round_trials[0].index, stop=round_trials[-1].index + 1))
             log.info("experiment %s: round %d finished (%d trials)", name, search_strategy.round - 1,
                      len(round_trials))
@@ -200,9 +199,11 @@ def _run_rounds(store: TrialStore, name: str, space: SearchSpace, search_strateg
         bar.close()
 
 
-def _store_proposals(store: TrialStore, name: str, strategy, first_index: int, room: int, seed: int) -> list[Trial]:
-    # A batch that would pass num_trials is cut: its prefix is what the same seed would propose anyway.
-    proposals = strategy.propose()[:room]
+def _store_proposals(store: TrialStore, name: str, strategy, first_index: int, room: int, seed: int, *,
+                     skip: int = 0) -> list[Trial]:
+    """Store the strategy's proposals ``skip`` onwards, at most ``room`` of them: a batch that would pass
+    ``num_trials`` is cut, and its prefix is what the same seed would propose anyway."""
+    proposals = strategy.propose()[skip: skip + room]
     trials = [Trial(experiment=name, index=first_index + i, round=strategy.round, parent=p.parent,
                     genome=p.genome.to_json(), genome_key=p.genome.key, status="pending",
                     seed=trial_seed(seed, first_index + i)) for i, p in enumerate(proposals)]
@@ -217,10 +218,10 @@ def _check_same_proposals(strategy, stored: list[Trial]) -> None:
                            f"{[t.genome_key for t in stored]}; the strategy or search space is not deterministic")
 
 
-def _evaluate_round(store: TrialStore, name: str, space: SearchSpace, round_trials: list[Trial], runner: Executor,
-                    evaluate: str, evaluate_options: dict[str, Any], reuse_duplicates: bool,
-                    bar: "_ProgressBar") -> None:
+def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace,
+                    round_trials: list[Trial], runner: Executor, bar: "_ProgressBar") -> None:
     """Evaluate the unfinished trials of one round; each result is committed as soon as it arrives."""
+    name, reuse_duplicates = config.name, config.reuse_duplicates
     earlier: dict[str, Trial] = {}
     if reuse_duplicates:
         for trial in store.trials(name, status=REUSABLE):
@@ -238,17 +239,28 @@ def _evaluate_round(store: TrialStore, name: str, space: SearchSpace, round_tria
     if not groups:
         return
     group_list = list(groups.values())
-    jobs = [Job(space.genome_type.from_json(group[0].genome), group[0].seed, evaluate_options) for group in group_list]
+    options = config.trial_options()
+    jobs = [Job(_stored_genome(space, group[0]), group[0].seed, options) for group in group_list]
     host = socket.gethostname()
 
     def on_start(position: int) -> None:
         for trial in group_list[position]:
             store.mark_running(name, trial.index, host)
 
-    for position, result in runner.run(evaluate, jobs, on_start=on_start):
+    for position, result in runner.run(config.evaluate.function, jobs, on_start=on_start):
         group = group_list[position]
         _finish(store, group[:1], result, bar, None)
         _finish(store, group[1:], result, bar, group[0].index)
+
+
+def _stored_genome(space: SearchSpace, trial: Trial) -> Genome:
+    """The trial's genome, refused when its JSON no longer gives its stored key (a store edited by hand): a
+    candidate is never evaluated under another genome's key."""
+    genome = space.genome_type.from_json(trial.genome)
+    if genome.key != trial.genome_key:
+        raise ValueError(f"trial {trial.index} of {trial.experiment!r}: its genome JSON has key {genome.key}, the "
+                         f"store says {trial.genome_key}; the store was edited: restore it or start a new store")
+    return genome
 
 
 def _finish(store: TrialStore, trials: list[Trial], result: TrialResult, bar: "_ProgressBar",

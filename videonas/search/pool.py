@@ -119,7 +119,7 @@ class SubprocessExecutor(Executor):
         """Give ``worker`` the job; False if the worker had already died (it is then removed)."""
         worker.result_path = os.path.join(self._folder, f"result-{position}-{worker.process.pid}.pickle")
         payload = pickle.dumps({"function": function, "genome": pickle.dumps(job.genome), "seed": job.seed,
-                                "options": dict(job.options), "sys_path": list(sys.path),
+                                "options": job.options, "sys_path": list(sys.path),
                                 "result_path": worker.result_path})
         try:
             worker.process.stdin.write(payload)

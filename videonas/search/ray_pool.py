@@ -107,7 +107,7 @@ class RayExecutor(Executor):
                         self.started_workers += 1
                     actor = idle[0]
                     position, job = waiting.pop()
-                    actor.reference = actor.handle.run.remote(function, job.genome, job.seed, dict(job.options))
+                    actor.reference = actor.handle.run.remote(function, job.genome, job.seed, job.options)
                     actor.position, actor.started = position, time.monotonic()
                     if on_start is not None:
                         on_start(position)

@@ -1,0 +1,194 @@
+"""What one candidate is trained on and for how long: the typed options every trial function receives.
+
+``TrainTask`` (data, clip input, batch, learning rate), ``Budget`` (epochs) and ``TrialOptions`` (task, budget,
+constraints, where to save weights) are parsed once on the search driver (``videonas.config``) and reach workers as
+these objects, never as raw mappings to parse again. Parsing a mapping names the dotted path of a bad key or value
+(``task.num_frames``); ``to_dict`` is the normalised form a trial store keeps, every default written out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy
+
+from videonas import families
+from videonas.checks import check_choice, check_float, check_int, check_keys, within
+from videonas.genome.base import Genome
+from videonas.search.constraints import Constraints
+
+STREAMS = ("rgb", "flow")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainTask:
+    """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` are the clip input for families
+    whose genome does not carry its own (TVN's does). ``dataset`` is anything ``videonas.data.DatasetSpec.from_value``
+    reads: ``"embedded:smoke"``, ``"embedded:default"``, a folder or CSV path, or a mapping such as
+    ``{"format": "charades", "path": ...}`` (the embedded data takes ``data_seed`` and ``multi_label`` from the task; a
+    file format sets ``multi_label`` itself; a data set without a val split gets a stratified, seeded one).
+    ``max_*_clips`` take a fixed random subset (the same for every candidate; ``max_val_clips`` caps test too).
+    ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool). ``classes`` restricts
+    training and validation to some of the classes. Fitness is scored on val (what searches select on); with ``score_test`` a data set's held-out test
+    split is scored too, into ``metrics["test"]``, for reports only: nothing selects on it."""
+
+    dataset: Any = "embedded:smoke"
+    multi_label: bool = False
+    num_frames: int = 8
+    image_size: int = 64
+    frame_stride: int = 1
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    data_seed: int = 0
+    max_train_clips: int | None = None
+    max_val_clips: int | None = None
+    augment: bool = False
+    width_multiplier: float = 1.0
+    measure_latency: bool = False
+    threads: int | None = None
+    run_eagerly: bool = False
+    classes: tuple[str, ...] | None = None
+    score_test: bool = True
+
+    def __post_init__(self) -> None:
+        from videonas.data.spec import DatasetSpec
+
+        try:
+            spec = DatasetSpec.from_value(self.dataset)
+        except ValueError as error:
+            raise ValueError(f"task.dataset: {error}") from None
+        object.__setattr__(self, "dataset", spec.to_dict() if isinstance(self.dataset, DatasetSpec) else self.dataset)
+        if spec.format != "embedded":  # a file format says how it is scored (Charades: multi-label, mAP)
+            object.__setattr__(self, "multi_label", spec.multi_label)
+        check_int("task.num_frames", self.num_frames, 1, 1024)
+        check_int("task.image_size", self.image_size, 8, 1024)
+        check_int("task.frame_stride", self.frame_stride, 1, 64)
+        check_int("task.batch_size", self.batch_size, 1, 4096)
+        check_float("task.learning_rate", self.learning_rate, 1e-8, 10.0)
+        check_int("task.data_seed", self.data_seed, 0, 2**32 - 1)
+        check_float("task.width_multiplier", self.width_multiplier, 1e-3, 64.0)
+        for field in ("multi_label", "augment", "measure_latency", "run_eagerly", "score_test"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"task.{field} must be true or false, got {getattr(self, field)!r}")
+        if self.classes is not None:
+            if isinstance(self.classes, str) or not all(isinstance(name, str) for name in self.classes):
+                raise ValueError(f"task.classes must be a list of class names, got {self.classes!r}")
+            object.__setattr__(self, "classes", tuple(self.classes))  # lists from JSON configs
+        for field in ("max_train_clips", "max_val_clips", "threads"):
+            if getattr(self, field) is not None:
+                check_int(f"task.{field}", getattr(self, field), 1, 10**9)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "task") -> "TrainTask":
+        data = {} if data is None else data
+        check_keys(path, data, (), [f.name for f in dataclasses.fields(cls)])
+        return within(path, "task", lambda: cls(**data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, every field written out (``classes`` as a list)."""
+        data = dataclasses.asdict(self)
+        data["classes"] = None if self.classes is None else list(self.classes)
+        return data
+
+    def open_dataset(self):
+        """The dataset index (no decoding): checks that the data exists and has ``train`` and ``val`` splits."""
+        from videonas import data
+
+        spec = data.DatasetSpec.from_value(self.dataset)
+        if spec.format == "embedded":
+            spec = spec.with_options(seed=self.data_seed, multi_label=self.multi_label)
+        dataset = spec.open()
+        missing = [split for split in ("train", "val") if split not in dataset.splits]
+        if missing:
+            raise ValueError(f"task.dataset {self.dataset!r} has splits {dataset.splits}, needs 'train' and 'val' "
+                             f"(folders <root>/train/<class>/ and <root>/val/<class>/)")
+        return dataset if self.classes is None else dataset.subset(self.classes)
+
+    def clip_spec(self, *, inputs: Sequence[str], genome: Genome | None = None):
+        """The ``ClipSpec`` of the clips a model eats: at ``genome``'s own input when its family carries it, else
+        at the task's; ``inputs`` names the streams (``"rgb"``, ``"flow"``)."""
+        from videonas import data
+
+        for index, name in enumerate(inputs):
+            check_choice(f"inputs[{index}]", name, STREAMS)
+        num_frames, image_size, frame_stride = self.num_frames, self.image_size, self.frame_stride
+        if genome is not None:
+            num_frames, image_size, frame_stride = families.of(genome).clip_input(
+                genome, num_frames=num_frames, image_size=image_size, frame_stride=frame_stride)
+        return data.ClipSpec(num_frames=num_frames, image_size=image_size, frame_stride=frame_stride,
+                             rgb="rgb" in inputs, flow="flow" in inputs)
+
+    def load(self, dataset, split: str, clip_spec):
+        """The clips of ``split``, cut to the task's fixed subset (the same for every candidate)."""
+        from videonas import data
+
+        limit = self.max_train_clips if split == "train" else self.max_val_clips
+        return subset_clips(data.load_clips(dataset, split, clip_spec), limit, self.data_seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """Training budget: at most ``epochs`` epochs and (if set) ``seconds`` of training wall time."""
+
+    epochs: int = 1
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        check_int("budget.epochs", self.epochs, 1, 100_000)
+        if self.seconds is not None:
+            check_float("budget.seconds", self.seconds, 1e-3, 1e9)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "budget") -> "Budget":
+        data = {} if data is None else data
+        check_keys(path, data, (), [f.name for f in dataclasses.fields(cls)])
+        return within(path, "budget", lambda: cls(**data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialOptions:
+    """What one trial of the default trial function receives, typed: a run configuration's task, budget, constraints
+    and ``save_weights`` (a folder for each trained candidate's weights, or ``None``)."""
+
+    task: TrainTask = TrainTask()
+    budget: Budget = Budget()
+    constraints: Constraints = Constraints()
+    save_weights: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "") -> "TrialOptions":
+        """From the plain form (keys ``task``, ``budget``, ``constraints``, ``save_weights``); ``path`` prefixes the
+        dotted names in errors (``""`` at the top of a run configuration)."""
+        data = {} if data is None else data
+        check_keys(path or "options", data, (), [f.name for f in dataclasses.fields(cls)])
+        prefix = f"{path}." if path else ""
+        save_weights = data.get("save_weights")
+        if save_weights is not None and not isinstance(save_weights, (str, os.PathLike)):
+            raise ValueError(f"{prefix}save_weights must be a folder path or null, got {save_weights!r}")
+        constraints = data.get("constraints")
+        return cls(TrainTask.from_dict(data.get("task"), path=f"{prefix}task"),
+                   Budget.from_dict(data.get("budget"), path=f"{prefix}budget"),
+                   within(f"{prefix}constraints", "constraints", lambda: Constraints.from_dict(constraints)),
+                   None if save_weights is None else str(save_weights))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task.to_dict(), "budget": self.budget.to_dict(),
+                "constraints": self.constraints.to_dict(), "save_weights": self.save_weights}
+
+
+def subset_clips(clips, limit: int | None, seed: int):
+    """A fixed random subset of at most ``limit`` clips (the same for every candidate: fitnesses stay comparable)."""
+    if limit is None or limit >= len(clips):
+        return clips
+    keep = numpy.sort(numpy.random.default_rng(seed).permutation(len(clips))[:limit])
+    return dataclasses.replace(
+        clips, rgb=None if clips.rgb is None else numpy.asarray(clips.rgb[keep]),
+        flow=None if clips.flow is None else numpy.asarray(clips.flow[keep]), labels=clips.labels[keep],
+        paths=[clips.paths[i] for i in keep])
+
+
