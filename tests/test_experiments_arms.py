@@ -20,9 +20,10 @@ def evaluate(genome, *, seed, **options):
 
 
 def _runs(tmp_path, seeds=(0, 1, 2, 3, 4, 5)):
+    search = {"space": SPACE, "num_trials": 6, "batch_size": 2, "evaluate": "test_experiments_arms:evaluate",
+              "executor": "inprocess"}
     return run_arms(arms=[Arm("evolution", "tvn", {"population_size": 2}), Arm("random", "random")], seeds=seeds,
-                    space=SPACE, store=tmp_path / "arms.sqlite", num_trials=6, batch_size=2,
-                    evaluate="test_experiments_arms:evaluate", executor="inprocess", progress=False)
+                    search=search, store=tmp_path / "arms.sqlite", progress=False)
 
 
 def test_each_arm_runs_once_per_seed_at_the_same_budget_and_resumes(tmp_path):
@@ -62,10 +63,15 @@ def test_bad_arms_and_labels_raise_value_error(tmp_path):
     with pytest.raises(ValueError, match="label"):
         Arm("", "random")
     with pytest.raises(ValueError, match="distinct labels"):
-        run_arms(arms=[Arm("a", "random"), Arm("a", "tvn")], seeds=[0], space=SPACE, store=tmp_path / "s.sqlite",
-                 num_trials=2, executor="inprocess")
+        run_arms(arms=[Arm("a", "random"), Arm("a", "tvn")], seeds=[0], store=tmp_path / "s.sqlite",
+                 search={"space": SPACE, "num_trials": 2, "executor": "inprocess"})
     with pytest.raises(ValueError, match="seeds"):
-        run_arms(arms=[Arm("a", "random")], seeds=[], space=SPACE, store=tmp_path / "s.sqlite", num_trials=2)
+        run_arms(arms=[Arm("a", "random")], seeds=[], search={"space": SPACE, "num_trials": 2},
+                 store=tmp_path / "s.sqlite")
+    with pytest.raises(ValueError, match=r"search\.budget has unknown keys"):
+        run_arms(arms=[Arm("a", "random")], seeds=[0], search={"space": SPACE, "num_trials": 2, "budget": {"x": 1}},
+                 store=tmp_path / "s.sqlite")
+    assert not (tmp_path / "s.sqlite").exists()
     runs = ArmRuns({})
     with pytest.raises(ValueError, match="label must be one of"):
         runs.best("evolution")

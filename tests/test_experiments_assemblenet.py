@@ -25,9 +25,10 @@ def evaluate(genome, *, seed, **options):
 
 
 def _runs(tmp_path, seeds=(0, 1)):
+    search = {"space": AssembleNetSpace(**OPTIONS), "num_trials": 6, "batch_size": 1,
+              "evaluate": "test_experiments_assemblenet:evaluate", "executor": "inprocess"}
     return run_arms(arms=assemblenet.search_arms(population_size=2, tournament_size=2), seeds=list(seeds),
-                    space=AssembleNetSpace(**OPTIONS), store=tmp_path / "s.sqlite", num_trials=6, batch_size=1,
-                    evaluate="test_experiments_assemblenet:evaluate", executor="inprocess", progress=False)
+                    search=search, store=tmp_path / "s.sqlite", progress=False)
 
 
 def _experiment(runs, baseline_scores):

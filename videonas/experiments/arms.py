@@ -14,7 +14,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from videonas import pareto
 from videonas.experiments import claims, curves, summaries
-from videonas.checks import check_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,31 +145,35 @@ def first_rounds(arms: Sequence[Arm], *, space: Any, seeds: Sequence[int], batch
     return "\n".join(lines)
 
 
-def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: Any, num_trials: int,
-             batch_size: int = 2, evaluate: str = "videonas.train:evaluate_trial",
-             evaluate_options: Mapping[str, Any] | None = None, executor: str = "subprocess",
-             executor_options: Mapping[str, Any] | None = None, progress: bool = True) -> ArmRuns:
-    """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them.
-    An executor given by name is closed at the end; an executor instance stays open for the caller's other work."""
+def arm_config(search: Mapping[str, Any], arm: Arm, *, seed: int, store: Any):
+    """The ``SearchConfig`` of ``arm``'s search with ``seed``: ``search`` holds the fields every arm shares (space,
+    task, budget, constraints, num_trials, batch_size, executor...; errors name ``search.<key>``), the arm adds its
+    strategy (and its own space, if any), the name ``<label>-seed<seed>`` and the store."""
     from videonas import config
-    from videonas.search import Executor, make_executor, run_search
 
-    check_int("num_trials", num_trials, 1, 10**9)
+    fields = {**dict(search), "name": f"{arm.label}-seed{seed}", "store": str(store), "seed": seed,
+              "strategy": {"name": arm.strategy, "options": dict(arm.strategy_options)}}
+    if arm.space is not None:
+        fields["space"] = arm.space
+    return config.SearchConfig.from_dict(fields, path="search")
+
+
+def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], search: Mapping[str, Any], store: Any,
+             executor: Any = None, progress: bool = True) -> ArmRuns:
+    """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them.
+    Every search's configuration is checked before the first one starts. They share one executor: ``executor``
+    (an open one, left open for the caller's other work) or the configured one, closed at the end."""
+    from videonas.search import run_search
+
     if not arms or len({arm.label for arm in arms}) != len(arms):
         raise ValueError(f"arms must be a non-empty list of distinct labels, got {[a.label for a in arms]}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
-    runner = make_executor(executor, **dict(executor_options or {}))
-    experiments = {}
+    configs = {(arm.label, seed): arm_config(search, arm, seed=seed, store=store) for arm in arms for seed in seeds}
+    runner = executor if executor is not None else next(iter(configs.values())).executor.build()
     try:
-        for arm in arms:
-            for seed in seeds:
-                experiments[arm.label, seed] = run_search(
-                    name=f"{arm.label}-seed{seed}", space=space if arm.space is None else arm.space, store=str(store),
-                    num_trials=num_trials, strategy={"name": arm.strategy, "options": dict(arm.strategy_options)},
-                    batch_size=batch_size, seed=seed, **config.evaluate_fields(evaluate, evaluate_options), executor=runner,
-                    progress=progress)
+        experiments = {key: run_search(chosen, executor=runner, progress=progress) for key, chosen in configs.items()}
     finally:
-        if not isinstance(executor, Executor):
+        if executor is None:
             runner.close()
     return ArmRuns(experiments)

@@ -92,8 +92,9 @@ def run(*, space: Any, store: Any, seeds: Sequence[int], num_trials: int, batch_
     options = {"task": dict(task), "budget": dict(budget)}
     runner = search.make_executor(executor, **dict(executor_options or {}))
     try:
-        runs = run_arms(arms=arms, seeds=seeds, space=space, store=store, num_trials=num_trials,
-                        batch_size=batch_size, evaluate_options=options, executor=runner, progress=progress)
+        runs = run_arms(arms=arms, seeds=seeds, search={"space": space, "num_trials": num_trials,
+                                                        "batch_size": batch_size, **options},
+                        store=store, executor=runner, progress=progress)
         _, noise_runs = retrain.retrain_best(runs, label=GUIDED, executor=runner, options=options)
         target = best_flops(runs)
         num_classes = len(typed.open_dataset().class_names)

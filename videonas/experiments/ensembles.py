@@ -91,9 +91,9 @@ def run(*, runs: ArmRuns | None, arm: Arm, space: Any, store: Any, seeds: Sequen
     runner = search.make_executor(executor, **dict(executor_options or {}))
     try:
         if runs is None:
-            runs = run_arms(arms=[arm], seeds=seeds, space=space, store=store, num_trials=num_trials,
-                            batch_size=batch_size, evaluate_options=evaluate_options, executor=runner,
-                            progress=progress)
+            runs = run_arms(arms=[arm], seeds=seeds, search={"space": space, "num_trials": num_trials,
+                                                             "batch_size": batch_size, **evaluate_options},
+                            store=store, executor=runner, progress=progress)
         ensembles = seed_ensembles(runs, label=arm.label, size=size, min_distance=min_distance,
                                    retrain_dir=retrain_dir)
         task, budget = ensemble.trial_task(runs.experiments[arm.label, runs.seeds[0]])

@@ -57,13 +57,14 @@ def run(*, space: Any, store: Any, seeds: Sequence[int], num_trials: int, batch_
         progress: bool = True) -> SearchExperiment:
     """Run the arms over ``seeds`` and retrain evolution's first-seed best over the seeds (the noise floor), all on
     one executor; judge the questions."""
+    from videonas import config
     from videonas.search import make_executor
 
     runner = make_executor(executor, **dict(executor_options or {}))
     try:
-        runs = run_arms(arms=arms, seeds=seeds, space=space, store=store, num_trials=num_trials,
-                        batch_size=batch_size, evaluate=evaluate, evaluate_options=evaluate_options, executor=runner,
-                        progress=progress)
+        search = {"space": space, "num_trials": num_trials, "batch_size": batch_size,
+                  **config.evaluate_fields(evaluate, evaluate_options)}
+        runs = run_arms(arms=arms, seeds=seeds, search=search, store=store, executor=runner, progress=progress)
         noise_trial, noise_runs = retrain.retrain_best(runs, label=EVOLUTION, executor=runner,
                                                        options=evaluate_options, function=evaluate)
     finally:
