@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from videonas import pareto
 from videonas.experiments import claims, curves, summaries
-from videonas.checks import check_int
+from videonas.checks import check_int, check_seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +157,7 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], space: Any, store: An
     check_int("num_trials", num_trials, 1, 10**9)
     if not arms or len({arm.label for arm in arms}) != len(arms):
         raise ValueError(f"arms must be a non-empty list of distinct labels, got {[a.label for a in arms]}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
+    check_seeds("seeds", seeds)
     runner = make_executor(executor, **dict(executor_options or {}))
     experiments = {}
     try:
