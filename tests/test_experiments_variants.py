@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from videonas.checks import check_seeds
+from videonas.experiments import retrain
 from videonas.experiments.variants import Variant, VariantRuns, train_variants
+from videonas.search import trial_seed
 from videonas.genome.tvn import TVNBlock, TVNGenome
 from videonas.search.store import TrialResult
 
@@ -43,6 +46,31 @@ def test_bad_variants_raise_value_error():
         train_variants([Variant("a", model="r3d-181")], tasks={"all": {}}, seeds=[0], budget={"epochs": 1})
     with pytest.raises(ValueError, match="budget.epochs"):
         train_variants([Variant("a", genome=GENOME)], tasks={"all": {}}, seeds=[0], budget={"epochs": 0})
+
+
+def record_seed(genome, *, seed, **options):
+    return TrialResult(fitness=0.5, metrics={"training_seed": seed})
+
+
+def test_a_declared_seed_means_one_training_seed_in_retrain_and_in_variants():
+    retrained = retrain.retrain(GENOME, seeds=[0, 5], executor="inprocess", options={},
+                                function="test_experiments_variants:record_seed")
+    for seed in (0, 5):
+        job = Variant("v", genome=GENOME).job(seed=seed, task={}, budget={"epochs": 1})
+        assert job.seed == retrained[seed].metrics["training_seed"] == retrain.training_seed(seed)
+        assert job.seed == trial_seed(seed, 0)
+    assert Variant("v", model="r3d-18").job(seed=0, task={}, budget={}).seed != 0  # derived, not the raw seed
+
+
+@pytest.mark.parametrize("seeds", [[], [1, 1], (2, 0, 2), [-1], [0.5], [True], "01", None])
+def test_seeds_are_checked_by_one_function_everywhere(seeds):
+    with pytest.raises(ValueError, match="seeds must be") as checked:
+        check_seeds("seeds", seeds)
+    with pytest.raises(ValueError, match="seeds must be") as in_retrain:
+        retrain.retrain(GENOME, seeds=seeds, executor="inprocess", options={})
+    with pytest.raises(ValueError, match="seeds must be") as in_variants:
+        train_variants([Variant("a", genome=GENOME)], tasks={"all": {}}, seeds=seeds, budget={"epochs": 1})
+    assert str(checked.value) == str(in_retrain.value) == str(in_variants.value)
 
 
 @pytest.mark.slow

@@ -189,6 +189,28 @@ def test_forced_configuration_change_is_refused_while_another_driver_runs(tmp_pa
     assert store.experiment_config("exp") == {"seed": 0}
 
 
+def test_a_heartbeat_from_a_clock_far_ahead_is_stale_and_force_takes_a_live_looking_lease_over(tmp_path):
+    path = tmp_path / "s.sqlite"
+    first = TrialStore(path, lease_timeout_s=60)
+    first.acquire_lease("exp")
+    _set_lease(first, host="elsewhere", heartbeat=time.time() + 3600)  # written by a host whose clock is an hour ahead
+    second = TrialStore(path, lease_timeout_s=60)
+    second.acquire_lease("exp")  # more than the timeout in the future: stale, not locked for an hour (or for ever)
+    assert second.lease_holder("exp")["host"] == socket.gethostname()
+    # Less than the timeout ahead looks live, and says so; an explicit force takes it over.
+    _set_lease(second, host="elsewhere", heartbeat=time.time() + 30.5)
+    third = TrialStore(path, lease_timeout_s=60)
+    with pytest.raises(LeaseHeldError, match=r"host elsewhere.*\d+ s in the future \(that host's clock is ahead\).*"
+                                             r"acquire_lease\(name, force=True\)"):
+        third.acquire_lease("exp")
+    third.acquire_lease("exp", force=True)
+    assert third.lease_holder("exp")["pid"] == os.getpid()
+    # A live driver on this host (our parent) is never taken over, force or not.
+    _set_lease(third, pid=os.getppid())
+    with pytest.raises(LeaseHeldError, match="force does not take over a live driver on this host: stop it first"):
+        TrialStore(path, lease_timeout_s=60).acquire_lease("exp", force=True)
+
+
 def test_heartbeat_refreshes_the_lease_until_released(tmp_path):
     store = TrialStore(tmp_path / "s.sqlite", lease_timeout_s=0.2)
     store.acquire_lease("exp")

@@ -79,6 +79,18 @@ def within(path: str, default: str, make: Callable[[], Any]) -> Any:
         raise ValueError(f"{path}: {message}") from None
 
 
+def check_seeds(field: str, seeds: Any) -> None:
+    """``seeds`` is a non-empty sequence of distinct non-negative integers: the declared seeds of an experiment's
+    repeats (each one a run's identity, so a repeated seed would silently count one run twice)."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise ValueError(f"{field} must be a non-empty list of distinct seeds, got {quote(seeds)}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"{field} must be non-negative integers, got {quote(seed)} in {quote(list(seeds))}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{field} must be a non-empty list of distinct seeds, got {quote(list(seeds))}")
+
+
 def _type_name(expected: type | tuple[type, ...]) -> str:
     if isinstance(expected, tuple):
         return " or ".join(t.__name__ for t in expected)

@@ -16,12 +16,13 @@ COLUMNS = ("index", "status", "fitness", "params", "flops", "latency_ms", "runti
 
 
 def open_experiment(store: str, name: str):
-    """The experiment ``name`` of the store file ``store`` (which must exist: opening never creates one)."""
+    """The experiment ``name`` of the store file ``store``, opened read-only (it must exist; it is never written, so a
+    store in a read-only folder, or one written by an older videonas, can be read)."""
     from videonas.search import Experiment, TrialStore
 
     if not os.path.isfile(store):
         raise ValueError(f"--store {store} not found")
-    return Experiment(name, TrialStore(store))
+    return Experiment(name, TrialStore(store, read_only=True))
 
 
 def trial_rows(experiment) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from videonas import pareto
 from videonas.experiments import claims, curves, summaries
+from videonas.checks import check_seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,8 +168,7 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], search: Mapping[str, 
 
     if not arms or len({arm.label for arm in arms}) != len(arms):
         raise ValueError(f"arms must be a non-empty list of distinct labels, got {[a.label for a in arms]}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
+    check_seeds("seeds", seeds)
     configs = {(arm.label, seed): arm_config(search, arm, seed=seed, store=store) for arm in arms for seed in seeds}
     runner = executor if executor is not None else next(iter(configs.values())).executor.build()
     try:

@@ -15,8 +15,9 @@ import dataclasses
 import math
 from typing import Any, Callable, Mapping, Sequence
 
+from videonas import search
+from videonas.checks import check_float, check_seeds
 from videonas.experiments import arms, stats
-from videonas.checks import check_float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,25 +48,27 @@ class Baseline:
 
 
 def training_seed(seed: int) -> int:
-    """The training seed of a model retrained for experiment seed ``seed`` (that seed's first trial's)."""
-    from videonas.search import trial_seed
+    """The training seed of a fixed network trained "with seed ``seed``", in every experiment.
 
-    return trial_seed(seed, 0)
+    The rule: a declared seed is an experiment seed, never a raw training seed. A search's trial ``i`` trains with
+    ``videonas.search.trial_seed(search seed, i)``; a fixed network (a retrained winner, a baseline, an ablation
+    variant) declared with seed ``s`` trains with ``trial_seed(s, 0)``, the seed trial 0 of a search with seed ``s``
+    trains with. So "seed 0" means one training seed in ``retrain`` and in ``videonas.experiments.variants`` alike,
+    and a network retrained with seed ``s`` trains exactly as it would have as the first trial of search ``s``.
+    """
+    return search.trial_seed(seed, 0)
 
 
 def retrain(model: Any, *, seeds: Sequence[int], executor: Any, options: Mapping[str, Any],
             function: str = "videonas.train:evaluate_trial") -> dict[int, Any]:
     """Train ``model`` (a genome; ``None`` with ``function="videonas.train:evaluate_model"`` and the model named in
     ``options``) once per seed on ``executor`` with ``options`` (``{"task", "budget"}``); ``{seed: TrialResult}``."""
-    from videonas.search import Job, make_executor
-
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
-    runner = make_executor(executor)
     from videonas import train
 
+    check_seeds("seeds", seeds)
+    runner = search.make_executor(executor)
     typed = train.job_options(function, options)
-    jobs = [Job(genome=model, seed=training_seed(seed), options=typed) for seed in seeds]
+    jobs = [search.Job(genome=model, seed=training_seed(seed), options=typed) for seed in seeds]
     results = dict(runner.run(function, jobs))
     return {seed: results[position] for position, seed in enumerate(seeds)}
 

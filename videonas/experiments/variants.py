@@ -3,7 +3,8 @@
 Each (variant, task, seed) is one job on one executor (persistent workers, see ``videonas.search.pool``), trained with
 the same recipe as a search's candidates: ``videonas.train:evaluate_trial`` for a genome,
 ``videonas.train:evaluate_model`` for a named model (a baseline). Every arm of a comparison gets the same budget and
-the same seeds; ``VariantRuns`` reports held-out test scores and pairs them by seed for verdicts.
+the same seeds; ``VariantRuns`` reports held-out test scores and pairs them by seed for verdicts. A declared seed trains
+with ``retrain.training_seed(seed)``, as in every experiment, so "seed 0" is one training seed everywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import dataclasses
 import statistics
 from typing import Any, Mapping, Sequence
 
-from videonas.experiments import claims, stats
+from videonas import search
+from videonas.checks import check_seeds
+from videonas.experiments import claims, retrain, stats
 from videonas.experiments.arms import held_out_score
 
 
@@ -32,13 +35,14 @@ class Variant:
             raise ValueError(f"variant {self.label!r} needs exactly one of genome and model")
 
     def job(self, *, seed: int, task: Mapping[str, Any], budget: Mapping[str, Any]):
+        """The job of declared seed ``seed``: it trains with ``retrain.training_seed(seed)``, as every experiment's
+        fixed networks do (the rule is stated there)."""
         from videonas import train
-        from videonas.search import Job
 
         options: dict[str, Any] = {"task": dict(task), "budget": dict(budget)}
         if self.model is not None:
             options.update(model=self.model, model_options=dict(self.model_options))
-        return Job(self.genome, seed=seed, options=train.typed_options(options))
+        return search.Job(self.genome, seed=retrain.training_seed(seed), options=train.typed_options(options))
 
 
 class VariantRuns:
@@ -105,12 +109,10 @@ def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[s
     """Train every variant on every task with every seed (same budget everywhere); failures are recorded, not
     raised. Options are checked once, before anything trains."""
     from videonas import train
-    from videonas.search import make_executor
 
     if not variants or len({v.label for v in variants}) != len(variants):
         raise ValueError(f"variants must be a non-empty list of distinct labels, got {[v.label for v in variants]}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {list(seeds)}")
+    check_seeds("seeds", seeds)
     if not tasks:
         raise ValueError("tasks must name at least one training task")
     keys, jobs = [], []
@@ -122,7 +124,7 @@ def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[s
                 keys.append((variant.label, name, seed))
                 jobs.append(variant.job(seed=seed, task=task, budget=budget))
     results: dict[tuple[str, str, int], Any] = {}
-    runner = make_executor(executor, **dict(executor_options or {}))
+    runner = search.make_executor(executor, **dict(executor_options or {}))
     bar = _bar(len(jobs), enabled=progress)
     try:
         for kind in ("videonas.train:evaluate_trial", "videonas.train:evaluate_model"):

@@ -4,6 +4,13 @@ A lease row (holder host, pid, since, heartbeat) lives in the trial store. A dri
 re-queues anything; a heartbeat thread (and every write of the holder) refreshes it. Another driver takes it over only
 when it is stale: its heartbeat is older than the store's ``lease_timeout_s``, or its holder ran on this host and has
 ended (a killed driver is taken over at once, without waiting for the timeout).
+
+Clocks. Heartbeats are wall-clock times written by the holder's host, so hosts that share a store must keep their
+clocks within ``lease_timeout_s`` of each other. A heartbeat more than ``lease_timeout_s`` in the *future* is stale
+too: it was written by a host whose clock is ahead, and counting it as fresh would lock the experiment for as long as
+that clock is ahead (for ever, if it was set years ahead), whatever the holder's fate. A driver that knows the holder
+is gone may also take a live-looking lease over explicitly (``acquire(..., force=True)``), unless the holder is a live
+process on this very host.
 """
 
 from __future__ import annotations
@@ -93,17 +100,27 @@ class Heartbeat(threading.Thread):
 _HELD: dict[str, Heartbeat] = {}
 
 
-def acquire(connection: sqlite3.Connection, path: Path, experiment: str, timeout_s: float) -> Heartbeat:
-    """Take the lease (stale ones are taken over) and start its heartbeat, or raise ``LeaseHeldError``."""
+def acquire(connection: sqlite3.Connection, path: Path, experiment: str, timeout_s: float, *,
+            force: bool = False) -> Heartbeat:
+    """Take the lease (stale ones are taken over) and start its heartbeat, or raise ``LeaseHeldError``.
+
+    ``force`` also takes over a live-looking lease held from another host (this host cannot tell whether that driver
+    still runs; the caller says it does not); a live holder on this host is refused even then.
+    """
     token, now = uuid.uuid4().hex, time.time()
     connection.execute("BEGIN IMMEDIATE")  # no other driver can slip in between the check and the write
     try:
         row = connection.execute("SELECT * FROM leases WHERE experiment = ?", (experiment,)).fetchone()
         if row is not None and not is_stale(row, now, timeout_s):
-            raise LeaseHeldError(held_message(path, experiment, row, now, timeout_s))
+            if not force:
+                raise LeaseHeldError(held_message(path, experiment, row, now, timeout_s))
+            if row["host"] == socket.gethostname():
+                raise LeaseHeldError(held_message(path, experiment, row, now, timeout_s)
+                                     + "; force does not take over a live driver on this host: stop it first")
         if row is not None:
-            log.warning("experiment %s: taking over the stale lease of host %s pid %d (last heartbeat %.0f s ago)",
-                        experiment, row["host"], row["pid"], now - row["heartbeat"])
+            log.warning("experiment %s: taking over the %s lease of host %s pid %d (last heartbeat %s)", experiment,
+                        "live-looking" if force and not is_stale(row, now, timeout_s) else "stale", row["host"],
+                        row["pid"], heartbeat_age(row, now))
             if row["token"] in _HELD:
                 _HELD[row["token"]].stop()
         connection.execute("INSERT OR REPLACE INTO leases (experiment, token, host, pid, since, heartbeat) "
@@ -149,7 +166,9 @@ def refuse_if_held(connection: sqlite3.Connection, path: Path, experiment: str, 
 
 
 def is_stale(row: Any, now: float, timeout_s: float) -> bool:
-    if now - row["heartbeat"] > timeout_s:
+    """Whether the lease ``row`` may be taken over: its heartbeat is more than ``timeout_s`` in the past *or in the
+    future* (a host whose clock is ahead), or its holder ran on this host and has ended."""
+    if abs(now - row["heartbeat"]) > timeout_s:
         return True
     if row["host"] != socket.gethostname():
         return False
@@ -166,6 +185,12 @@ def is_stale(row: Any, now: float, timeout_s: float) -> bool:
 def held_message(path: Path, experiment: str, row: Any, now: float, timeout_s: float) -> str:
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["since"]))
     return (f"experiment {experiment!r} in {path} is being run by another driver (host {row['host']}, pid "
-            f"{row['pid']}, since {since}, last heartbeat {now - row['heartbeat']:.0f} s ago); wait for it to finish "
+            f"{row['pid']}, since {since}, last heartbeat {heartbeat_age(row, now)}); wait for it to finish "
             f"or stop it: its lease is taken over once that process has ended or its heartbeat is older than "
-            f"{timeout_s:g} s")
+            f"{timeout_s:g} s (a driver on another host known to be gone: TrialStore.acquire_lease(name, force=True))")
+
+
+def heartbeat_age(row: Any, now: float) -> str:
+    """``"12 s ago"``, or ``"30 s in the future (that host's clock is ahead)"``."""
+    age = now - row["heartbeat"]
+    return f"{age:.0f} s ago" if age >= 0 else f"{-age:.0f} s in the future (that host's clock is ahead)"

@@ -66,11 +66,14 @@ def trial_seed(seed: int, index: int) -> int:
 
 
 class Experiment:
-    """A view of one experiment in a trial store: trials, best, history DataFrame, decoded genomes."""
+    """A view of one experiment in a trial store: trials, best, history DataFrame, decoded genomes.
+
+    Given a path, it opens the store read-only (a reader never writes, reads older stores, works in read-only folders).
+    """
 
     def __init__(self, name: str, store: TrialStore | str | Path) -> None:
         self.name = name
-        self.store = store if isinstance(store, TrialStore) else TrialStore(store)
+        self.store = store if isinstance(store, TrialStore) else TrialStore(store, read_only=True)
         self.config = self.store.experiment_config(name)
         if self.config is None:
             raise ValueError(f"experiment {name!r} not found in {self.store.path}; found {self.store.experiments()}")

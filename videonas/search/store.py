@@ -7,61 +7,34 @@ trial's round, parent and full genome JSON.
 One driver per experiment: a driver takes the experiment's *lease* (holder host, pid, since, heartbeat) before it
 proposes or re-queues anything, so a second driver cannot re-queue the first one's running trials or interleave its
 proposals. The lease is refreshed by a heartbeat thread and by every write, and taken over only when it is stale.
+
+Stores outlive the code that wrote them, so each carries a schema version (``PRAGMA user_version``, see
+``videonas.search.storefile`` for why and for the rules). Readers (``TrialStore(path, read_only=True)``, which
+``Experiment``, ``videonas trials`` and ``export`` use) open the file read-only and read every version up to this
+code's. A writer refuses a store of another version when it opens an experiment, takes a lease or writes a trial,
+with a ``ValueError`` that says what to do: a search cannot resume across a format change. A store written before
+versions existed whose tables are exactly version 1's differs only by the missing stamp, so it is stamped in place
+rather than refused (resuming a search across that upgrade keeps working); real format differences are refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import contextlib
 import json
 import math
-import os
 import socket
 import sqlite3
 import time
-import urllib.parse
-import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from videonas import jsonio
-from videonas.search import lease
+from videonas.search import lease, storefile
 from videonas.search.lease import LEASE_TIMEOUT_S, LeaseHeldError, LeaseLostError, pid_alive  # noqa: F401
 
 STATUSES = ("pending", "running", "done", "failed", "rejected")
 FINISHED = ("done", "failed", "rejected")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiments (
-    name TEXT PRIMARY KEY,
-    config TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS trials (
-    experiment TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    round INTEGER NOT NULL,
-    parent INTEGER,
-    genome TEXT NOT NULL,
-    genome_key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    fitness REAL,
-    metrics TEXT NOT NULL DEFAULT '{}',
-    params INTEGER,
-    flops INTEGER,
-    latency_ms REAL,
-    error TEXT,
-    seed INTEGER,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    host TEXT,
-    PRIMARY KEY (experiment, idx)
-);
-CREATE INDEX IF NOT EXISTS trials_key ON trials (experiment, genome_key);
-"""
 
 @dataclasses.dataclass
 class TrialResult:
@@ -146,64 +119,59 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open an existing store, or create a new one atomically.
-
-    A new store is initialised under a temporary name and hard-linked into place, so no process ever sees an empty
-    file at ``path``; an existing one is opened read-write without ever being created. An empty file at ``path`` is
-    then never a store being born (SQLite would silently make it a new one): it is refused.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.new")
-        try:
-            with contextlib.closing(sqlite3.connect(str(temporary))) as connection, connection:
-                connection.executescript(_SCHEMA + lease.SCHEMA)
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                pass  # another process created it first: open theirs
-        finally:
-            temporary.unlink(missing_ok=True)
-    elif path.is_file() and path.stat().st_size == 0:
-        raise ValueError(f"trial store {path} is an empty file, not a SQLite trial store (a failed copy?); "
-                         "delete it or pass another path")
-    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=rw"
-    try:
-        return sqlite3.connect(uri, uri=True, timeout=60.0)
-    except sqlite3.Error as error:
-        raise ValueError(f"trial store {path} cannot be opened: {error}") from error
-
-
 class TrialStore:
     """SQLite trial store. Safe for one writer (the driver) and any number of readers (reports, notebooks).
 
     ``lease_timeout_s`` is how old a lease's heartbeat must be before another driver may take it over.
+    ``read_only=True`` is a reader's store: it opens the file read-only (so a store in a read-only folder can be read),
+    never creates one, reads stores of older schema versions, and refuses every write with a ``ValueError``. A writer
+    (the default) may open an older store to read it too; it is refused (``storefile.check_writable``) only when it
+    opens an experiment, takes a lease or writes a trial.
     """
 
-    def __init__(self, path: str | Path, *, lease_timeout_s: float = LEASE_TIMEOUT_S) -> None:
+    def __init__(self, path: str | Path, *, lease_timeout_s: float = LEASE_TIMEOUT_S, read_only: bool = False) -> None:
         if not (isinstance(lease_timeout_s, (int, float)) and lease_timeout_s > 0):
             raise ValueError(f"lease_timeout_s must be > 0, got {lease_timeout_s!r}")
         self.path = Path(path)
         self.lease_timeout_s = float(lease_timeout_s)
+        self.read_only = bool(read_only)
         self._leases: dict[str, lease.Heartbeat] = {}
-        self._conn = _connect(self.path)
+        self._writable = False  # the schema version was checked for writing (storefile.check_writable)
+        self._conn = storefile.open_read_only(self.path) if self.read_only else storefile.open_read_write(self.path)
         self._conn.row_factory = sqlite3.Row
         try:
-            tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and not tables & {"experiments", "trials"}:
+            tables = storefile.tables(self._conn)
+            if tables and not tables & set(storefile.STORE_TABLES):
                 raise ValueError(f"{self.path} is a SQLite database but not a trial store (tables {sorted(tables)})")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL with WAL survives a killed process (only an OS crash can lose the last commits).
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            with self._conn:
-                self._conn.executescript(_SCHEMA + lease.SCHEMA)
+            if self.read_only:
+                storefile.check_readable(self._conn, self.path)
+            else:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL with WAL survives a killed process (only an OS crash can lose the last commits).
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                if not tables:  # a SQLite file with nothing in it yet: make it a store
+                    with self._conn:
+                        storefile.initialise(self._conn)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise ValueError(f"trial store {self.path} cannot be opened as SQLite: {error}") from error
         except ValueError:
             self._conn.close()
             raise
+
+    @property
+    def schema_version(self) -> int:
+        """The store's schema version (``storefile.SCHEMA_VERSION`` for a store this code wrote; 0 for an old one)."""
+        return storefile.version(self._conn)
+
+    def _require_writable(self) -> None:
+        """Before the first write: refuse a reader, and a store of another schema version (outside a transaction)."""
+        if self.read_only:
+            raise ValueError(f"trial store {self.path} was opened read-only (read_only=True): open it with "
+                             "TrialStore(path) to write")
+        if not self._writable:
+            storefile.check_writable(self._conn, self.path)
+            self._writable = True
 
     def close(self) -> None:
         for experiment in list(self._leases):
@@ -229,8 +197,10 @@ class TrialStore:
         """Create the experiment, or check that a resumed one has the same configuration.
 
         Resuming with a different configuration would silently mix two searches in one history, so it is refused
-        unless ``force`` (then the new configuration replaces the stored one).
+        unless ``force`` (then the new configuration replaces the stored one). A store of another schema version is
+        refused first, with what to do (``storefile.check_writable``).
         """
+        self._require_writable()
         config = json.loads(json.dumps(config, sort_keys=True, default=str))
         stored = self.experiment_config(name)
         if stored is not None and stored != config and not force:
@@ -252,14 +222,19 @@ class TrialStore:
 
     # --- the lease: one driver per experiment --------------------------------------------------------------------
 
-    def acquire_lease(self, experiment: str) -> None:
+    def acquire_lease(self, experiment: str, *, force: bool = False) -> None:
         """Become the experiment's one driver, or raise ``LeaseHeldError`` naming the live holder (host, pid, since).
 
-        A stale lease is taken over: heartbeat older than ``lease_timeout_s``, holder on this host and ended, or
-        left by an earlier call in this very thread (a driver that raised before releasing it).
+        A stale lease is taken over: heartbeat more than ``lease_timeout_s`` old (or that far in the future: a host
+        whose clock is ahead), holder on this host and ended, or left by an earlier call in this very thread (a
+        driver that raised before releasing it). ``force=True`` also takes over a lease that looks live but is held
+        from another host (its driver is known to be gone and you will not wait for the timeout); a live driver on
+        this host is never taken over. A store of another schema version is refused first.
         """
+        self._require_writable()
         if experiment not in self._leases:
-            self._leases[experiment] = lease.acquire(self._conn, self.path, experiment, self.lease_timeout_s)
+            self._leases[experiment] = lease.acquire(self._conn, self.path, experiment, self.lease_timeout_s,
+                                                     force=force)
 
     def release_lease(self, experiment: str) -> None:
         """Give the lease up (normal exit); a no-op when this store does not hold it."""
@@ -268,10 +243,13 @@ class TrialStore:
 
     def lease_holder(self, experiment: str) -> dict[str, Any] | None:
         """The stored lease (host, pid, since, heartbeat), stale or not; ``None`` when nobody holds one."""
+        if "leases" not in storefile.tables(self._conn):  # a store older than leases, opened read-only
+            return None
         return lease.holder(self._conn, experiment)
 
     def _touch(self, experiment: str) -> None:
-        """Inside a write transaction: refresh our lease, or fail (rolling the write back) if it was taken over."""
+        """First in a write transaction: refresh our lease, or fail (rolling the write back) if it was taken over."""
+        self._require_writable()
         if experiment in self._leases:
             try:
                 lease.touch(self._conn, self.path, self._leases[experiment], self.lease_timeout_s)
