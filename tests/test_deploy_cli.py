@@ -30,7 +30,8 @@ def smoke_store(tmp_path_factory):
     """A 3-trial TVN smoke search whose latency limit R is measured on ONNX Runtime."""
     folder = tmp_path_factory.mktemp("search")
     config = {"name": "tvn-ort", "store": str(folder / "search.sqlite"), "space": SPACE, "num_trials": 3,
-              "batch_size": 1, "strategy": "tvn", "strategy_options": {"population_size": 2}, "executor": "inprocess",
+              "batch_size": 1, "strategy": "mutate-best", "strategy_options": {"population_size": 2},
+              "executor": "inprocess",
               "evaluate_options": {"task": {"dataset": "embedded:smoke", "max_train_clips": 32, "batch_size": 8},
                                    "budget": {"epochs": 1},
                                    "constraints": {"max_latency_ms": 1000.0, "latency_runs": 3,

@@ -13,7 +13,7 @@ SYNTHETIC = "videonas.search.synthetic:evaluate"
 
 def _run(tmp_path, failures, executor="inprocess", executor_options=None, num_trials=12, **evaluate_options):
     experiment = run_search("failures", space=ToySpace(length=6, choices=6), store=tmp_path / "f.sqlite",
-                            num_trials=num_trials, strategy="tvn", strategy_options={"population_size": 4},
+                            num_trials=num_trials, strategy="mutate-best", strategy_options={"population_size": 4},
                             batch_size=4, seed=2, evaluate=SYNTHETIC,
                             evaluate_options={"failures": failures, **evaluate_options}, executor=executor,
                             executor_options=executor_options, progress=False)

@@ -187,7 +187,7 @@ def smoke_tvn_search(store, *, executor, executor_options, num_trials=3):
     from videonas.search import run_search
 
     data.embedded_dataset("smoke", seed=0)  # generate once here, not in two workers at the same time
-    return run_search("tvn-smoke", space=SMOKE_SPACE, store=store, num_trials=num_trials, strategy="tvn",
+    return run_search("tvn-smoke", space=SMOKE_SPACE, store=store, num_trials=num_trials, strategy="mutate-best",
                       strategy_options={"population_size": 2}, batch_size=2, seed=0,
                       evaluate="videonas.train:evaluate_trial", evaluate_options=SMOKE_OPTIONS, executor=executor,
                       executor_options=executor_options, progress=False)

@@ -5,7 +5,7 @@ A search config is YAML whose keys are ``run_search``'s arguments, e.g.::
     name: tvn-smoke
     store: runs/tvn-smoke.sqlite
     space: {family: tvn}
-    strategy: tvn
+    strategy: mutate-best
     num_trials: 8
     batch_size: 2
     evaluate_options: {task: {dataset: "embedded:smoke"}, budget: {epochs: 1}}

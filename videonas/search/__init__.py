@@ -4,7 +4,7 @@ A notebook runs a search in three lines::
 
     from videonas.search import run_search
     experiment = run_search("tvn-smoke", space={"family": "tvn"}, store="runs/tvn.sqlite", num_trials=8,
-                            strategy="tvn", evaluate_options={"budget": {"epochs": 1}})
+                            strategy="mutate-best", evaluate_options={"budget": {"epochs": 1}})
     experiment.history()   # pandas DataFrame; experiment.best(3), experiment.best_genome()
 
 Importing this package is cheap (no Keras, no pandas, no Ray): pool workers and Ray actors import it first.
