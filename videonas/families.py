@@ -53,17 +53,18 @@ class Family:
     - ``genome_input``: the input policy. True when the genome carries its own input in fields ``num_frames``,
       ``image_size`` and ``frame_stride`` (TVN searches them); False when the training task sets it, in which case the
       builder also takes ``num_frames`` and ``image_size``.
-    - ``presets``: registry name -> (published spec name, (num_frames, image_size) or ``None`` for genome input).
+    - ``presets``: registry name -> (published spec name, (num_frames, image_size) or ``None`` for genome input);
+      the released specs sit under the family's name in ``videonas/resources/published_architectures.json``.
     - ``learned_context``: optional function (or ``"module:function"``), ``function(model) -> dict`` of plain JSON:
       what a trained model teaches its children's mutation; it reaches ``space.mutate(parent, rng, **context)``
       (AssembleNet's learned connection weights).
+    - ``cost``: optional function (or ``"module:function"``), ``function(genome, *, num_classes, width_multiplier)
+      -> {"params", "flops"}`` equal to what the built model counts: lets a search reject a candidate that breaks P
+      or a FLOP cap before anything is built (TVN's genomes range over 10^4-10^9 parameters).
     - ``released_classes``: the class count the authors' released demos give the published presets (the head of
       ``videonas.experiments.published``'s preset table).
     - ``interpretations``: where our builder of the published presets departs from the released code, one line.
     - ``colour``: the family's matplotlib colour in the report figures (``None``: a free one is picked).
-    - ``cost``: optional function (or ``"module:function"``), ``function(genome, *, num_classes, width_multiplier)
-      -> {"params", "flops"}`` equal to what the built model counts: lets a search reject a candidate that breaks P
-      or a FLOP cap before anything is built (TVN's genomes range over 10^4-10^9 parameters).
     """
 
     name: str
@@ -119,6 +120,7 @@ class Family:
         return {} if self.learned_context is None else dict(resolve(self.learned_context)(model))
 
 
+# name -> Family, registered by hand or by discovery (``registered()`` discovers first).
 FAMILIES: dict[str, Family] = {}
 
 # Interpretation: EvaNet and AssembleNet were trained on 224 px crops; 32 frames is our choice of a common clip length,
@@ -182,9 +184,9 @@ def entry_points() -> list[importlib.metadata.EntryPoint]:
 
 def discover(*, again: bool = False) -> None:
     """Load every family of ``entry_points()``, once per process unless ``again`` (``get`` looks again for a name it
-    does not know). A family already registered keeps its name. An entry point names a ``Family``,
-    a function returning one, or a module (or function) that calls ``register``; one that fails to load is
-    remembered and named when its family is asked for, so a broken plugin costs only its own family."""
+    does not know). A family already registered keeps its name. An entry point names a ``Family``, a function
+    returning one, or a module (or function) that calls ``register``; one that fails to load is remembered and named
+    when its family is asked for, so a broken plugin costs only its own family."""
     if _discovery["done"] and not again:
         return
     _discovery.update(done=True, failures={})
