@@ -30,7 +30,7 @@ def smoke_store(tmp_path_factory):
     """A 3-trial TVN smoke search whose latency limit R is measured on ONNX Runtime."""
     folder = tmp_path_factory.mktemp("search")
     config = {"name": "tvn-ort", "store": str(folder / "search.sqlite"), "space": SPACE, "num_trials": 3,
-              "batch_size": 1, "strategy": {"name": "tvn", "options": {"population_size": 2}},
+              "batch_size": 1, "strategy": {"name": "mutate-best", "options": {"population_size": 2}},
               "executor": "inprocess", "task": {"dataset": "embedded:smoke", "max_train_clips": 32, "batch_size": 8},
               "budget": {"epochs": 1},
               "constraints": {"max_latency_ms": 1000.0, "latency_runs": 3, "latency_runtime": "onnxruntime"}}

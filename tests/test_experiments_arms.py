@@ -22,7 +22,7 @@ def evaluate(genome, *, seed, **options):
 def _runs(tmp_path, seeds=(0, 1, 2, 3, 4, 5)):
     search = {"space": SPACE, "num_trials": 6, "batch_size": 2, "evaluate": "test_experiments_arms:evaluate",
               "executor": "inprocess"}
-    return run_arms(arms=[Arm("evolution", "tvn", {"population_size": 2}), Arm("random", "random")], seeds=seeds,
+    return run_arms(arms=[Arm("evolution", "mutate-best", {"population_size": 2}), Arm("random", "random")], seeds=seeds,
                     search=search, store=tmp_path / "arms.sqlite", progress=False)
 
 
@@ -63,7 +63,7 @@ def test_bad_arms_and_labels_raise_value_error(tmp_path):
     with pytest.raises(ValueError, match="label"):
         Arm("", "random")
     with pytest.raises(ValueError, match="distinct labels"):
-        run_arms(arms=[Arm("a", "random"), Arm("a", "tvn")], seeds=[0], store=tmp_path / "s.sqlite",
+        run_arms(arms=[Arm("a", "random"), Arm("a", "mutate-best")], seeds=[0], store=tmp_path / "s.sqlite",
                  search={"space": SPACE, "num_trials": 2, "executor": "inprocess"})
     with pytest.raises(ValueError, match="seeds"):
         run_arms(arms=[Arm("a", "random")], seeds=[], search={"space": SPACE, "num_trials": 2},
@@ -82,7 +82,7 @@ def test_bad_arms_and_labels_raise_value_error(tmp_path):
 def test_first_round_is_fixed_by_the_seed_and_uses_the_arms_space():
     from videonas.experiments.arms import first_round
 
-    arm = Arm("evolution", "tvn", {"population_size": 2})
+    arm = Arm("evolution", "mutate-best", {"population_size": 2})
     narrow = Arm("narrow", "random", space={"family": "toy", "options": {"length": 6, "choices": 2}})
     first = first_round(arm, space=SPACE, seed=3, batch_size=2)
     assert [g.key for g in first] == [g.key for g in first_round(arm, space=SPACE, seed=3, batch_size=2)]
@@ -92,7 +92,7 @@ def test_first_round_is_fixed_by_the_seed_and_uses_the_arms_space():
 def test_first_rounds_list_each_arm_and_seed_with_an_optional_description():
     from videonas.experiments.arms import first_round, first_rounds
 
-    arms = [Arm("evolution", "tvn", {"population_size": 2}), Arm("random", "random")]
+    arms = [Arm("evolution", "mutate-best", {"population_size": 2}), Arm("random", "random")]
     text = first_rounds(arms, space=SPACE, seeds=[0, 1], batch_size=2, describe=lambda g: f"sum {sum(g.values)}")
     lines = text.splitlines()
     assert [line.split(":")[0] for line in lines] == ["evolution seed 0", "evolution seed 1", "random seed 0",

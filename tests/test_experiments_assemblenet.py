@@ -42,7 +42,7 @@ def _experiment(runs, baseline_scores):
 
 def test_arms_differ_only_in_guidance():
     guided, unguided = assemblenet.search_arms(population_size=3, tournament_size=2)
-    assert guided.strategy == unguided.strategy == "assemblenet"
+    assert guided.strategy == unguided.strategy == "guided-tournament"
     assert guided.strategy_options == {**unguided.strategy_options, "guided": True}
     assert unguided.strategy_options["guided"] is False
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from videonas import genome
+from videonas import families, genome
 from videonas.genome import published
 
 
@@ -19,7 +19,7 @@ def test_names_cover_every_published_architecture():
 @pytest.mark.parametrize("name", published.names())
 def test_published_genome_round_trips_to_the_released_spec(name):
     loaded = published.load(name)
-    assert loaded.FAMILY == published.family_of(name)
+    assert loaded.FAMILY == families.of(name).name == families.of(name.lower()).name
     assert loaded.to_published() == published.spec(name)
     assert genome.decode(loaded.to_json()) == loaded
 
@@ -30,6 +30,13 @@ def test_lookup_is_case_insensitive_and_unknown_names_are_refused():
         published.load("TVN-9")
     with pytest.raises(ValueError, match="got 'ResNet-50'"):
         published.load("ResNet-50")
+    assert published.spec("evanet-a") == published.spec("EvaNet-A")
+
+
+def test_the_published_facts_are_the_families():
+    assert families.of("TVN-2").released_classes == 157 and families.of("assemblenet-50").released_classes == 400
+    assert published.names() == [spec for family in families.registered().values()
+                                 for spec, _ in family.presets.values()]
 
 
 def test_the_package_copy_is_what_the_code_reads():

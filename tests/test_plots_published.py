@@ -9,7 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas  # noqa: E402
 
-from videonas.plots.published import plot_runtime_vs_flops  # noqa: E402
+from tiny_family import TINY  # noqa: E402
+from videonas import families  # noqa: E402
+from videonas.plots.published import family_colours, plot_runtime_vs_flops  # noqa: E402
 
 
 def test_labels_of_models_at_nearly_the_same_cost_do_not_overlap():
@@ -28,3 +30,11 @@ def test_labels_of_models_at_nearly_the_same_cost_do_not_overlap():
     assert not overlapping, [(a.get_text(), b.get_text()) for a, b in overlapping]
     assert "published inputs" in ax.get_title()
     plt.close(ax.figure)
+
+
+def test_a_family_without_a_colour_gets_a_free_one(monkeypatch):
+    monkeypatch.setitem(families.FAMILIES, "tiny", TINY)
+    colours = family_colours(["baseline", "tiny", "tvn", "tvn"])
+    assert list(colours) == ["tvn", "tiny", "baseline"]
+    assert colours["tvn"] == families.get("tvn").colour and colours["baseline"] == "tab:blue"
+    assert colours["tiny"] not in (colours["tvn"], colours["baseline"], families.get("evanet").colour)

@@ -13,7 +13,7 @@ SYNTHETIC = "videonas.search.synthetic:evaluate"
 
 def _run(tmp_path, failures, executor="inprocess", executor_options=None, num_trials=12, **evaluate_options):
     experiment = run_search("failures", space=ToySpace(length=6, choices=6), store=tmp_path / "f.sqlite",
-                            num_trials=num_trials, strategy={"name": "tvn", "options": {"population_size": 4}},
+                            num_trials=num_trials, strategy={"name": "mutate-best", "options": {"population_size": 4}},
                             batch_size=4, seed=2,
                             evaluate={"function": SYNTHETIC, "options": {"failures": failures, **evaluate_options}},
                             executor={"kind": executor, "options": executor_options or {}}, progress=False)

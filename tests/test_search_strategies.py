@@ -7,8 +7,9 @@ import statistics
 import numpy
 import pytest
 
+from videonas.search import Experiment, TrialStore, run_search
 from videonas.search.store import Trial
-from videonas.search.strategies import Evolution, make_strategy
+from videonas.search.strategies import STRATEGIES, Evolution, make_strategy
 from videonas.search.synthetic import ToyGenome, ToySpace, evaluate
 
 BUDGET = 200
@@ -42,7 +43,7 @@ def _run(name, seed, budget=BUDGET, space=None):
 def test_evolution_reaches_optimum_far_sooner_than_random_search():
     random_best = [_run("random", seed)[1] for seed in SEEDS]
     assert max(random_best) < 1.0, "random search should practically never hit a 3**-12 optimum"
-    for name in ("regularized", "tvn", "assemblenet", "evanet"):
+    for name in ("regularized", "mutate-best", "guided-tournament", "decaying-tournament"):
         runs = [_run(name, seed) for seed in SEEDS]
         evaluations = [hit if hit is not None else BUDGET + 1 for hit, _, _ in runs]
         assert statistics.median(evaluations) < BUDGET, (name, evaluations)
@@ -53,7 +54,7 @@ def test_guided_mutation_finds_optimum_sooner_than_unguided():
     def median_hits(name):
         return statistics.median(hit or BUDGET + 1 for hit, _, _ in (_run(name, seed) for seed in SEEDS))
 
-    assert median_hits("assemblenet") < median_hits("regularized")
+    assert median_hits("guided-tournament") < median_hits("regularized")
 
 
 def test_children_record_their_parent_and_differ_from_it():
@@ -67,9 +68,9 @@ def test_children_record_their_parent_and_differ_from_it():
 
 def test_replaying_history_rebuilds_the_same_strategy():
     space = ToySpace(length=12, choices=3)
-    _, _, history = _run("assemblenet", seed=7, budget=48, space=space)
-    original = make_strategy("assemblenet", space, seed=7, batch_size=4)
-    rebuilt = make_strategy("assemblenet", space, seed=7, batch_size=4)
+    _, _, history = _run("guided-tournament", seed=7, budget=48, space=space)
+    original = make_strategy("guided-tournament", space, seed=7, batch_size=4)
+    rebuilt = make_strategy("guided-tournament", space, seed=7, batch_size=4)
     for start in range(0, 48, 4):
         original.propose()
         original.tell(history[start:start + 4])
@@ -80,9 +81,9 @@ def test_replaying_history_rebuilds_the_same_strategy():
 
 
 def test_same_seed_same_genomes_and_other_seed_other_genomes():
-    first = [t.genome_key for t in _run("evanet", seed=11, budget=40)[2]]
-    again = [t.genome_key for t in _run("evanet", seed=11, budget=40)[2]]
-    other = [t.genome_key for t in _run("evanet", seed=12, budget=40)[2]]
+    first = [t.genome_key for t in _run("decaying-tournament", seed=11, budget=40)[2]]
+    again = [t.genome_key for t in _run("decaying-tournament", seed=11, budget=40)[2]]
+    other = [t.genome_key for t in _run("decaying-tournament", seed=12, budget=40)[2]]
     assert first == again
     assert first != other
 
@@ -92,14 +93,14 @@ def test_propose_is_repeatable_before_tell():
     assert strategy.ask() == strategy.ask()
 
 
-def test_evanet_schedule_decays_number_of_changes():
-    strategy = make_strategy("evanet", ToySpace(), seed=0, decay_trials=100)
+def test_decaying_schedule_decays_number_of_changes():
+    strategy = make_strategy("decaying-tournament", ToySpace(), seed=0, decay_trials=100)
     changes = [strategy.num_changes(t) for t in range(0, 150, 10)]
     assert changes[0] == 3 and changes[-1] == 1
     assert all(a >= b for a, b in zip(changes, changes[1:]))
 
 
-def test_evanet_early_children_change_more_positions():
+def test_decaying_schedule_early_children_change_more_positions():
     space = ToySpace(length=12, choices=3)
     parent = ToyGenome((0,) * 12, 3)
     strategy = Evolution(space, seed=0, num_changes_start=3, num_changes_end=1, decay_trials=10)
@@ -112,7 +113,7 @@ def test_evanet_early_children_change_more_positions():
 
 def test_failed_trials_never_become_parents():
     space = ToySpace(length=6, choices=3)
-    strategy = make_strategy("tvn", space, seed=0, batch_size=4, population_size=4)
+    strategy = make_strategy("mutate-best", space, seed=0, batch_size=4, population_size=4)
     trials = _trials(strategy, strategy.propose(), 0)
     trials[0].status, trials[0].fitness = "failed", None
     strategy.tell(trials)

@@ -192,7 +192,7 @@ def smoke_tvn_search(store, *, executor, executor_options, num_trials=3):
 
     data.embedded_dataset("smoke", seed=0)  # generate once here, not in two workers at the same time
     return run_search("tvn-smoke", space=SMOKE_SPACE, store=store, num_trials=num_trials,
-                      strategy={"name": "tvn", "options": {"population_size": 2}}, batch_size=2, seed=0,
+                      strategy={"name": "mutate-best", "options": {"population_size": 2}}, batch_size=2, seed=0,
                       **SMOKE_OPTIONS, executor={"kind": executor, "options": executor_options or {}},
                       progress=False)
 

@@ -1,9 +1,11 @@
-"""A fourth architecture family defined outside the package (a genome, a space and a tiny builder), registered through
-``videonas.families`` alone: what a contributor writes to add a family. Shared by the family and training tests."""
+"""A fourth architecture family defined outside the package (a genome, a space and a tiny builder): what a contributor
+writes to add a family. Nothing here registers it: the tests register ``TINY`` by hand or declare it as an entry point
+(``tiny = tiny_family:TINY``). Shared by the family and training tests."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, ClassVar, Mapping
 
 import numpy
@@ -11,6 +13,7 @@ import numpy
 from videonas import families
 from videonas.checks import check_int, check_keys, check_type
 from videonas.genome.base import Genome, SearchSpace
+from videonas.search.store import TrialResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,3 +83,11 @@ def learned_step(model) -> dict[str, Any]:
 
 
 TINY = families.Family("tiny", TinyGenome, TinySpace, builder=build_tiny, learned_context=learned_step)
+
+
+def evaluate_by_name(genome: TinyGenome, *, seed: int) -> TrialResult:
+    """A trial function without training that looks its family up by name, as a worker decoding a stored genome does:
+    in a fresh worker process only discovery can answer."""
+    family = families.get(genome.FAMILY)
+    return TrialResult(fitness=genome.units / family.space().max_units, params=genome.units,
+                       metrics={"pid": os.getpid(), "family": family.name, "seed": seed})

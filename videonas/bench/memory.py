@@ -21,8 +21,9 @@ from videonas.search.worker import rss_mib
 
 
 def driver_rss(*, checkpoints: Sequence[int] = (10, 200), space: Mapping[str, Any] = SPACE,
-               evaluate: str = EVALUATE, evaluate_options: Mapping[str, Any] | None = None, strategy: str = "tvn",
-               executor: str = "subprocess", max_workers: int | None = None, store_dir: str | Path) -> dict[str, Any]:
+               evaluate: str = EVALUATE, evaluate_options: Mapping[str, Any] | None = None,
+               strategy: str = "mutate-best", executor: str = "subprocess", max_workers: int | None = None,
+               store_dir: str | Path) -> dict[str, Any]:
     """Driver RSS before the search and after each checkpoint (candidates stored so far), plus the overhead split."""
     from videonas import config
     from videonas.search import run_search

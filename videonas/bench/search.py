@@ -1,6 +1,6 @@
 """Search benchmarks with real training at smoke size: evolution vs random search, framework overhead, scale-out.
 
-- Efficiency: for each seed, random search and TVN-style evolution ("tvn": mutate the best so far) each run
+- Efficiency: for each seed, random search and TVN-style evolution ("mutate-best": mutate the best so far) each run
   ``num_trials`` candidates on a small TVN space (32 px, 1-4 frames, <= 3 blocks of <= 32 filters) trained for one
   epoch on the embedded smoke dataset (sized so that ``make bench`` fits in 30 minutes on 2 shared cores, where one
   candidate costs 30-90 s including a fresh Keras and graph tracing: 3 seeds x 2 strategies x 6 candidates).
@@ -69,7 +69,7 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
     for seed in seeds:
         curves = {}
         trials_by_strategy = {}
-        for strategy, strategy_options in (("random", {}), ("tvn", {"population_size": population_size})):
+        for strategy, strategy_options in (("random", {}), ("mutate-best", {"population_size": population_size})):
             store = Path(store_dir) / "efficiency.sqlite"
             experiment = run_search(f"{strategy}-{seed}", space=space, store=str(store), num_trials=num_trials,
                                     strategy={"name": strategy, "options": strategy_options},
@@ -81,10 +81,10 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
         random_best = max((f for f in curves["random"] if f is not None), default=None)
         per_seed.append({
             "seed": seed, "random_best": random_best,
-            "evolution_best": max((f for f in curves["tvn"] if f is not None), default=None),
-            "evolution_needed": evaluations_to_reach(curves["tvn"], random_best),
+            "evolution_best": max((f for f in curves["mutate-best"] if f is not None), default=None),
+            "evolution_needed": evaluations_to_reach(curves["mutate-best"], random_best),
             "random_needed": evaluations_to_reach(curves["random"], random_best),
-            "random_curve": curves["random"], "evolution_curve": curves["tvn"],
+            "random_curve": curves["random"], "evolution_curve": curves["mutate-best"],
             "failed_or_rejected": {s: sum(t.status != "done" for t in ts) for s, ts in trials_by_strategy.items()},
             "overhead": overhead([t for ts in trials_by_strategy.values() for t in ts]),
         })

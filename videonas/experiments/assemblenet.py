@@ -27,8 +27,8 @@ BASELINE = "two-stream"
 def search_arms(*, population_size: int, tournament_size: int) -> list[Arm]:
     """Evolution whose mutations read the parent's learned connection weights, and the same evolution blind to them."""
     options = {"population_size": population_size, "tournament_size": tournament_size}
-    return [Arm(GUIDED, "assemblenet", {**options, "guided": True}),
-            Arm(UNGUIDED, "assemblenet", {**options, "guided": False})]
+    return [Arm(GUIDED, "guided-tournament", {**options, "guided": True}),
+            Arm(UNGUIDED, "guided-tournament", {**options, "guided": False})]
 
 
 def deterministic_facts(*, space_options: Mapping[str, Any], arms: Sequence[Arm], seed: int,

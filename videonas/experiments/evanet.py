@@ -28,7 +28,7 @@ def search_arms(*, num_trials: int, population_size: int, tournament_size: int, 
     schedule = {"population_size": population_size, "tournament_size": tournament_size,
                 "num_changes_start": num_changes_start, "num_changes_end": num_changes_end,
                 "decay_trials": max(1, num_trials - 1)}
-    return [Arm(EVOLUTION, "evanet", schedule), Arm(RANDOM, "random")]
+    return [Arm(EVOLUTION, "decaying-tournament", schedule), Arm(RANDOM, "random")]
 
 
 def first_round(*, space: Any, arm: Arm, seed: int, batch_size: int, num_trials: int) -> dict[str, list]:

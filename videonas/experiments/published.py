@@ -11,17 +11,11 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-# The released demos' class counts: TVN `run_tvn.py` (Charades, 157), EvaNet `run_evanet.py` (Kinetics, 400);
-# AssembleNet's config sets it per dataset, 400 here.
-RELEASED_CLASSES = {"tvn": 157, "evanet": 400, "assemblenet": 400}
+from videonas import families
+
 PAPER_PARAM_LIMIT = {"TVN-2": 12e6, "TVN-4": 30e6}  # P where the TVN paper states one
 PAPER_CPU_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
 PAPER_GPU_MS = {"TVN-1": 10, "TVN-2": 13}
-INTERPRETATIONS = {
-    "tvn": "kernels clipped to the map (same function); non-local unused by these genomes",
-    "evanet": "RGB twin; 32x224 clip (released demo feeds a 79-frame I3D sample); (2+1)D mid BN trains normally",
-    "assemblenet": "flow stem has a temporal conv; dilated conv inside the (2+1)D layer; flow is an input",
-}
 
 
 def released_presets() -> list[dict[str, Any]]:
@@ -36,16 +30,16 @@ def released_presets() -> list[dict[str, Any]]:
     rows = []
     for name in published.names():
         keras.backend.clear_session()
-        family = published.family_of(name)
-        model = table.build_named(name, num_classes=RELEASED_CLASSES[family])
+        family = families.of(name)
+        model = table.build_named(name, num_classes=family.released_classes)
         frames, size = table.published_input(name)
         params = measure.count_params(model)
         limit = PAPER_PARAM_LIMIT.get(name)
-        rows.append({"model": name, "classes": RELEASED_CLASSES[family], "clip": f"{frames}x{size}x{size}",
+        rows.append({"model": name, "classes": family.released_classes, "clip": f"{frames}x{size}x{size}",
                      "params_m": params / 1e6, "gmacs": measure.count_macs(model) / 1e9,
                      "paper_p_m": None if limit is None else limit / 1e6,
                      "within_paper_p": None if limit is None else params < limit,
-                     "interpretations": INTERPRETATIONS[family]})
+                     "interpretations": family.interpretations})
     return rows
 
 
@@ -59,7 +53,9 @@ def format_released(rows: Sequence[Mapping[str, Any]]) -> str:
                                          else f"  BREAKS the paper's P < {limit:.0f}M")
         lines.append(f"{row['model']:<16}{frames:>3}x{size:<4}{row['classes']:>5} classes {row['params_m']:9.2f} M "
                      f"params {row['gmacs']:8.2f} GMACs{flag}")
-    return "\n".join(lines + [""] + [f"{family}: {text}" for family, text in INTERPRETATIONS.items()])
+    notes = [f"{family.name}: {family.interpretations}" for family in families.registered().values()
+             if family.presets and family.interpretations]
+    return "\n".join(lines + [""] + notes)
 
 
 def gpu_latency(path: str | Path | None, *, default: Path) -> dict[str, float]:
@@ -119,7 +115,7 @@ def findings(counts: Any, timed: Any, gpu_ms: Mapping[str, float], *, same_input
         parts.append("the paper says prior video models need 2000+ ms per clip on a CPU and TVNs 37-100 ms, without "
                      "naming the models, so no ratio here is set beside a paper figure")
     if "TVN-1" in by_model.index:
-        others = counts[counts["family"] != "tvn"].sort_values("gflops")
+        others = counts[counts["family"] != by_model.loc["TVN-1", "family"]].sort_values("gflops")
         if len(others):
             low, high = others.iloc[0], others.iloc[-1]
             parts.append(f"at published inputs TVN-1 needs {by_model.loc['TVN-1', 'gflops']:.1f} GFLOPs, against "

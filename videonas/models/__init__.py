@@ -44,7 +44,7 @@ def build_model(genome, *, num_classes: int, multi_label: bool = False, **kwargs
 
 def list_models() -> list[str]:
     """Registry names: the families' published presets, then the baselines."""
-    return [*(name for family in families.FAMILIES.values() for name in family.presets), *_BASELINES]
+    return [*(name for family in families.registered().values() for name in family.presets), *_BASELINES]
 
 
 def model_info(name: str) -> ModelInfo:
@@ -53,7 +53,7 @@ def model_info(name: str) -> ModelInfo:
     if key in _BASELINES:
         display, _, published_input = _BASELINES[key]
         return ModelInfo(key, display, "baseline", published_input)
-    family = next(family for family in families.FAMILIES.values() if key in family.presets)
+    family = next(family for family in families.registered().values() if key in family.presets)
     spec_name, published_input = family.presets[key]
     if published_input is None:  # the genome carries its input
         genome = _preset_genome(family, spec_name)
@@ -91,7 +91,7 @@ def _preset_genome(family: families.Family, spec_name: str):
 def _key(name: str) -> str:
     if isinstance(name, str):
         key = name.lower()
-        if key in _BASELINES or any(key in family.presets for family in families.FAMILIES.values()):
+        if key in _BASELINES or any(key in family.presets for family in families.registered().values()):
             return key
         for key, (display, _, _) in _BASELINES.items():
             if display.lower() == name.lower():

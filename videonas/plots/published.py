@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import adjustText
 
-FAMILY_COLOURS = {"tvn": "tab:green", "assemblenet": "tab:purple", "evanet": "tab:orange", "baseline": "tab:blue"}
+from videonas import families
+
+BASELINE_COLOUR = "tab:blue"
+SPARE_COLOURS = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+
+
+def family_colours(names: Any) -> dict[str, str]:
+    """A colour per family in ``names`` (registry order, ``"baseline"`` last): the family's own ``colour``, else a
+    spare one that no other family of the figure uses, so a new family needs no edit here."""
+    present = set(names)
+    ordered = [name for name in families.registered() if name in present]
+    ordered += sorted(present - set(ordered) - {"baseline"})
+    colours = {name: families.get(name).colour for name in ordered}
+    spare = itertools.cycle([colour for colour in SPARE_COLOURS if colour not in colours.values()] or SPARE_COLOURS)
+    colours = {name: colour or next(spare) for name, colour in colours.items()}
+    if "baseline" in present:
+        colours["baseline"] = BASELINE_COLOUR
+    return colours
 
 
 def plot_runtime_vs_flops(timed: Any, *, backend: str, same_input: tuple[int, int] | None = None, ax: Any = None):
@@ -18,13 +36,13 @@ def plot_runtime_vs_flops(timed: Any, *, backend: str, same_input: tuple[int, in
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 5))
     texts = []
+    colours = family_colours(timed["family"])
     for row in timed.itertuples(index=False):
-        ax.scatter(row.gflops, row.latency_ms, color=FAMILY_COLOURS[row.family], s=60)
+        ax.scatter(row.gflops, row.latency_ms, color=colours[row.family], s=60)
         texts.append(ax.text(row.gflops, row.latency_ms, f"{row.model} ({row.frames}x{row.image_size}x{row.image_size})",
                              fontsize=8))
-    for family, colour in FAMILY_COLOURS.items():
-        if family in set(timed["family"]):
-            ax.scatter([], [], color=colour, label=family)
+    for family, colour in colours.items():
+        ax.scatter([], [], color=colour, label=family)
     ax.set_xscale("log")
     ax.set_yscale("log")
     for axis in (ax.xaxis, ax.yaxis):

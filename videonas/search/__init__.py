@@ -3,7 +3,7 @@
 A notebook runs a search in three lines::
 
     from videonas.search import run_search
-    experiment = run_search(name="tvn-smoke", space={"family": "tvn"}, store="runs/tvn.sqlite", num_trials=8,
+    experiment = run_search("tvn-smoke", space={"family": "tvn"}, store="runs/tvn.sqlite", num_trials=8,
                             strategy="mutate-best", budget={"epochs": 1})
     experiment.history()   # pandas DataFrame; experiment.best(3), experiment.best_genome()
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import importlib
 import logging
 import traceback
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from videonas import families
 from videonas.checks import check_choice
 from videonas.genome.base import Genome
 from videonas.search.store import TrialResult
 
 log = logging.getLogger(__name__)
+
+# The package's one resolver of "module:function" paths, under the name the loop and the executors' callers use.
+resolve = families.resolve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,14 +35,6 @@ class Job:
     genome: Genome | None
     seed: int
     options: Any = dataclasses.field(default_factory=dict)
-
-
-def resolve(path: str) -> Callable[..., Any]:
-    """``"package.module:function"`` -> the function."""
-    module_name, _, attribute = path.partition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"function must be 'module:function', got {path!r}")
-    return getattr(importlib.import_module(module_name), attribute)
 
 
 def call_trial(function: str, genome: Genome | None, seed: int, options: Any) -> TrialResult:

@@ -43,7 +43,7 @@ def space_from_config(spec: SearchSpace | Mapping[str, Any]) -> SearchSpace:
         # A space's to_dict() may name its family too; the constructor takes only the options.
         return families.get(spec["family"]).space(**{k: v for k, v in dict(options or {}).items() if k != "family"})
     if "class" in spec:
-        known = {f"{f.space_type.__module__}:{f.space_type.__qualname__}": f for f in families.FAMILIES.values()}
+        known = {f"{f.space_type.__module__}:{f.space_type.__qualname__}": f for f in families.registered().values()}
         family = known.get(str(spec["class"]))
         if family is None:
             raise ValueError(f"space.class must be a registered family's space {sorted(known)}, got "

@@ -4,13 +4,17 @@ A strategy's state is a pure function of (seed, told history): round ``r`` draws
 ``numpy.random.default_rng([seed, r])`` and everything else comes from the trials told so far, in order. Resume
 therefore rebuilds a strategy by telling it the stored rounds again; nothing is pickled.
 
-All schedules are one ``Evolution`` class with options (interpretations of the papers, which give no search code):
+All schedules are one ``Evolution`` class with options (interpretations of the papers, which give no search code),
+named after what they do, not after the family whose paper used them (any schedule runs on any family):
 - ``regularized``: aging evolution (Real et al. 2019) with tournament selection; the oldest member leaves.
-- ``tvn``: TVN's "start with random models, take the best, mutate" (no aging; parents are the best so far).
-- ``assemblenet``: aging tournament evolution whose mutations receive the parent's learned context (``guided``: the
-  family's learned connection weights).
-- ``evanet``: aging tournament evolution whose number of changes per mutation decays with the trial index
-  (large mutations early for diversity, small ones later).
+- ``mutate-best``: start with random models, then mutate the best so far (no aging): the TVN paper's schedule.
+- ``guided-tournament``: aging tournament evolution whose mutations receive the parent's learned context (``guided``:
+  the family's learned connection weights), AssembleNet's connection-learning-guided mutation.
+- ``decaying-tournament``: aging tournament evolution whose number of changes per mutation decays with the trial
+  index (large mutations early for diversity, small ones later), as EvaNet's.
+
+Stores written before the schedules were renamed name them ``tvn``, ``assemblenet`` and ``evanet``; those stores
+(schema 0) still read but do not resume (``videonas.search.storefile``), so the old names need no alias.
 """
 
 from __future__ import annotations
@@ -187,16 +191,16 @@ class Evolution(Strategy):
 STRATEGIES: dict[str, tuple[type[Strategy], dict[str, Any]]] = {
     "random": (RandomSearch, {}),
     "regularized": (Evolution, dict(selection="tournament", aging=True)),
-    "tvn": (Evolution, dict(selection="best", num_parents=1, aging=False)),
-    "assemblenet": (Evolution, dict(selection="tournament", aging=True, guided=True)),
-    "evanet": (Evolution, dict(selection="tournament", aging=True, num_changes_start=3, num_changes_end=1,
-                               decay_trials=100)),
+    "mutate-best": (Evolution, dict(selection="best", num_parents=1, aging=False)),
+    "guided-tournament": (Evolution, dict(selection="tournament", aging=True, guided=True)),
+    "decaying-tournament": (Evolution, dict(selection="tournament", aging=True, num_changes_start=3,
+                                            num_changes_end=1, decay_trials=100)),
 }
 
-
+# The names the schedules had before they were named after what they do (stores written then hold them).
 def make_strategy(name: str, space: SearchSpace, *, seed: int, batch_size: int = 8, **options: Any) -> Strategy:
-    """A named strategy (``random``, ``regularized``, ``tvn``, ``assemblenet``, ``evanet``) with option overrides."""
-    check_choice("strategy", name, sorted(STRATEGIES))
+    """A named strategy of ``STRATEGIES`` with option overrides."""
+    check_choice("strategy", name, list(STRATEGIES))
     cls, preset = STRATEGIES[name]
     strategy = cls(space, seed=seed, batch_size=batch_size, **{**preset, **options})
     strategy.name = name

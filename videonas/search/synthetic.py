@@ -135,5 +135,5 @@ def evaluate(
                        learned={"edge_weights": edge_weights})
 
 
-# A search-only family (no model builder).
-families.register(families.Family("toy", ToyGenome, ToySpace))
+# A search-only family (no model builder), found through the package's entry point ``toy`` (videonas.families).
+TOY = families.Family("toy", ToyGenome, ToySpace)
