@@ -68,7 +68,9 @@ def search_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-trials", type=int, help="override num_trials (may grow between runs)")
     parser.add_argument("--executor", choices=["inprocess", "subprocess", "ray"], help="override the executor")
     parser.add_argument("--max-workers", type=int, help="override executor.options.max_workers")
-    parser.add_argument("--force", action="store_true", help="resume even if the stored configuration differs")
+    parser.add_argument("--force", action="store_true",
+                        help="resume even if the stored configuration differs, or take over the lease of a driver "
+                        "on another host that is gone")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     parser.add_argument("--debug", action="store_true", help="full tracebacks on errors")
     return parser

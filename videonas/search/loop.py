@@ -114,7 +114,7 @@ def run_search(config: "config_module.SearchConfig | Mapping[str, Any] | str | N
     parameters) or just its name; keyword ``fields`` are the same keys (``run_search("tvn-smoke", space=...,
     store=..., num_trials=...)``) and override the mapping's. Everything is checked before a store file is created, the dataset's index included.
     The normalised configuration (``SearchConfig.stored``) is kept with the experiment; resuming with a different one
-    raises ``ValueError`` unless ``force``. ``num_trials`` and the executor may change between runs: growing
+    raises ``ValueError`` unless ``force``, which also takes over a lease left by a driver on another host. ``num_trials`` and the executor may change between runs: growing
     ``num_trials`` continues the decisions made so far (a round cut short by the old limit is completed first).
     ``executor`` is a configuration value (``"subprocess"``, ``{"kind": ..., "options": ...}``) or an open
     ``Executor`` to run on, shared by several searches and not closed here.
@@ -139,7 +139,9 @@ def run_search(config: "config_module.SearchConfig | Mapping[str, Any] | str | N
     store = TrialStore(config.store)
     try:
         store.open_experiment(config.name, config.stored(), force=force)
-        store.acquire_lease(config.name)  # one driver per experiment: before anything is re-queued or proposed
+        # One driver per experiment, before anything is re-queued or proposed; ``force`` also takes over a lease held
+        # from another host whose driver is gone (never a live driver on this host).
+        store.acquire_lease(config.name, force=force)
     except BaseException:
         if owns_runner:
             runner.close()
