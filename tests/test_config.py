@@ -90,3 +90,16 @@ def test_values_of_the_wrong_type_are_refused_at_start_up(tmp_path, change, mess
     with pytest.raises(ValueError, match=message):
         run_search(**{**BASE, "store": store, **change}, progress=False)
     assert not store.exists()
+
+
+def test_the_readmes_search_configs_are_valid_search_configs(tmp_path):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = text.replace("/data/my_actions", str(tmp_path))  # the README's stand-in for the reader's dataset
+    blocks = [block for block in re.findall(r"```yaml\n(.*?)```", text, re.S) if block.startswith("# tvn-")]
+    assert len(blocks) >= 2
+    for block in blocks:
+        parsed = config.SearchConfig.from_dict(yaml.safe_load(block))
+        assert parsed.space.family == "tvn" and parsed.strategy.name == "mutate-best"

@@ -84,10 +84,10 @@ def test_a_family_declared_only_as_an_entry_point_searches_on_worker_processes(r
                                                                 os.environ.get("PYTHONPATH")) if p))
     assert "tiny" not in families.FAMILIES
     experiment = run_search("tiny", space={"family": "tiny", "options": {"max_units": 8}},
-                            store=tmp_path / "tiny.sqlite", num_trials=4, strategy="mutate-best",
-                            strategy_options={"population_size": 2}, batch_size=2, seed=0,
-                            evaluate="tiny_family:evaluate_by_name", executor="subprocess",
-                            executor_options={"max_workers": 1}, progress=False)
+                            store=tmp_path / "tiny.sqlite", num_trials=4,
+                            strategy={"name": "mutate-best", "options": {"population_size": 2}}, batch_size=2, seed=0,
+                            evaluate="tiny_family:evaluate_by_name",
+                            executor={"kind": "subprocess", "options": {"max_workers": 1}}, progress=False)
     trials = experiment.trials()
     assert [t.status for t in trials] == ["done"] * 4, [t.error for t in trials]
     assert all(t.metrics["family"] == "tiny" and t.metrics["pid"] != os.getpid() for t in trials)
