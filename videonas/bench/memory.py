@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas.bench.search import BUDGET, EVALUATE, SPACE, TASK, overhead, trial_options
+from videonas.search import run_search
 from videonas.search.worker import rss_mib
 
 
@@ -24,8 +25,6 @@ def driver_rss(*, checkpoints: Sequence[int] = (10, 200), space: Mapping[str, An
                evaluate: str = EVALUATE, evaluate_options: Mapping[str, Any] | None = None, strategy: str = "tvn",
                executor: str = "subprocess", max_workers: int | None = None, store_dir: str | Path) -> dict[str, Any]:
     """Driver RSS before the search and after each checkpoint (candidates stored so far), plus the overhead split."""
-    from videonas.search import run_search
-
     if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:])) or checkpoints[0] < 1:
         raise ValueError(f"checkpoints must be increasing positive counts, got {list(checkpoints)!r}")
     max_workers = max_workers or os.cpu_count() or 1

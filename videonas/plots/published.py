@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import adjustText
+import matplotlib.pyplot as plt
+import matplotlib.ticker
 
 FAMILY_COLOURS = {"tvn": "tab:green", "assemblenet": "tab:purple", "evanet": "tab:orange", "baseline": "tab:blue"}
 
@@ -12,9 +14,6 @@ FAMILY_COLOURS = {"tvn": "tab:green", "assemblenet": "tab:purple", "evanet": "ta
 def plot_runtime_vs_flops(timed: Any, *, backend: str, same_input: tuple[int, int] | None = None, ax: Any = None):
     """``timed`` (``videonas.bench.table.architecture_table`` with latency) as labelled points; ``same_input``
     (frames, pixels) names the one clip every model was timed at, ``None`` meaning each at its published input."""
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 5))
     texts = []
