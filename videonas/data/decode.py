@@ -131,7 +131,7 @@ def _origin(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
-class _Reader:
+class FrameReader:
     """Frames of one video stream in presentation order, with times relative to the stream start. A packet that
     fails to decode is counted and skipped; a container read error ends the stream (after flushing the decoder)."""
 
@@ -322,7 +322,7 @@ class _FileRead:
         if self.reader is not None:
             self.container.close()
             self.container = open_video(self.path)
-        self.reader, self.frames, self.times = _Reader(self.container, self.rate), {}, []
+        self.reader, self.frames, self.times = FrameReader(self.container, self.rate), {}, []
         times = self.times
         if self.seek and targets[0] > SEEK_THRESHOLD_S:
             self.reader.seek(float(targets[0]))

@@ -212,7 +212,7 @@ def _decode_record(record, handle, *, first: int, times: list[float]) -> dict:
         container = decode.open_video(record.path)
         try:
             rate, lo, hi, problems = decode.usable_range(record.path, container, (record.start, record.end))
-            reader = decode._Reader(container, rate)
+            reader = decode.FrameReader(container, rate)
             end = 0.0
             for time, frame in reader.frames():
                 image = decode.upright_rgb(frame)
