@@ -133,7 +133,8 @@ class DatasetSpec:
         missing files when none of a split's files exist (e.g. a wrong file_template or video_root)."""
         options = self.options
         if self.format == "embedded":
-            dataset = embedded.embedded_dataset(options["profile"], seed=options["seed"], multi_label=options["multi_label"])
+            dataset = embedded.embedded_dataset(options["profile"], seed=options["seed"],
+                                                multi_label=options["multi_label"])
         elif self.format == "folder":
             dataset = folder_dataset(self.path, name=self.name)
         elif self.format == "split-lists":
