@@ -195,7 +195,7 @@ def test_select_is_the_frame_on_screen_rule():
             times[rng.integers(1, len(times))] -= 0.15  # a decoder that emits a frame out of order
         tolerance, end = rng.uniform(0, 0.01), times.max() + rng.uniform(0, 0.3)
         targets = np.sort(rng.uniform(-0.2, end + 0.3, rng.integers(1, 20)))
-        chosen, nexts, short = data.decode._select(times, end, targets, tolerance)
+        chosen, nexts, short = data.decode.select_frames(times, end, targets, tolerance)
         expected = []
         for target in targets:
             later = [index for index in range(1, len(times)) if target < times[index] - tolerance]

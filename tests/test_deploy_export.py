@@ -10,6 +10,7 @@ import numpy
 import pytest
 
 from videonas import models
+from videonas import runtimes as runtime_names
 from videonas.deploy import export, runtimes
 from videonas.genome.tvn import TVNGenome
 
@@ -48,10 +49,10 @@ def _model(name: str):
 def test_onnx_and_litert_reproduce_the_keras_logits(name, tmp_path):
     model = _with_large_logits(_model(name))
     manifest = export.export_model(model, folder=tmp_path, name=name, latency_runs=2, threads=1)
-    assert manifest["ok"] and set(manifest["files"]) == set(runtimes.RUNTIMES)
+    assert manifest["ok"] and set(manifest["files"]) == set(runtime_names.RUNTIMES)
     scale = manifest["check"]["reference_max_abs_logit"]
     assert scale > 0.1  # the check compares real logits, not near-zero ones
-    for runtime in runtimes.RUNTIMES:
+    for runtime in runtime_names.RUNTIMES:
         check = manifest["check"][runtime]
         assert check["max_abs_diff"] <= export.TOLERANCE, (runtime, check)
         assert (tmp_path / manifest["files"][runtime]).stat().st_size > 0
@@ -93,7 +94,7 @@ def test_convert_wants_the_runtime_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.onnx"):
         runtimes.convert(model, runtime="onnxruntime", path=tmp_path / "model.tflite")
     with pytest.raises(ValueError, match="runtime"):
-        runtimes.check_runtime("runtime", "tflite")
+        runtime_names.check_runtime("runtime", "tflite")
 
 
 def test_a_runtime_whose_packages_are_missing_fails_at_start_up(monkeypatch):
@@ -106,7 +107,7 @@ def test_a_runtime_whose_packages_are_missing_fails_at_start_up(monkeypatch):
     with pytest.raises(ValueError, match=r"latency_runtime 'onnxruntime' needs the Python modules \['tf2onnx'\]"):
         MaxLatency(5.0, runtime="onnxruntime")
     assert MaxLatency(5.0, runtime="litert").runtime == "litert"
-    monkeypatch.setattr(runtimes, "backend", lambda: "torch")
+    monkeypatch.setattr(runtime_names, "backend", lambda: "torch")
     with pytest.raises(ValueError, match="latency_runtime 'litert' converts on the tensorflow Keras backend"):
         MaxLatency(5.0, runtime="litert")
     assert MaxLatency(5.0).runtime == "keras"  # Keras itself runs on any backend

@@ -14,6 +14,7 @@ import pytest
 
 from videonas import layers as vl
 from videonas import measure
+from videonas.deploy import runtimes
 
 
 def _small_model() -> keras.Model:
@@ -134,13 +135,26 @@ def test_measure_latency_rejects_bad_arguments(field, value):
 
 
 @pytest.mark.parametrize("runtime", ["onnxruntime", "litert"])
-def test_measure_latency_on_a_deploy_runtime_records_its_setup(runtime):
-    result = measure.measure_latency(_small_model(), runs=3, warmup=2, runtime=runtime, threads=1)
+def test_latency_on_a_deploy_runtime_records_its_setup(runtime):
+    result = runtimes.measure_latency(_small_model(), runs=3, warmup=2, runtime=runtime, threads=1)
     assert (result["runtime"], result["threads"], result["runs"], result["warmup"], result["batch_size"]) == \
         (runtime, 1, 3, 2, 1)
     assert result["median_ms"] > 0
 
 
-def test_measure_latency_refuses_an_unknown_runtime():
+def test_latency_on_keras_through_deploy_is_measure_latency():
+    result = runtimes.measure_latency(_small_model(), runs=2, warmup=0, runtime="keras", threads=1)
+    assert (result["runtime"], result["runs"], result["threads"]) == ("keras", 2, measure.environment()[1])
+
+
+@pytest.mark.parametrize("field, value", [("runs", 0), ("warmup", -1), ("batch_size", 0), ("threads", 0)])
+def test_latency_on_a_deploy_runtime_rejects_bad_arguments(field, value):
+    with pytest.raises(ValueError, match=field):
+        runtimes.measure_latency(_small_model(), runtime="onnxruntime", **{field: value})
+
+
+def test_latency_refuses_an_unknown_runtime():
     with pytest.raises(ValueError, match="runtime must be one of"):
-        measure.measure_latency(_small_model(), runtime="tensorrt")
+        runtimes.measure_latency(_small_model(), runtime="tensorrt")
+    with pytest.raises(TypeError):  # measure times Keras only: a runtime is deploy's
+        measure.measure_latency(_small_model(), runtime="onnxruntime")

@@ -84,3 +84,27 @@ def test_constraints_are_named_filters_in_measurement_order():
     assert onnx.filters[0].runtime == "onnxruntime" and onnx.to_dict()["latency_runtime"] == "onnxruntime"
     with pytest.raises(ValueError, match="twice"):
         Constraints((MaxParams(1), MaxParams(2)))
+
+
+def test_latency_on_a_deploy_runtime_is_timed_by_the_function_the_caller_passes():
+    """The search never imports ``videonas.deploy``: ``check`` times a runtime with the ``time_latency`` it is given."""
+    import keras
+
+    inputs = keras.Input((2, 4, 4, 3), name="rgb")
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling3D()(inputs)))
+    calls = []
+
+    def fake_timer(model, *, runs, warmup, runtime):
+        calls.append((runs, warmup, runtime))
+        return {"median_ms": 9.0, "runtime": runtime, "threads": 1, "batch_size": 1, "warmup": warmup,
+                "runs": runs, "cv": 0.0, "backend": "tensorflow", "device": "cpu"}
+
+    constraints = Constraints((MaxLatency(5.0, runs=2, warmup=1, runtime="onnxruntime"),))
+    details = {}
+    figures, rejection = constraints.check(model, details=details, time_latency=fake_timer)
+    assert calls == [(2, 1, "onnxruntime")] and figures["latency_ms"] == 9.0
+    assert rejection.rejected_by == "max_latency_ms" and details["runtime"] == "onnxruntime"
+    with pytest.raises(ValueError, match="latency_runtime 'onnxruntime' needs a time_latency"):
+        constraints.check(model)
+    figures, rejection = Constraints((MaxLatency(1e6, runs=1, warmup=0),)).check(model)  # Keras: measure's own
+    assert figures["latency_ms"] > 0 and rejection is None

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy
 
+from videonas import models, train
 from videonas.checks import check_int
 from videonas.genome.evanet import EvaNetGenome, distance, select_diverse
 
@@ -58,8 +59,6 @@ def ensemble_scores(logits: Sequence[Any]) -> numpy.ndarray:
 
 def score(labels: Any, scores: Any, *, multi_label: bool = False) -> float:
     """Top-1 accuracy, or mAP for multi-label (multi-hot) labels: the search's fitness."""
-    from videonas import train
-
     return train.score(numpy.asarray(scores), labels, multi_label=multi_label)[0]
 
 
@@ -140,9 +139,7 @@ def trial_members(experiment, trials: Sequence[Any], *, retrain_dir: str | Path 
     a temporary folder if ``None``). With a ``seconds`` budget a retrained model sees as many steps as this machine
     manages now, so its fitness can differ from the stored one; the member's ``fitness`` is recomputed either way.
     """
-    import keras
-
-    from videonas import models, train
+    import keras  # Keras: deferred
 
     task, budget = trial_task(experiment)
     dataset = task.open_dataset()
@@ -179,9 +176,9 @@ def train_member(name: str, make_model: Callable[[int], Any], *, task, budget, s
 
     For models a trial cannot express: an EvaNet on optical flow (the paper's second stream) or a hand-made baseline.
     """
-    import keras
+    import keras  # Keras: deferred
 
-    from videonas import measure, train
+    from videonas import measure  # Keras: deferred
 
     check_int("seed", seed, 0, 2**63 - 1)
     keras.backend.clear_session()

@@ -6,6 +6,10 @@ grouped, depthwise), dense layers, and the convs, matmuls and attention products
 norm, activations, pooling, additions, gating multiplies, biases and the tiny matmul that builds an iTGM kernel are
 ignored: they are memory-bound and a few percent of a conv net's count. Papers (X3D, TVN, AssembleNet, R(2+1)D)
 quote multiply-adds as "FLOPs": compare them with ``count_macs`` (= FLOPs / 2), never with ``count_flops``.
+
+Latency here is Keras' own. This module sits below ``videonas.deploy`` and never imports it: timing a model on ONNX
+Runtime or LiteRT converts it first, so that lives with the converters (``videonas.deploy.runtimes.measure_latency``),
+and a search that limits latency on such a runtime is handed that function by its caller (``Constraints.check``).
 """
 
 from __future__ import annotations
@@ -160,16 +164,16 @@ def count_macs(model: keras.Model) -> int:
     return count_flops(model) // 2
 
 
-def _environment() -> tuple[str, int]:
-    """(device, threads) for the active backend; the only backend-specific code in this module."""
+def environment() -> tuple[str, int]:
+    """(device, threads) for the active Keras backend: where and on how many threads it runs a model."""
     backend = keras.backend.backend()
     if backend == "torch":
-        import torch
+        import torch  # the active backend only: the others are never imported
 
         device = f"cuda:{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
         return device, torch.get_num_threads()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the active backend only
 
         gpus = tf.config.list_logical_devices("GPU")
         # TF_NUM_INTRAOP_THREADS (set by a capped worker, ``TrainTask.threads``) is what TF uses when its config is 0.
@@ -177,7 +181,7 @@ def _environment() -> tuple[str, int]:
                    or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0) or os.cpu_count() or 1)
         return ("gpu:" + gpus[0].name if gpus else "cpu"), threads
     if backend == "jax":
-        import jax
+        import jax  # the active backend only
 
         return jax.devices()[0].platform, os.cpu_count() or 1
     return "cpu", os.cpu_count() or 1
@@ -185,7 +189,7 @@ def _environment() -> tuple[str, int]:
 
 def _synchronise() -> None:
     if keras.backend.backend() == "torch":
-        import torch
+        import torch  # the active backend only
 
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -204,44 +208,26 @@ def random_inputs(model: keras.Model, *, batch_size: int = 1,
 
 
 def measure_latency(model: keras.Model, *, runs: int = 20, warmup: int = 3, batch_size: int = 1, seed: int = 0,
-                    inputs: Any = None, runtime: str = "keras", threads: int | None = None) -> dict[str, Any]:
-    """Inference latency of ``model`` on ``runtime``: median/mean ms per batch over ``runs`` timed calls.
+                    inputs: Any = None) -> dict[str, Any]:
+    """Keras inference latency of ``model``: median/mean ms per batch over ``runs`` timed calls.
 
-    ``keras`` uses ``predict_on_batch``: the backend's compiled inference path (tf.function; torch under no_grad), and
-    it returns numpy, so each timed call includes the device sync and the copy of the logits back to the host; it runs
-    on the backend's own threads. ``onnxruntime`` and ``litert`` convert the model first (``videonas.deploy.runtimes``)
-    and time the runtime's session on ``threads`` threads (default: as many as the Keras backend uses). ``cv`` is the
-    coefficient of variation (std / mean); a high cv means a noisy machine. Runs, warm-up, batch size, threads and
-    runtime are part of the result: a figure means nothing without them.
+    ``predict_on_batch`` is the backend's compiled inference path (tf.function; torch under no_grad), and it returns
+    numpy, so each timed call includes the device sync and the copy of the logits back to the host; it runs on the
+    backend's own threads. ``cv`` is the coefficient of variation (std / mean); a high cv means a noisy machine. Runs,
+    warm-up, batch size, threads and runtime are part of the result: a figure means nothing without them. Latency on
+    ONNX Runtime or LiteRT needs the model converted first: ``videonas.deploy.runtimes.measure_latency``.
     """
-    from videonas.deploy import runtimes
-
-    runtimes.check_runtime("runtime", runtime)
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be a positive int, got {runs!r}")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a non-negative int, got {warmup!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
     data = random_inputs(model, batch_size=batch_size, seed=seed) if inputs is None else inputs
-    device, backend_threads = _environment()
-    if runtime == "keras":
-        timing = time_calls(lambda: model.predict_on_batch(data), runs=runs, warmup=warmup, sync=_synchronise)
-        threads = backend_threads
-    else:
-        import tempfile
-
-        threads = threads or backend_threads
-        feed = runtimes.as_feed(model, data)
-        with tempfile.TemporaryDirectory(prefix="videonas-latency-") as folder:
-            path = runtimes.convert(model, runtime=runtime, path=f"{folder}/model{runtimes.SUFFIXES[runtime]}")
-            runner = runtimes.load(path, runtime=runtime, threads=threads)
-            timing = time_calls(lambda: runner(feed), runs=runs, warmup=warmup)
-        device = "cpu"
+    device, threads = environment()
+    timing = time_calls(lambda: model.predict_on_batch(data), runs=runs, warmup=warmup, sync=_synchronise)
     return {**timing, "batch_size": batch_size, "threads": threads, "device": device,
-            "backend": keras.backend.backend(), "runtime": runtime}
+            "backend": keras.backend.backend(), "runtime": "keras"}
 
 
 def time_calls(call: Callable[[], Any], *, runs: int, warmup: int,

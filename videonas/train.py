@@ -27,6 +27,7 @@ import numpy
 
 from videonas import families
 from videonas.checks import check_choice
+from videonas.deploy import runtimes as deploy_runtimes
 from videonas.genome.base import Genome
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
@@ -134,7 +135,8 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     timings["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
     latency_setup: dict[str, Any] = {}
     figures, rejection = (constraints or Constraints()).check(model, latency=task.measure_latency,
-                                                              details=latency_setup)
+                                                              details=latency_setup,
+                                                              time_latency=deploy_runtimes.measure_latency)
     timings["constraints_s"] = time.perf_counter() - clock
     if rejection is not None:
         return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,

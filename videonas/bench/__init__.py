@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from videonas import report
+
 # ``data`` (decoding and clip-cache throughput) is the data layer's own module; it runs when present.
 SECTIONS = ("latency", "search", "throughput", "memory", "data", "gpu", "aims")  # aims reads the others: last
 LOG = logging.getLogger(__name__)
@@ -33,10 +35,8 @@ def available_sections() -> list[str]:
 
 def write_section(reports_dir: Path, section: str, payload: dict[str, Any]) -> Path:
     """``reports_dir/bench/<section>.json`` in the report's results schema (``videonas.report.Results``)."""
-    from videonas.report import Results
-
     try:
-        results = Results.from_dict(payload)
+        results = report.Results.from_dict(payload)
     except (TypeError, ValueError) as error:
         raise ValueError(f"bench section {section!r}: {error}") from None
     return results.write(Path(reports_dir) / "bench", file_name=f"{section}.json")
@@ -44,8 +44,6 @@ def write_section(reports_dir: Path, section: str, payload: dict[str, Any]) -> P
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m videonas bench [--only SECTION] [--quick] [--reports-dir DIR]``."""
-    from videonas import report
-
     parser = argparse.ArgumentParser(prog="python -m videonas bench", description=__doc__)
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests); figures not meaningful")

@@ -11,6 +11,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from videonas import report
 from videonas.bench.throughput import find_run
 
 FOUND = "found TVN"
@@ -19,8 +20,6 @@ BASELINE = "R(2+1)D-18"
 
 def run(*, quick: bool = False, reports_dir: str | Path | None = None) -> dict[str, Any]:
     """One row per aim: value "met" / "missed" with the measured figure, "paper" the aim and what limits it."""
-    from videonas import report
-
     folder = Path(reports_dir or report.project_root() / "reports") / "bench"
     latency, search, throughput = (_load(folder / f"{name}.json") for name in ("latency", "search", "throughput"))
     rows = [*_speed_rows(latency), *_search_rows(search), *_throughput_rows(throughput)]

@@ -3,12 +3,17 @@ R(2+1)D-18 / TVN on every runtime, judged against the aim (the found TVN >= 100x
 
 A tiny TVN's Keras latency is mostly framework dispatch, so a ratio measured in Keras undersells it against a 3D
 ResNet whose time is arithmetic; the deploy runtimes show what a shipped model would see.
+
+``videonas.bench.latency`` builds the table and calls this module; this module imports nothing of it (which TVNs
+count is an argument), so the dependency runs one way.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any, Sequence
+
+from videonas.deploy import runtimes as deploy_runtimes
 
 BASELINE = "R(2+1)D-18"
 AIM_RATIO = 100.0
@@ -28,8 +33,7 @@ def runtime_rows(model, common: dict[str, Any], *, runtimes: Sequence[str], runs
                  flops: int) -> list[dict[str, Any]]:
     """``model`` timed on each deploy runtime with Keras' thread count; a model that does not convert (or is too
     large to convert here, ``deploy.runtimes.MAX_CONVERT_PARAMS``) is a row with its reason and no figure."""
-    from videonas import measure
-    from videonas.deploy import runtimes as deploy_runtimes
+    from videonas import measure  # Keras: deferred
 
     rows = []
     params = measure.count_params(model)
@@ -40,7 +44,7 @@ def runtime_rows(model, common: dict[str, Any], *, runtimes: Sequence[str], runs
             rows.append({**row, "median_ms": None, "error": too_large})
             continue
         try:
-            timing = measure.measure_latency(model, runs=runs, warmup=3, runtime=runtime, threads=threads)
+            timing = deploy_runtimes.measure_latency(model, runs=runs, warmup=3, runtime=runtime, threads=threads)
         except Exception as error:  # noqa: BLE001 - a converter's failure is a finding of the table, not a crash
             rows.append({**row, "median_ms": None, "error": f"{type(error).__name__}: {error}"[:500]})
             continue
@@ -49,14 +53,18 @@ def runtime_rows(model, common: dict[str, Any], *, runtimes: Sequence[str], runs
     return rows
 
 
-def same_input_ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``BASELINE`` / TVN latency for every TVN row with a baseline row at the same clip, backend and runtime."""
-    from videonas.bench.latency import TVN_MODELS, timed
+def measured(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with a figure, on every runtime (a model that cannot take an input or convert has none)."""
+    return [row for row in rows if row.get("median_ms") is not None]
 
-    measured = timed(rows, runtime=None)
+
+def same_input_ratios(rows: Sequence[dict[str, Any]], *, tvn_models: Sequence[str]) -> list[dict[str, Any]]:
+    """``BASELINE`` / TVN latency for every row of ``tvn_models`` with a baseline row at the same clip, backend and
+    runtime."""
+    timed = measured(rows)
     out = []
-    for tvn in (r for r in measured if r["model"] in TVN_MODELS):
-        for base in measured:
+    for tvn in (r for r in timed if r["model"] in tvn_models):
+        for base in timed:
             same = all(base.get(key, "keras") == tvn.get(key, "keras") for key in ("clip", "backend", "runtime"))
             if base["model"] == BASELINE and same:
                 out.append({"tvn": tvn["model"], "tvn_input": tvn["input_name"], "clip": tvn["clip"],
@@ -69,10 +77,8 @@ def same_input_ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def headline(rows: Sequence[dict[str, Any]], ratios: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per model and clip, its latency on each runtime (tensorflow process); then each same-input ratio per runtime,
     with the aim met or missed for the found TVN."""
-    from videonas.bench.latency import timed
-
     out = []
-    for row in timed(rows, runtime=None):
+    for row in measured(rows):
         if row["backend"] == "tensorflow" and row.get("runtime", "keras") != "keras":
             out.append({"label": f"{row['model']} latency at {row['clip']}, {row['runtime']} (ms, {row['threads']} "
                         f"threads)", "value": round(row["median_ms"], 3), "paper": ""})

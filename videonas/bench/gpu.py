@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from videonas import report
+
 PAPER_GPU_MS = {"TVN-1": 10, "TVN-2": 13}
 PAPER_PRIOR_GPU_MS = 500
 SOURCE = "gpu_latency.json"
@@ -19,9 +21,7 @@ SOURCE = "gpu_latency.json"
 def run(*, quick: bool = False, reports_dir: Path | None = None) -> dict[str, Any]:
     """The section payload; ``quick`` changes nothing (reading a file is already instant)."""
     if reports_dir is None:
-        from videonas.report import project_root
-
-        reports_dir = project_root() / "reports"
+        reports_dir = report.project_root() / "reports"
     path = Path(reports_dir) / "bench" / SOURCE
     title = "GPU latency (batch 1)"
     if not path.is_file():

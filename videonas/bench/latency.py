@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -25,8 +26,9 @@ from typing import Any, Sequence
 
 import numpy
 
-from videonas import jsonio
-from videonas.bench import deploy
+from videonas import families, genome, jsonio, models
+from videonas.bench import deploy, table
+from videonas.genome.tvn import TVNGenome
 
 TVNS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4")
 FOUND = "found TVN"  # the best network of the last default tvn_search, when its reports are present
@@ -66,20 +68,17 @@ def plan(*, quick: bool = False, found: str | None = None) -> list[Case]:
     """The cases to time: TVNs at published/common/embedded inputs, baselines at common/embedded (X3D-XS also at its
     published 4x160x160), and ``found`` (a TVN genome's JSON) at its own input and at the common and embedded clips.
     ``quick`` is two small models at a tiny clip, for tests."""
-    from videonas.bench.table import published_input
-    from videonas.genome.tvn import TVNGenome
-
     if quick:
         return [Case(name, "quick", *QUICK_INPUT) for name in ("TVN-1", "R(2+1)D-18")]
-    cases = [Case(name, "published", *published_input(name)) for name in (*TVNS, "X3D-XS")]
+    cases = [Case(name, "published", *table.published_input(name)) for name in (*TVNS, "X3D-XS")]
     for input_name, clip in (("common", COMMON_INPUT), ("embedded", EMBEDDED_INPUT)):
         cases += [Case(name, input_name, *clip) for name in (*TVNS, *BASELINES)]
     if found is not None:
-        genome = TVNGenome.from_json(found)
-        cases.append(Case(FOUND, "published", genome.num_frames, genome.image_size, found))
+        tvn = TVNGenome.from_json(found)
+        cases.append(Case(FOUND, "published", tvn.num_frames, tvn.image_size, found))
         cases += [Case(FOUND, input_name, *clip, found)
                   for input_name, clip in (("common", COMMON_INPUT), ("embedded", EMBEDDED_INPUT))]
-        cases.append(Case("R(2+1)D-18", "found", genome.num_frames, genome.image_size))
+        cases.append(Case("R(2+1)D-18", "found", tvn.num_frames, tvn.image_size))
     return cases
 
 
@@ -103,14 +102,11 @@ def found_accuracy(reports_dir: str | Path) -> dict[str, float]:
 
 
 def _build(case: Case):
-    from videonas import families, genome, models
-    from videonas.bench.table import NUM_CLASSES, build_named
-
     if case.genome is None:
-        return build_named(case.model, input_override=(case.num_frames, case.image_size))
+        return table.build_named(case.model, input_override=(case.num_frames, case.image_size))
     found = genome.decode(case.genome)
     found = families.of(found).with_input(found, num_frames=case.num_frames, image_size=case.image_size)
-    return models.build_model(found, num_classes=NUM_CLASSES, name=case.model.replace(" ", "_"))
+    return models.build_model(found, num_classes=table.NUM_CLASSES, name=case.model.replace(" ", "_"))
 
 
 def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10) -> dict[str, float]:
@@ -119,7 +115,7 @@ def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10
     The best of many short runs, because other jobs share the cores: the practical peak is what a quiet moment
     allows. ``peak`` is the larger of the two libraries (a conv net can use the faster one's kernels).
     """
-    import keras
+    import keras  # Keras: deferred
 
     rng = numpy.random.default_rng(0)
     best = {"numpy": 0.0, "backend": 0.0}
@@ -141,12 +137,9 @@ def measure_cases(cases: Sequence[Case], *, quick: bool = False,
                   runtimes: Sequence[str] = ("keras",)) -> list[dict[str, Any]]:
     """Time every case on the current Keras backend and on each of ``runtimes`` (``videonas.deploy.runtimes``:
     the model converted to ONNX or LiteRT, on as many threads as Keras uses); one dict per case and runtime."""
-    import gc
+    import keras  # Keras: deferred
 
-    import keras
-
-    from videonas import measure
-    from videonas.bench.table import runs_for
+    from videonas import measure  # Keras: deferred
 
     rows = []
     for case in cases:
@@ -158,7 +151,7 @@ def measure_cases(cases: Sequence[Case], *, quick: bool = False,
             rows.append({**common, "median_ms": None, "error": str(error)})
             continue
         flops = measure.count_flops(model)
-        runs = 3 if quick else runs_for(flops / 1e9)
+        runs = 3 if quick else table.runs_for(flops / 1e9)
         timing = measure.measure_latency(model, runs=runs, warmup=1)  # one call traces (tf) or warms caches
         log.info("%s at %s, %s: %.1f ms (%d runs)", case.model, case.clip, common["backend"],
                  timing["median_ms"], runs)
@@ -189,8 +182,7 @@ def measure_in_subprocess(cases: Sequence[Case], *, backend: str = "torch", quic
 def timed(rows: Sequence[dict[str, Any]], *, runtime: str | None = "keras") -> list[dict[str, Any]]:
     """The rows that were measured (a case whose model cannot take the input has ``median_ms`` None) on ``runtime``
     (``None``: every runtime)."""
-    return [row for row in rows if row.get("median_ms") is not None
-            and runtime in (None, row.get("runtime", "keras"))]
+    return [row for row in deploy.measured(rows) if runtime in (None, row.get("runtime", "keras"))]
 
 
 def find(rows: Sequence[dict[str, Any]], model: str, input_name: str, backend: str,
@@ -243,7 +235,7 @@ def run(*, quick: bool = False, other_backend: str = "torch", reports_dir: str |
         row["share_of_peak"] = row["gflops_per_s"] / peak
     pairs = ratios(rows, backend=default)
     payload = _summary(rows, pairs, peak=peak, slower=slower, default=default, other=other_backend, quick=quick)
-    same_input = deploy.same_input_ratios(rows)
+    same_input = deploy.same_input_ratios(rows, tvn_models=TVN_MODELS)
     payload["headline"] += deploy.headline(rows, same_input)
     payload["conclusion"] += " " + deploy.conclusion(same_input)
     payload["title"] = "CPU latency: TVNs vs 3D CNN baselines, tensorflow vs torch, Keras vs ONNX Runtime vs LiteRT"

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas.bench.search import BUDGET, EVALUATE, SPACE, TASK, overhead, trial_options
+from videonas import config
+from videonas.search import run_search
 from videonas.search.worker import rss_mib
 
 
@@ -25,9 +27,6 @@ def driver_rss(*, checkpoints: Sequence[int] = (10, 200), space: Mapping[str, An
                strategy: str = "mutate-best", executor: str = "subprocess", max_workers: int | None = None,
                store_dir: str | Path) -> dict[str, Any]:
     """Driver RSS before the search and after each checkpoint (candidates stored so far), plus the overhead split."""
-    from videonas import config
-    from videonas.search import run_search
-
     if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:])) or checkpoints[0] < 1:
         raise ValueError(f"checkpoints must be increasing positive counts, got {list(checkpoints)!r}")
     max_workers = max_workers or os.cpu_count() or 1

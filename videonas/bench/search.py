@@ -26,6 +26,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from videonas import config
+from videonas.search import run_search
+from videonas.search.loop import space_config, space_from_config
+from videonas.search.strategies import make_strategy
+from videonas.task import TrainTask
+
 SPACE: dict[str, Any] = {"family": "tvn", "image_sizes": [32], "frame_counts": [1, 2, 4], "frame_strides": [1, 2],
                          "min_blocks": 2, "max_blocks": 3, "filters": [16, 32], "max_repeats": 2,
                          "max_non_local_positions": 256}
@@ -56,10 +62,6 @@ def efficiency(*, seeds: Sequence[int] = (0, 1, 2), num_trials: int = 6, batch_s
     with ``max_workers`` (default: one per core, each with ``cores // max_workers`` threads): a tiny candidate spends
     most of its time in single-threaded Python (graph tracing), so parallel candidates use the cores better.
     """
-    from videonas import config
-    from videonas.search import run_search
-    from videonas.search.loop import space_config, space_from_config
-
     space = space_config(space_from_config(space))
     cores = os.cpu_count() or 1
     max_workers = max_workers or cores
@@ -143,9 +145,6 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
     With the default (real training) the clip cache is filled first and each worker's ``task.threads`` is
     ``cores // workers``; a custom ``evaluate`` gets ``evaluate_options`` unchanged.
     """
-    from videonas import config
-    from videonas.search import run_search
-
     cores = os.cpu_count() or 1
     if evaluate_options is None:
         warm_clip_cache(space=space, task=task, seed=seed, count=num_candidates)
@@ -153,7 +152,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
     ray_init_s = None
     try:
         if "ray" in executors:  # started before the clock: cluster start-up is paid once, not per search
-            import ray
+            import ray  # Ray: deferred
 
             if not ray.is_initialized():
                 started = time.perf_counter()
@@ -178,7 +177,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
                              "candidates_per_min": 60 * len(trials) / wall, "overhead": overhead(trials)})
     finally:
         if "ray" in executors:
-            import ray
+            import ray  # Ray: deferred
 
             if ray.is_initialized():
                 ray.shutdown()
@@ -187,10 +186,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
 
 def warm_clip_cache(*, space: Mapping[str, Any], task: Mapping[str, Any], seed: int, count: int) -> None:
     """Decode the clips the scale candidates need once, so no executor pays the first decode in its timing."""
-    from videonas import data
-    from videonas.search.loop import space_from_config
-    from videonas.search.strategies import make_strategy
-    from videonas.task import TrainTask
+    from videonas import data  # PyAV/OpenCV: deferred
 
     train_task = TrainTask.from_dict(task)
     dataset = train_task.open_dataset()

@@ -7,7 +7,10 @@ Names, families and published inputs come from the named-model registry (``video
 
 from __future__ import annotations
 
+import gc
 from typing import Any, Sequence
+
+from videonas import models
 
 NUM_CLASSES = 400  # a Kinetics-400 head for every model, so the classifier layer never decides a comparison
 COLUMNS = ("model", "family", "frames", "image_size", "params_m", "gflops", "latency_ms", "latency_cv", "threads",
@@ -16,30 +19,22 @@ COLUMNS = ("model", "family", "frames", "image_size", "params_m", "gflops", "lat
 
 def model_names() -> list[str]:
     """Every name ``architecture_table`` accepts (display names): the published presets, then the baselines."""
-    from videonas import models
-
     return [models.model_info(name).display_name for name in models.list_models()]
 
 
 def family_of(name: str) -> str:
     """``"tvn"``, ``"assemblenet"``, ``"evanet"`` or ``"baseline"``."""
-    from videonas import models
-
     return models.model_info(_check_name(name)).family
 
 
 def published_input(name: str) -> tuple[int, int]:
     """``(num_frames, image_size)`` the paper (or the released code) runs ``name`` at."""
-    from videonas import models
-
     return models.model_info(_check_name(name)).published_input
 
 
 def build_named(name: str, *, input_override: tuple[int, int] | None = None, num_classes: int = NUM_CLASSES,
                 width_multiplier: float = 1.0):
     """The keras model of ``name`` at its published input or at ``input_override = (num_frames, image_size)``."""
-    from videonas import models
-
     num_frames, image_size = _check_input(input_override) if input_override is not None else published_input(name)
     return models.create_model(_check_name(name), num_classes=num_classes, num_frames=num_frames,
                                image_size=image_size, width_multiplier=width_multiplier)
@@ -53,11 +48,9 @@ def architecture_table(names: Sequence[str], *, input_override: tuple[int, int] 
     ``runs=None`` picks the number of timed runs from the FLOPs (20 for small models, 3 for 40-GFLOP ones).
     Each model is built, measured and dropped before the next, so memory holds one model at a time.
     """
-    import gc
+    import pandas  # pandas: deferred
 
-    import pandas
-
-    from videonas import measure
+    from videonas import measure  # Keras: deferred
 
     if isinstance(names, str) or not names:
         raise ValueError(f"names must be a non-empty list of model names, got {names!r}")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas.bench.search import SPACE, overhead, warm_clip_cache
+from videonas.search import run_search
 
 # tvn_search's default profile (notebooks/params/default/tvn_search.yaml).
 DEFAULT_SPACE: dict[str, Any] = {"family": "tvn", "image_sizes": [32, 48], "frame_counts": [1, 2, 4, 8],
@@ -80,8 +81,6 @@ def measure(*, space: Mapping[str, Any], task: Mapping[str, Any], budget: Mappin
             threads: int | None = None) -> dict[str, Any]:
     """One arm: ``candidates`` random candidates (one round) on a subprocess pool of ``workers``, each with
     ``threads`` threads (default: the cores shared out)."""
-    from videonas.search import run_search
-
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
     experiment = run_search(name, space=dict(space), store=store, num_trials=candidates, strategy="random",

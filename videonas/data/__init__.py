@@ -29,7 +29,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "ClipBatches":  # imports keras: keep it out of `import videonas.data`
-        from videonas.data.batches import ClipBatches
+        from videonas.data.batches import ClipBatches  # Keras: deferred
 
         return ClipBatches
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -87,7 +87,8 @@ class DecodedClip:
     problems: tuple[str, ...] = ()  # what was wrong with a file that still gave this clip
 
 
-def _open_video(path: str | Path):
+def open_video(path: str | Path):
+    """The file opened by PyAV, or ``VideoError`` saying why it is not a readable video (missing, empty, no stream)."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise VideoError(path, "broken link", f"points to {os.readlink(path)!r}")
@@ -107,7 +108,7 @@ def _open_video(path: str | Path):
 
 def probe(path: str | Path) -> dict:
     """Duration (seconds, may be None), average frame rate and frame size (as stored) from the container header."""
-    with _open_video(path) as container:
+    with open_video(path) as container:
         stream = container.streams.video[0]
         return {"duration": _duration(container, stream), "fps": _rate(stream),
                 "width": stream.codec_context.width, "height": stream.codec_context.height}
@@ -130,7 +131,7 @@ def _origin(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
-class _Reader:
+class FrameReader:
     """Frames of one video stream in presentation order, with times relative to the stream start. A packet that
     fails to decode is counted and skipped; a container read error ends the stream (after flushing the decoder)."""
 
@@ -180,7 +181,7 @@ def _content_end(path: str | Path, header: float | None) -> float | None:
     disagree with them (an mp4 of variable frame rate can state 2.6 s for 4 s of frames). Demuxes (no decoding) from
     the last keyframe before the header's end, or the whole file when that finds nothing (an index pointing past the
     end of a truncated file, a file that cannot seek)."""
-    with _open_video(path) as container:
+    with open_video(path) as container:
         stream = container.streams.video[0]
         origin, end = _origin(stream), None
         for seconds in (header or 1e9, 0.0):
@@ -213,13 +214,13 @@ def _targets(lo: float, hi: float | None, count: int, interval: float, rate: flo
     return start + interval * np.arange(count)
 
 
-def _timing(rate: float, frame_stride: int, fps: float | None) -> tuple[float, float]:
+def sample_timing(rate: float, frame_stride: int, fps: float | None) -> tuple[float, float]:
     """(interval between targets, tolerance of a hit) in seconds."""
     interval = frame_stride / rate if fps is None else 1.0 / fps
     return interval, TIME_TOLERANCE * min(interval, 1.0 / rate)
 
 
-def _limits(path: str | Path, container, window: tuple[float | None, float | None]):
+def usable_range(path: str | Path, container, window: tuple[float | None, float | None]):
     """(rate, lo, hi, problems): the stream's rate and the usable range, [window start, the earliest of window end
     and content end (header duration when the packets say nothing)], with a problem when the content stops early."""
     stream = container.streams.video[0]
@@ -235,12 +236,12 @@ def _limits(path: str | Path, container, window: tuple[float | None, float | Non
     return rate, lo, min(limits) if limits else None, problems
 
 
-def _frame_end(time: float, frame, rate: float) -> float:
+def frame_end(time: float, frame, rate: float) -> float:
     """When `frame` (shown from `time`) leaves the screen: its own duration, else one frame at the average rate."""
     return time + (float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 1.0 / rate)
 
 
-def _select(times, end: float | None, targets: np.ndarray, tolerance: float):
+def select_frames(times, end: float | None, targets: np.ndarray, tolerance: float):
     """The sampling rule, on the frame times read: each target takes the last frame whose time is at or before
     target + tolerance (the first frame for targets before it); past the last frame, that frame while the target is
     before `end` - tolerance. `end` None means more frames follow: targets past the last frame read take it for now.
@@ -259,26 +260,27 @@ def _select(times, end: float | None, targets: np.ndarray, tolerance: float):
     return chosen, np.minimum(chosen + 1, len(times) - 1), None if count == len(targets) else end
 
 
-def _sample(read, *, lo: float, hi: float | None, num_frames: int, interval: float, rate: float,
-            start: float | None, offset: float, tolerance: float, problems: list[str]):
-    """(targets, chosen, nexts, problems) for a clip, by `_select` on what `read(targets) -> (times, end)` gives;
-    when the frames stop before `hi` the targets are placed again inside them (a problem unless `problems` already
-    says why). Clips longer than the video repeat the last frame. decode_clip and the source cache both cut here."""
+def sample_frames(read, *, lo: float, hi: float | None, num_frames: int, interval: float, rate: float,
+                  start: float | None, offset: float, tolerance: float, problems: list[str]):
+    """(targets, chosen, nexts, problems) for a clip, by `select_frames` on what `read(targets) -> (times, end)`
+    gives; when the frames stop before `hi` the targets are placed again inside them (a problem unless `problems`
+    already says why). Clips longer than the video repeat the last frame. decode_clip and the source cache both cut
+    here."""
     targets = _targets(lo, hi, num_frames, interval, rate, start, offset)
-    chosen, nexts, short = _select(*read(targets), targets, tolerance)
+    chosen, nexts, short = select_frames(*read(targets), targets, tolerance)
     if short and (hi is None or short < hi - tolerance):  # the frames stop before the packets: cut inside them
         if not problems:
             expected = f", before the {hi:.3f} s expected" if hi is not None else ""
             problems = [f"frames end at {short:.3f} s{expected}"]
         targets = _targets(lo, short, num_frames, interval, rate, start, offset)
-        chosen, nexts, _ = _select(*read(targets), targets, tolerance)
+        chosen, nexts, _ = select_frames(*read(targets), targets, tolerance)
     if len(chosen) and len(chosen) < num_frames:
         padding = np.full(num_frames - len(chosen), chosen[-1])
         chosen, nexts = np.concatenate([chosen, padding]), np.concatenate([nexts, padding])
     return targets, chosen, nexts, list(problems)
 
 
-def _verdict(path: str | Path, *, decoded: int, failed: int, chosen: int) -> list[str]:
+def check_decoded(path: str | Path, *, decoded: int, failed: int, chosen: int) -> list[str]:
     """Raises VideoError when a file gives no clip; else the problems of the packets that failed (if any)."""
     if not chosen:
         raise VideoError(path, "no decodable frames", f"{failed} packets failed")
@@ -288,7 +290,7 @@ def _verdict(path: str | Path, *, decoded: int, failed: int, chosen: int) -> lis
     return [f"{failed} of {read} packets read failed to decode"] if failed else []
 
 
-def _upright(frame) -> np.ndarray:
+def upright_rgb(frame) -> np.ndarray:
     """The frame as RGB, rotated as its display matrix says (counter-clockwise degrees, multiples of 90)."""
     image = frame.to_ndarray(format="rgb24")
     quarter_turns = round((frame.rotation or 0) / 90)
@@ -298,9 +300,9 @@ def _upright(frame) -> np.ndarray:
 
 
 class _FileRead:
-    """`read` for `_sample` on a file: decodes from the keyframe before the first target (from the start when that
-    gives nothing, e.g. an inexact seek in MPEG-TS) until every target has its frame, keeping only the frames that
-    `_select` can still pick. Each call after the first reopens the file."""
+    """`read` for `sample_frames` on a file: decodes from the keyframe before the first target (from the start when
+    that gives nothing, e.g. an inexact seek in MPEG-TS) until every target has its frame, keeping only the frames
+    that `select_frames` can still pick. Each call after the first reopens the file."""
 
     PRUNE_EVERY = 64  # frames held before the ones no target can take are dropped
 
@@ -310,7 +312,8 @@ class _FileRead:
 
     def __call__(self, targets: np.ndarray):
         times, end = self._read(targets)
-        if self.seek and targets[0] > SEEK_THRESHOLD_S and not len(_select(times, end, targets, self.tolerance)[0]):
+        if (self.seek and targets[0] > SEEK_THRESHOLD_S
+                and not len(select_frames(times, end, targets, self.tolerance)[0])):
             self.seek = False
             times, end = self._read(targets)
         return times, end
@@ -318,8 +321,8 @@ class _FileRead:
     def _read(self, targets: np.ndarray):
         if self.reader is not None:
             self.container.close()
-            self.container = _open_video(self.path)
-        self.reader, self.frames, self.times = _Reader(self.container, self.rate), {}, []
+            self.container = open_video(self.path)
+        self.reader, self.frames, self.times = FrameReader(self.container, self.rate), {}, []
         times = self.times
         if self.seek and targets[0] > SEEK_THRESHOLD_S:
             self.reader.seek(float(targets[0]))
@@ -329,12 +332,12 @@ class _FileRead:
             if len(times) > 1 and targets[-1] < time - self.tolerance:  # the last target has its frame
                 return times, None
             if len(self.frames) > self.PRUNE_EVERY + 2 * len(targets):
-                chosen, nexts, _ = _select(times, None, targets, self.tolerance)
+                chosen, nexts, _ = select_frames(times, None, targets, self.tolerance)
                 keep = {*chosen.tolist(), *nexts.tolist()}
                 self.frames = {index: kept for index, kept in self.frames.items() if index in keep}
         if not times:
             return times, 0.0
-        return times, _frame_end(times[-1], self.frames[len(times) - 1], self.rate)
+        return times, frame_end(times[-1], self.frames[len(times) - 1], self.rate)
 
 
 def _images(frames) -> np.ndarray:
@@ -342,7 +345,7 @@ def _images(frames) -> np.ndarray:
     converted = {}
     for frame in frames:
         if id(frame) not in converted:
-            converted[id(frame)] = _upright(frame)
+            converted[id(frame)] = upright_rgb(frame)
     return np.stack([converted[id(frame)] for frame in frames])
 
 
@@ -363,16 +366,16 @@ def decode_clip(path: str | Path, *, num_frames: int, frame_stride: int = 1, fps
     `start` (seconds from the stream start) overrides `temporal` ("center" | "random" | "start" placement inside the
     window). Raises VideoError (a ValueError) naming the file and the reason when the file gives no clip."""
     offset = _offset(temporal, start, rng)
-    container = _open_video(path)
+    container = open_video(path)
     read = None
     try:
-        rate, lo, hi, problems = _limits(path, container, window)
-        interval, tolerance = _timing(rate, frame_stride, fps)
+        rate, lo, hi, problems = usable_range(path, container, window)
+        interval, tolerance = sample_timing(rate, frame_stride, fps)
         read = _FileRead(path, container, rate, tolerance)
-        targets, chosen, nexts, problems = _sample(read, lo=lo, hi=hi, num_frames=num_frames, interval=interval,
-                                                   rate=rate, start=start, offset=offset, tolerance=tolerance,
-                                                   problems=problems)
-        problems += _verdict(path, decoded=read.reader.decoded, failed=read.reader.failed, chosen=len(chosen))
+        targets, chosen, nexts, problems = sample_frames(read, lo=lo, hi=hi, num_frames=num_frames,
+                                                         interval=interval, rate=rate, start=start, offset=offset,
+                                                         tolerance=tolerance, problems=problems)
+        problems += check_decoded(path, decoded=read.reader.decoded, failed=read.reader.failed, chosen=len(chosen))
         return DecodedClip(_images([read.frames[index] for index in chosen]),
                            _images([read.frames[index] for index in nexts]) if with_next else None,
                            (float(targets[0]), float(targets[-1] + interval)),

@@ -1,9 +1,10 @@
 """Source cache: every video of a split decoded once, at its native resolution, with its frame times.
 
 A TVN genome carries its own input (frames, size, stride), so without this every new combination decodes the whole
-split again. From the source, a ClipSpec's clips are cut in memory by the same rule as `decode_clip` (`decode._sample`
-on the stored frame times, with the usable range and stream end computed as decode_clip does), then resized: the
-clips are identical to decoding each file directly, and a new input costs a resize instead of a decode.
+split again. From the source, a ClipSpec's clips are cut in memory by the same rule as `decode_clip`
+(`decode.sample_frames` on the stored frame times, with the usable range and stream end computed as decode_clip
+does), then resized: the clips are identical to decoding each file directly, and a new input costs a resize instead
+of a decode.
 
 Layout, per (dataset fingerprint, split): `frames.u8` (the upright RGB frames of all videos, one flat uint8 file,
 memory-mapped), `times.f8` (flat float64 presentation times, seconds from the stream start) and `index.json` (per video:
@@ -74,14 +75,14 @@ class Source:
                                       fps=spec.fps, start=spec.start, window=tuple(entry["window"]),
                                       with_next=spec.flow)
         rate, hi = entry["rate"], entry["hi"]
-        interval, tolerance = decode._timing(rate, spec.frame_stride, spec.fps)
+        interval, tolerance = decode.sample_timing(rate, spec.frame_stride, spec.fps)
         times = self.times[entry["first"]:entry["first"] + entry["count"]]
         end = entry["end"]
-        targets, chosen, nexts, problems = decode._sample(
+        targets, chosen, nexts, problems = decode.sample_frames(
             lambda _: (times, end), lo=entry["lo"], hi=hi, num_frames=spec.num_frames, interval=interval, rate=rate,
             start=spec.start, offset=0.5, tolerance=tolerance, problems=entry["problems"])
-        problems += decode._verdict(entry["path"], decoded=entry["decoded"], failed=entry["failed"],
-                                    chosen=len(chosen))
+        problems += decode.check_decoded(entry["path"], decoded=entry["decoded"], failed=entry["failed"],
+                                         chosen=len(chosen))
         shape = (entry["count"], entry["height"], entry["width"], 3)
         video = self.frames[entry["offset"]:entry["offset"] + int(np.prod(shape))].reshape(shape)
         return DecodedClip(np.asarray(video[chosen]), np.asarray(video[nexts]) if spec.flow else None,
@@ -208,13 +209,13 @@ def _decode_record(record, handle, *, first: int, times: list[float]) -> dict:
     entry = {"path": str(record.path), "window": [record.start, record.end], "first": first,
              "offset": handle.tell(), "count": 0, "height": 0, "width": 0, "error": None, "direct": False}
     try:
-        container = decode._open_video(record.path)
+        container = decode.open_video(record.path)
         try:
-            rate, lo, hi, problems = decode._limits(record.path, container, (record.start, record.end))
-            reader = decode._Reader(container, rate)
+            rate, lo, hi, problems = decode.usable_range(record.path, container, (record.start, record.end))
+            reader = decode.FrameReader(container, rate)
             end = 0.0
             for time, frame in reader.frames():
-                image = decode._upright(frame)
+                image = decode.upright_rgb(frame)
                 if not entry["count"]:
                     entry["height"], entry["width"] = image.shape[:2]
                 elif image.shape[:2] != (entry["height"], entry["width"]):
@@ -222,7 +223,7 @@ def _decode_record(record, handle, *, first: int, times: list[float]) -> dict:
                 handle.write(np.ascontiguousarray(image).tobytes())
                 times.append(time)
                 entry["count"] += 1
-                end = decode._frame_end(time, frame, rate)
+                end = decode.frame_end(time, frame, rate)
         finally:
             container.close()
     except (ValueError, av.FFmpegError, _SizeChanges) as error:

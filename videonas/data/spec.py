@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from videonas.data import embedded
 from videonas.data.formats import Dataset, VideoRecord, charades_dataset, csv_dataset, folder_dataset
 
 FORMATS = ("embedded", "folder", "split-lists", "csv", "charades")
@@ -132,9 +133,8 @@ class DatasetSpec:
         missing files when none of a split's files exist (e.g. a wrong file_template or video_root)."""
         options = self.options
         if self.format == "embedded":
-            from videonas.data.embedded import embedded_dataset
-
-            dataset = embedded_dataset(options["profile"], seed=options["seed"], multi_label=options["multi_label"])
+            dataset = embedded.embedded_dataset(options["profile"], seed=options["seed"],
+                                                multi_label=options["multi_label"])
         elif self.format == "folder":
             dataset = folder_dataset(self.path, name=self.name)
         elif self.format == "split-lists":
@@ -188,10 +188,8 @@ def _check_options(fmt: str, options: dict[str, Any]) -> None:
 
     for key, value in options.items():
         if key == "profile":
-            from videonas.data.embedded import PROFILES
-
-            if value not in PROFILES:
-                fail(key, f"one of {sorted(PROFILES)}")
+            if value not in embedded.PROFILES:
+                fail(key, f"one of {sorted(embedded.PROFILES)}")
         elif key == "seed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             fail(key, "a non-negative int")
         elif key in ("multi_label", "trimmed") and not isinstance(value, bool):

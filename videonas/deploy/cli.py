@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import io
 import os
 from typing import Any, Sequence
+
+from videonas import models
+from videonas.deploy import export
+from videonas.search import Experiment, TrialStore
 
 COLUMNS = ("index", "status", "fitness", "params", "flops", "latency_ms", "runtime", "parent", "rejected_by")
 
@@ -18,8 +23,6 @@ COLUMNS = ("index", "status", "fitness", "params", "flops", "latency_ms", "runti
 def open_experiment(store: str, name: str):
     """The experiment ``name`` of the store file ``store``, opened read-only (it must exist; it is never written, so a
     store in a read-only folder, or one written by an older videonas, can be read)."""
-    from videonas.search import Experiment, TrialStore
-
     if not os.path.isfile(store):
         raise ValueError(f"--store {store} not found")
     return Experiment(name, TrialStore(store, read_only=True))
@@ -100,8 +103,6 @@ def export_main(argv: Sequence[str]) -> int:
         value = getattr(args, field)
         if value is not None and value < (0 if field == "latency_runs" else 1):
             raise ValueError(f"--{field.replace('_', '-')} must be positive, got {value}")
-    from videonas.deploy import export
-
     if args.preset is not None:
         if args.store or args.name or args.trial is not None:
             raise ValueError("--preset exports a registry model: give it without --store, --name and --trial")
@@ -136,10 +137,6 @@ def summary(manifest: dict[str, Any], folder: str) -> str:
 
 def _check_preset(name: str) -> None:
     """A misspelt preset is one error that names the close matches."""
-    import difflib
-
-    from videonas import models
-
     known = models.list_models()
     if name.lower() in known:
         return

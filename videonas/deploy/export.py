@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 import numpy
 
+from videonas import jsonio, models, train
+from videonas import runtimes as runtime_names
 from videonas.deploy import runtimes as rt
 
 # Largest absolute difference of a runtime's logits from Keras' on the same clips (float32 on CPU; the runtimes fuse
@@ -27,17 +29,17 @@ CHECK_CLIPS = 4
 
 
 def export_model(model, *, folder: str | Path, name: str, clips: Any = None,
-                 runtimes: Sequence[str] = rt.RUNTIMES, latency_runs: int = 0, threads: int | None = None,
+                 runtimes: Sequence[str] = runtime_names.RUNTIMES, latency_runs: int = 0, threads: int | None = None,
                  tolerance: float = TOLERANCE, source: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``model`` for each of ``runtimes`` and check it; returns the manifest (also written as JSON).
 
     ``clips`` are the check inputs (an array or ``{input name: array}``); by default ``CHECK_CLIPS`` seeded uniform
     clips. ``latency_runs`` > 0 also times batch 1 on each runtime with ``threads`` threads.
     """
-    from videonas import jsonio, measure
+    from videonas import measure  # Keras: deferred
 
     for index, runtime in enumerate(runtimes):
-        rt.check_installed(f"runtimes[{index}]", runtime)
+        runtime_names.check_installed(f"runtimes[{index}]", runtime)
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"name must be a file name without '/', got {name!r}")
     folder = Path(folder)
@@ -78,9 +80,7 @@ def export_trial(experiment, *, folder: str | Path, trial: int | None = None, ep
     Weights come from the trial's saved file when it exists; otherwise the genome is retrained with the search's
     task and budget (``epochs`` overrides the budget's epochs) and the trial's seed: the manifest states the recipe.
     """
-    import keras
-
-    from videonas import models, train
+    import keras  # Keras: deferred
 
     chosen = _trial(experiment, trial)
     genome = experiment.genome(chosen)
@@ -118,9 +118,7 @@ def export_preset(name: str, *, folder: str | Path, num_classes: int = 10, num_f
                   image_size: int | None = None, width_multiplier: float = 1.0, seed: int = 0,
                   latency_runs: int = 0, threads: int | None = None) -> dict[str, Any]:
     """Export the registry model ``name`` (seeded initial weights) at its published input or the one given."""
-    import keras
-
-    from videonas import models
+    import keras  # Keras: deferred
 
     info = models.model_info(name)
     keras.backend.clear_session()
@@ -148,7 +146,7 @@ def _trial(experiment, index: int | None):
 
 def _validation_feed(model, *, task, genome, dataset) -> dict[str, numpy.ndarray]:
     """The first ``CHECK_CLIPS`` validation clips as the model eats them (the check runs on real data)."""
-    from videonas import data, train
+    from videonas import data  # PyAV/OpenCV: deferred
 
     inputs = train.model_inputs(model)
     clips = task.load(dataset, "val", task.clip_spec(inputs=inputs, genome=genome))

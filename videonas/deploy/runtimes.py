@@ -1,24 +1,31 @@
-"""The runtimes a model can ship on: Keras itself, ONNX Runtime and LiteRT (the TFLite runtime).
+"""Running a model on the runtimes it can ship on: Keras itself, ONNX Runtime and LiteRT (the TFLite runtime).
 
 ``convert`` writes a Keras model in a runtime's format through Keras' own exporters (``model.export``: tf2onnx for
 ONNX, the TFLite converter for LiteRT); ``load`` opens such a file as a ``Runner``, a callable from ``{input name:
 array}`` to the logits with a fixed thread count. Tiny video nets spend most of a Keras ``predict_on_batch`` in
-framework dispatch, so a latency limit meant for deployment is measured here, on the runtime that will run it.
+framework dispatch, so a latency limit meant for deployment is measured here (``measure_latency``), on the runtime
+that will run it.
+
+Layers: the runtime names and the "is it installed" check are below, in ``videonas.runtimes`` (a search validates its
+configuration with them without importing this package); Keras latency and the cost counts are below, in
+``videonas.measure``. This module imports both and neither imports it, so the search's constraint check gets the
+latency on a runtime as a function its caller passes (``Constraints.check(..., time_latency=measure_latency)``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
+import tempfile
 import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy
 
-RUNTIMES = ("keras", "onnxruntime", "litert")
+from videonas import runtimes as runtime_names
+
 SUFFIXES = {"keras": ".keras", "onnxruntime": ".onnx", "litert": ".tflite"}
-_MODULES = {"keras": (), "onnxruntime": ("onnxruntime", "onnx", "tf2onnx"), "litert": ("ai_edge_litert",)}
 # Converting to ONNX / LiteRT holds many copies of the weights: TVN-2 (109M parameters) took a process past 24 GiB
 # and the OOM killer ended it (the bench, then a notebook's kernel). Larger models are refused with the reason.
 MAX_CONVERT_PARAMS = 40_000_000
@@ -26,43 +33,43 @@ MAX_CONVERT_PARAMS = 40_000_000
 
 def too_large_to_convert(model) -> str | None:
     """Why ``model`` is not converted on this machine (``MAX_CONVERT_PARAMS``), or ``None`` when it is converted."""
-    from videonas.measure import count_params
+    from videonas import measure  # Keras: deferred
 
-    params = count_params(model, trainable_only=False)
+    params = measure.count_params(model, trainable_only=False)
     if params <= MAX_CONVERT_PARAMS:
         return None
     return (f"not converted: {params / 1e6:.1f}M parameters > {MAX_CONVERT_PARAMS / 1e6:.0f}M, whose conversion does "
             "not fit in this machine's memory")
 
 
-def check_runtime(field: str, value: Any) -> str:
-    """``value`` if it names a runtime, else ``ValueError`` naming ``field`` and the value."""
-    if not isinstance(value, str) or value not in RUNTIMES:
-        raise ValueError(f"{field} must be one of {list(RUNTIMES)}, got {value!r}")
-    return value
+def measure_latency(model, *, runtime: str = "keras", threads: int | None = None, runs: int = 20, warmup: int = 3,
+                    batch_size: int = 1, seed: int = 0, inputs: Any = None) -> dict[str, Any]:
+    """Inference latency of ``model`` on ``runtime``: ``videonas.measure.measure_latency``'s figures and setup.
 
+    ``keras`` is ``measure.measure_latency`` itself (on the backend's threads). ``onnxruntime`` and ``litert`` convert
+    the model into a temporary folder first and time the runtime's session on ``threads`` threads (default: as many
+    as the Keras backend uses), on the CPU.
+    """
+    from videonas import measure  # Keras: deferred
 
-def check_installed(field: str, runtime: str) -> str:
-    """``check_runtime``, and the runtime's converter and runtime packages are importable: a search set to measure R
-    on ONNX Runtime fails at start-up where they are missing, not in every trial."""
-    import importlib.util
-
-    check_runtime(field, runtime)
-    missing = [module for module in _MODULES[runtime] if importlib.util.find_spec(module) is None]
-    if missing:
-        raise ValueError(f"{field} {runtime!r} needs the Python modules {missing}: install the project's "
-                         f"dependencies (pip install -e .)")
-    if runtime != "keras" and backend() != "tensorflow":
-        raise ValueError(f"{field} {runtime!r} converts on the tensorflow Keras backend, got {backend()!r} "
-                         f"(KERAS_BACKEND=tensorflow)")
-    return runtime
-
-
-def backend() -> str:
-    """The Keras backend this process uses (or will use: Keras is not imported for the answer)."""
-    if "keras" in sys.modules:
-        return sys.modules["keras"].backend.backend()
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    runtime_names.check_runtime("runtime", runtime)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if runtime == "keras":
+        return measure.measure_latency(model, runs=runs, warmup=warmup, batch_size=batch_size, seed=seed,
+                                       inputs=inputs)
+    for field, value, lowest in (("runs", runs, 1), ("warmup", warmup, 0), ("batch_size", batch_size, 1)):
+        if not isinstance(value, int) or value < lowest:
+            raise ValueError(f"{field} must be an int >= {lowest}, got {value!r}")
+    data = measure.random_inputs(model, batch_size=batch_size, seed=seed) if inputs is None else inputs
+    threads = threads or measure.environment()[1]
+    feed = as_feed(model, data)
+    with tempfile.TemporaryDirectory(prefix="videonas-latency-") as folder:
+        path = convert(model, runtime=runtime, path=f"{folder}/model{SUFFIXES[runtime]}")
+        runner = load(path, runtime=runtime, threads=threads)
+        timing = measure.time_calls(lambda: runner(feed), runs=runs, warmup=warmup)
+    return {**timing, "batch_size": batch_size, "threads": threads, "device": "cpu",
+            "backend": runtime_names.backend(), "runtime": runtime}
 
 
 def as_feed(model, inputs: Any) -> dict[str, numpy.ndarray]:
@@ -84,16 +91,16 @@ def convert(model, *, runtime: str, path: str | Path) -> Path:
     LiteRT is converted to built-in ops only (after ``rewrite.for_litert``), so a model that would need TensorFlow
     "Flex" ops fails here, naming them, rather than when the runtime loads it.
     """
-    import keras
+    import keras  # Keras: deferred
 
-    check_runtime("runtime", runtime)
+    from videonas import measure  # Keras: deferred
+
+    runtime_names.check_runtime("runtime", runtime)
     path = Path(path)
     if path.suffix != SUFFIXES[runtime]:
         raise ValueError(f"path for runtime {runtime!r} must end with {SUFFIXES[runtime]}, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not getattr(model, "_called", True):  # Keras' ONNX export traces only a model that has been called once
-        from videonas import measure
-
         model(measure.random_inputs(model), training=False)
     if runtime != "keras" and keras.backend.backend() != "tensorflow":
         # torch: Keras' ONNX route (torch.onnx) fails on its channels-last convs; LiteRT needs litert-torch.
@@ -108,9 +115,9 @@ def convert(model, *, runtime: str, path: str | Path) -> Path:
             warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export")
             model.export(str(path), format="onnx", verbose=False)
     else:
-        import tensorflow
+        import tensorflow  # TensorFlow: deferred
 
-        from videonas.deploy import rewrite
+        from videonas.deploy import rewrite  # TensorFlow: deferred
 
         rewrite.for_litert(model).export(str(path), format="litert", verbose=False,
                                          target_spec={"supported_ops": [tensorflow.lite.OpsSet.TFLITE_BUILTINS]})
@@ -121,7 +128,7 @@ class Runner:
     """A loaded model on one runtime: ``runner(feed) -> logits`` (numpy, float32), on ``threads`` CPU threads."""
 
     def __init__(self, path: str | Path, *, runtime: str, threads: int | None = None) -> None:
-        self.runtime = check_runtime("runtime", runtime)
+        self.runtime = runtime_names.check_runtime("runtime", runtime)
         self.path = Path(path)
         self.threads = int(threads or os.cpu_count() or 1)
         self._call: Callable[[dict[str, numpy.ndarray]], numpy.ndarray] = getattr(self, f"_open_{runtime}")()
@@ -130,13 +137,13 @@ class Runner:
         return self._call(dict(feed))
 
     def _open_keras(self):
-        import keras
+        import keras  # Keras: deferred
 
         model = keras.saving.load_model(self.path, compile=False)
         return lambda feed: numpy.asarray(model.predict_on_batch(feed if len(feed) > 1 else next(iter(feed.values()))))
 
     def _open_onnxruntime(self):
-        import onnxruntime
+        import onnxruntime  # ONNX Runtime: deferred
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -146,7 +153,7 @@ class Runner:
         return lambda feed: session.run(None, feed)[0]
 
     def _open_litert(self):
-        from ai_edge_litert import interpreter
+        from ai_edge_litert import interpreter  # LiteRT: deferred
 
         signature = interpreter.Interpreter(model_path=str(self.path), num_threads=self.threads
                                             ).get_signature_runner()
@@ -160,9 +167,7 @@ def load(path: str | Path, *, runtime: str, threads: int | None = None) -> Runne
 
 def versions() -> dict[str, str | None]:
     """Versions of Keras, its backend and the deploy runtimes and converters (``None``: not installed)."""
-    from importlib import metadata
-
-    import keras
+    import keras  # Keras: deferred
 
     found: dict[str, str | None] = {"keras": keras.__version__, "keras_backend": keras.backend.backend()}
     for package in ("tensorflow", "tensorflow-cpu", "torch", "onnx", "onnxruntime", "tf2onnx", "ai-edge-litert"):

@@ -119,7 +119,7 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
         if too_large:  # a row without a figure, saying why, rather than a kernel killed for memory
             row.update(latency_ms=None, runtime=runtime, note=too_large)
         elif runtime is not None:
-            timing = measure.measure_latency(model, runs=runs, runtime=runtime, threads=threads)
+            timing = runtimes.measure_latency(model, runs=runs, runtime=runtime, threads=threads)
             row.update(latency_ms=float(timing["median_ms"]), runtime=runtime)
         rows.append(row)
     keras.backend.clear_session()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level
 
@@ -100,8 +101,6 @@ EDGE_SHADE_NOTE = ("edge darkness and width = learned connection weight sigmoid(
 def draw_assemblenets(panels, *, title: str | None = None) -> plt.Figure:
     """Graphs side by side (``[{"genome", "edge_weights", "title"}]``, e.g. from
     ``videonas.experiments.assemblenet.panels``) with one legend that says what the edge shade encodes."""
-    from matplotlib.lines import Line2D
-
     if not panels:
         raise ValueError("panels must hold at least one graph, got none")
     figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.6), squeeze=False)

@@ -14,6 +14,7 @@ import collections
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
+import numpy
 from matplotlib import ticker
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
@@ -150,8 +151,6 @@ def plot_diversity(data: Any):
     """Three panels from ``videonas.experiments.evanet.diversity``: distances between one seed's best evolved nets,
     the histogram of pairwise distances in each arm, and each child's distance to its parent by candidate index (the
     schedule's large mutations early, small ones late). Returns the figure."""
-    import numpy
-
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     matrix, labels = numpy.asarray(data["matrix"]), list(data["labels"])
     image = axes[0].imshow(matrix, cmap="viridis", vmin=0, vmax=max(1, int(matrix.max())))

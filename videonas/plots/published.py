@@ -6,6 +6,8 @@ import itertools
 from typing import Any
 
 import adjustText
+import matplotlib.pyplot as plt
+import matplotlib.ticker
 
 from videonas import families
 
@@ -30,9 +32,6 @@ def family_colours(names: Any) -> dict[str, str]:
 def plot_runtime_vs_flops(timed: Any, *, backend: str, same_input: tuple[int, int] | None = None, ax: Any = None):
     """``timed`` (``videonas.bench.table.architecture_table`` with latency) as labelled points; ``same_input``
     (frames, pixels) names the one clip every model was timed at, ``None`` meaning each at its published input."""
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 5))
     texts = []

@@ -7,6 +7,7 @@ A failed notebook is recorded with its error in its run record (``run.json``) an
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import logging
 import re
@@ -66,9 +67,7 @@ def load_parameters(notebooks_dir: Path, name: str, profile: str) -> dict[str, A
 
 def parameter_names(notebook_path: Path) -> set[str]:
     """The names the notebook's ``parameters``-tagged cell assigns."""
-    import ast
-
-    import nbformat
+    import nbformat  # Jupyter: deferred
 
     notebook = nbformat.read(str(notebook_path), as_version=4)
     names: set[str] = set()
@@ -82,7 +81,7 @@ def parameter_names(notebook_path: Path) -> set[str]:
 
 def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: Path) -> dict[str, Any]:
     """Execute one notebook into ``reports_dir/name/`` and render it; returns the run record (also saved)."""
-    import papermill
+    import papermill  # Jupyter: deferred
 
     out_dir = reports_dir / name
     if out_dir.exists():
@@ -119,8 +118,8 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
 def render_html(executed: Path) -> Path:
     """The executed notebook as standalone HTML: titled by its first heading, without TensorFlow log noise, with the
     code cells hidden behind a toggle (markdown and outputs shown), and needing no network to display."""
-    import nbconvert
-    import nbformat
+    import nbconvert  # Jupyter: deferred
+    import nbformat  # Jupyter: deferred
 
     notebook = clean_notebook(nbformat.read(str(executed), as_version=4))
     notebook.metadata["title"] = notebook_title(notebook, default=executed.stem)

@@ -4,13 +4,19 @@ Constraints are a list of filters, each with the ``name`` a rejected trial recor
 measured cheapest first (parameters, then FLOPs, then latency), each only once and only while every filter so far
 holds, so a candidate that is too big never pays for a latency measurement, and one that breaks any limit costs no
 training at all: it is stored as *rejected* with the figure that broke the limit.
+
+Latency on a deploy runtime (ONNX Runtime, LiteRT) needs the model converted, which is ``videonas.deploy``'s work, a
+layer above the search: this module never imports it. ``check`` times Keras itself (``videonas.measure``) and takes
+the function that times on a runtime from its caller (``videonas.train`` passes
+``videonas.deploy.runtimes.measure_latency``); the runtime names it validates come from the leaf ``videonas.runtimes``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
+from videonas import runtimes
 from videonas.checks import check_float, check_int, check_keys
 
 FIGURES = ("params", "flops", "latency_ms")  # measurement order: cheapest first
@@ -48,7 +54,7 @@ class MaxFlops(_CountLimit):
 class MaxLatency:
     """Median batch-1 latency on this machine at most ``limit`` ms, over ``runs`` timed runs (the TVN paper's R), on
     ``runtime``: ``keras`` (``predict_on_batch``), ``onnxruntime`` or ``litert`` (the model converted first, as it
-    would ship; see ``videonas.deploy.runtimes``)."""
+    would ship: ``Constraints.check`` needs the ``time_latency`` that converts, ``videonas.deploy.runtimes``)."""
 
     limit: float
     runs: int = 20
@@ -58,12 +64,10 @@ class MaxLatency:
     figure: ClassVar[str] = "latency_ms"
 
     def __post_init__(self) -> None:
-        from videonas.deploy.runtimes import check_installed
-
         check_float(self.name, self.limit, 1e-6, 1e9)
         check_int("latency_runs", self.runs, 1, 10_000)
         check_int("latency_warmup", self.warmup, 0, 10_000)
-        check_installed("latency_runtime", self.runtime)
+        runtimes.check_installed("latency_runtime", self.runtime)
 
 
 Filter = MaxParams | MaxFlops | MaxLatency
@@ -126,14 +130,18 @@ class Constraints:
         return next((item.limit for item in self.filters if item.name == name), None)
 
     def check(self, model: Any, *, latency: bool = False, latency_runs: int = 20,
-              details: dict[str, Any] | None = None) -> tuple[dict[str, float | None], Rejection | None]:
+              details: dict[str, Any] | None = None, time_latency: Callable[..., Mapping[str, Any]] | None = None
+              ) -> tuple[dict[str, float | None], Rejection | None]:
         """Measure ``model`` cheapest first and return ``(figures, rejection or None)``.
 
         Parameters and FLOPs are always counted (trials record them); latency is measured when a latency filter
         is set and everything cheaper passed, or when ``latency`` is true (then with ``latency_runs`` runs on Keras).
         ``details``, when given, receives how the latency was measured (runtime, threads, batch size, warm-up, runs).
+        ``time_latency(model, runs=, warmup=, runtime=)`` times a model on a runtime
+        (``videonas.deploy.runtimes.measure_latency``); without it only Keras latency is measured, and a latency
+        filter on another runtime is a ``ValueError``.
         """
-        from videonas import measure
+        from videonas import measure  # Keras: deferred (importing the search stays light)
 
         figures: dict[str, float | None] = {figure: None for figure in FIGURES}
         figures["params"] = measure.count_params(model)
@@ -146,7 +154,13 @@ class Constraints:
         if timing is not None or latency:
             runs, warmup, runtime = ((timing.runs, timing.warmup, timing.runtime) if timing is not None
                                      else (latency_runs, 3, "keras"))
-            measured = measure.measure_latency(model, runs=runs, warmup=warmup, runtime=runtime)
+            if time_latency is not None:
+                measured = time_latency(model, runs=runs, warmup=warmup, runtime=runtime)
+            elif runtime == "keras":
+                measured = measure.measure_latency(model, runs=runs, warmup=warmup)
+            else:
+                raise ValueError(f"latency_runtime {runtime!r} needs a time_latency that converts the model "
+                                 "(videonas.deploy.runtimes.measure_latency); the search measures Keras only")
             figures["latency_ms"] = float(measured["median_ms"])
             if details is not None:
                 details.update({key: measured[key] for key in LATENCY_SETUP})

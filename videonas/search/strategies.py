@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy
 
+from videonas import genome as genomes
 from videonas.checks import check_choice, check_int
 from videonas.genome.base import Genome, SearchSpace
 from videonas.search.store import Trial
@@ -85,9 +86,7 @@ class Strategy(abc.ABC):
     def decode(self, genome_json: str) -> Genome:
         genome_type = getattr(self.space, "genome_type", None)
         if genome_type is None:
-            from videonas.genome import decode
-
-            return decode(genome_json)
+            return genomes.decode(genome_json)
         return genome_type.from_json(genome_json)
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ that job's task.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -103,8 +104,6 @@ def _die_with_driver(driver: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
     if sys.platform.startswith("linux"):
-        import ctypes
-
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):
