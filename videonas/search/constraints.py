@@ -70,6 +70,9 @@ class MaxLatency:
         runtimes.check_installed("latency_runtime", self.runtime)
 
 
+# How latency is measured when no limit says otherwise (``TrainTask.measure_latency``): MaxLatency's own defaults.
+LATENCY_DEFAULTS = {field.name: field.default for field in dataclasses.fields(MaxLatency) if field.name != "limit"}
+
 Filter = MaxParams | MaxFlops | MaxLatency
 
 
@@ -110,9 +113,9 @@ class Constraints:
         if data.get("max_flops") is not None:
             filters.append(MaxFlops(data["max_flops"]))
         if data.get("max_latency_ms") is not None:
-            filters.append(MaxLatency(data["max_latency_ms"], runs=data.get("latency_runs", 20),
-                                      warmup=data.get("latency_warmup", 3),
-                                      runtime=data.get("latency_runtime", "keras")))
+            given = {field: data[f"latency_{field}"] for field in ("runs", "warmup", "runtime")
+                     if f"latency_{field}" in data}  # the rest: MaxLatency's defaults, written once there
+            filters.append(MaxLatency(data["max_latency_ms"], **given))
         elif any(key in data for key in latency_keys):
             raise ValueError(f"constraints.{', '.join(k for k in latency_keys if k in data)} need max_latency_ms")
         return cls(tuple(filters))
@@ -129,13 +132,13 @@ class Constraints:
         """The limit of the filter called ``name``, or ``None`` if there is none."""
         return next((item.limit for item in self.filters if item.name == name), None)
 
-    def check(self, model: Any, *, latency: bool = False, latency_runs: int = 20,
+    def check(self, model: Any, *, latency: bool = False,
               details: dict[str, Any] | None = None, time_latency: Callable[..., Mapping[str, Any]] | None = None
               ) -> tuple[dict[str, float | None], Rejection | None]:
         """Measure ``model`` cheapest first and return ``(figures, rejection or None)``.
 
         Parameters and FLOPs are always counted (trials record them); latency is measured when a latency filter
-        is set and everything cheaper passed, or when ``latency`` is true (then with ``latency_runs`` runs on Keras).
+        is set and everything cheaper passed, or when ``latency`` is true (then as ``MaxLatency``'s defaults measure it).
         ``details``, when given, receives how the latency was measured (runtime, threads, batch size, warm-up, runs).
         ``time_latency(model, runs=, warmup=, runtime=)`` times a model on a runtime
         (``videonas.deploy.runtimes.measure_latency``); without it only Keras latency is measured, and a latency
@@ -152,8 +155,9 @@ class Constraints:
             return figures, rejection
         timing = next((item for item in self.filters if isinstance(item, MaxLatency)), None)
         if timing is not None or latency:
-            runs, warmup, runtime = ((timing.runs, timing.warmup, timing.runtime) if timing is not None
-                                     else (latency_runs, 3, "keras"))
+            setup = LATENCY_DEFAULTS if timing is None else {"runs": timing.runs, "warmup": timing.warmup,
+                                                            "runtime": timing.runtime}
+            runs, warmup, runtime = setup["runs"], setup["warmup"], setup["runtime"]
             if time_latency is not None:
                 measured = time_latency(model, runs=runs, warmup=warmup, runtime=runtime)
             elif runtime == "keras":
