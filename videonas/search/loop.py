@@ -19,6 +19,7 @@ import numpy
 
 from videonas import config as config_module, families
 from videonas.genome.base import Genome, SearchSpace
+from videonas.search import pool
 from videonas.search.executors import Executor, Job
 from videonas.search.store import FINISHED, Trial, TrialResult, TrialStore
 
@@ -132,6 +133,7 @@ def run_search(config: "config_module.SearchConfig | Mapping[str, Any] | str | N
         config = config_module.SearchConfig.from_dict({**dict(config or {}), **fields})
     if config.evaluate.default:  # the data exists and has train and val: once here, not in every trial
         config.task.open_dataset()
+    pool.sweep_stale_folders()  # whatever the executor: run folders of drivers that were killed
     space = config.build_space()
     search_strategy = config.build_strategy(space)
     owns_runner = runner is None

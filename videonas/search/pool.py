@@ -26,7 +26,7 @@ from videonas.search.executors import Job, check_env
 from videonas.search.lease import pid_alive
 from videonas.search.scheduler import Worker, WorkerPool
 from videonas.search.store import TrialResult
-from videonas.search.worker import DRIVER_PID
+from videonas.search.worker import DRIVER_PID, RUN_FOLDER
 
 FOLDER_PREFIX = "videonas-trials-"
 
@@ -96,7 +96,8 @@ class SubprocessExecutor(WorkerPool):
         process = subprocess.Popen(
             [sys.executable, "-c", "from videonas.search.worker import main; main()"],
             stdin=subprocess.PIPE, start_new_session=True,
-            env={**os.environ, **self.env, "PYTHONPATH": python_path, DRIVER_PID: str(os.getpid())})
+            env={**os.environ, **self.env, "PYTHONPATH": python_path, DRIVER_PID: str(os.getpid()),
+                 RUN_FOLDER: self._folder})
         _LIVE_PROCESSES.add(process)
         return process
 

@@ -32,6 +32,27 @@ class TrialActor:
         return result
 
 
+START_ATTEMPTS = 3  # Ray gives a local node a fixed 30 s to register: a loaded machine may need another try
+
+
+def start_local_ray(*, num_cpus: int | None, runtime_env: Mapping[str, Any] | None) -> None:
+    """Start a local Ray node for this driver, trying again when a loaded machine makes its start time out, and
+    failing with a message that says so after ``START_ATTEMPTS`` tries."""
+    import ray  # Ray: deferred
+
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=dict(runtime_env or {}) or None,
+                     log_to_driver=False)
+            return
+        except Exception as error:  # noqa: BLE001 - Ray raises a bare Exception when its node start times out
+            ray.shutdown()
+            if "timed out during startup" not in str(error) or attempt == START_ATTEMPTS:
+                raise RuntimeError(f"Ray's local node did not start ({attempt} attempt(s), 30 s each; a loaded "
+                                   f"machine starts it slowly: retry when it is quieter, or start Ray yourself and "
+                                   f"pass executor.options.address): {error}") from error
+
+
 class RayExecutor(WorkerPool):
     """At most ``max_workers`` actors of ``cpus_per_trial`` CPUs (and ``gpus_per_trial`` GPUs) each."""
 
@@ -47,8 +68,7 @@ class RayExecutor(WorkerPool):
             if address is not None:
                 ray.init(address=address, runtime_env=dict(runtime_env or {}) or None)
             else:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=dict(runtime_env or {}) or None,
-                         log_to_driver=False)
+                start_local_ray(num_cpus=num_cpus, runtime_env=runtime_env)
         self._ray = ray
         actor_env = {"env_vars": check_env(env)} if env else None  # the actors' own, on top of runtime_env
         self._actor_class = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_restarts=0,

@@ -29,6 +29,8 @@ from pathlib import Path
 from videonas.search.executors import call_trial
 
 DRIVER_PID = "VIDEONAS_DRIVER_PID"
+RUN_FOLDER = "VIDEONAS_RUN_FOLDER"  # the driver's run folder, known to a worker before its first job
+ORPHAN_GRACE_S = 2.0  # how long end of input may precede the kernel's re-parenting when the driver is killed
 _run_folder: str | None = None  # the driver's run folder, removed by this worker if its driver dies
 
 
@@ -63,7 +65,9 @@ def freeze_imported_heap() -> None:
 def main() -> None:
     """Entry point of a pool worker (``python -c "from videonas.search.worker import main; main()"``)."""
     global _run_folder
-    _die_with_driver(int(os.environ.get(DRIVER_PID, "0")) or os.getppid())
+    driver = int(os.environ.get(DRIVER_PID, "0")) or os.getppid()
+    _run_folder = os.environ.get(RUN_FOLDER) or None
+    _die_with_driver(driver)
     # A worker traces new functions for every candidate by design: TensorFlow's retracing warnings and C++ start-up
     # lines would only bury the messages that matter in a notebook's or a driver's log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -74,6 +78,7 @@ def main() -> None:
         try:
             job = pickle.load(stdin)
         except EOFError:
+            _leave(driver)
             return
         _run_folder = os.path.dirname(job["result_path"])
         sys.path[:0] = [entry for entry in job["sys_path"] if entry not in sys.path]
@@ -88,6 +93,16 @@ def main() -> None:
         with open(temporary, "wb") as handle:
             pickle.dump(result, handle)
         os.replace(temporary, job["result_path"])
+
+
+def _leave(driver: int) -> None:
+    """End of input: a driver that closes its pool removes the run folder itself; one that was killed cannot, so an
+    idle worker that finds itself orphaned removes it (the pipe closes a moment before the kernel re-parents us)."""
+    deadline = time.monotonic() + ORPHAN_GRACE_S
+    while os.getppid() == driver and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if os.getppid() != driver and _run_folder is not None:
+        shutil.rmtree(_run_folder, ignore_errors=True)
 
 
 def _die_with_driver(driver: int) -> None:
@@ -109,6 +124,8 @@ def _die_with_driver(driver: int) -> None:
         except (OSError, AttributeError):
             pass  # the watchdog's polling still covers it
     if os.getppid() != driver:  # the driver died before the line above took effect
+        if _run_folder is not None:
+            shutil.rmtree(_run_folder, ignore_errors=True)
         os._exit(1)
 
     def watch() -> None:
