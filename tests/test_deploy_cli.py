@@ -106,3 +106,20 @@ def test_trials_and_export_have_their_own_help(capsys):
         assert exit_info.value.code == 0
         text = capsys.readouterr().out
         assert f"videonas {command}" in text and all(option in text for option in options)
+
+
+def test_trials_never_print_terminal_escapes_from_the_store(tmp_path, capsys):
+    import sqlite3
+
+    from videonas.search import run_search
+
+    store = tmp_path / "evil.sqlite"
+    run_search("evil", space={"family": "toy", "options": {"length": 4, "choices": 2}}, store=store, num_trials=2,
+               evaluate="videonas.search.synthetic:evaluate", executor="inprocess", progress=False)
+    with sqlite3.connect(store) as connection:
+        connection.execute("UPDATE trials SET status = 'done\x1b[2J', params = '\x1b]0;owned\x07' WHERE idx = 0")
+    connection.close()
+    for kind in ("table", "csv"):
+        assert main(["trials", "--store", str(store), "--name", "evil", "--format", kind]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out

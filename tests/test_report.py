@@ -314,3 +314,29 @@ def test_rendered_notebook_is_titled_offline_quiet_and_hides_only_code(tmp_path)
     hidden = re.findall(r"([^{}]*)\{\s*display:\s*none", style)
     assert hidden and all(".jp-CodeCell" in selector for selector in hidden)
     assert runner.notebook_title(nbformat.v4.new_notebook(), default="stem") == "stem"
+
+
+@pytest.mark.parametrize("seconds", [None, "abc", [1], float("nan"), -3, True])
+def test_a_malformed_run_record_is_one_failed_entry_not_a_stopped_index(tmp_path, seconds):
+    from videonas.report import index
+
+    for name, value in (("good", 60), ("bad", seconds)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / index.RUN_FILE).write_text(json.dumps({"status": "done", "wall_seconds": value,
+                                                                  "profile": 7}))
+    page = index.build_index(tmp_path, profile="default").read_text()
+    assert "good" in page and "bad" in page
+    bad = index.load_experiment(tmp_path / "bad")
+    assert bad["run"]["status"] == "failed" and "wall_seconds" in bad["run"]["error"]
+    assert bad["run"]["wall_seconds"] == 0 and bad["run"]["profile"] == "7"
+
+
+def test_a_file_named_sqlite_that_is_no_store_is_skipped_by_the_checkpoint(tmp_path):
+    from videonas.report import runner
+
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all, but long enough to have a header" * 4)
+    (tmp_path / "sub").mkdir()
+    runner.checkpoint_stores(tmp_path)  # raised sqlite3.DatabaseError before
+    good = tmp_path / "sub" / "good.sqlite"
+    sqlite3.connect(good).close()
+    assert runner.checkpoint_stores(tmp_path) == [good]

@@ -167,7 +167,9 @@ def _report_error(error: Exception) -> int:
 
 
 def _one_line(error: BaseException | str, limit: int = 1000) -> str:
-    text = " ".join(str(error).split())
+    from videonas import checks
+
+    text = checks.printable(" ".join(str(error).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

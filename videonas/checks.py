@@ -21,6 +21,12 @@ def quote(value: Any) -> str:
     text = _REPR.repr(value)
     return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
+def printable(text: Any) -> str:
+    """``str(text)`` with every non-printable character (terminal escapes, control codes) shown escaped: text read from
+    a store or a file never drives the terminal it is printed on."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
 def check_type(field: str, value: Any, expected: type | tuple[type, ...]) -> None:
     if isinstance(value, bool) and expected in (int, float, (int, float)):
         raise ValueError(f"{field} must be {_type_name(expected)}, got {quote(value)} (bool)")

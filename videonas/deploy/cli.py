@@ -13,7 +13,7 @@ import io
 import os
 from typing import Any, Sequence
 
-from videonas import models
+from videonas import checks, models
 from videonas.deploy import export
 from videonas.search import Experiment, TrialStore
 
@@ -48,7 +48,7 @@ def format_rows(rows: Sequence[dict[str, Any]], *, kind: str) -> str:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({key: "" if row[key] is None else row[key] for key in COLUMNS} for row in rows)
+        writer.writerows({key: "" if row[key] is None else _text(row[key]) for key in COLUMNS} for row in rows)
         return buffer.getvalue()
     cells = [list(COLUMNS)] + [[_cell(row[key]) for key in COLUMNS] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
@@ -60,7 +60,12 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return str(_text(value))
+
+
+def _text(value: Any) -> Any:
+    """Numbers as they are; text from the store with its control characters escaped (a store may be untrusted)."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else checks.printable(value)
 
 
 def trials_main(argv: Sequence[str]) -> int:

@@ -90,8 +90,7 @@ def load_experiment(folder: Path) -> dict[str, Any]:
         entry["run"] = record
     except (OSError, ValueError) as error:
         entry["run"] = {"status": "failed", "error": f"{folder / RUN_FILE}: {error}"}
-    entry["run"].setdefault("status", "failed")
-    entry["run"].setdefault("wall_seconds", 0)
+    entry["run"] = clean_record(entry["run"], folder / RUN_FILE)
     if (folder / RESULTS_FILE).is_file():
         try:
             entry["results"] = Results.read(folder / RESULTS_FILE)
@@ -104,6 +103,30 @@ def load_experiment(folder: Path) -> dict[str, Any]:
         "figures": [(figure, safe_link(name, figure)) for figure in getattr(entry["results"], "figures", [])],
     }
     return entry
+
+
+RECORD_TEXT = ("status", "error", "profile", "commit", "date")
+
+
+def clean_record(record: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A run record the template can always render: text fields as text, ``wall_seconds`` a finite number >= 0; a
+    malformed value is replaced and named in the record's error, so one bad file never stops the index."""
+    record = dict(record)
+    problems = []
+    seconds = record.get("wall_seconds", 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+        problems.append(f"wall_seconds {str(seconds)[:40]!r} is not a number of seconds")
+        seconds = 0
+    record["wall_seconds"] = float(seconds)
+    for key in RECORD_TEXT:
+        if key in record and not isinstance(record[key], str):
+            problems.append(f"{key} {str(record[key])[:40]!r} is not text")
+            record[key] = str(record[key])
+    record.setdefault("status", "failed")
+    if problems:
+        record.update(status="failed", error="; ".join([f"{path}: " + ", ".join(problems)]
+                                                        + ([record["error"]] if record.get("error") else [])))
+    return record
 
 
 def build_index(reports_dir: Path, *, profile: str) -> Path:

@@ -164,12 +164,16 @@ def clean_notebook(notebook: Any) -> Any:
 
 def checkpoint_stores(folder: Path) -> list[Path]:
     """Fold each trial store's write-ahead log into the store file, so that the ``.sqlite`` alone (what the reports
-    commit) holds every trial; a notebook kernel that exits without closing its store leaves the log behind."""
-    stores = sorted(folder.rglob("*.sqlite"))
-    for path in stores:
+    commit) holds every trial; a notebook kernel that exits without closing its store leaves the log behind. Returns
+    the stores checkpointed; a file named ``*.sqlite`` that is not one is logged and skipped."""
+    stores = []
+    for path in sorted(folder.rglob("*.sqlite")):
         connection = sqlite3.connect(path)
         try:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            stores.append(path)
+        except sqlite3.DatabaseError as error:  # not a store (a stray file): reported, never a stopped reproduce
+            LOG.warning("%s is not a SQLite trial store, left as it is: %s", path, error)
         finally:
             connection.close()
     return stores
