@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from videonas.search import worker as trial_worker
 from videonas.search.executors import Job, call_trial, check_env
-from videonas.search.scheduler import Worker, WorkerPool
+from videonas.search.scheduler import LOST, Worker, WorkerPool
 from videonas.search.store import TrialResult
 
 
@@ -32,6 +32,8 @@ class TrialActor:
         return result
 
 
+# How Ray's ActorDiedError says that the actor's node died (ray 2.x), as opposed to its worker process.
+NODE_DIED = "because its node has died"
 START_ATTEMPTS = 3  # Ray gives a local node a fixed 30 s to register: a loaded machine may need another try
 
 
@@ -92,6 +94,8 @@ class RayExecutor(WorkerPool):
         try:
             return self._ray.get(worker.ticket), True
         except Exception as error:  # noqa: BLE001 - a crashed actor is a failed trial
+            if NODE_DIED in str(error):  # the machine went, not the candidate: it runs again elsewhere
+                return LOST, False
             return TrialResult.failed(f"worker died: {type(error).__name__}: {str(error)[:2000]}"), False
 
     def _kill(self, worker: Worker) -> None:

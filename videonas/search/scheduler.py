@@ -4,7 +4,9 @@
 results in completion order, turns a worker's death into a failed trial (the worker is replaced by the next job that
 needs one), fails a job that passes ``timeout_s`` by killing its worker (the only way to stop a candidate mid-step),
 and recycles a worker after ``trials_per_worker`` candidates or once its resident memory passes
-``worker_memory_mib``. A pool says only how to start, feed, wait on, poll and kill one of its workers.
+``worker_memory_mib``. A job lost with the machine its worker ran on (a Ray node that died) is not the candidate's
+fault: it runs again on another worker (at most ``MAX_LOSSES`` times), while a candidate that kills its own worker is
+a failed trial. A pool says only how to start, feed, wait on, poll and kill one of its workers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from typing import Any
 from videonas.checks import check_float, check_int
 from videonas.search.executors import Executor, Job
 from videonas.search.store import TrialResult
+
+
+LOST = object()  # an outcome: the job was lost with its worker's machine, and runs again
+MAX_LOSSES = 3  # a job lost this often is failed: the cluster, not one node, is in trouble
 
 
 @dataclasses.dataclass
@@ -59,8 +65,9 @@ class WorkerPool(Executor):
         """Block for a short while, or until one of the ``busy`` workers may have finished."""
 
     @abc.abstractmethod
-    def _outcome(self, worker: Worker) -> tuple[TrialResult, bool] | None:
-        """``(result, worker survived)`` when the running job is over, ``None`` while it runs."""
+    def _outcome(self, worker: Worker) -> tuple[Any, bool] | None:
+        """``(result, worker survived)`` when the running job is over (``result`` is ``LOST`` when the worker's
+        machine died under it), ``None`` while it runs."""
 
     @abc.abstractmethod
     def _kill(self, worker: Worker) -> None:
@@ -98,8 +105,9 @@ class WorkerPool(Executor):
                 waiting.pop()
                 yield position, TrialResult.failed(f"worker died at start ({why})")
 
-    def _collect(self, worker: Worker) -> TrialResult | None:
-        """The running job's result if it is over (finished, worker died or timed out), else ``None``."""
+    def _collect(self, worker: Worker) -> Any:
+        """The running job's result if it is over (finished, worker died or timed out; ``LOST``: run it again), else
+        ``None``."""
         outcome = self._outcome(worker)
         if outcome is not None:
             result, alive = outcome
@@ -121,7 +129,9 @@ class WorkerPool(Executor):
 
     def run(self, function, jobs, on_start=None):
         self._prepare()
+        jobs = list(jobs)
         waiting = list(enumerate(jobs))[::-1]
+        losses = [0] * len(jobs)
         try:
             while waiting or any(worker.position is not None for worker in self.workers):
                 yield from self._dispatch(function, waiting, on_start)
@@ -132,6 +142,12 @@ class WorkerPool(Executor):
                 for worker in busy:
                     position = worker.position
                     result = self._collect(worker)
+                    if result is LOST:
+                        losses[position] += 1
+                        if losses[position] < MAX_LOSSES:
+                            waiting.insert(0, (position, jobs[position]))  # after the jobs already waiting
+                            continue
+                        result = TrialResult.failed(f"lost with its worker's machine {MAX_LOSSES} times")
                     if result is not None:
                         yield position, result
         except BaseException:
