@@ -143,7 +143,7 @@ class TVNGenome(Genome):
             block.validate(f"blocks[{index}]")
         self.shape_plan()
 
-    def shape_plan(self, *, width_multiplier: float = 1.0) -> tuple["TVNBlockPlan", ...]:
+    def shape_plan(self, *, width_multiplier: float = 1.0) -> tuple[TVNBlockPlan, ...]:
         """Every block's repeats as ``videonas.models.tvn.build_tvn`` lays them out at ``width_multiplier``.
 
         As released, the first repeat of a block carries its strides and later ones have stride 1 and alternate the
