@@ -163,7 +163,7 @@ def _set(path: str, value):
         (_set("image_size", 16), r"image_size must be in \[32, 320\], got 16"),
         (_set("image_size", "64"), "image_size must be int"),
         (_set("num_frames", 0), "num_frames"),
-        (_set("num_frames", 129), "num_frames"),
+        (_set("num_frames", 1025), r"num_frames must be in \[1, 1024\], got 1025"),
         (_set("frame_stride", 0), "frame_stride"),
         (_set("blocks[1].spatial_stride", 9), r"blocks\[1\]\.spatial_stride must be in \[1, 4\], got 9"),
         (_set("blocks[0].spatial_type", "conv3d"), r"blocks\[0\]\.spatial_type must be one of"),

@@ -237,6 +237,16 @@ def test_serialisation_round_trip(tmp_path):
         numpy.testing.assert_allclose(got, want, atol=1e-5)
 
 
+def test_registered_names_do_not_depend_on_the_module():
+    """Saved .keras files name layers "videonas>ClassName"; the layers package must keep resolving those names."""
+    classes = (vl.Conv2Plus1D, vl.ITGM, vl.FrameDepthwiseConv, vl.DepthwiseConv3D, vl.SqueezeExcitation,
+               vl.ContextGating, vl.NonLocal, vl.WeightedFusion)
+    for layer_class in classes:
+        name = f"videonas>{layer_class.__name__}"
+        assert keras.saving.get_registered_name(layer_class) == name
+        assert keras.saving.get_registered_object(name) is layer_class
+
+
 def test_bad_arguments_raise_value_error_naming_the_field():
     for make, field in [
         (lambda: vl.SqueezeExcitation(0), "ratio"),

@@ -14,6 +14,11 @@ _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 80, 80, 40
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 12
 QUOTE_LIMIT = 160
+# The one bound on a clip's shape: every genome, builder, task and data spec accepts at most these (a family may search
+# a narrower range, e.g. TVN's paper space of 1-128 frames at 32-320 px, inside them).
+MAX_FRAMES = 1024
+MIN_IMAGE_SIZE = 8
+MAX_IMAGE_SIZE = 1024
 
 
 def quote(value: Any) -> str:

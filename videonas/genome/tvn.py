@@ -1,219 +1,35 @@
-"""Tiny Video Networks: the genome (input + a list of blocks) and its search space.
+"""Tiny Video Networks: the search space, and the family's import point for the genome.
 
-A TVN genome holds the input as well as the layers — image size, number of frames and frame stride are searched, which
-is how TVNs learn that a scene-heavy dataset needs only two frames. Field names follow the authors' released JSON so
-that TVN-1..4 load as data (``from_published``); our canonical form (``to_dict``) differs only in using real booleans.
+The genome, its validation and its shape plan live in ``videonas.genome.tvn_genome`` and are re-exported here, so
+``videonas.genome.tvn`` names everything TVN (as stored experiments and notebooks expect).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy
 
-from videonas.checks import check_choice, check_float, check_int, check_keys, check_type
+from videonas.checks import check_choice, check_int, check_type
 from videonas.genome.base import Genome, SearchSpace
-
-SPATIAL_TYPES = ("std", "depth", "maxpool", "avgpool")
-TEMPORAL_TYPES = ("1d", "maxpool", "avgpool")
-IMAGE_SIZE_RANGE = (32, 320)
-NUM_FRAMES_RANGE = (1, 128)
-# 30 covers "1 fps" from a 30-fps source; the paper's 1-25 fps maps to stride = round(source_fps / fps).
-FRAME_STRIDE_RANGE = (1, 30)
-BLOCKS_RANGE = (2, 10)
-BLOCK_INT_RANGES = {
-    "spatial_kernel": (1, 7),
-    "spatial_stride": (1, 4),
-    "temporal_kernel": (1, 8),
-    "temporal_stride": (1, 4),
-    "filters": (8, 2048),
-    "expand": (1, 8),
-    "repeats": (1, 8),
-}
-BLOCK_BOOL_FIELDS = ("context_gate", "non_local", "skip")
-INPUT_FIELDS = ("image_size", "num_frames", "frame_stride")
-
-
-def _check_squeeze(field: str, value: Any) -> None:
-    check_float(field, value, 0.0, 1.0)
-    if value >= 1.0:
-        raise ValueError(f"{field} must be in [0, 1), got {value!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class TVNBlock:
-    """One searched block, repeated ``repeats`` times (see ``videonas.models.tvn`` for the layers it becomes).
-
-    ``filters`` is the width of the spatial/temporal layers and ``filters * expand`` the block's output width (the
-    released code's default, non-inverted bottleneck). ``squeeze`` is the squeeze-excitation ratio, 0 meaning no SE.
-    """
-
-    spatial_type: str = "std"
-    spatial_kernel: int = 3
-    spatial_stride: int = 1
-    temporal_type: str = "1d"
-    temporal_kernel: int = 1
-    temporal_stride: int = 1
-    filters: int = 32
-    expand: int = 1
-    squeeze: float = 0.0
-    context_gate: bool = False
-    non_local: bool = False
-    skip: bool = False
-    repeats: int = 1
-
-    def validate(self, field: str = "block") -> None:
-        check_choice(f"{field}.spatial_type", self.spatial_type, SPATIAL_TYPES)
-        check_choice(f"{field}.temporal_type", self.temporal_type, TEMPORAL_TYPES)
-        for name, (low, high) in BLOCK_INT_RANGES.items():
-            check_int(f"{field}.{name}", getattr(self, name), low, high)
-        _check_squeeze(f"{field}.squeeze", self.squeeze)
-        for name in BLOCK_BOOL_FIELDS:
-            check_type(f"{field}.{name}", getattr(self, name), bool)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["squeeze"] = float(self.squeeze)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], field: str = "block") -> "TVNBlock":
-        names = [f.name for f in dataclasses.fields(cls)]
-        check_keys(field, data, names)
-        values = dict(data)
-        check_float(f"{field}.squeeze", values["squeeze"], 0.0, 1.0)
-        values["squeeze"] = float(values["squeeze"])
-        block = cls(**values)
-        block.validate(field)
-        return block
-
-    def to_published(self) -> dict[str, Any]:
-        data = self.to_dict()
-        for name in BLOCK_BOOL_FIELDS:
-            data[name] = int(data[name])
-        return data
-
-    @classmethod
-    def from_published(cls, spec: Mapping[str, Any], field: str = "block") -> "TVNBlock":
-        """The released JSON writes the flags as 0/1; anything else (e.g. a non-local bottleneck width) is refused."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        check_keys(field, spec, names)
-        values = dict(spec)
-        for name in BLOCK_BOOL_FIELDS:
-            check_choice(f"{field}.{name}", values[name], (0, 1))
-            values[name] = bool(values[name])
-        return cls.from_dict(values, field)
-
-
-@dataclasses.dataclass(frozen=True)
-class TVNGenome(Genome):
-    """Input (``image_size`` px square, ``num_frames``, ``frame_stride``) plus 2-10 blocks. Validated on construction.
-
-    ``frame_stride`` is the number of source frames between two sampled frames, which is how the released genomes
-    encode the frame rate: see ``frame_rate`` and ``stride_for_fps``.
-    """
-
-    FAMILY: ClassVar[str] = "tvn"
-
-    image_size: int
-    num_frames: int
-    frame_stride: int
-    blocks: tuple[TVNBlock, ...]
-
-    def __post_init__(self) -> None:
-        if isinstance(self.blocks, list):
-            object.__setattr__(self, "blocks", tuple(self.blocks))
-        self.validate()
-
-    def validate(self) -> None:
-        check_int("image_size", self.image_size, *IMAGE_SIZE_RANGE)
-        check_int("num_frames", self.num_frames, *NUM_FRAMES_RANGE)
-        check_int("frame_stride", self.frame_stride, *FRAME_STRIDE_RANGE)
-        check_type("blocks", self.blocks, tuple)
-        low, high = BLOCKS_RANGE
-        if not low <= len(self.blocks) <= high:
-            raise ValueError(f"blocks must have between {low} and {high} entries, got {len(self.blocks)}")
-        for index, block in enumerate(self.blocks):
-            check_type(f"blocks[{index}]", block, TVNBlock)
-            block.validate(f"blocks[{index}]")
-        self.feature_sizes()
-
-    def feature_sizes(self) -> list[tuple[int, int]]:
-        """(frames, pixels) after each block, as the builder computes them ("same" padding: ceil(size / stride)).
-
-        A stride larger than the map it strides would only look at padding, so such a genome is infeasible. Temporal
-        strides are clipped to the frames left instead (as the builder does), so they never make a genome infeasible.
-        A kernel of 1 is no layer and ignores its stride, as in the released code.
-        """
-        frames, size = self.num_frames, self.image_size
-        sizes = []
-        for index, block in enumerate(self.blocks):
-            if block.spatial_kernel > 1 and size < block.spatial_stride:
-                raise ValueError(
-                    f"image_size too small for the strides: blocks[{index}] gets a {size}x{size} map, smaller than its "
-                    f"spatial_stride {block.spatial_stride} (image_size={self.image_size})"
-                )
-            if block.spatial_kernel > 1:
-                size = math.ceil(size / block.spatial_stride)
-            if block.temporal_kernel > 1:
-                frames = _strided(frames, block.temporal_stride)
-            sizes.append((frames, size))
-        return sizes
-
-    def frame_rate(self, source_fps: float) -> float:
-        """Sampled frames per second for a video recorded at ``source_fps``."""
-        check_float("source_fps", source_fps, 1e-6, math.inf)
-        return source_fps / self.frame_stride
-
-    def clip_seconds(self, source_fps: float) -> float:
-        """Seconds of video the clip spans (num_frames samples, frame_stride apart)."""
-        check_float("source_fps", source_fps, 1e-6, math.inf)
-        return self.num_frames * self.frame_stride / source_fps
-
-    @staticmethod
-    def stride_for_fps(fps: float, source_fps: float) -> int:
-        """The paper's "frame rate 1-25 fps" as a stride: round(source_fps / fps), at least 1."""
-        check_float("fps", fps, 1e-6, math.inf)
-        check_float("source_fps", source_fps, 1e-6, math.inf)
-        return max(1, round(source_fps / fps))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.FAMILY,
-            "image_size": self.image_size,
-            "num_frames": self.num_frames,
-            "frame_stride": self.frame_stride,
-            "blocks": [block.to_dict() for block in self.blocks],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TVNGenome":
-        check_keys("genome", data, ("family", *INPUT_FIELDS, "blocks"))
-        if data["family"] != cls.FAMILY:
-            raise ValueError(f"family must be {cls.FAMILY!r}, got {data['family']!r}")
-        return cls._from_blocks(data, TVNBlock.from_dict)
-
-    def to_published(self) -> dict[str, Any]:
-        """The authors' JSON form (flags as 0/1); ``from_published(g.to_published()) == g``."""
-        data = {name: getattr(self, name) for name in INPUT_FIELDS}
-        data["blocks"] = [block.to_published() for block in self.blocks]
-        return data
-
-    @classmethod
-    def from_published(cls, spec: Mapping[str, Any]) -> "TVNGenome":
-        spec = {k: v for k, v in spec.items() if not k.startswith("_")}
-        check_keys("spec", spec, (*INPUT_FIELDS, "blocks"))
-        return cls._from_blocks(spec, TVNBlock.from_published)
-
-    @classmethod
-    def _from_blocks(cls, data: Mapping[str, Any], decode_block) -> "TVNGenome":
-        blocks = data["blocks"]
-        if not isinstance(blocks, (list, tuple)):
-            raise ValueError(f"blocks must be a list, got {blocks!r} ({type(blocks).__name__})")
-        decoded = tuple(decode_block(block, f"blocks[{index}]") for index, block in enumerate(blocks))
-        return cls(**{name: data[name] for name in INPUT_FIELDS}, blocks=decoded)
+from videonas.genome.tvn_genome import (
+    BLOCK_BOOL_FIELDS,
+    BLOCK_INT_RANGES,
+    BLOCKS_RANGE,
+    FRAME_STRIDE_RANGE,
+    IMAGE_SIZE_RANGE,
+    INPUT_FIELDS,
+    NUM_FRAMES_RANGE,
+    POOL_TYPES,
+    SPATIAL_TYPES,
+    TEMPORAL_TYPES,
+    TVNBlock,
+    TVNBlockPlan,
+    TVNGenome,
+    TVNRepeatPlan,
+    check_squeeze,
+)
 
 
 class TVNSpace(SearchSpace):
@@ -283,7 +99,7 @@ class TVNSpace(SearchSpace):
             ("temporal_type", temporal_types, "temporal_types", TEMPORAL_TYPES),
         ):
             table[field] = self._option(option, values, lambda name, v, c=choices: check_choice(name, v, c))
-        table["squeeze"] = tuple(float(v) for v in self._option("squeeze_ratios", squeeze_ratios, _check_squeeze))
+        table["squeeze"] = tuple(float(v) for v in self._option("squeeze_ratios", squeeze_ratios, check_squeeze))
         table["repeats"] = tuple(range(1, max_repeats + 1))
         table["context_gate"] = (False, True)
         table["skip"] = (False, True)
@@ -442,9 +258,8 @@ class TVNSpace(SearchSpace):
         raise RuntimeError(f"no valid mutant of {genome.key} in {self._MAX_TRIES} tries")
 
 
-__all__ = ["TVNBlock", "TVNGenome", "TVNSpace", "SPATIAL_TYPES", "TEMPORAL_TYPES"]
-
-
-def _strided(frames: int, stride: int) -> int:
-    """Frames after a temporal layer of ``stride`` (clipped to the frames left; one frame skips the layer)."""
-    return frames if frames <= 1 else math.ceil(frames / min(stride, frames))
+__all__ = [
+    "BLOCK_BOOL_FIELDS", "BLOCK_INT_RANGES", "BLOCKS_RANGE", "FRAME_STRIDE_RANGE", "IMAGE_SIZE_RANGE", "INPUT_FIELDS",
+    "NUM_FRAMES_RANGE", "POOL_TYPES", "SPATIAL_TYPES", "TEMPORAL_TYPES", "TVNBlock", "TVNBlockPlan", "TVNGenome",
+    "TVNRepeatPlan", "TVNSpace", "check_squeeze",
+]

@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem
-from videonas.checks import check_float, check_int, check_type
+from videonas.checks import MAX_FRAMES, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, check_float, check_int, check_type
 from videonas.layers import Conv2Plus1D, WeightedFusion, batch_norm
 
 # Width of the 3x3 conv inside the bottlenecks of each level in the released code (it does not follow the node's
@@ -110,8 +110,8 @@ def build_assemblenet(
     check_type("genome", genome, AssembleNetGenome)
     check_int("num_classes", num_classes, 1, 1_000_000)
     check_type("multi_label", multi_label, bool)
-    check_int("num_frames", num_frames, 1, 1024)
-    check_int("image_size", image_size, 8, 2048)
+    check_int("num_frames", num_frames, 1, MAX_FRAMES)
+    check_int("image_size", image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
     check_float("width_multiplier", width_multiplier, 1e-3, 100.0)
     check_float("dropout", dropout, 0.0, 0.999)
     rgb = keras.Input((num_frames, image_size, image_size, 3), name="rgb")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from videonas import checks
 from videonas.layers import Conv2Plus1D, DepthwiseConv3D, SqueezeExcitation, batch_norm
 
 # Kinetics RGB statistics (per-channel values are within 0.01 of these); flow arrives already scaled.
@@ -21,9 +22,10 @@ _X3D_XS_DEPTHS = (3, 5, 11, 7)
 
 
 def _check_common(num_classes: int, num_frames: int, image_size: int, width_multiplier: float, dropout: float) -> None:
-    for field, value in (("num_classes", num_classes), ("num_frames", num_frames), ("image_size", image_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{field} must be a positive int, got {value!r}")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    checks.check_int("num_frames", num_frames, 1, checks.MAX_FRAMES)
+    checks.check_int("image_size", image_size, checks.MIN_IMAGE_SIZE, checks.MAX_IMAGE_SIZE)
     if not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
         raise ValueError(f"width_multiplier must be > 0, got {width_multiplier!r}")
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:

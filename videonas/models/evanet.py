@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from videonas import checks
 from videonas.genome.evanet import Branch, EvaNetGenome
 from videonas.layers import ITGM, Conv2Plus1D, batch_norm
 
@@ -50,8 +51,8 @@ def build_evanet(
         raise ValueError(f"genome must be an EvaNetGenome, got {type(genome).__name__}")
     genome.validate()
     _check_positive_int("num_classes", num_classes)
-    _check_positive_int("num_frames", num_frames)
-    _check_positive_int("image_size", image_size)
+    checks.check_int("num_frames", num_frames, 1, checks.MAX_FRAMES)
+    checks.check_int("image_size", image_size, checks.MIN_IMAGE_SIZE, checks.MAX_IMAGE_SIZE)
     if modality not in INPUT_CHANNELS:
         raise ValueError(f"modality must be one of {list(INPUT_CHANNELS)}, got {modality!r}")
     if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
