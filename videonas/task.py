@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import families
+from videonas import checks, families
 from videonas.checks import check_choice, check_float, check_int, check_keys, within
 from videonas.genome.base import Genome
 from videonas.search.constraints import Constraints
@@ -62,8 +62,8 @@ class TrainTask:
         object.__setattr__(self, "dataset", spec.to_dict() if isinstance(self.dataset, DatasetSpec) else self.dataset)
         if spec.format != "embedded":  # a file format says how it is scored (Charades: multi-label, mAP)
             object.__setattr__(self, "multi_label", spec.multi_label)
-        check_int("task.num_frames", self.num_frames, 1, 1024)
-        check_int("task.image_size", self.image_size, 8, 1024)
+        check_int("task.num_frames", self.num_frames, 1, checks.MAX_FRAMES)
+        check_int("task.image_size", self.image_size, checks.MIN_IMAGE_SIZE, checks.MAX_IMAGE_SIZE)
         check_int("task.frame_stride", self.frame_stride, 1, 64)
         check_int("task.batch_size", self.batch_size, 1, 4096)
         check_float("task.learning_rate", self.learning_rate, 1e-8, 10.0)
