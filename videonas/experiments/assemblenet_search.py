@@ -17,9 +17,11 @@ from typing import Any, Mapping
 
 import numpy
 
+from videonas import search
 from videonas.experiments import answers, arms_config, claims, experiment, prose, retrain, summaries
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
-from videonas.genome.assemblenet import edges, pruned_edge_ranks
+from videonas.genome import published
+from videonas.genome.assemblenet import Stem, edges, pruned_edge_ranks
 from videonas.genome.base import edge_weights_from
 
 NAME = "assemblenet_search"
@@ -58,9 +60,6 @@ def deterministic_facts(config: Config) -> list[str]:
     """What repeats exactly (nbval checks it): the published graphs, each arm's first random overly-connected
     candidates for the first seed (the same for both arms), and which edge guided pruning removes when the weights
     are given."""
-    from videonas.genome import published
-    from videonas.genome.assemblenet import Stem
-
     lines = []
     for name in ("AssembleNet-50", "AssembleNet-101"):
         net = published.load(name)
@@ -83,10 +82,8 @@ def deterministic_facts(config: Config) -> list[str]:
 
 def population(arm: Arm, *, space: Any, seed: int) -> list[Any]:
     """The random overly-connected graphs that start ``arm``'s search with ``seed`` (its whole first population)."""
-    from videonas.search import make_strategy
-
-    size = make_strategy(arm.strategy, space, seed=seed, **arm.strategy_options).options["population_size"]
-    return make_strategy(arm.strategy, space, seed=seed, batch_size=size, **arm.strategy_options).ask()
+    size = search.make_strategy(arm.strategy, space, seed=seed, **arm.strategy_options).options["population_size"]
+    return search.make_strategy(arm.strategy, space, seed=seed, batch_size=size, **arm.strategy_options).ask()
 
 
 @dataclasses.dataclass
@@ -150,7 +147,7 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
     """The figures, conclusion and ``results.json`` in ``folder``."""
     from matplotlib import pyplot  # deferred: matplotlib
 
-    from videonas.plots import assemblenet as assemblenet_plots
+    from videonas.plots import assemblenet as assemblenet_plots  # deferred: matplotlib
 
     runs = result.runs
     drawn = {"verdicts.png": assemblenet_plots.search_figure({label: runs.curves(label) for label in runs.labels},

@@ -17,10 +17,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import ensemble
+from videonas import ensemble, search
 from videonas.experiments import (answers, arms_config, claims, evanet_search, experiment, prose, retrain, stats,
                                   summaries)
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
+from videonas.genome import published
 
 NAME = "evanet_ensembles"
 BASELINE = "r2plus1d-18"
@@ -69,8 +70,6 @@ class Config:
 def reused_searches(folder: str | os.PathLike, config: Config) -> ArmRuns:
     """The evolution searches that ``evanet_search`` wrote beside ``folder``, one per seed of ``config``; a
     ``ValueError`` says what to run first when its store or one of the searches is missing."""
-    from videonas import search
-
     store = experiment.input_path(folder, evanet_search.NAME, evanet_search.STORE)
     label = config.arms[0].label
     try:
@@ -161,7 +160,7 @@ def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
     """The figure, conclusion and ``results.json`` in ``folder``."""
     from matplotlib import pyplot  # deferred: matplotlib
 
-    from videonas.plots import evanet as evanet_plots
+    from videonas.plots import evanet as evanet_plots  # deferred: matplotlib
 
     figure = evanet_plots.ensembles_figure(points(result), result.verdicts)
     pyplot.close(figure)  # shown by Result.show, not again by a notebook's inline backend
@@ -178,9 +177,9 @@ def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
 
 def matched_baselines(task: Any, *, target_flops: float) -> tuple[dict[str, retrain.Baseline], dict[str, int]]:
     """R(2+1)D-18 at the members' width and at the width whose FLOPs match ``target_flops``, with their FLOPs."""
-    import keras
+    import keras  # deferred: Keras starts TensorFlow
 
-    from videonas import measure
+    from videonas import measure  # deferred: TensorFlow
 
     num_classes = len(task.open_dataset().class_names)
 
@@ -265,8 +264,7 @@ def published_costs(config: Config) -> list[str]:
     width multiplier and input of the config's task: the figures repeat exactly (nbval checks them)."""
     import keras  # deferred: Keras starts TensorFlow
 
-    from videonas import measure, models
-    from videonas.genome import published
+    from videonas import measure, models  # deferred: TensorFlow
 
     typed = arms_config.shared_search(config.search).task
     num_classes, num_frames, image_size = (len(typed.open_dataset().class_names), typed.num_frames,
