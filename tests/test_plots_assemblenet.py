@@ -62,3 +62,19 @@ def test_panels_side_by_side_with_a_legend_for_the_edge_shade() -> None:
     plt.close(figure)
     with pytest.raises(ValueError, match="at least one"):
         draw_assemblenets([])
+
+
+def test_search_figure_labels_the_curves_with_the_metric() -> None:
+    import matplotlib.pyplot as plt
+
+    from videonas.experiments import claims
+    from videonas.plots.assemblenet import search_figure
+
+    verdict = claims.ask("assemblenet_guided_vs_unguided", a={s: 0.5 + s / 100 for s in range(6)},
+                         b={s: 0.5 for s in range(6)})
+    figure = search_figure({"guided": [[0.3, 0.4]], "unguided": [[0.3, 0.35]]}, [verdict], metric="mAP")
+    curves_ax, verdicts_ax = figure.axes
+    assert curves_ax.get_ylabel() == "best validation mAP so far"
+    assert curves_ax.get_title() == "AssembleNet four-stream search"
+    assert len(verdicts_ax.get_yticklabels()) == 1
+    plt.close(figure)

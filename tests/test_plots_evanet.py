@@ -98,3 +98,33 @@ def test_diversity_figure_has_three_labelled_panels() -> None:
     assert "evolution (3 pairs)" in [text.get_text() for text in axes[1].get_legend().get_texts()]
     assert all(ax.get_xlabel() for ax in axes[:3])
     plt.close(figure)
+
+
+def _verdicts():
+    from videonas.experiments import claims
+
+    a, b = {seed: 60.0 + seed for seed in range(6)}, {seed: 58.0 for seed in range(6)}
+    return [claims.ask("evanet_ensemble_vs_single", a=a, b=b, noise_floor=1.0),
+            claims.ask("evanet_ensemble_cost", a={seed: 100 for seed in range(6)}, b={seed: 300 for seed in range(6)})]
+
+
+def test_search_figure_puts_the_curves_beside_the_verdicts() -> None:
+    from videonas.plots.evanet import search_figure
+
+    verdicts = _verdicts()[:1]
+    figure = search_figure({"evolution": [[0.1, 0.3], [0.2, None]], "random": [[0.1, 0.2], [0.1, 0.1]]}, verdicts)
+    curves_ax, verdicts_ax = figure.axes
+    assert curves_ax.get_title().startswith("EvaNet module search")
+    assert [text.get_text() for text in curves_ax.get_legend().get_texts()] == [
+        "evolution (median of 2 seeds)", "random (median of 2 seeds)"]
+    assert verdicts[0].question in verdicts_ax.get_yticklabels()[0].get_text().replace("\n", " ")
+
+
+def test_ensembles_figure_shows_only_the_questions_in_points() -> None:
+    from videonas.plots.evanet import ensembles_figure
+
+    points = [{"label": "", "runtime_ms": 1.5, "accuracy": 0.6, "group": "ensemble of 2 (per seed)"}]
+    figure = ensembles_figure(points, _verdicts())
+    scatter_ax, verdicts_ax = figure.axes
+    assert scatter_ax.get_xlabel() == "MFLOPs per clip (batch 1)" and scatter_ax.get_ylabel() == "test top-1"
+    assert len(verdicts_ax.get_yticklabels()) == 1  # the FLOP ratio has another unit: it is in the conclusion

@@ -6,12 +6,14 @@ stronger connections as darker edges. No backend is forced, so a notebook shows 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges, node_level
+from videonas.plots import curves
 
 STEM_COLOURS = {"rgb": "#d9534f", "flow": "#5b8bd9"}
 BLOCK_COLOUR = "#f2f2f2"
@@ -100,7 +102,7 @@ EDGE_SHADE_NOTE = ("edge darkness and width = learned connection weight sigmoid(
 
 def draw_assemblenets(panels, *, title: str | None = None) -> plt.Figure:
     """Graphs side by side (``[{"genome", "edge_weights", "title"}]``, e.g. from
-    ``videonas.experiments.assemblenet.panels``) with one legend that says what the edge shade encodes."""
+    ``videonas.experiments.assemblenet_search.panels``) with one legend that says what the edge shade encodes."""
     if not panels:
         raise ValueError("panels must hold at least one graph, got none")
     figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.6), squeeze=False)
@@ -117,4 +119,15 @@ def draw_assemblenets(panels, *, title: str | None = None) -> plt.Figure:
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout(rect=(0, 0.1, 1, 0.95 if title else 1))
+    return figure
+
+
+def search_figure(runs: Mapping[str, Any], verdicts: Sequence[Any], *, metric: str) -> plt.Figure:
+    """``videonas.experiments.assemblenet_search``'s verdicts figure: best-so-far validation ``metric`` of each arm
+    (``{label: per-seed fitness sequences}``) beside each question's difference with its interval."""
+    figure, axes = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1.2]})
+    curves.plot_best_so_far(runs, ax=axes[0], ylabel=f"best validation {metric} so far",
+                            title="AssembleNet four-stream search")
+    curves.plot_verdicts(verdicts, ax=axes[1])
+    figure.tight_layout()
     return figure

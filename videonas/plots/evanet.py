@@ -20,6 +20,7 @@ from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
 from videonas.checks import check_type
 from videonas.genome.evanet import Block, Branch, EvaNetGenome
+from videonas.plots import curves
 
 LAYER_COLOURS = {"3d": "#4a87d6", "2plus1d": "#f0993e", "itgm": "#55b05a", "maxpool": "#a8a8a8",
                  "avgpool": "#9a6fc8", "1x1": "#f2a2c4"}
@@ -148,7 +149,7 @@ def draw_evanets(genomes: Sequence[EvaNetGenome], *, titles: Sequence[str] | Non
 
 
 def plot_diversity(data: Any):
-    """Three panels from ``videonas.experiments.evanet.diversity``: distances between one seed's best evolved nets,
+    """Three panels from ``videonas.experiments.evanet_search.diversity``: distances between one seed's best evolved nets,
     the histogram of pairwise distances in each arm, and each child's distance to its parent by candidate index (the
     schedule's large mutations early, small ones late). Returns the figure."""
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.4))
@@ -184,5 +185,27 @@ def plot_diversity(data: Any):
     return figure
 
 
+def search_figure(runs: Any, verdicts: Sequence[Any]):
+    """``videonas.experiments.evanet_search``'s verdicts figure: best-so-far validation top-1 of each arm (``{label:
+    per-seed fitness sequences}``) beside each question's difference with its interval. Returns the figure."""
+    figure, axes = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1.2]})
+    curves.plot_best_so_far(runs, ax=axes[0], title="EvaNet module search (embedded data, width 1/16)")
+    curves.plot_verdicts(verdicts, ax=axes[1])
+    figure.tight_layout()
+    return figure
+
+
+def ensembles_figure(points: Sequence[Any], verdicts: Sequence[Any]):
+    """``videonas.experiments.evanet_ensembles``' verdicts figure: test top-1 against MFLOPs of every member,
+    ensemble and baseline, beside the questions in points (the cost question, a FLOP ratio, is in the conclusion).
+    Returns the figure."""
+    figure, axes = plt.subplots(1, 2, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1, 1.2]})
+    curves.plot_runtime_accuracy(points, ax=axes[0], xlabel="MFLOPs per clip (batch 1)", ylabel="test top-1",
+                                 title="ensembles, members and R(2+1)D-18")
+    curves.plot_verdicts([v for v in verdicts if v.unit == "points"], ax=axes[1])
+    figure.tight_layout()
+    return figure
+
+
 __all__ = ["LAYER_COLOURS", "LAYER_NAMES", "branch_layers", "draw_evanet", "draw_evanets", "drawn_layers",
-           "layer_counts", "module_layers", "plot_diversity"]
+           "ensembles_figure", "layer_counts", "module_layers", "plot_diversity", "search_figure"]

@@ -1,24 +1,35 @@
-"""EvaNet's ensemble experiment: per seed, that seed's search, its top diverse members and their averaged logits on
-the held-out test split against the best member (chosen on validation), and against R(2+1)D-18 trained with the
-members' recipe and epochs at the members' width and at the ensemble's FLOPs; the verdicts paired over seeds, so that
-``notebooks/evanet_ensembles.ipynb`` only sets parameters, calls and draws.
+"""EvaNet's ensemble experiment (``notebooks/evanet_ensembles.ipynb``): per seed, that seed's search, its top diverse
+members and their averaged logits on the held-out test split against the best member (chosen on validation), and
+against R(2+1)D-18 trained with the members' recipe and epochs at the members' width and at the ensemble's FLOPs; the
+verdicts paired over seeds.
 
-The noise floor is the matched-width R(2+1)D retrained over the seeds: the spread of its test scores.
+The searches are ``evanet_search``'s when the config says to reuse them (its store is this experiment's declared
+input: the folder beside this one's), else the same evolution arm run here. The noise floor is the matched-width
+R(2+1)D retrained over the seeds: the spread of its test scores.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import ensemble
-from videonas.experiments import answers, claims, retrain, stats
+from videonas import ensemble, search
+from videonas.experiments import (answers, arms_config, claims, evanet_search, experiment, prose, retrain, stats,
+                                  summaries)
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
+from videonas.genome import published
 
+NAME = "evanet_ensembles"
 BASELINE = "r2plus1d-18"
+TITLE = "EvaNet: ensembles of diverse evolved networks"
+QUESTION = ("Does an ensemble of diverse evolved nets beat its best member, and a (2+1)D ResNet of the same width or "
+            "the same FLOPs?")
+DETERMINISTIC = ("Deterministic: parameter counts and FLOPs (checked above). Not exactly repeatable: the searches' "
+                 "later rounds and every accuracy (CPU training), hence which nets are chosen and the gains.")
 
 
 @dataclasses.dataclass
@@ -31,17 +42,41 @@ class SeedEnsemble:
     flops: int | None
 
 
-def reuse_runs(store: str | Path | None, *, label: str, seeds: Sequence[int]) -> ArmRuns | None:
-    """The searches of arm ``label`` for every seed in the trial store that evanet_search wrote, or ``None`` when the
-    store or one of the searches is missing."""
-    from videonas import search
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """``search``: the ``SearchConfig`` fields of the searches run here (an EvaNet space; its task is also the one
+    ``published_costs`` measures at); ``arms``: the ``evolution`` arm, as in ``evanet_search``; one search and one
+    ensemble per seed; ``ensemble_size`` members at least ``min_distance`` module components apart; with
+    ``reuse_search``, the searches are ``evanet_search``'s (run it first) instead of run here."""
 
-    if store is None or not Path(store).is_file():
-        return None
+    search: Mapping[str, Any]
+    arms: tuple[Arm, ...]
+    seeds: tuple[int, ...]
+    ensemble_size: int
+    min_distance: int
+    reuse_search: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
+        parsed = experiment.parse_config(cls, data, path=path, parsers={
+            "search": lambda value, where: arms_config.parse_search(value, where, family="evanet"),
+            "arms": lambda value, where: arms_config.parse_arms(value, where, labels=(evanet_search.EVOLUTION,)),
+            "seeds": arms_config.parse_seeds, "ensemble_size": arms_config.parse_count,
+            "min_distance": arms_config.parse_count, "reuse_search": arms_config.parse_flag})
+        return dataclasses.replace(parsed, arms=evanet_search.with_schedule(parsed.arms,
+                                                                            num_trials=parsed.search["num_trials"]))
+
+
+def reused_searches(folder: str | os.PathLike, config: Config) -> ArmRuns:
+    """The evolution searches that ``evanet_search`` wrote beside ``folder``, one per seed of ``config``; a
+    ``ValueError`` says what to run first when its store or one of the searches is missing."""
+    store = experiment.input_path(folder, evanet_search.NAME, evanet_search.STORE)
+    label = config.arms[0].label
     try:
-        return ArmRuns({(label, seed): search.Experiment(f"{label}-seed{seed}", store) for seed in seeds})
-    except ValueError:
-        return None
+        return ArmRuns({(label, seed): search.Experiment(f"{label}-seed{seed}", store) for seed in config.seeds})
+    except ValueError as error:
+        raise ValueError(f"config.reuse_search: {error}; run evanet_search with seeds {list(config.seeds)} first, or "
+                         f"set reuse_search to false to search here") from None
 
 
 def score_members(seed: int, members: Sequence[Any], labels: Any, *, multi_label: bool = False) -> SeedEnsemble:
@@ -80,28 +115,34 @@ class EnsembleExperiment:
     verdicts: list
 
 
-def run(*, runs: ArmRuns | None, arm: Arm, space: Any, store: Any, seeds: Sequence[int], num_trials: int,
-        batch_size: int, evaluate_options: Mapping[str, Any], size: int, min_distance: int,
-        executor: str = "subprocess", executor_options: Mapping[str, Any] | None = None,
-        retrain_dir: str | Path | None = None, progress: bool = True) -> EnsembleExperiment:
-    """Run the search arm over ``seeds`` unless ``runs`` are given (reused), ensemble each seed's members, train the
-    two matched R(2+1)D baselines once per seed with the members' task and budget, and judge the questions."""
-    from videonas import search
+def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress: bool = True) -> experiment.Result:
+    """The searches (reused or run here), each seed's ensemble, the two matched R(2+1)D baselines trained once per seed
+    with the members' task and budget, the verdicts, the figure and ``results.json``."""
+    folder = summaries.output_folder(NAME, output_dir=output_dir)
+    runs = reused_searches(folder, config) if config.reuse_search else None
+    return report(run_ensembles(config, runs=runs, folder=folder, progress=progress), folder=folder)
 
-    runner = search.make_executor(executor, **dict(executor_options or {}))
+
+def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progress: bool = True
+                  ) -> EnsembleExperiment:
+    """Run the search arm over the seeds into ``folder`` unless ``runs`` are given, ensemble each seed's members
+    (retrained into ``folder`` where their weights are gone), train the baselines and judge, on one executor this
+    owns."""
+    shared = arms_config.shared_search(config.search)
+    arm = config.arms[0]
+    runner = shared.executor.build()
     try:
         if runs is None:
-            runs = run_arms(arms=[arm], seeds=seeds, search={"space": space, "num_trials": num_trials,
-                                                             "batch_size": batch_size, **evaluate_options},
-                            store=store, executor=runner, progress=progress)
-        ensembles = seed_ensembles(runs, label=arm.label, size=size, min_distance=min_distance,
-                                   retrain_dir=retrain_dir)
+            runs = run_arms(arms=[arm], seeds=config.seeds, search={**config.search,
+                                                                   "save_weights": str(folder / "weights")},
+                            store=folder / "search.sqlite", executor=runner, progress=progress)
+        ensembles = seed_ensembles(runs, label=arm.label, size=config.ensemble_size,
+                                   min_distance=config.min_distance, retrain_dir=folder / "retrained")
         task, budget = ensemble.trial_task(runs.experiments[arm.label, runs.seeds[0]])
         baselines, flops = matched_baselines(task, target_flops=float(numpy.median([e.flops for e in
                                                                                    ensembles.values()])))
-        task_options = {**dataclasses.asdict(task), "classes": None if task.classes is None else list(task.classes)}
-        baseline_runs = {key: retrain.train_baselines(model, seeds=runs.seeds, executor=runner, task=task_options,
-                                                      budget=dataclasses.asdict(budget))
+        baseline_runs = {key: retrain.train_baselines(model, seeds=runs.seeds, executor=runner, task=task.to_dict(),
+                                                      budget=budget.to_dict())
                          for key, model in baselines.items()}
     finally:
         runner.close()
@@ -115,11 +156,30 @@ def run(*, runs: ArmRuns | None, arm: Arm, space: Any, store: Any, seeds: Sequen
     return result
 
 
+def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
+    """The figure, conclusion and ``results.json`` in ``folder``."""
+    from matplotlib import pyplot  # deferred: matplotlib
+
+    from videonas.plots import evanet as evanet_plots  # deferred: matplotlib
+
+    figure = evanet_plots.ensembles_figure(points(result), result.verdicts)
+    pyplot.close(figure)  # shown by Result.show, not again by a notebook's inline backend
+    return experiment.finish(
+        folder, title=TITLE, question=QUESTION, headline=headline(result),
+        conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts,
+        figures={"verdicts.png": figure}, deterministic=DETERMINISTIC,
+        extra={"ensembles": {seed: {**e.scores, "member_names": [m.name for m in e.members], "flops": e.flops}
+                             for seed, e in result.ensembles.items()},
+               "baselines": {key: {"model": m.label, "flops": result.baseline_flops[key]}
+                             for key, m in result.baselines.items()}},
+        details=result)
+
+
 def matched_baselines(task: Any, *, target_flops: float) -> tuple[dict[str, retrain.Baseline], dict[str, int]]:
     """R(2+1)D-18 at the members' width and at the width whose FLOPs match ``target_flops``, with their FLOPs."""
-    import keras
+    import keras  # deferred: Keras starts TensorFlow
 
-    from videonas import measure
+    from videonas import measure  # deferred: TensorFlow
 
     num_classes = len(task.open_dataset().class_names)
 
@@ -199,15 +259,14 @@ def notes(result: EnsembleExperiment) -> list[str]:
             "with the members' recipe and epochs, once per seed."]
 
 
-def published_costs(task: Mapping[str, Any]) -> list[str]:
+def published_costs(config: Config) -> list[str]:
     """Parameters and FLOPs (batch 1) of the paper's EvaNet-A and -B on RGB and flow and of R(2+1)D-18, all at the
-    task's width multiplier and input: the figures repeat exactly (nbval checks them)."""
-    import keras
+    width multiplier and input of the config's task: the figures repeat exactly (nbval checks them)."""
+    import keras  # deferred: Keras starts TensorFlow
 
-    from videonas import measure, models, train
-    from videonas.genome import published
+    from videonas import measure, models  # deferred: TensorFlow
 
-    typed = train.TrainTask.from_dict(task)
+    typed = arms_config.shared_search(config.search).task
     num_classes, num_frames, image_size = (len(typed.open_dataset().class_names), typed.num_frames,
                                            typed.image_size)
     width_multiplier = typed.width_multiplier
