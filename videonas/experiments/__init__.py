@@ -2,8 +2,9 @@
 seeds with intervals (``stats``), verdicts on claims (``verdicts``), the papers' questions as claims (``claims``),
 their wording (``prose``) and headline rows (``answers``), best-so-far curves (``curves``), search summaries
 (``summaries``), searches run as arms over seeds, selected on val and reported on test (``arms``), fixed networks
-trained over seeds (``variants``, ``retrain``), and each family's experiment (``tvn``, ``evanet``, ``ensembles``,
-``assemblenet``). No Keras import at module level."""
+trained over seeds (``variants``, ``retrain``), the shape of an experiment (``experiment``), and each paper
+experiment (``tvn_search``, ``tvn_frames_ablation``, ``tvn_scaling_ablation`` with ``tvn_common``, ``published``,
+``evanet``, ``ensembles``, ``assemblenet``). No Keras import at module level."""
 
 from __future__ import annotations
 
