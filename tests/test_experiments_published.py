@@ -1,9 +1,11 @@
 """The published-architectures experiment: paper figures only beside the same quantity, and the GPU file's checks."""
 
 import json
+from pathlib import Path
 
 import pandas
 import pytest
+import yaml
 
 from videonas.experiments import published
 
@@ -61,9 +63,6 @@ def test_format_released_flags_the_paper_parameter_limit():
 
 
 def _default() -> dict:
-    import yaml
-    from pathlib import Path
-
     path = Path(__file__).resolve().parent.parent / "notebooks" / "params" / "default" / "published_architectures.yaml"
     return yaml.safe_load(path.read_text())["config"]
 

@@ -50,7 +50,7 @@ def check_search(value: Any, path: str, *, set_here: Sequence[str] = SET_PER_SEA
     allowed = [field.name for field in dataclasses.fields(config.SearchConfig) if field.name not in set_here]
     check_keys(path, value, ("space", "num_trials"), allowed)
     placeholder = {"name": "check", "store": "check.sqlite"}
-    config.SearchConfig.from_dict({**placeholder, **{k: v for k, v in value.items()}}, path=path)
+    config.SearchConfig.from_dict({**placeholder, **value}, path=path)
     return dict(value)
 
 
