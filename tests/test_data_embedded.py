@@ -48,7 +48,7 @@ def test_multi_label_variant_is_charades_style(tmp_path):
 def test_one_frame_tells_scenes_apart_and_eight_frames_tell_motion_apart():
     """The frames question on a smoke-size run: the hand-picked ablation TVN, 4 epochs, on two 2-class subsets of the
     default data (16 clips per class in the smoke profile are too few for any motion to be learned)."""
-    from videonas.experiments.tvn import FRAMES_TVN as genome
+    from videonas.experiments.tvn_common import FRAMES_TVN as genome
     from videonas.task import Budget, TrainTask
     from videonas.train import train_candidate
 

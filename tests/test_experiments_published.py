@@ -1,9 +1,11 @@
 """The published-architectures experiment: paper figures only beside the same quantity, and the GPU file's checks."""
 
 import json
+from pathlib import Path
 
 import pandas
 import pytest
+import yaml
 
 from videonas.experiments import published
 
@@ -58,3 +60,35 @@ def test_format_released_flags_the_paper_parameter_limit():
     assert lines[0].endswith("BREAKS the paper's P < 12M") and lines[0].startswith("TVN-2             2x256")
     assert lines[1].endswith("GMACs")
     assert any(line.startswith("tvn: ") for line in lines)
+
+
+def _default() -> dict:
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "params" / "default" / "published_architectures.yaml"
+    return yaml.safe_load(path.read_text())["config"]
+
+
+def test_the_default_profile_parses_and_misspelled_keys_name_their_path():
+    parsed = published.Config.from_dict(_default())
+    assert parsed.latency_input is None and parsed.latency_runs is None and parsed.latency_warmup == 1
+    assert parsed.count_models == published.ALL_MODELS and "two-stream" in parsed.latency_models
+    with pytest.raises(ValueError, match=r"config\.latency_run"):
+        published.Config.from_dict({**_default(), "latency_run": 3})
+    with pytest.raises(ValueError, match=r"config\.latency_models\[1\]"):
+        published.Config.from_dict({**_default(), "latency_models": ["TVN-1", "TVN-9"]})
+    with pytest.raises(ValueError, match=r"config\.latency_input"):
+        published.Config.from_dict({**_default(), "latency_input": [4]})
+
+
+def test_run_counts_times_plots_and_writes_results_beside_an_optional_gpu_file(tmp_path):
+    config = published.Config.from_dict({"count_models": ["X3D-XS"], "latency_models": ["X3D-XS"],
+                                         "latency_input": [2, 32], "latency_runs": 1, "latency_warmup": 0})
+    assert published.counts_text(config).splitlines()[1].split()[:3] == ["X3D-XS", "baseline", "4x160x160"]
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "gpu_latency.json").write_text(json.dumps({"rows": [{"model": "X3D-XS", "median_ms": 2.0}]}))
+    result = published.run(config, output_dir=tmp_path / "published_architectures")
+    assert (result.folder / "runtime_vs_flops.png").is_file() and result.outputs["results"].is_file()
+    written = json.loads(result.outputs["results"].read_text())
+    assert written["extra"]["gpu_ms"] == {"X3D-XS": 2.0} and written["extra"]["latency_input"] == [2, 32]
+    assert "X3D-XS 2.0 ms" in result.conclusion and list(result.figures) == ["runtime_vs_flops.png"]
+    (overview,) = result.details.tables()
+    assert list(overview["model"]) == ["X3D-XS"] and overview["gpu_ms"][0] == 2.0

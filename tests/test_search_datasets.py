@@ -90,13 +90,20 @@ def test_a_search_on_each_format_runs_from_the_command_line(name, tmp_path):
 
 @pytest.mark.slow
 def test_tvn_search_notebook_takes_a_dataset_parameter(tmp_path):
+    import nbformat
     import papermill
 
     dataset = _csv(tmp_path / "data")
     notebooks = Path(__file__).resolve().parent.parent / "notebooks"
     shutil.copytree(notebooks, tmp_path / "notebooks", ignore=shutil.ignore_patterns("*.ipynb_checkpoints"))
+    parameters = next(cell.source for cell in nbformat.read(str(notebooks / "tvn_search.ipynb"), as_version=4).cells
+                      if "parameters" in cell.metadata.get("tags", []))
+    namespace: dict = {}
+    exec(parameters, namespace)  # the smoke profile, given another dataset
+    config = namespace["config"]
+    config["search"]["task"]["dataset"] = dataset
     papermill.execute_notebook(str(tmp_path / "notebooks" / "tvn_search.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"dataset": dataset, "output_dir": str(tmp_path / "out")},
+                               parameters={"config": config, "output_dir": str(tmp_path / "out")},
                                kernel_name="videonas", cwd=str(tmp_path / "notebooks"), progress_bar=False)
     trials = [t for store in (tmp_path / "out").glob("*.sqlite") for e in TrialStore(store).experiments()
               for t in Experiment(e, TrialStore(store)).trials()]

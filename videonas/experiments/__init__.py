@@ -2,9 +2,11 @@
 seeds with intervals (``stats``), verdicts on claims (``verdicts``), the papers' questions as claims (``claims``),
 their wording (``prose``) and headline rows (``answers``), best-so-far curves (``curves``), search summaries
 (``summaries``), searches run as arms over seeds, selected on val and reported on test (``arms``), fixed networks
-trained over seeds (``variants``, ``retrain``), and each paper experiment, one module per notebook with its ``Config``
-and ``run`` (``tvn``, ``evanet_search``, ``evanet_ensembles``, ``assemblenet_search``; their shared search and arms
-fields are parsed by ``arms_config``). No Keras import at module level."""
+trained over seeds (``variants``, ``retrain``), the shape of an experiment (``experiment``), and each paper
+experiment, one module per notebook with its ``Config`` and ``run`` (``tvn_search``, ``tvn_frames_ablation``,
+``tvn_scaling_ablation`` with ``tvn_common``, ``published``, ``evanet_search``, ``evanet_ensembles``,
+``assemblenet_search``; the search and arms fields they share are parsed by ``arms_config``). No Keras import at
+module level."""
 
 from __future__ import annotations
 

@@ -73,6 +73,10 @@ class Result:
         for name in names or list(self.figures):
             display(self.figures[name])
 
+    def __repr__(self) -> str:
+        """Short and free of local paths: a notebook stores it beside the Markdown view."""
+        return f"Result({self.results.title!r}, figures={list(self.figures)}, outputs={sorted(self.outputs)})"
+
     def _repr_markdown_(self) -> str:
         """A notebook shows a result as its title and conclusion, as prose rather than program output."""
         return f"### {self.results.title}\n\n{self.results.conclusion}"

@@ -3,16 +3,26 @@
 Nothing here is compared over seeds: counts are exact, latencies are measurements on this machine. The paper's figures
 stand only beside the same quantity: a TVN preset's CPU (or GPU) milliseconds beside ours for the same preset at its
 published input. The paper's "prior models need 2000+ ms" names no model, so no ratio of ours gets a paper figure.
+``run(Config)`` is the published_architectures notebook; a GPU machine's ``gpu_latency.json`` is an optional input
+from the ``bench`` folder beside the output folder (``reports/bench/`` beside ``reports/published_architectures/``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas import families
+from videonas.checks import check_int, quote
+from videonas.experiments import experiment, summaries
 
+NAME = "published_architectures"
+ALL_MODELS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4", "AssembleNet-50", "AssembleNet-101", "EvaNet-A", "EvaNet-B",
+              "R(2+1)D-18", "R3D-18", "X3D-XS", "two-stream")
+GPU_LATENCY_FILE = "gpu_latency.json"  # written by `python -m videonas.bench.latency` on a GPU machine
 PAPER_PARAM_LIMIT = {"TVN-2": 12e6, "TVN-4": 30e6}  # P where the TVN paper states one
 PAPER_CPU_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
 PAPER_GPU_MS = {"TVN-1": 10, "TVN-2": 13}
@@ -123,3 +133,136 @@ def findings(counts: Any, timed: Any, gpu_ms: Mapping[str, float], *, same_input
     parts.append("GPU: " + (", ".join(f"{n} {ms:.1f} ms" for n, ms in gpu_ms.items()) if gpu_ms
                             else "not measured (no GPU in this run)"))
     return headline, ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+
+
+def _models(value: Any, path: str) -> tuple[str, ...]:
+    from videonas.bench import table
+
+    names = table.model_names()
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f"{path} must be a non-empty list of model names, got {quote(value)}")
+    for index, name in enumerate(value):
+        if name not in names:
+            raise ValueError(f"{path}[{index}] must be one of {names}, got {quote(name)}")
+    return tuple(value)
+
+
+def _clip(value: Any, path: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ValueError(f"{path} must be [frames, pixels] or null, got {quote(value)}")
+    check_int(f"{path}[0]", value[0], 1, 1024)
+    check_int(f"{path}[1]", value[1], 8, 1024)
+    return tuple(value)
+
+
+def _runs(value: Any, path: str) -> int | None:
+    if value is not None:
+        check_int(path, value, 1, 10_000)
+    return value
+
+
+def _warmup(value: Any, path: str) -> int:
+    check_int(path, value, 0, 10_000)
+    return value
+
+
+def _file(value: Any, path: str) -> str | None:
+    if value is not None and (not isinstance(value, (str, Path)) or not str(value)):
+        raise ValueError(f"{path} must be a file path or null, got {quote(value)}")
+    return None if value is None else str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Which models are counted (at their published inputs) and timed (at ``latency_input``, or each at its
+    published input), how many timed runs (``None``: from the FLOPs) and where GPU timings come from."""
+
+    latency_models: tuple[str, ...]
+    latency_input: tuple[int, int] | None
+    latency_runs: int | None
+    latency_warmup: int
+    count_models: tuple[str, ...] = ALL_MODELS
+    gpu_latency_file: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
+        return experiment.parse_config(cls, data, path=path, parsers={
+            "latency_models": _models, "latency_input": _clip, "latency_runs": _runs, "latency_warmup": _warmup,
+            "count_models": _models, "gpu_latency_file": _file})
+
+
+@functools.lru_cache(maxsize=4)
+def _counted(names: tuple[str, ...]) -> Any:
+    from videonas.bench import table
+
+    return table.architecture_table(list(names), latency=False)
+
+
+def counts(config: Config) -> Any:
+    """Parameters and FLOPs of ``config.count_models`` at their published inputs (built once per process: the
+    notebook's checked cell and ``run`` share them)."""
+    return _counted(tuple(config.count_models)).copy()
+
+
+def counts_text(config: Config) -> str:
+    """``counts`` as fixed-width text: what the notebook checks."""
+    from videonas.bench import table
+
+    return table.format_counts(counts(config))
+
+
+@functools.lru_cache(maxsize=1)
+def _released() -> tuple[dict[str, Any], ...]:
+    return tuple(released_presets())
+
+
+def released_text() -> str:
+    """``released_presets`` as ``format_released`` text (built once per process, shared with ``run``)."""
+    return format_released(list(_released()))
+
+
+@dataclasses.dataclass
+class Details:
+    """What ``run`` measured: the counts, the released presets, the timings and the one overview table."""
+
+    counts: Any
+    released: list[dict[str, Any]]
+    timed: Any
+    gpu_ms: dict[str, float]
+
+    def tables(self) -> list[Any]:
+        """The overview: counts beside CPU and GPU timings, rounded for reading."""
+        return [overview(self.counts, self.timed, self.gpu_ms).round(3)]
+
+
+def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.Result:
+    """Count every model, time the chosen ones on this machine's CPU, read GPU timings when a GPU machine left them,
+    plot runtime against FLOPs and write ``results.json``."""
+    import keras  # deferred: heavy start-up
+    import matplotlib.pyplot
+
+    from videonas.bench import table
+    from videonas.plots.published import plot_runtime_vs_flops
+
+    folder = summaries.output_folder(NAME, output_dir=output_dir)
+    counted, released = counts(config), [dict(row) for row in _released()]
+    timed = table.architecture_table(list(config.latency_models), input_override=config.latency_input,
+                                     runs=config.latency_runs, warmup=config.latency_warmup)
+    gpu_ms = gpu_latency(config.gpu_latency_file,
+                         default=Path(folder).resolve().parent / "bench" / GPU_LATENCY_FILE)
+    figure = plot_runtime_vs_flops(timed, backend=keras.backend.backend(), same_input=config.latency_input).figure
+    headline, conclusion = findings(counted, timed, gpu_ms, same_input=config.latency_input is not None)
+    result = experiment.finish(
+        folder, title="Published architectures: parameters, FLOPs and runtime",
+        question="How small and how fast are TVN-1..4 next to AssembleNet, EvaNet and hand-made 3D CNN baselines?",
+        headline=headline, conclusion=conclusion, figures={"runtime_vs_flops.png": figure},
+        deterministic="Parameter and FLOP counts repeat exactly on every machine and backend; latencies are timings "
+                      "on a machine shared with other jobs and vary from run to run (see the cv column).",
+        extra={"counts": counted.to_dict(orient="records"), "released": released,
+               "timed": timed.to_dict(orient="records"), "gpu_ms": gpu_ms,
+               "latency_input": None if config.latency_input is None else list(config.latency_input)},
+        details=Details(counted, released, timed, gpu_ms))
+    matplotlib.pyplot.close(figure)  # shown by result.show(), not again when the cell ends
+    return result
