@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from videonas import models
-from videonas.experiments import tvn_common, tvn_search
+from videonas.experiments import fields, tvn_common, tvn_search
 from videonas.experiments.tvn_frames_ablation import frame_variants
 
 
@@ -32,10 +32,10 @@ def test_genome_choice_seeds_and_search_checks_name_the_path():
         tvn_common.check_genome_choice("EvaNet-A", "config.genome")
     with pytest.raises(ValueError, match="config.genome"):
         tvn_common.check_genome_choice({"blocks": "x"}, "config.genome")
-    assert tvn_common.check_seeds([2, 0], "config.seeds") == (2, 0)
+    assert fields.parse_seeds([2, 0], "config.seeds") == (2, 0)
     for bad in ([], [0, 0], [-1], "01", [True]):
         with pytest.raises(ValueError, match="config.seeds"):
-            tvn_common.check_seeds(bad, "config.seeds")
+            fields.parse_seeds(bad, "config.seeds")
     search = {"space": {"family": "tvn"}, "num_trials": 2}
     assert tvn_common.check_search(search, "config.search") == search
     with pytest.raises(ValueError, match=r"config\.search\.seed"):  # set per search, from the experiment's seeds

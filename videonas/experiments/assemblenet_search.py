@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy
 
 from videonas import search
-from videonas.experiments import answers, arms_config, claims, experiment, prose, retrain, summaries
+from videonas.experiments import answers, fields, claims, experiment, prose, retrain, summaries
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
 from videonas.genome import published
 from videonas.genome.assemblenet import Stem, edges, pruned_edge_ranks
@@ -51,9 +51,9 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
-            "search": lambda value, where: arms_config.parse_search(value, where, family="assemblenet"),
-            "arms": lambda value, where: arms_config.parse_arms(value, where, labels=(GUIDED, UNGUIDED)),
-            "seeds": arms_config.parse_seeds, "resume": arms_config.parse_flag})
+            "search": lambda value, where: fields.parse_search(value, where, family="assemblenet"),
+            "arms": lambda value, where: fields.parse_arms(value, where, labels=(GUIDED, UNGUIDED)),
+            "seeds": fields.parse_seeds, "resume": fields.parse_flag})
 
 
 def deterministic_facts(config: Config) -> list[str]:
@@ -65,7 +65,7 @@ def deterministic_facts(config: Config) -> list[str]:
         net = published.load(name)
         stems = [(node.modality, node.temporal_dilation) for node in net.nodes if isinstance(node, Stem)]
         lines.append(f"{name}: {len(net.nodes)} nodes, {len(edges(net))} edges, stems {stems}")
-    shared = arms_config.shared_search(config.search)
+    shared = fields.shared_search(config.search)
     space = shared.build_space()
     for arm in config.arms:
         first = population(arm, space=space, seed=config.seeds[0])
@@ -118,8 +118,8 @@ def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress
 
 def run_searches(config: Config, *, folder: Path, progress: bool = True) -> AssembleNetSearch:
     """The searches (store in ``folder``), the noise floor's runs and the baseline's, on one executor this owns."""
-    shared = arms_config.shared_search(config.search)
-    typed, options = shared.task, arms_config.trial_fields(shared)
+    shared = fields.shared_search(config.search)
+    typed, options = shared.task, fields.trial_fields(shared)
     runner = shared.executor.build()
     try:
         runs = run_arms(arms=config.arms, seeds=config.seeds, search=config.search, store=folder / STORE,

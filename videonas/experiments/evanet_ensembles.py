@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy
 
 from videonas import ensemble, search
-from videonas.experiments import (answers, arms_config, claims, evanet_search, experiment, prose, retrain, stats,
+from videonas.experiments import (answers, fields, claims, evanet_search, experiment, prose, retrain, stats,
                                   summaries)
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
 from videonas.genome import published
@@ -59,10 +59,10 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         parsed = experiment.parse_config(cls, data, path=path, parsers={
-            "search": lambda value, where: arms_config.parse_search(value, where, family="evanet"),
-            "arms": lambda value, where: arms_config.parse_arms(value, where, labels=(evanet_search.EVOLUTION,)),
-            "seeds": arms_config.parse_seeds, "ensemble_size": arms_config.parse_count,
-            "min_distance": arms_config.parse_count, "reuse_search": arms_config.parse_flag})
+            "search": lambda value, where: fields.parse_search(value, where, family="evanet"),
+            "arms": lambda value, where: fields.parse_arms(value, where, labels=(evanet_search.EVOLUTION,)),
+            "seeds": fields.parse_seeds, "ensemble_size": fields.parse_count,
+            "min_distance": fields.parse_count, "reuse_search": fields.parse_flag})
         return dataclasses.replace(parsed, arms=evanet_search.with_schedule(parsed.arms,
                                                                             num_trials=parsed.search["num_trials"]))
 
@@ -128,7 +128,7 @@ def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progres
     """Run the search arm over the seeds into ``folder`` unless ``runs`` are given, ensemble each seed's members
     (retrained into ``folder`` where their weights are gone), train the baselines and judge, on one executor this
     owns."""
-    shared = arms_config.shared_search(config.search)
+    shared = fields.shared_search(config.search)
     arm = config.arms[0]
     runner = shared.executor.build()
     try:
@@ -266,7 +266,7 @@ def published_costs(config: Config) -> list[str]:
 
     from videonas import measure, models  # deferred: TensorFlow
 
-    typed = arms_config.shared_search(config.search).task
+    typed = fields.shared_search(config.search).task
     num_classes, num_frames, image_size = (len(typed.open_dataset().class_names), typed.num_frames,
                                            typed.image_size)
     width_multiplier = typed.width_multiplier

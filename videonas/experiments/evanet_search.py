@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy
 
 from videonas import ensemble
-from videonas.experiments import answers, arms_config, claims, experiment, prose, retrain, summaries
+from videonas.experiments import answers, fields, claims, experiment, prose, retrain, summaries
 from videonas.experiments.arms import Arm, ArmRuns, arm_config, held_out_score, run_arms
 from videonas.genome.evanet import distance
 
@@ -55,10 +55,10 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         parsed = experiment.parse_config(cls, data, path=path, parsers={
-            "search": lambda value, where: arms_config.parse_search(value, where, family="evanet"),
-            "arms": lambda value, where: arms_config.parse_arms(value, where, labels=(EVOLUTION, RANDOM)),
-            "seeds": arms_config.parse_seeds, "top_k": arms_config.parse_count,
-            "min_distance": arms_config.parse_count, "resume": arms_config.parse_flag})
+            "search": lambda value, where: fields.parse_search(value, where, family="evanet"),
+            "arms": lambda value, where: fields.parse_arms(value, where, labels=(EVOLUTION, RANDOM)),
+            "seeds": fields.parse_seeds, "top_k": fields.parse_count,
+            "min_distance": fields.parse_count, "resume": fields.parse_flag})
         return dataclasses.replace(parsed, arms=with_schedule(parsed.arms, num_trials=parsed.search["num_trials"]))
 
 
@@ -91,14 +91,14 @@ def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress
 
 def run_searches(config: Config, *, folder: Path, progress: bool = True) -> EvaNetSearch:
     """The searches (store and weights in ``folder``) and the noise floor's runs, on one executor this owns."""
-    shared = arms_config.shared_search(config.search)
-    fields = {**config.search, **({"save_weights": str(folder / WEIGHTS)} if shared.evaluate.default else {})}
+    shared = fields.shared_search(config.search)
+    shared_fields = {**config.search, **({"save_weights": str(folder / WEIGHTS)} if shared.evaluate.default else {})}
     runner = shared.executor.build()
     try:
-        runs = run_arms(arms=config.arms, seeds=config.seeds, search=fields, store=folder / STORE, executor=runner,
-                        progress=progress)
+        runs = run_arms(arms=config.arms, seeds=config.seeds, search=shared_fields, store=folder / STORE,
+                        executor=runner, progress=progress)
         noise_trial, noise_runs = retrain.retrain_best(runs, label=EVOLUTION, executor=runner,
-                                                       options=arms_config.trial_fields(shared),
+                                                       options=fields.trial_fields(shared),
                                                        function=shared.evaluate.function)
     finally:
         runner.close()
@@ -114,7 +114,7 @@ def figures(result: EvaNetSearch, *, config: Config) -> dict[str, Any]:
     runs, seed = result.runs, result.runs.seeds[0]
     evolved = runs.experiments[EVOLUTION, seed]
     top = ensemble.select_diverse_trials(evolved, config.top_k, min_distance=config.min_distance)
-    width = arms_config.shared_search(config.search).task.width_multiplier
+    width = fields.shared_search(config.search).task.width_multiplier
     return {"verdicts.png": evanet_plots.search_figure({label: runs.curves(label) for label in runs.labels},
                                                        result.verdicts),
             "top_architectures.png": evanet_plots.draw_evanets(

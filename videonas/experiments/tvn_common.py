@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 from videonas import families
 from videonas.checks import check_keys, quote
+from videonas.experiments import fields
 from videonas.experiments.variants import Variant
 from videonas.genome.tvn import TVNBlock, TVNGenome
 
@@ -31,36 +32,12 @@ SCALING_TVN = TVNGenome(image_size=32, num_frames=2, frame_stride=2, blocks=(
 ))
 # The fields of a search that the experiment sets for each arm and seed, not the shared ``search`` mapping.
 SET_PER_SEARCH = ("name", "store", "seed", "strategy")
-FOUND_GENOME = "found_genome.json"  # what tvn_search writes and the scaling ablation may start from
-
-
-def check_seeds(value: Any, path: str) -> tuple[int, ...]:
-    """A non-empty list of distinct seeds (non-negative integers), as a tuple."""
-    if (isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence) or not value
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value)
-            or len(set(value)) != len(value)):
-        raise ValueError(f"{path} must be a non-empty list of distinct non-negative integers, got {quote(value)}")
-    return tuple(value)
 
 
 def check_search(value: Any, path: str, *, set_here: Sequence[str] = SET_PER_SEARCH) -> dict[str, Any]:
-    """The ``SearchConfig`` fields every search of an experiment shares, checked now (as one search would be, errors
-    naming ``path.<key>``); ``set_here`` are the fields the experiment sets per search and may not be given."""
-    from videonas import config
-
-    allowed = [field.name for field in dataclasses.fields(config.SearchConfig) if field.name not in set_here]
-    check_keys(path, value, ("space", "num_trials"), allowed)
-    placeholder = {"name": "check", "store": "check.sqlite"}
-    config.SearchConfig.from_dict({**placeholder, **value}, path=path)
-    return dict(value)
-
-
-def check_strategy(value: Any, path: str) -> Any:
-    """A strategy value (a name, or ``{"name", "options"}``), checked as a search would check it."""
-    from videonas import config
-
-    config.StrategyConfig.from_value(value, path=path)
-    return value
+    """The ``SearchConfig`` fields every TVN search of an experiment shares (``fields.parse_search``)."""
+    return fields.parse_search(value, path, family="tvn", set_here=set_here)
+FOUND_GENOME = "found_genome.json"  # what tvn_search writes and the scaling ablation may start from
 
 
 def check_genome_choice(value: Any, path: str) -> Any:

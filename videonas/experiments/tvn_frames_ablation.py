@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas.checks import check_choice, quote
-from videonas.experiments import answers, experiment, prose, summaries, tvn_common
+from videonas.experiments import answers, experiment, fields, prose, summaries, tvn_common
 from videonas.experiments.variants import Variant
 from videonas.genome.tvn import TVNGenome
 from videonas.task import Budget
@@ -24,11 +24,10 @@ STORE = "search.sqlite"
 FORCED_FRAMES = 16  # the paper's "TVN-16 frames"
 ARMS = ("free", f"{FORCED_FRAMES}-frames")
 SEARCH_SET_HERE = ("name", "store", "seed")  # both arms share search.strategy
-RUNTIMES = ("keras", "onnxruntime", "litert")
 
 
 def _frame_counts(value: Any, path: str) -> tuple[int, ...]:
-    counts = tvn_common.check_seeds(value, path)
+    counts = fields.parse_seeds(value, path)
     if 0 in counts or list(counts) != sorted(counts):
         raise ValueError(f"{path} must be increasing and distinct positive frame counts, got {quote(value)}")
     return counts
@@ -44,15 +43,6 @@ def _class_kinds(value: Any, path: str) -> dict[str, str] | None:
     return dict(value)
 
 
-def _runtime(value: Any, path: str) -> str:
-    check_choice(path, value, RUNTIMES)
-    return value
-
-
-def _flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{path} must be true or false, got {quote(value)}")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +65,10 @@ class Config:
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
             "search": lambda value, where: tvn_common.check_search(value, where, set_here=SEARCH_SET_HERE),
-            "search_seeds": tvn_common.check_seeds, "seeds": tvn_common.check_seeds, "frame_counts": _frame_counts,
+            "search_seeds": fields.parse_seeds, "seeds": fields.parse_seeds, "frame_counts": _frame_counts,
             "budget": lambda value, where: Budget.from_dict(value, path=where),
-            "genome": tvn_common.check_genome_choice, "class_kinds": _class_kinds, "latency_runtime": _runtime,
-            "resume": _flag})
+            "genome": tvn_common.check_genome_choice, "class_kinds": _class_kinds, "latency_runtime": fields.parse_runtime,
+            "resume": fields.parse_flag})
 
 
 def search_configs(config: Config, *, output_dir: str | Path | None) -> dict[tuple[str, int], Any]:

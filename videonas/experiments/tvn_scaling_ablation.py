@@ -12,15 +12,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from videonas.checks import check_choice, check_float, quote
-from videonas.experiments import answers, experiment, prose, summaries, tvn_common
+from videonas.checks import check_float, quote
+from videonas.experiments import answers, experiment, fields, prose, summaries, tvn_common
 from videonas.experiments.variants import Variant
 from videonas.genome.tvn import TVNGenome
 from videonas.task import Budget, TrainTask
 
 NAME = "tvn_scaling_ablation"
 DIMENSIONS = ("resolution", "width", "depth", "compound")
-RUNTIMES = ("keras", "onnxruntime", "litert")
 EMBEDDED_PIXELS = 64  # the embedded videos' frame size: larger inputs only interpolate them
 
 
@@ -37,10 +36,6 @@ def _executor(value: Any, path: str) -> Any:
 
     return config.ExecutorConfig.from_value(value, path=path)
 
-
-def _runtime(value: Any, path: str) -> str:
-    check_choice(path, value, RUNTIMES)
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +54,9 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
-            "task": lambda value, where: TrainTask.from_dict(value, path=where), "seeds": tvn_common.check_seeds,
+            "task": lambda value, where: TrainTask.from_dict(value, path=where), "seeds": fields.parse_seeds,
             "phis": _phis, "budget": lambda value, where: Budget.from_dict(value, path=where),
-            "executor": _executor, "base_genome": tvn_common.check_genome_choice, "latency_runtime": _runtime})
+            "executor": _executor, "base_genome": tvn_common.check_genome_choice, "latency_runtime": fields.parse_runtime})
 
 
 def scaled_variants(base: TVNGenome, phis: Sequence[float]) -> tuple[list[Variant], list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from videonas import families
 from videonas.checks import check_float, check_int, quote
-from videonas.experiments import answers, experiment, prose, summaries, tvn_common
+from videonas.experiments import answers, experiment, fields, prose, summaries, tvn_common
 from videonas.experiments.variants import Variant
 from videonas.genome.tvn import TVNGenome
 from videonas.task import Budget
@@ -43,7 +43,7 @@ def _arms(value: Any, path: str) -> dict[str, Any]:
     for label, strategy in value.items():
         if not isinstance(label, str) or not label or "/" in label:
             raise ValueError(f"{path}: an arm label must be a non-empty name without '/', got {quote(label)}")
-        tvn_common.check_strategy(strategy, f"{path}.{label}")
+        fields.parse_strategy(strategy, f"{path}.{label}")
     return dict(value)
 
 
@@ -79,11 +79,6 @@ def _image_size(value: Any, path: str) -> int:
     return value
 
 
-def _flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{path} must be true or false, got {quote(value)}")
-    return value
-
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -103,10 +98,10 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
-            "search": _search, "arms": _arms, "seeds": tvn_common.check_seeds, "presets": _presets,
+            "search": _search, "arms": _arms, "seeds": fields.parse_seeds, "presets": _presets,
             "baselines": _baselines, "baseline_width": _positive,
             "baseline_budget": lambda value, where: Budget.from_dict(value, path=where),
-            "preset_image_size": _image_size, "resume": _flag})
+            "preset_image_size": _image_size, "resume": fields.parse_flag})
 
 
 def search_configs(config: Config, *, output_dir: str | Path | None) -> dict[tuple[str, int], Any]:

@@ -15,6 +15,7 @@ import numpy
 
 from videonas.checks import check_choice, check_int, check_type
 from videonas.genome.base import Genome, SearchSpace
+from videonas.genome import evanet_genome
 from videonas.genome.evanet_genome import (
     BRANCH_FIELDS,
     BRANCH_KINDS,
@@ -209,21 +210,4 @@ def _pick(rng: numpy.random.Generator, choices: Sequence[Any]) -> Any:
     return choices[int(rng.integers(len(choices)))]
 
 
-__all__ = [
-    "BRANCH_FIELDS",
-    "BRANCH_KINDS",
-    "CONV_TYPES",
-    "MAX_BRANCHES",
-    "MAX_REPEATS",
-    "NUM_BLOCKS",
-    "POOL_FIELDS",
-    "TEMPORAL_SIZES",
-    "Block",
-    "Branch",
-    "EvaNetGenome",
-    "EvaNetSpace",
-    "Stem",
-    "branch_signature",
-    "distance",
-    "select_diverse",
-]
+__all__ = [*evanet_genome.__all__, "EvaNetSpace"]  # the genome's names stay importable from here

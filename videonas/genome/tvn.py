@@ -13,6 +13,7 @@ import numpy
 
 from videonas.checks import check_choice, check_int, check_type
 from videonas.genome.base import Genome, SearchSpace
+from videonas.genome import tvn_genome
 from videonas.genome.tvn_genome import (
     BLOCK_BOOL_FIELDS,
     BLOCK_INT_RANGES,
@@ -258,8 +259,4 @@ class TVNSpace(SearchSpace):
         raise RuntimeError(f"no valid mutant of {genome.key} in {self._MAX_TRIES} tries")
 
 
-__all__ = [
-    "BLOCK_BOOL_FIELDS", "BLOCK_INT_RANGES", "BLOCKS_RANGE", "FRAME_STRIDE_RANGE", "IMAGE_SIZE_RANGE", "INPUT_FIELDS",
-    "NUM_FRAMES_RANGE", "POOL_TYPES", "SPATIAL_TYPES", "TEMPORAL_TYPES", "TVNBlock", "TVNBlockPlan", "TVNGenome",
-    "TVNRepeatPlan", "TVNSpace", "check_squeeze",
-]
+__all__ = [*tvn_genome.__all__, "TVNSpace"]  # the genome's names stay importable from here

@@ -1,6 +1,7 @@
-"""The parts of an arms experiment's ``Config`` that every such experiment parses the same way: ``search`` (the
-``SearchConfig`` fields all arms share), ``arms`` (label -> strategy), ``seeds`` and counts, each checked once with the
-dotted path of a bad key in its ``ValueError``.
+"""The fields the experiments' ``Config``s share, each parsed one way with the dotted path of a bad key or value in
+its ``ValueError``: ``search`` (the ``SearchConfig`` fields every search of an experiment shares), ``arms`` (label ->
+strategy), ``seeds``, counts, flags and runtimes. A parser is ``parse_x(value, path) -> value``, the form
+``videonas.experiments.experiment.parse_config`` takes.
 
 The fields each search gets from the experiment itself (its name, store, seed, strategy and where weights go) are
 refused in ``search``: a value given there would be silently replaced per search.
@@ -10,27 +11,29 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from videonas import config
-from videonas.checks import check_int, check_keys, quote
+from videonas import config, runtimes
+from videonas.checks import check_choice, check_int, check_keys, check_seeds, quote
 from videonas.experiments.arms import Arm
 
 PER_SEARCH = ("name", "store", "seed", "strategy", "save_weights")
 
 
-def shared_search(search: Mapping[str, Any], *, path: str = "search") -> config.SearchConfig:
+def shared_search(search: Mapping[str, Any], *, path: str = "search",
+                  set_here: Sequence[str] = PER_SEARCH) -> config.SearchConfig:
     """The typed view of ``search`` (its task, budget, executor, trial function), as one search of it would be
-    configured; a bad key is a ``ValueError`` naming ``path.key``."""
-    given = [key for key in PER_SEARCH if isinstance(search, Mapping) and key in search]
+    configured; a bad key is a ``ValueError`` naming ``path.key``; ``set_here`` are the fields the experiment sets
+    for each search."""
+    given = [key for key in set_here if isinstance(search, Mapping) and key in search]
     if given:
         raise ValueError(f"{path}.{given[0]} is set by the experiment for each search (from its arms, seeds and output "
                          f"folder); remove it from {path}")
     return config.SearchConfig.from_dict({**search, "name": "shared", "store": "shared.sqlite"}, path=path)
 
 
-def parse_search(value: Any, path: str, *, family: str) -> dict[str, Any]:
+def parse_search(value: Any, path: str, *, family: str, set_here: Sequence[str] = PER_SEARCH) -> dict[str, Any]:
     """``value`` checked as ``shared_search`` does, on a space of ``family`` (the experiment's questions are about
     that family); returned as the plain mapping ``run_arms`` takes."""
-    typed = shared_search(value, path=path)
+    typed = shared_search(value, path=path, set_here=set_here)
     if typed.space.family != family:
         raise ValueError(f"{path}.space.family must be {family!r} for this experiment, got {typed.space.family!r}")
     return dict(value)
@@ -46,12 +49,9 @@ def parse_arms(value: Any, path: str, *, labels: Sequence[str]) -> tuple[Arm, ..
 
 def parse_seeds(value: Any, path: str) -> tuple[int, ...]:
     """A non-empty list of distinct non-negative seeds: one search per arm and seed, paired across arms by seed."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+    if isinstance(value, Mapping):
         raise ValueError(f"{path} must be a non-empty list of distinct seeds, got {quote(value)}")
-    for seed in value:
-        check_int(path, seed, 0, 2**32 - 1)
-    if len(set(value)) != len(value):
-        raise ValueError(f"{path} must be a non-empty list of distinct seeds, got {quote(list(value))}")
+    check_seeds(path, value)
     return tuple(value)
 
 
@@ -64,6 +64,18 @@ def parse_count(value: Any, path: str) -> int:
 def parse_flag(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{path} must be true or false, got {quote(value)}")
+    return value
+
+
+def parse_runtime(value: Any, path: str) -> str:
+    """Where a network is timed: one of ``videonas.runtimes.RUNTIMES``."""
+    check_choice(path, value, runtimes.RUNTIMES)
+    return value
+
+
+def parse_strategy(value: Any, path: str) -> Any:
+    """A strategy value (a name, or ``{"name", "options"}``), checked as a search would check it."""
+    config.StrategyConfig.from_value(value, path=path)
     return value
 
 
