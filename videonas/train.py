@@ -25,13 +25,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import families
+from videonas import families, metrics as scoring, models
 from videonas.checks import check_choice
 from videonas.deploy import runtimes as deploy_runtimes
 from videonas.genome.base import Genome
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
-from videonas.task import STREAMS, Budget, TrainTask, TrialOptions
+from videonas.task import Budget, STREAMS, TrainTask, TrialOptions
 
 
 def evaluate_trial(genome: Genome, *, seed: int, options: TrialOptions) -> TrialResult:
@@ -49,8 +49,6 @@ class ModelTrialOptions:
     trial: TrialOptions = TrialOptions()
 
     def __post_init__(self) -> None:
-        from videonas import models  # deferred: the registry's builders import Keras when a model is made
-
         try:
             models.model_info(self.model)
         except ValueError as error:
@@ -81,8 +79,6 @@ def evaluate_model(genome: None, *, seed: int, options: ModelTrialOptions) -> Tr
     _limit_threads(task)
     import keras  # deferred: after the thread cap, which must precede the backend's start
 
-    from videonas import models
-
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     dataset = task.open_dataset()
@@ -112,8 +108,6 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     clock = time.perf_counter()
     _limit_threads(task)
     import keras
-
-    from videonas import models
 
     family = families.of(genome)
     timings["import_s"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -238,7 +232,6 @@ def predict(model, *, task: TrainTask, split: str = "val", genome: Genome | None
 
 def score(scores, labels, *, multi_label: bool, dataset=None) -> tuple[float, dict[str, Any]]:
     """Top-1 (or mAP) and its metrics; with class kinds known, also top-1 per kind (``accuracy_by_kind``)."""
-    from videonas import metrics as scoring
 
     labels = numpy.asarray(labels)
     if multi_label:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping, Sequence
 
-from videonas import pareto
-from videonas.experiments import claims, curves, summaries
+from videonas import config, pareto
 from videonas.checks import check_seeds
+from videonas.experiments import claims, curves, summaries
+from videonas.search import make_strategy, run_search, space_from_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +128,6 @@ class ArmRuns:
 def first_round(arm: Arm, *, space: Any, seed: int, batch_size: int) -> list[Any]:
     """The genomes ``arm``'s search proposes first with ``seed``: fixed by the seed alone (no training needed), which
     is what a notebook checks to show that a run repeats."""
-    from videonas.search import make_strategy, space_from_config
 
     chosen = space_from_config(space if arm.space is None else arm.space)
     return make_strategy(arm.strategy, chosen, seed=seed, batch_size=batch_size, **dict(arm.strategy_options)).ask()
@@ -150,7 +150,6 @@ def arm_config(search: Mapping[str, Any], arm: Arm, *, seed: int, store: Any):
     """The ``SearchConfig`` of ``arm``'s search with ``seed``: ``search`` holds the fields every arm shares (space,
     task, budget, constraints, num_trials, batch_size, executor...; errors name ``search.<key>``), the arm adds its
     strategy (and its own space, if any), the name ``<label>-seed<seed>`` and the store."""
-    from videonas import config
 
     fields = {**dict(search), "name": f"{arm.label}-seed{seed}", "store": str(store), "seed": seed,
               "strategy": {"name": arm.strategy, "options": dict(arm.strategy_options)}}
@@ -164,7 +163,6 @@ def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], search: Mapping[str, 
     """Run every arm once per seed (experiment ``<label>-seed<seed>``; running again resumes) and return them.
     Every search's configuration is checked before the first one starts. They share one executor: ``executor``
     (an open one, left open for the caller's other work) or the configured one, closed at the end."""
-    from videonas.search import run_search
 
     if not arms or len({arm.label for arm in arms}) != len(arms):
         raise ValueError(f"arms must be a non-empty list of distinct labels, got {[a.label for a in arms]}")

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas import families
+from videonas.bench import table
 from videonas.checks import check_int, quote
 from videonas.experiments import experiment, summaries
+from videonas.genome import published
 
 NAME = "published_architectures"
 ALL_MODELS = ("TVN-1", "TVN-2", "TVN-3", "TVN-4", "AssembleNet-50", "AssembleNet-101", "EvaNet-A", "EvaNet-B",
@@ -34,8 +36,6 @@ def released_presets() -> list[dict[str, Any]]:
     import keras
 
     from videonas import measure
-    from videonas.bench import table
-    from videonas.genome import published
 
     rows = []
     for name in published.names():
@@ -136,8 +136,6 @@ def findings(counts: Any, timed: Any, gpu_ms: Mapping[str, float], *, same_input
 
 
 def _models(value: Any, path: str) -> tuple[str, ...]:
-    from videonas.bench import table
-
     names = table.model_names()
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise ValueError(f"{path} must be a non-empty list of model names, got {quote(value)}")
@@ -195,8 +193,6 @@ class Config:
 
 @functools.lru_cache(maxsize=4)
 def _counted(names: tuple[str, ...]) -> Any:
-    from videonas.bench import table
-
     return table.architecture_table(list(names), latency=False)
 
 
@@ -208,7 +204,6 @@ def counts(config: Config) -> Any:
 
 def counts_text(config: Config) -> str:
     """``counts`` as fixed-width text: what the notebook checks."""
-    from videonas.bench import table
 
     return table.format_counts(counts(config))
 
@@ -243,7 +238,6 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     import keras  # deferred: heavy start-up
     import matplotlib.pyplot
 
-    from videonas.bench import table
     from videonas.plots.published import plot_runtime_vs_flops
 
     folder = summaries.output_folder(NAME, output_dir=output_dir)

@@ -15,7 +15,7 @@ import dataclasses
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-from videonas import search
+from videonas import models, search, train
 from videonas.checks import check_float, check_seeds
 from videonas.experiments import arms, stats
 
@@ -41,7 +41,6 @@ class Baseline:
         return {"model": self.name, "model_options": {"width_multiplier": self.width_multiplier}}
 
     def build(self, *, num_classes: int, num_frames: int, image_size: int, multi_label: bool = False):
-        from videonas import models
 
         return models.create_model(self.name, num_classes=num_classes, num_frames=num_frames, image_size=image_size,
                                    multi_label=multi_label, width_multiplier=self.width_multiplier)
@@ -63,7 +62,6 @@ def retrain(model: Any, *, seeds: Sequence[int], executor: Any, options: Mapping
             function: str = "videonas.train:evaluate_trial") -> dict[int, Any]:
     """Train ``model`` (a genome; ``None`` with ``function="videonas.train:evaluate_model"`` and the model named in
     ``options``) once per seed on ``executor`` with ``options`` (``{"task", "budget"}``); ``{seed: TrialResult}``."""
-    from videonas import train
 
     check_seeds("seeds", seeds)
     runner = search.make_executor(executor)

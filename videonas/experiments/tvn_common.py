@@ -10,9 +10,14 @@ from typing import Any, Mapping, Sequence
 
 from videonas import families
 from videonas.checks import check_keys, quote
+from videonas.deploy import runtimes
 from videonas.experiments import fields
+from videonas.experiments.arms import ArmRuns
+from videonas.experiments.experiment import input_path
 from videonas.experiments.variants import Variant
+from videonas.genome import published
 from videonas.genome.tvn import TVNBlock, TVNGenome
+from videonas.search import run_search
 
 # Hand-picked for the frames ablation: three cheap blocks at 32 px, each with a temporal conv, so that extra frames
 # CAN be used.
@@ -42,7 +47,6 @@ FOUND_GENOME = "found_genome.json"  # what tvn_search writes and the scaling abl
 
 def check_genome_choice(value: Any, path: str) -> Any:
     """``None``, ``"found"``, a published TVN name or a TVN genome mapping (see ``base_genome``)."""
-    from videonas.genome import published
 
     if value is None or value == "found":
         return value
@@ -65,8 +69,6 @@ def base_genome(choice: Any, *, default: TVNGenome, folder: str | Path | None = 
     """``(genome, where it came from)``: ``None`` -> ``default``; ``"found"`` -> the genome tvn_search wrote, a
     declared input beside ``folder`` (an error saying to run tvn_search first when absent); a published name
     (``"TVN-1"``); or a genome mapping."""
-    from videonas.experiments.experiment import input_path
-    from videonas.genome import published
 
     if choice is None:
         return default, "hand-picked"
@@ -111,7 +113,6 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
     import keras
 
     from videonas import measure, models
-    from videonas.deploy import runtimes
 
     rows = []
     for variant in variants:
@@ -166,8 +167,6 @@ def first_rounds(configs: Mapping[tuple[str, int], Any]) -> str:
 def run_searches(configs: Mapping[tuple[str, int], Any], *, progress: bool = True) -> Any:
     """Run (or resume) every search of ``configs`` (``{(arm label, seed): SearchConfig}``) on one executor built from
     the first one's configuration and closed at the end; returns their ``ArmRuns``."""
-    from videonas.experiments.arms import ArmRuns
-    from videonas.search import run_search
 
     if not configs:
         raise ValueError("configs must hold at least one search, got none")

@@ -13,9 +13,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from videonas import config as config_module
 from videonas.checks import check_choice, quote
 from videonas.experiments import answers, experiment, fields, prose, summaries, tvn_common
-from videonas.experiments.variants import Variant
+from videonas.experiments.arms import Arm, arm_config
+from videonas.experiments.variants import train_variants, Variant
 from videonas.genome.tvn import TVNGenome
 from videonas.task import Budget
 
@@ -73,8 +75,6 @@ class Config:
 
 def search_configs(config: Config, *, output_dir: str | Path | None) -> dict[tuple[str, int], Any]:
     """``{(arm label, seed): SearchConfig}``: the free and the forced search per seed, in their store."""
-    from videonas import config as config_module
-    from videonas.experiments.arms import Arm, arm_config
 
     store = tvn_common.folder_of(NAME, output_dir) / STORE
     shared = config_module.SearchConfig.from_dict({"name": "shared", "store": str(store), **config.search},
@@ -199,7 +199,6 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
 
     from videonas.data import DatasetSpec
     from videonas.data.embedded import scene_ceiling
-    from videonas.experiments.variants import train_variants
     from videonas.plots.ablation import plot_frames_ablation
 
     folder = summaries.output_folder(NAME, output_dir=output_dir, store=STORE, resume=config.resume)

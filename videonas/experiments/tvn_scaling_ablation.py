@@ -12,10 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from videonas import config as config_module
 from videonas.checks import check_float, quote
 from videonas.experiments import answers, experiment, fields, prose, summaries, tvn_common
-from videonas.experiments.variants import Variant
+from videonas.experiments.variants import train_variants, Variant
 from videonas.genome.tvn import TVNGenome
+from videonas.scale import compound, scaling_variants
 from videonas.task import Budget, TrainTask
 
 NAME = "tvn_scaling_ablation"
@@ -32,9 +34,7 @@ def _phis(value: Any, path: str) -> tuple[float, ...]:
 
 
 def _executor(value: Any, path: str) -> Any:
-    from videonas import config
-
-    return config.ExecutorConfig.from_value(value, path=path)
+    return config_module.ExecutorConfig.from_value(value, path=path)
 
 
 
@@ -62,7 +62,6 @@ class Config:
 def scaled_variants(base: TVNGenome, phis: Sequence[float]) -> tuple[list[Variant], list[dict[str, Any]]]:
     """The base and, per ``phi``, its resolution-, width-, depth-only and compound variants at matched nominal FLOP
     growth (``videonas.scale.scaling_variants``); returns the variants and their factors (labels ``"width phi=2"``)."""
-    from videonas.scale import scaling_variants
 
     variants, factors = [Variant("base", genome=base)], [{"variant": "base", "resolution": 1.0, "width": 1.0,
                                                            "depth": 1.0}]
@@ -97,8 +96,6 @@ def costs_text(config: Config, *, output_dir: str | Path | None = None) -> str:
     """The base TVN, the compound coefficients, and each variant's factors, parameters and FLOPs (deterministic):
     the text the notebook checks."""
     import pandas  # deferred: heavy start-up
-
-    from videonas.scale import compound
 
     chosen = plan(config, output_dir=output_dir)
     cost = pandas.DataFrame(chosen.factors).merge(
@@ -151,7 +148,6 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     """Time and train the base TVN and its scaled variants, judge, plot and write ``results.json``."""
     import matplotlib.pyplot  # deferred: heavy start-up
 
-    from videonas.experiments.variants import train_variants
     from videonas.plots.ablation import plot_scaling
 
     folder = summaries.output_folder(NAME, output_dir=output_dir)

@@ -15,10 +15,12 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from videonas import families
+from videonas import config as config_module, families, models
 from videonas.checks import check_float, check_int, quote
-from videonas.experiments import answers, experiment, fields, prose, summaries, tvn_common
-from videonas.experiments.variants import Variant
+from videonas.experiments import answers, claims, experiment, fields, prose, summaries, tvn_common
+from videonas.experiments.arms import Arm, arm_config
+from videonas.experiments.variants import train_variants, Variant
+from videonas.genome import published
 from videonas.genome.tvn import TVNGenome
 from videonas.task import Budget
 
@@ -48,8 +50,6 @@ def _arms(value: Any, path: str) -> dict[str, Any]:
 
 
 def _presets(value: Any, path: str) -> tuple[str, ...]:
-    from videonas.genome import published
-
     tvns = [name for name in published.names() if families.of(name).name == "tvn"]
     if isinstance(value, str) or not isinstance(value, Sequence) or any(name not in tvns for name in value):
         raise ValueError(f"{path} must be a list of published TVNs ({', '.join(tvns)}), got {quote(value)}")
@@ -57,8 +57,6 @@ def _presets(value: Any, path: str) -> tuple[str, ...]:
 
 
 def _baselines(value: Any, path: str) -> tuple[str, ...]:
-    from videonas import models
-
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise ValueError(f"{path} must be a non-empty list of model names, got {quote(value)}")
     for index, name in enumerate(value):
@@ -106,8 +104,6 @@ class Config:
 
 def search_configs(config: Config, *, output_dir: str | Path | None) -> dict[tuple[str, int], Any]:
     """``{(arm label, seed): SearchConfig}``: every search ``run`` starts, in its store under ``output_dir``."""
-    from videonas import config as config_module
-    from videonas.experiments.arms import Arm, arm_config
 
     store = tvn_common.folder_of(NAME, output_dir) / STORE
     configs = {}
@@ -152,7 +148,6 @@ class HandMade:
     def verdicts(self, *, task: str = "same input") -> list[Any]:
         """Per baseline, at the same input: is the TVN about as accurate (test scores paired by seed) and how much
         faster (latency ratio on the deploy runtime, one measurement)? Each verdict's question names the baseline."""
-        from videonas.experiments import claims
 
         ms = {row["variant"]: row["latency_ms"] for row in self.latency}
         verdicts = []
@@ -169,8 +164,6 @@ def against_hand_made(found: TVNGenome, *, task: Mapping[str, Any], seeds: Seque
                       executor_options: Mapping[str, Any] | None = None) -> HandMade:
     """Same input, same recipe: ``found`` and each baseline (at ``width``) trained over ``seeds`` at the found TVN's
     input with ``budget``, timed on ``runtime`` at that input; the ``presets`` timed at ``preset_image_size``."""
-    from videonas.experiments.variants import train_variants
-    from videonas.genome import published
 
     same_input = {**task, "num_frames": found.num_frames, "image_size": found.image_size,
                   "frame_stride": found.frame_stride}

@@ -13,7 +13,7 @@ import dataclasses
 import statistics
 from typing import Any, Mapping, Sequence
 
-from videonas import search
+from videonas import search, train
 from videonas.checks import check_seeds
 from videonas.experiments import claims, retrain, stats
 from videonas.experiments.arms import held_out_score
@@ -37,7 +37,6 @@ class Variant:
     def job(self, *, seed: int, task: Mapping[str, Any], budget: Mapping[str, Any]):
         """The job of declared seed ``seed``: it trains with ``retrain.training_seed(seed)``, as every experiment's
         fixed networks do (the rule is stated there)."""
-        from videonas import train
 
         options: dict[str, Any] = {"task": dict(task), "budget": dict(budget)}
         if self.model is not None:
@@ -108,7 +107,6 @@ def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[s
                    executor_options: Mapping[str, Any] | None = None, progress: bool = True) -> VariantRuns:
     """Train every variant on every task with every seed (same budget everywhere); failures are recorded, not
     raised. Options are checked once, before anything trains."""
-    from videonas import train
 
     if not variants or len({v.label for v in variants}) != len(variants):
         raise ValueError(f"variants must be a non-empty list of distinct labels, got {[v.label for v in variants]}")
