@@ -121,3 +121,16 @@ def test_an_unconstrained_search_never_builds_a_candidate_above_the_default_ceil
     assert all(trial.metrics["rejected_before_build"] for trial in rejected)
     assert builds  # the search built the candidates under the ceiling (the stand-in builder failed them)
     assert len(builds) + len(rejected) == len(trials)
+
+
+def test_a_family_without_an_estimator_is_held_to_the_ceiling_on_its_built_model(monkeypatch):
+    """A contributed family may have no ``cost`` function: its model is built, then measured before any training."""
+    from tiny_family import TINY, TinyGenome
+
+    monkeypatch.setitem(families.FAMILIES, "tiny", TINY)
+    assert TINY.estimate_cost(TinyGenome(8), num_classes=3) is None
+    options = TrialOptions.from_dict({"task": {**SMOKE_TASK, "num_frames": 2},
+                                      "constraints": {"max_train_memory_mib": 0.01}})
+    result = evaluate_trial(TinyGenome(8), seed=0, options=options)
+    assert (result.status, result.rejected_by) == ("rejected", "max_train_memory_mib")
+    assert result.metrics["estimate"]["train_memory_bytes"] > 0.01 * MIB and "fit_s" not in result.metrics["timings"]
