@@ -114,9 +114,9 @@ def _build_chunk(texts: list[str]) -> list[dict]:
             continue
         fact = {"key": genome.key, "error": None, "logits_shape": logits.shape,
                 "finite": bool(numpy.isfinite(logits).all())}
-        estimate = families.of(genome).estimate_cost(genome, num_classes=NUM_CLASSES)
+        estimate = families.of(genome).estimate_cost(genome, num_classes=NUM_CLASSES, **TINY.get(genome.FAMILY, {}))
         if estimate is not None:
-            fact["cost"] = estimate
+            fact["cost"] = {key: estimate[key] for key in ("params", "flops")}
             fact["counted"] = {"params": measure.count_params(model), "flops": measure.count_flops(model)}
         if genome.FAMILY == "tvn":
             fact["pool_input"] = tuple(model.get_layer("global_pool").input.shape[1:4])

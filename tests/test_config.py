@@ -35,7 +35,8 @@ def test_yaml_python_and_defaults_store_one_normalised_configuration(tmp_path):
     stored = [_stored(tmp_path / f"{kind}.sqlite") for kind in ("yaml", "api", "typed")]
     assert stored[0] == stored[1] == stored[2]
     assert stored[0]["task"]["learning_rate"] == 1e-3  # defaults are written out: the normalised form
-    assert stored[0]["space"]["options"]["min_blocks"] == 2 and stored[0]["constraints"] == {"max_params": 10}
+    assert stored[0]["space"]["options"]["min_blocks"] == 2
+    assert stored[0]["constraints"] == {"max_params": 10, "max_train_memory_mib": 4096}  # the default ceiling too
     assert config.SearchConfig.from_dict(typed.to_dict()) == typed  # the plain form round-trips
 
 

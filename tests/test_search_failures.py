@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from videonas.search import Constraints, run_search
-from videonas.search.constraints import MaxFlops, MaxLatency, MaxParams
+from videonas.search.constraints import DEFAULT_MAX_TRAIN_MEMORY_MIB, MaxFlops, MaxLatency, MaxParams
 from videonas.search.synthetic import ToySpace
 
 SYNTHETIC = "videonas.search.synthetic:evaluate"
@@ -58,7 +58,8 @@ def test_timeout_and_dead_worker_are_failed_under_the_subprocess_pool(tmp_path):
 
 def test_constraints_are_named_filters_in_measurement_order():
     constraints = Constraints((MaxLatency(5.0, runs=3), MaxParams(100), MaxFlops(1000)))
-    assert [f.name for f in constraints.filters] == ["max_params", "max_flops", "max_latency_ms"]
+    assert [f.name for f in constraints.filters] == ["max_params", "max_flops", "max_train_memory_mib",
+                                                     "max_latency_ms"]
     assert constraints.limit("max_flops") == 1000 and constraints.limit("nothing") is None
     assert constraints.violation({"params": 50, "flops": 900, "latency_ms": 4.0}) is None
     rejection = constraints.violation({"params": 150, "flops": 2000})
@@ -67,7 +68,8 @@ def test_constraints_are_named_filters_in_measurement_order():
     assert constraints.violation({"params": 50, "latency_ms": 7.5}).reason == "latency_ms 7.5 > limit 5"
     assert Constraints().violation({"params": 10**12}) is None
     config = {"max_params": 7, "max_latency_ms": 2.5, "latency_runs": 4, "latency_warmup": 1}
-    assert Constraints.from_dict(config).to_dict() == {**config, "latency_runtime": "keras"}
+    assert Constraints.from_dict(config).to_dict() == {**config, "latency_runtime": "keras",
+                                                       "max_train_memory_mib": DEFAULT_MAX_TRAIN_MEMORY_MIB}
     with pytest.raises(ValueError, match="max_params"):
         MaxParams(0)
     with pytest.raises(ValueError, match="max_latency_ms"):
@@ -81,7 +83,7 @@ def test_constraints_are_named_filters_in_measurement_order():
     with pytest.raises(ValueError, match="latency_runtime must be one of .* got 'onnx'"):
         Constraints.from_dict({"max_latency_ms": 5, "latency_runtime": "onnx"})
     onnx = Constraints.from_dict({"max_latency_ms": 5, "latency_runtime": "onnxruntime"})
-    assert onnx.filters[0].runtime == "onnxruntime" and onnx.to_dict()["latency_runtime"] == "onnxruntime"
+    assert onnx.filters[-1].runtime == "onnxruntime" and onnx.to_dict()["latency_runtime"] == "onnxruntime"
     with pytest.raises(ValueError, match="twice"):
         Constraints((MaxParams(1), MaxParams(2)))
 

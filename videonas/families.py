@@ -22,7 +22,7 @@ import importlib
 import importlib.metadata
 from typing import Any, Callable, Mapping
 
-from videonas.checks import check_choice, quote
+from videonas.checks import check_choice, check_float, quote
 from videonas.genome import assemblenet, evanet, tvn
 from videonas.genome.base import Genome, SearchSpace
 
@@ -58,9 +58,15 @@ class Family:
     - ``learned_context``: optional function (or ``"module:function"``), ``function(model) -> dict`` of plain JSON:
       what a trained model teaches its children's mutation; it reaches ``space.mutate(parent, rng, **context)``
       (AssembleNet's learned connection weights).
-    - ``cost``: optional function (or ``"module:function"``), ``function(genome, *, num_classes, width_multiplier)
-      -> {"params", "flops"}`` equal to what the built model counts: lets a search reject a candidate that breaks P
-      or a FLOP cap before anything is built (TVN's genomes range over 10^4-10^9 parameters).
+    - ``cost``: optional function (or ``"module:function"``), ``function(genome, *, num_classes, width_multiplier,
+      batch_size)`` (plus ``num_frames``, ``image_size`` where the task sets the input) ``-> {"params", "flops",
+      "train_memory_bytes"}``: what the built model counts (``videonas.measure``) and what training it at
+      ``batch_size`` keeps in memory (``videonas.models.cost``), from the genome alone. A search rejects a candidate
+      that breaks P, a FLOP cap or the training-memory ceiling with it before anything is built (valid genomes range
+      over 10^4-10^10 parameters); a family without one is built first and held to the ceiling after.
+    - ``cost_tolerance``: how far (relative) ``cost``'s params and FLOPs may be from the built model's counts; 0.0:
+      exact. A search rejects before building only where the estimate passes a limit by more than this (the exact
+      check on the built model still applies).
     - ``released_classes``: the class count the authors' released demos give the published presets (the head of
       ``videonas.experiments.published``'s preset table).
     - ``interpretations``: where our builder of the published presets departs from the released code, one line.
@@ -75,9 +81,13 @@ class Family:
     presets: Mapping[str, tuple[str, tuple[int, int] | None]] = dataclasses.field(default_factory=dict)
     learned_context: str | Callable[..., Any] | None = None
     cost: str | Callable[..., Any] | None = None
+    cost_tolerance: float = 0.0
     released_classes: int = 400
     interpretations: str = ""
     colour: str | None = None
+
+    def __post_init__(self) -> None:
+        check_float(f"family {self.name!r} cost_tolerance", self.cost_tolerance, 0.0, 1.0)
 
     def space(self, **options: Any) -> SearchSpace:
         return self.space_type(**options)
@@ -108,12 +118,22 @@ class Family:
             return genome
         return dataclasses.replace(genome, num_frames=num_frames, image_size=image_size)
 
-    def estimate_cost(self, genome: Genome, *, num_classes: int, width_multiplier: float = 1.0
+    def estimate_cost(self, genome: Genome, *, num_classes: int, width_multiplier: float = 1.0,
+                      num_frames: int | None = None, image_size: int | None = None, batch_size: int = 1
                       ) -> dict[str, int] | None:
-        """``{"params", "flops"}`` from the genome alone, or ``None`` where the family has no ``cost`` function."""
+        """``{"params", "flops", "train_memory_bytes"}`` of ``genome`` trained at ``batch_size`` clips from the genome
+        alone, or ``None`` where the family has no ``cost`` function. ``num_frames``/``image_size`` are used only
+        where the task sets the input (as in ``build``)."""
         if self.cost is None:
             return None
-        return dict(resolve(self.cost)(genome, num_classes=num_classes, width_multiplier=width_multiplier))
+        kwargs: dict[str, Any] = {"num_classes": num_classes, "width_multiplier": width_multiplier,
+                                  "batch_size": batch_size}
+        if not self.genome_input:
+            if num_frames is None or image_size is None:
+                raise ValueError(f"family {self.name!r} needs num_frames and image_size, got {num_frames!r} and "
+                                 f"{image_size!r}")
+            kwargs.update(num_frames=num_frames, image_size=image_size)
+        return dict(resolve(self.cost)(genome, **kwargs))
 
     def context(self, model) -> dict[str, Any]:
         """What ``model`` (trained) teaches its children's mutation; ``{}`` for families that learn nothing."""
@@ -136,12 +156,13 @@ TVN = Family(
     interpretations="kernels clipped to the map (same function); non-local unused by these genomes")
 ASSEMBLENET = Family(
     "assemblenet", assemblenet.AssembleNetGenome, assemblenet.AssembleNetSpace,
-    builder="videonas.models.assemblenet:build_assemblenet",
+    builder="videonas.models.assemblenet:build_assemblenet", cost="videonas.models.assemblenet:assemblenet_cost",
     presets={"assemblenet-50": ("AssembleNet-50", _TASK_INPUT), "assemblenet-101": ("AssembleNet-101", _TASK_INPUT)},
     learned_context="videonas.models.assemblenet:learned_context", released_classes=400, colour="tab:purple",
     interpretations="flow stem has a temporal conv; dilated conv inside the (2+1)D layer; flow is an input")
 EVANET = Family(
     "evanet", evanet.EvaNetGenome, evanet.EvaNetSpace, builder="videonas.models.evanet:build_evanet",
+    cost="videonas.models.evanet:evanet_cost",
     presets={"evanet-a": ("EvaNet-A", _TASK_INPUT), "evanet-b": ("EvaNet-B", _TASK_INPUT)},
     released_classes=400, colour="tab:orange",
     interpretations="RGB twin; 32x224 clip (released demo feeds a 79-frame I3D sample); (2+1)D mid BN trains normally")

@@ -29,6 +29,7 @@ from videonas import families, metrics as scoring, models
 from videonas.checks import check_choice
 from videonas.deploy import runtimes as deploy_runtimes
 from videonas.genome.base import Genome
+from videonas.models import cost as model_cost
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
 from videonas.task import Budget, STREAMS, TrainTask, TrialOptions
@@ -98,8 +99,9 @@ def _limit_threads(task: TrainTask) -> None:
 
 def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: int,
                     constraints: Constraints | None = None, save_weights: str | Path | None = None) -> TrialResult:
-    """Check the genome's cost, build, check the model's constraints, train, evaluate. Returns a done, rejected or
-    failed ``TrialResult``.
+    """Check the genome's estimated cost, build, check the model's constraints, train, evaluate. Returns a done,
+    rejected or failed ``TrialResult``; one rejected before building has ``metrics["rejected_before_build"]`` and the
+    estimate (``metrics["estimate"]``: params, FLOPs, training memory at ``task.batch_size``).
 
     ``metrics["timings"]`` splits the wall time (import, build, constraints, data, fit, first step (graph tracing),
     evaluation) so the per-candidate overhead can be measured.
@@ -114,23 +116,32 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
     keras.backend.clear_session()  # in-process executor: earlier candidates' graphs and layer names do not pile up
     keras.utils.set_random_seed(seed)
     dataset = task.open_dataset()
-    # Cheap checks first: where the family counts params and FLOPs from the genome, a candidate that breaks P or a
-    # FLOP cap is rejected before a weight is allocated.
-    estimate = family.estimate_cost(genome, num_classes=len(dataset.class_names),
-                                    width_multiplier=task.width_multiplier)
-    rejection = None if estimate is None else (constraints or Constraints()).violation(estimate)
+    # Cheap checks first: every built-in family counts params, FLOPs and training memory from the genome, so a
+    # candidate that breaks P, a FLOP cap or the training-memory ceiling (always set: ``MaxTrainMemory``'s default) is
+    # rejected before a weight is allocated. Params and FLOPs are rejected here only past the family's stated error.
+    limits = constraints or Constraints()
+    num_classes = len(dataset.class_names)
+    estimate = family.estimate_cost(genome, num_classes=num_classes, width_multiplier=task.width_multiplier,
+                                    num_frames=task.num_frames, image_size=task.image_size,
+                                    batch_size=task.batch_size)
+    rejection = None if estimate is None else limits.violation(estimate, tolerance=family.cost_tolerance)
     if rejection is not None:
         timings["constraints_s"] = time.perf_counter() - clock
         return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,
-                           metrics={"timings": timings, "rejected_before_build": True}, **estimate)
-    model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
+                           params=estimate["params"], flops=estimate["flops"],
+                           metrics={"timings": timings, "rejected_before_build": True, "estimate": estimate})
+    model = models.build_model(genome, num_classes=num_classes, multi_label=task.multi_label,
                                num_frames=task.num_frames, image_size=task.image_size,
                                width_multiplier=task.width_multiplier)
     timings["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
+    if estimate is None:  # a family without an estimator: its built model is held to the memory ceiling instead
+        memory = model_cost.model_train_memory_bytes(model, batch_size=task.batch_size)
+        if (rejection := limits.violation({"train_memory_bytes": memory})) is not None:
+            return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,
+                               metrics={"timings": timings, "estimate": {"train_memory_bytes": memory}})
     latency_setup: dict[str, Any] = {}
-    figures, rejection = (constraints or Constraints()).check(model, latency=task.measure_latency,
-                                                              details=latency_setup,
-                                                              time_latency=deploy_runtimes.measure_latency)
+    figures, rejection = limits.check(model, latency=task.measure_latency, details=latency_setup,
+                                      time_latency=deploy_runtimes.measure_latency)
     timings["constraints_s"] = time.perf_counter() - clock
     if rejection is not None:
         return TrialResult(status="rejected", error=rejection.reason, rejected_by=rejection.rejected_by,

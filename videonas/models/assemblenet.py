@@ -17,6 +17,7 @@ from keras import layers
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem
 from videonas.checks import MAX_FRAMES, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, check_float, check_int, check_type
 from videonas.layers import Conv2Plus1D, WeightedFusion, batch_norm
+from videonas.models import cost
 
 # Width of the 3x3 conv inside the bottlenecks of each level in the released code (it does not follow the node's
 # filters there). We use min(this, 2 * filters): identical for AssembleNet-50/-101, and proportionate for small nodes.
@@ -107,12 +108,8 @@ def build_assemblenet(
     than the widest input; a single-input block's fusion is the identity (its edge's weight reads 1.0). The head averages the globally pooled level-3
     nodes (concatenates them when their widths differ), then dropout and a dense layer.
     """
-    check_type("genome", genome, AssembleNetGenome)
-    check_int("num_classes", num_classes, 1, 1_000_000)
+    _check_arguments(genome, num_classes, num_frames, image_size, width_multiplier)
     check_type("multi_label", multi_label, bool)
-    check_int("num_frames", num_frames, 1, MAX_FRAMES)
-    check_int("image_size", image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
-    check_float("width_multiplier", width_multiplier, 1e-3, 100.0)
     check_float("dropout", dropout, 0.0, 0.999)
     rgb = keras.Input((num_frames, image_size, image_size, 3), name="rgb")
     flow = keras.Input((num_frames, image_size, image_size, 2), name="flow")
@@ -140,6 +137,15 @@ def build_assemblenet(
     features = layers.Dropout(dropout, name="dropout")(features)
     logits = layers.Dense(num_classes, name="logits")(features)
     return keras.Model({"rgb": rgb, "flow": flow}, logits, name=name or f"assemblenet_{genome.depth}")
+
+
+def _check_arguments(genome, num_classes, num_frames, image_size, width_multiplier) -> None:
+    """The checks the builder and the cost estimate share."""
+    check_type("genome", genome, AssembleNetGenome)
+    check_int("num_classes", num_classes, 1, 1_000_000)
+    check_int("num_frames", num_frames, 1, MAX_FRAMES)
+    check_int("image_size", image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
+    check_float("width_multiplier", width_multiplier, 1e-3, 100.0)
 
 
 def assemblenet_edge_weights(model: keras.Model) -> dict[tuple[int, int], float]:
@@ -170,4 +176,108 @@ def learned_context(model: keras.Model) -> dict[str, list[list[float]]]:
     return {"edge_weights": [[int(source), int(target), float(weight)] for (source, target), weight in weights]}
 
 
-__all__ = ["build_assemblenet", "assemblenet_edge_weights", "learned_context"]
+# --- the cost estimate: the builder's layers walked from the genome alone --------------------------------------------
+
+
+def assemblenet_cost(genome: AssembleNetGenome, *, num_classes: int, num_frames: int, image_size: int,
+                     width_multiplier: float = 1.0, batch_size: int = 1) -> dict[str, int]:
+    """``{"params", "flops", "train_memory_bytes"}`` of ``build_assemblenet(genome, ...)`` without building it.
+
+    Walks the nodes as the builder does: stems, each block's fusion (its connection weights and the projections of
+    narrower inputs) and bottlenecks, the head. Parameters and FLOPs equal ``videonas.measure``'s counts on the built
+    model (a test holds them equal); training memory at ``batch_size`` clips is ``videonas.models.cost``'s definition.
+    Every map keeps the clip's ``num_frames`` (no layer strides time).
+    """
+    _check_arguments(genome, num_classes, num_frames, image_size, width_multiplier)
+    tally = cost.Tally()
+    frames = num_frames
+    for channels in (3, 2, 3):  # the rgb and flow inputs, the normalised rgb
+        tally.output(frames, image_size, image_size, channels)
+    stems = [node for node in genome.nodes if isinstance(node, Stem)]
+    stem_filters = _scaled(TOTAL_STEM_FILTERS // len(stems), width_multiplier)
+    maps: list[tuple[int, int]] = []  # (size, channels) of each node's output
+    for node in genome.nodes:
+        if isinstance(node, Stem):
+            channels = 3 if node.modality == "rgb" else 2
+            size = _conv2plus1d_cost(tally, frames, image_size, channels, stem_filters, temporal_kernel=5,
+                                     spatial_kernel=7, stride=2)
+            tally.output(frames, size, size, stem_filters)  # conv output
+            tally.batch_norm(stem_filters, frames * size * size)
+            tally.output(frames, size, size, stem_filters)  # ReLU
+            size = -(-size // 2)
+            tally.output(frames, size, size, stem_filters)  # max-pool
+            maps.append((size, stem_filters))
+            continue
+        size, channels = _fusion_cost(tally, frames, [maps[source] for source in node.inputs])
+        filters = _scaled(node.filters, width_multiplier)
+        inner = _scaled(min(RELEASED_INTERMEDIATE_WIDTHS[node.level], 2 * node.filters), width_multiplier)
+        blocks = genome.blocks_per_level[node.level]
+        for step in range(blocks):
+            size = _bottleneck_cost(tally, frames, size, channels, filters=filters, inner=inner,
+                                    stride=node.spatial_stride if step == 0 else 1,
+                                    temporal=blocks == 1 or step % 2 == 1, first=step == 0)
+            channels = 4 * filters
+        maps.append((size, channels))
+    widths = [maps[index][1] for index in genome.head]
+    for width in widths:
+        tally.output(width)  # global pool
+    features = widths[0] if len(set(widths)) == 1 else sum(widths)
+    if len(widths) > 1:
+        tally.output(features)  # average or concatenation
+    tally.output(features)  # dropout
+    tally.dense(features, num_classes)
+    return tally.result(batch_size)
+
+
+def _conv2plus1d_cost(tally: cost.Tally, frames: int, size: int, c_in: int, filters: int, *, temporal_kernel: int,
+                      spatial_kernel: int, stride: int) -> int:
+    """A spatial-first ``Conv2Plus1D`` (middle width = ``filters``, the stride in its spatial conv); returns the
+    output size. Its output is added by the caller."""
+    size = -(-size // stride)
+    positions = frames * size * size
+    tally.conv(c_in, filters, spatial_kernel * spatial_kernel, positions)
+    if temporal_kernel > 1:
+        tally.params += 2 * filters  # the middle BN
+        tally.activations += 3 * filters * positions  # conv, BN and ReLU outputs inside the layer
+        tally.conv(filters, filters, temporal_kernel, positions)
+    return size
+
+
+def _fusion_cost(tally: cost.Tally, frames: int, inputs: list[tuple[int, int]]) -> tuple[int, int]:
+    """``WeightedFusion``: one logit per input (none for a single one) and a 1x1 projection per narrower width."""
+    size, filters = min(item[0] for item in inputs), max(item[1] for item in inputs)
+    if len(inputs) > 1:
+        tally.params += len(inputs)
+    for width in dict.fromkeys(item[1] for item in inputs):
+        if width != filters:
+            tally.conv(width, filters, 1, frames * size * size)
+    tally.output(frames, size, size, filters)
+    return size, filters
+
+
+def _bottleneck_cost(tally: cost.Tally, frames: int, size: int, channels: int, *, filters: int, inner: int,
+                     stride: int, temporal: bool, first: bool) -> int:
+    out = -(-size // stride)
+    positions = frames * out * out
+    if first:  # the projected shortcut: conv and BN
+        tally.conv(channels, 4 * filters, 1, positions)
+        tally.output(positions, 4 * filters)
+        tally.batch_norm(4 * filters, positions)
+    tally.conv(channels, filters, 1, frames * size * size)  # reduce, BN, ReLU
+    tally.output(frames * size * size, filters)
+    tally.batch_norm(filters, frames * size * size)
+    tally.output(frames * size * size, filters)
+    _conv2plus1d_cost(tally, frames, size, filters, inner, temporal_kernel=3 if temporal else 1, spatial_kernel=3,
+                      stride=stride)
+    tally.output(positions, inner)
+    tally.batch_norm(inner, positions)
+    tally.output(positions, inner)  # ReLU
+    tally.conv(inner, 4 * filters, 1, positions)  # expand, BN
+    tally.output(positions, 4 * filters)
+    tally.batch_norm(4 * filters, positions)
+    tally.output(positions, 4 * filters)  # add
+    tally.output(positions, 4 * filters)  # ReLU
+    return out
+
+
+__all__ = ["assemblenet_cost", "build_assemblenet", "assemblenet_edge_weights", "learned_context"]

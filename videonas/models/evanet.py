@@ -24,10 +24,12 @@ from keras import layers
 from videonas import checks
 from videonas.genome.evanet import Branch, EvaNetGenome
 from videonas.layers import ITGM, Conv2Plus1D, batch_norm
+from videonas.models import cost
 
 MODULE_FILTERS = (256, 512, 1024, 2048)
 STEM_FILTERS = 64
 INPUT_CHANNELS = {"rgb": 3, "flow": 2}
+ITGM_MIXTURES = 4  # Cauchy kernels per iTGM profile, as released
 
 
 def build_evanet(
@@ -47,16 +49,7 @@ def build_evanet(
     Outputs logits either way; ``multi_label`` only tells the caller to use a sigmoid loss (kept for the common
     builder signature). Widths are scaled by ``width_multiplier`` (the paper's nets use 1.0).
     """
-    if not isinstance(genome, EvaNetGenome):
-        raise ValueError(f"genome must be an EvaNetGenome, got {type(genome).__name__}")
-    genome.validate()
-    _check_positive_int("num_classes", num_classes)
-    checks.check_int("num_frames", num_frames, 1, checks.MAX_FRAMES)
-    checks.check_int("image_size", image_size, checks.MIN_IMAGE_SIZE, checks.MAX_IMAGE_SIZE)
-    if modality not in INPUT_CHANNELS:
-        raise ValueError(f"modality must be one of {list(INPUT_CHANNELS)}, got {modality!r}")
-    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
-        raise ValueError(f"width_multiplier must be a positive number, got {width_multiplier!r}")
+    _check_arguments(genome, num_classes, num_frames, image_size, modality, width_multiplier)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if not isinstance(multi_label, bool):
@@ -129,7 +122,8 @@ def _conv_bn_relu(x, conv_type: str, filters: int, time: int, name: str, *, spat
         x = Conv2Plus1D(filters, temporal_kernel=time, spatial_kernel=spatial_kernel, strides=strides,
                         mid_filters=max(1, filters // 2), temporal_first=True, name=name)(x)
     else:
-        x = ITGM(filters, temporal_length=time, spatial_kernel=spatial_kernel, strides=strides, name=name)(x)
+        x = ITGM(filters, temporal_length=time, spatial_kernel=spatial_kernel, num_mixtures=ITGM_MIXTURES,
+                 strides=strides, name=name)(x)
     x = batch_norm(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -148,6 +142,132 @@ def _width(filters: int, width_multiplier: float) -> int:
     return max(1, int(round(filters * width_multiplier)))
 
 
+def _check_arguments(genome, num_classes, num_frames, image_size, modality, width_multiplier) -> None:
+    """The checks the builder and the cost estimate share."""
+    if not isinstance(genome, EvaNetGenome):
+        raise ValueError(f"genome must be an EvaNetGenome, got {type(genome).__name__}")
+    genome.validate()
+    _check_positive_int("num_classes", num_classes)
+    checks.check_int("num_frames", num_frames, 1, checks.MAX_FRAMES)
+    checks.check_int("image_size", image_size, checks.MIN_IMAGE_SIZE, checks.MAX_IMAGE_SIZE)
+    if modality not in INPUT_CHANNELS:
+        raise ValueError(f"modality must be one of {list(INPUT_CHANNELS)}, got {modality!r}")
+    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
+        raise ValueError(f"width_multiplier must be a positive number, got {width_multiplier!r}")
+
+
 def _check_positive_int(field: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{field} must be a positive int, got {value!r}")
+
+
+# --- the cost estimate: the builder's layers walked from the genome alone --------------------------------------------
+
+Map = tuple[int, int, int]  # (frames, size, channels) of a feature map; size is both height and width
+
+
+def evanet_cost(genome: EvaNetGenome, *, num_classes: int, num_frames: int, image_size: int,
+                width_multiplier: float = 1.0, batch_size: int = 1, modality: str = "rgb") -> dict[str, int]:
+    """``{"params", "flops", "train_memory_bytes"}`` of ``build_evanet(genome, ...)`` without building it.
+
+    Walks the layers ``build_evanet`` makes, with the same kernel clipping, strides and widths: parameters and FLOPs
+    equal ``videonas.measure``'s counts on the built model (a test holds them equal), training memory at
+    ``batch_size`` clips is ``videonas.models.cost``'s definition.
+    """
+    _check_arguments(genome, num_classes, num_frames, image_size, modality, width_multiplier)
+    tally = cost.Tally()
+    x = (num_frames, image_size, INPUT_CHANNELS[modality])
+    tally.output(*_elements(x))  # the input
+    if modality == "rgb":
+        tally.output(*_elements(x))  # rescaled
+    x = _conv_cost(tally, x, genome.stem.conv, _width(STEM_FILTERS, width_multiplier), genome.stem.time,
+                   spatial_kernel=7, stride=2)
+    x = _pool_cost(tally, x, temporal_stride=2, spatial_stride=2)
+    for index, (block, filters) in enumerate(zip(genome.blocks, MODULE_FILTERS)):
+        if index > 0:
+            x = _pool_cost(tally, x, temporal_stride=1, spatial_stride=2)
+        share = max(1, _width(filters, width_multiplier) // len(block.layers))
+        for repeat in range(block.repeats):
+            x = _module_repeat_cost(tally, x, block.layers, share, repeat)
+    frames, size, channels = x
+    positions = frames - min(frames, 2) + 1  # the head's 'valid' (min(T', 2), S', S') average pool
+    tally.output(positions, channels)  # head pool
+    tally.output(positions, channels)  # dropout
+    tally.conv(channels, num_classes, 1, positions, bias=True)
+    tally.output(positions, num_classes)
+    tally.output(num_classes)  # mean over positions
+    return tally.result(batch_size)
+
+
+def _elements(x: Map) -> tuple[int, int, int, int]:
+    frames, size, channels = x
+    return frames, size, size, channels
+
+
+def _module_repeat_cost(tally: cost.Tally, x: Map, branches: tuple[Branch, ...], share: int, repeat: int) -> Map:
+    temporal = repeat % 2 == 0
+    for branch in branches:
+        _branch_cost(tally, x, branch, share, temporal)
+    frames, size, channels = x
+    y = (frames, size, share * len(branches))
+    if len(branches) > 1:
+        tally.output(*_elements(y))  # concatenation
+    if repeat == 0:
+        tally.conv(channels, y[2], 1, frames * size * size)
+        tally.output(*_elements(y))
+        tally.batch_norm(y[2], frames * size * size)
+    tally.output(*_elements(y))  # add
+    tally.output(*_elements(y))  # ReLU
+    return y
+
+
+def _branch_cost(tally: cost.Tally, x: Map, branch: Branch, filters: int, temporal: bool) -> None:
+    time = branch.time if temporal and branch.time is not None else 1
+    if branch.layer == "single":
+        _conv_cost(tally, x, "3d", filters, 1, spatial_kernel=1, relu=False)
+    elif branch.layer == "maxpoolconv":
+        _pool_cost(tally, x, temporal_stride=1, spatial_stride=1)
+        _conv_cost(tally, x, "3d", filters, 1, spatial_kernel=1, relu=False)
+    elif branch.layer == "conv":
+        x = _conv_cost(tally, x, "3d", max(1, filters // 2), 1, spatial_kernel=1)
+        _conv_cost(tally, x, branch.conv, filters, time, relu=False)
+    else:
+        x = _conv_cost(tally, x, "3d", max(1, filters // 4), 1, spatial_kernel=1)
+        x = _conv_cost(tally, x, branch.conv, max(1, filters // 2), time)
+        _conv_cost(tally, x, branch.conv2, filters, branch.time2 if temporal else 1, relu=False)
+
+
+def _conv_cost(tally: cost.Tally, x: Map, conv_type: str, filters: int, time: int, *, spatial_kernel: int = 3,
+               stride: int = 1, relu: bool = True) -> Map:
+    """``_conv_bn_relu``'s layers; ``stride`` applies to every axis (the stem's (2, 2, 2), else 1)."""
+    frames, size, channels = x
+    time = min(time, 2 * frames - 1)
+    out = (-(-frames // stride), -(-size // stride), filters)
+    positions, taps = out[0] * out[1] * out[1], spatial_kernel * spatial_kernel
+    if conv_type == "3d":
+        tally.conv(channels, filters, time * taps, positions)
+    elif conv_type == "2plus1d":  # temporal first, to half width, then spatial
+        middle = max(1, filters // 2)
+        middle_positions = out[0] * size * size
+        tally.conv(channels, middle, time, middle_positions)
+        tally.params += 2 * middle  # its BN
+        tally.activations += 3 * middle * middle_positions  # conv, BN and ReLU outputs inside the layer
+        tally.conv(middle, filters, taps, positions)
+    else:  # iTGM: a spatial kernel and, for more than one tap, the mixture profile
+        tally.params += taps * channels * filters
+        if time > 1:
+            tally.params += 2 * ITGM_MIXTURES + channels * filters * ITGM_MIXTURES
+        tally.flops += 2 * time * taps * channels * filters * positions
+    tally.output(*_elements(out))
+    tally.batch_norm(filters, positions)
+    if relu:
+        tally.output(*_elements(out))
+    return out
+
+
+def _pool_cost(tally: cost.Tally, x: Map, *, temporal_stride: int, spatial_stride: int) -> Map:
+    """A 'same' max-pool: no weights, its output kept."""
+    frames, size, channels = x
+    out = (-(-frames // temporal_stride), -(-size // spatial_stride), channels)
+    tally.output(*_elements(out))
+    return out

@@ -26,6 +26,7 @@ from keras import layers
 
 from videonas.checks import check_float, check_int, check_type
 from videonas.genome.tvn_genome import POOL_TYPES, TVNBlock, TVNGenome, TVNRepeatPlan
+from videonas.models import cost
 
 from videonas import layers as video_layers
 
@@ -121,54 +122,77 @@ def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, stride
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1.0) -> dict[str, int]:
-    """``{"params", "flops"}`` of ``build_tvn(genome, ...)`` from the genome alone, without building anything.
+def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1.0,
+             batch_size: int = 1) -> dict[str, int]:
+    """``{"params", "flops", "train_memory_bytes"}`` of ``build_tvn(genome, ...)`` from the genome alone, without
+    building anything.
 
-    A search rejects a candidate that breaks P or a FLOP cap with this before it allocates a weight (a valid genome
-    can hold 10^9 parameters). It reads the same ``genome.shape_plan`` as the builder and counts as
-    ``videonas.measure`` does: trainable parameters, and FLOPs of the matrix work at batch 1; a test holds the two
-    equal on random genomes.
+    A search rejects a candidate that breaks P, a FLOP cap or the training-memory ceiling with this before it allocates
+    a weight (a valid genome can hold 10^10 parameters). It reads the same ``genome.shape_plan`` as the builder and
+    counts as ``videonas.measure`` does: trainable parameters, and FLOPs of the matrix work at batch 1 (a test holds
+    the two equal); training memory at ``batch_size`` clips is ``videonas.models.cost``'s definition. The clip input
+    is the genome's own.
     """
     check_type("genome", genome, TVNGenome)
+    check_int("num_classes", num_classes, 1, 1_000_000)
     plan = genome.shape_plan(width_multiplier=width_multiplier)
-    params = flops = 0
+    tally = cost.Tally()
+    tally.output(genome.num_frames, genome.image_size, genome.image_size, 3)  # the input
+    tally.output(genome.num_frames, genome.image_size, genome.image_size, 3)  # normalised
 
-    def conv(c_in: int, c_out: int, taps: int, positions: int) -> None:  # bias-free conv + BN (gamma, beta)
-        nonlocal params, flops
-        params += taps * c_in * c_out + 2 * c_out
-        flops += 2 * taps * c_in * c_out * positions
+    def conv_bn(c_in: int, c_out: int, taps: int, positions: int, *, relu: bool = True) -> None:
+        tally.conv(c_in, c_out, taps, positions)  # bias-free conv + BN (gamma, beta)
+        tally.output(positions, c_out)
+        tally.batch_norm(c_out, positions)
+        if relu:
+            tally.output(positions, c_out)
 
     for block, block_plan in zip(genome.blocks, plan):
         for step in block_plan.repeats:
             filters, channels = step.filters, step.out_channels
+            in_positions = step.in_frames * step.in_size * step.in_size
             strided_positions = step.in_frames * step.out_size * step.out_size
             positions = step.out_frames * step.out_size * step.out_size
-            if step.spatial_kernel is not None and block.spatial_type not in POOL_TYPES:
+            if step.spatial_kernel is not None and block.spatial_type in POOL_TYPES:
+                tally.output(strided_positions, step.spatial_channels)
+            elif step.spatial_kernel is not None:
                 taps = step.spatial_kernel * step.spatial_kernel
-                conv(step.in_channels, filters, 1, step.in_frames * step.in_size * step.in_size)
+                conv_bn(step.in_channels, filters, 1, in_positions)
                 if block.spatial_type == "std":
-                    conv(filters, filters, taps, strided_positions)
-                else:  # per-frame depthwise conv + BN
-                    params += taps * filters + 2 * filters
-                    flops += 2 * taps * filters * strided_positions
-            if step.temporal_kernel is not None and block.temporal_type not in POOL_TYPES:
-                conv(step.spatial_channels, filters, step.temporal_kernel, positions)
-            conv(step.temporal_channels, channels, 1, positions)
+                    conv_bn(filters, filters, taps, strided_positions)
+                else:  # per-frame depthwise conv, BN, ReLU
+                    tally.params += taps * filters
+                    tally.flops += 2 * taps * filters * strided_positions
+                    tally.output(strided_positions, filters)
+                    tally.batch_norm(filters, strided_positions)
+                    tally.output(strided_positions, filters)
+            if step.temporal_kernel is not None and block.temporal_type in POOL_TYPES:
+                tally.output(positions, step.temporal_channels)
+            elif step.temporal_kernel is not None:
+                conv_bn(step.spatial_channels, filters, step.temporal_kernel, positions)
+            conv_bn(step.temporal_channels, channels, 1, positions, relu=False)
             if block.squeeze > 0:
                 units = max(int(channels * block.squeeze), 8)
-                params += 2 * channels * units + units + channels
-                flops += 4 * channels * units
+                tally.params += 2 * channels * units + units + channels
+                tally.flops += 4 * channels * units
+                tally.output(positions, channels)
             if block.context_gate:
-                params += channels * channels + channels
-                flops += 2 * channels * channels
+                tally.params += channels * channels + channels
+                tally.flops += 2 * channels * channels
+                tally.output(positions, channels)
             if block.non_local:
                 inner = max(1, round(channels * 0.5))
-                params += 3 * (channels * inner + inner) + inner * channels + channels
-                flops += 6 * positions * channels * inner + 4 * positions * positions * inner
-                flops += 2 * positions * inner * channels
+                tally.params += 3 * (channels * inner + inner) + inner * channels + channels
+                tally.flops += 6 * positions * channels * inner + 4 * positions * positions * inner
+                tally.flops += 2 * positions * inner * channels
+                tally.activations += 4 * positions * inner + 2 * positions * positions + positions * channels
+                tally.output(positions, channels)
             if step.residual:
-                conv(step.in_channels, channels, 1, positions)
+                conv_bn(step.in_channels, channels, 1, positions, relu=False)
+                tally.output(positions, channels)  # the sum
+            tally.output(positions, channels)  # the block's ReLU
     channels = plan[-1].out_channels
-    params += channels * num_classes + num_classes
-    flops += 2 * channels * num_classes
-    return {"params": params, "flops": flops}
+    tally.output(channels)  # global pool
+    tally.output(channels)  # dropout
+    tally.dense(channels, num_classes)
+    return tally.result(batch_size)
