@@ -90,7 +90,8 @@ def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_sta
     assert evolution.stored() == from_file.stored() == from_python.stored()
     assert evolution == from_file
     assert evolution.constraints.to_dict() == {"max_params": 200000, "max_latency_ms": 2.0, "latency_runs": 10,
-                                               "latency_warmup": 3, "latency_runtime": "onnxruntime"}
+                                               "latency_warmup": 3, "latency_runtime": "onnxruntime",
+                                               "max_train_memory_mib": 4096}
 
 
 def test_first_rounds_pair_the_arms_by_seed():
