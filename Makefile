@@ -25,11 +25,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (videonas)" >/dev/null
 	@touch $(STAMP)
 
+# Two pytest workers (TEST_WORKERS=0 runs in one process); --dist loadfile gives a file, so a notebook's cells, to one
+# worker, in order.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -q
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -q $(XDIST)
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not slow" -q
+	$(BIN)/python -m pytest tests -m "not slow" -q $(XDIST)
 
 reproduce: setup
 	$(BIN)/python -m videonas reproduce --profile $(PROFILE)

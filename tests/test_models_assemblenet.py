@@ -38,10 +38,9 @@ def small_genome(head_filters: tuple[int, ...] = (8,), blocks_per_level=(1, 1, 1
 
 @pytest.mark.slow
 def test_random_genomes_and_their_mutants_build_to_logits():
-    """The genome tests' 400 graphs (half the mutants connection-guided) at 4x32x32 and 1/4 width."""
-    genomes = genome_sets.to_build(genome_sets.assemblenet_pairs())
-    assert len(genomes) == 2 * genome_sets.BUILD_PAIRS
-    genome_sets.assert_all_build(genomes)
+    """The genome tests' 400 graphs (half the mutants connection-guided) pass the cheap checks; the 32 that cover
+    every stem, width, dilation, stride, fan-in and the weight extremes build at 4x32x32 and 1/4 width."""
+    genome_sets.assert_all_build(genome_sets.build_sample("assemblenet"))
 
 
 def test_edge_weights_cover_every_edge_and_read_the_fusion_variables():
