@@ -151,6 +151,33 @@ class Budget:
 
 
 @dataclasses.dataclass(frozen=True)
+class Fidelity:
+    """How long one evaluation of a candidate trains, and from where: the rung of a multi-fidelity search.
+
+    The candidate trains until it has seen ``epochs`` epochs in all. ``start_epochs`` of them were trained before and
+    are restored from the checkpoint ``resume_from`` (weights, optimizer state, and the data order of the next epoch,
+    which depends on the training seed and the epoch index only), so that continuing equals training the same length
+    without a stop. ``save_to`` is where its checkpoint goes after training (for a later rung, or for children that
+    inherit it); ``inherit_from`` is a parent's checkpoint whose layers of matching name and shape initialise a fresh
+    model (weight inheritance; the other layers keep their fresh initialisation)."""
+
+    epochs: int
+    start_epochs: int = 0
+    resume_from: str | None = None
+    save_to: str | None = None
+    inherit_from: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int("fidelity.epochs", self.epochs, 1, 100_000)
+        check_int("fidelity.start_epochs", self.start_epochs, 0, self.epochs - 1)
+        if (self.start_epochs > 0) != (self.resume_from is not None):
+            raise ValueError(f"fidelity: start_epochs {self.start_epochs} needs resume_from (and only then), got "
+                             f"{self.resume_from!r}")
+        if self.resume_from is not None and self.inherit_from is not None:
+            raise ValueError("fidelity: a candidate resumes its own checkpoint or inherits a parent's, not both")
+
+
+@dataclasses.dataclass(frozen=True)
 class TrialOptions:
     """What one trial of the default trial function receives, typed: a run configuration's task, budget, constraints
     and ``save_weights`` (a folder for each trained candidate's weights, or ``None``)."""
@@ -159,13 +186,14 @@ class TrialOptions:
     budget: Budget = Budget()
     constraints: Constraints = Constraints()
     save_weights: str | None = None
+    fidelity: Fidelity | None = None  # set by a multi-fidelity search per evaluation; None: ``budget`` from scratch
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "") -> "TrialOptions":
         """From the plain form (keys ``task``, ``budget``, ``constraints``, ``save_weights``); ``path`` prefixes the
         dotted names in errors (``""`` at the top of a run configuration)."""
         data = {} if data is None else data
-        check_keys(path or "options", data, (), [f.name for f in dataclasses.fields(cls)])
+        check_keys(path or "options", data, (), [f.name for f in dataclasses.fields(cls) if f.name != "fidelity"])
         prefix = f"{path}." if path else ""
         save_weights = data.get("save_weights")
         if save_weights is not None and not isinstance(save_weights, (str, os.PathLike)):
