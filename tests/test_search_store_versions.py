@@ -64,10 +64,10 @@ def _old_store(path: Path, extra_column: bool = False) -> Path:
 
 def test_a_new_store_carries_the_version(tmp_path):
     store = TrialStore(tmp_path / "s.sqlite")
-    assert store.schema_version == storefile.SCHEMA_VERSION == 2
+    assert store.schema_version == storefile.SCHEMA_VERSION == 3
     store.close()
     with sqlite3.connect(tmp_path / "s.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
     connection.close()
 
 
@@ -93,7 +93,7 @@ def test_an_older_format_reads_but_resuming_says_what_to_do(tmp_path, committed,
     path = _old_store(tmp_path / "old.sqlite")
     store = TrialStore(path)
     with pytest.raises(ValueError, match=r"written by an older videonas \(store schema 0; this videonas writes schema "
-                                         r"2\): it can still be read .*cannot resume in it: start a new store.*"
+                                         r"3\): it can still be read .*cannot resume in it: start a new store.*"
                                          r"videonas trials --store .*old.sqlite --name NAME --format csv"):
         store.open_experiment("exp", CONFIG)
     for write in (lambda: store.acquire_lease("exp"), lambda: store.finish("exp", 0, TrialResult(fitness=0.9))):
@@ -102,8 +102,8 @@ def test_an_older_format_reads_but_resuming_says_what_to_do(tmp_path, committed,
     assert store.schema_version == 0 and store.trials("exp")[0].fitness == 0.5
     # When the code's version moves on (a new configuration format), every older store reads but cannot resume.
     version_2 = _new_store(tmp_path / "v2.sqlite")
-    monkeypatch.setattr(storefile, "SCHEMA_VERSION", 3)
-    for old, name, version in ((committed, NAME, 0), (version_2, "exp", 2)):
+    monkeypatch.setattr(storefile, "SCHEMA_VERSION", 4)
+    for old, name, version in ((committed, NAME, 0), (version_2, "exp", 3)):
         assert Experiment(name, old).trials()
         with pytest.raises(ValueError, match=rf"older videonas \(store schema {version}; this videonas writes"):
             TrialStore(old).acquire_lease(name)
@@ -124,7 +124,7 @@ def test_a_newer_store_is_refused_with_upgrade_videonas(tmp_path):
     connection.close()
     store = TrialStore(path)
     for write in (lambda: store.open_experiment("exp", CONFIG), lambda: store.acquire_lease("exp")):
-        with pytest.raises(ValueError, match=r"newer videonas \(store schema 7; this videonas writes schema 2\): "
+        with pytest.raises(ValueError, match=r"newer videonas \(store schema 7; this videonas writes schema 3\): "
                                              "upgrade videonas"):
             write()
     with pytest.raises(ValueError, match=r"newer videonas \(store schema 7.*upgrade videonas to read it"):

@@ -25,10 +25,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from videonas import families, task as task_module
-from videonas.checks import check_choice, check_int, check_keys, check_type, quote, within
+from videonas.checks import check_choice, check_float, check_int, check_keys, check_type, quote, within
 from videonas.genome.base import SearchSpace
 from videonas.search import constraints as limits, executors, strategies
 
@@ -165,7 +166,7 @@ class EvaluateConfig:
                              f"of the configuration, got {quote(sorted(data['options']))}")
         first = next(iter(inspect.signature(function).parameters), None)  # the genome, passed by position
         return cls(data["function"], keyword_options(f"{path}.options", function, data["options"],
-                                                     skip=("seed", first)))
+                                                     skip=("seed", "fidelity", first)))
 
     @property
     def default(self) -> bool:
@@ -173,6 +174,47 @@ class EvaluateConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"function": self.function, "options": dict(self.options)}
+
+
+@dataclasses.dataclass(frozen=True)
+class RungsConfig:
+    """Multi-fidelity search: every candidate of a round trains ``epochs[0]`` epochs, the best ``keep`` of them (at
+    least one) continue from their checkpoints to ``epochs[1]``, and so on (synchronous successive halving, within
+    each round, so promotions depend only on the seed and the stored history). With ``inherit`` a child starts from
+    its parent's weights in every layer whose name and shape match. ``checkpoints`` is the folder every worker can
+    read and write (default: ``<store>.checkpoints`` beside the store); a checkpoint that nothing can promote or
+    inherit from any more is deleted."""
+
+    epochs: tuple[int, ...]
+    keep: float = 1 / 3
+    inherit: bool = False
+    checkpoints: str | None = None
+
+    @classmethod
+    def from_value(cls, value: Any, *, path: str = "rungs") -> "RungsConfig | None":
+        if value is None or isinstance(value, RungsConfig):
+            return value
+        check_keys(path, value, ("epochs",), [field.name for field in dataclasses.fields(cls)])
+        epochs = value["epochs"]
+        if isinstance(epochs, (str, bytes)) or not isinstance(epochs, Sequence) or not epochs:
+            raise ValueError(f"{path}.epochs must be a non-empty list of increasing epoch counts, got {quote(epochs)}")
+        for count in epochs:
+            check_int(f"{path}.epochs", count, 1, 100_000)
+        if list(epochs) != sorted(set(epochs)):
+            raise ValueError(f"{path}.epochs must increase, got {quote(list(epochs))}")
+        keep = value.get("keep", 1 / 3)
+        within(f"{path}.keep", "keep", lambda: check_float("keep", keep, 1e-3, 1.0))
+        inherit = value.get("inherit", False)
+        if not isinstance(inherit, bool):
+            raise ValueError(f"{path}.inherit must be true or false, got {quote(inherit)}")
+        checkpoints = value.get("checkpoints")
+        if checkpoints is not None and not isinstance(checkpoints, (str, os.PathLike)):
+            raise ValueError(f"{path}.checkpoints must be a folder path or null, got {quote(checkpoints)}")
+        return cls(tuple(epochs), float(keep), inherit, None if checkpoints is None else str(checkpoints))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": list(self.epochs), "keep": self.keep, "inherit": self.inherit,
+                "checkpoints": self.checkpoints}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +239,8 @@ class SearchConfig:
     evaluate: EvaluateConfig = EvaluateConfig()
     executor: ExecutorConfig = ExecutorConfig()
     reuse_duplicates: bool = True
+    rungs: RungsConfig | None = None
+    max_epochs: int | None = None  # the search's training budget in epochs; None: only num_trials stops it
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "") -> "SearchConfig":
@@ -236,12 +280,26 @@ class SearchConfig:
             if carried:
                 raise ValueError(f"{prefix}task.{carried[0]}: family {space.family!r} genomes carry their own input "
                                  f"(num_frames, image_size, frame_stride are searched); remove it from the task")
+        rungs = RungsConfig.from_value(data.get("rungs"), path=f"{prefix}rungs")
+        if rungs is not None:
+            if not evaluate.default and "fidelity" not in inspect.signature(
+                    executors.resolve(evaluate.function)).parameters:
+                raise ValueError(f"{prefix}rungs need a trial function that continues a candidate from its checkpoint "
+                                 f"(a `fidelity` keyword, as the default one has); {evaluate.function} has none")
+            given = (data.get("budget") or {}).get("epochs")
+            if given is not None and given != rungs.epochs[-1]:
+                raise ValueError(f"{prefix}budget.epochs {given} differs from the top rung's {rungs.epochs[-1]}: with "
+                                 f"rungs the top rung is the candidates' budget (leave budget.epochs out)")
+            trial = dataclasses.replace(trial, budget=dataclasses.replace(trial.budget, epochs=rungs.epochs[-1]))
+        max_epochs = data.get("max_epochs")
+        if max_epochs is not None:
+            check_int(f"{prefix}max_epochs", max_epochs, 1, 10**9)
         return cls(name=name, store=str(store), space=space, num_trials=data["num_trials"],
                    strategy=StrategyConfig.from_value(data.get("strategy", "regularized"), path=f"{prefix}strategy"),
                    seed=seed, batch_size=batch_size, task=trial.task, budget=trial.budget,
                    constraints=trial.constraints, save_weights=trial.save_weights, evaluate=evaluate,
                    executor=ExecutorConfig.from_value(data.get("executor", "subprocess"), path=f"{prefix}executor"),
-                   reuse_duplicates=reuse)
+                   reuse_duplicates=reuse, rungs=rungs, max_epochs=max_epochs)
 
     def replace(self, **changes: Any) -> "SearchConfig":
         """A copy with some fields changed and checked again (``from_dict`` of the merged plain form)."""
@@ -257,7 +315,13 @@ class SearchConfig:
         """The normalised configuration a store keeps with the experiment; a resume must match it."""
         return {"space": self.space.to_dict(), "strategy": self.build_strategy().to_dict(), "seed": self.seed,
                 "batch_size": self.batch_size, **self.trial_options_dict(), "evaluate": self.evaluate.to_dict(),
-                "reuse_duplicates": self.reuse_duplicates}
+                "reuse_duplicates": self.reuse_duplicates, "rungs": None if self.rungs is None else self.rungs.to_dict()}
+
+    def checkpoint_folder(self) -> Path:
+        """Where this search's checkpoints live: ``rungs.checkpoints``, or ``<store>.checkpoints/<name>``."""
+        root = Path(self.rungs.checkpoints) if self.rungs and self.rungs.checkpoints else \
+            Path(f"{self.store}.checkpoints")
+        return root / self.name
 
     def trial_options_dict(self) -> dict[str, Any]:
         return task_module.TrialOptions(self.task, self.budget, self.constraints, self.save_weights).to_dict()
@@ -274,7 +338,8 @@ class SearchConfig:
                 "strategy": {"name": self.strategy.name, "options": dict(self.strategy.options)},
                 "seed": self.seed, "num_trials": self.num_trials, "batch_size": self.batch_size,
                 **self.trial_options_dict(), "evaluate": self.evaluate.to_dict(), "executor": self.executor.to_dict(),
-                "reuse_duplicates": self.reuse_duplicates}
+                "reuse_duplicates": self.reuse_duplicates, "rungs": None if self.rungs is None else self.rungs.to_dict(),
+                "max_epochs": self.max_epochs}
 
 
 def evaluate_fields(function: str, options: Mapping[str, Any] | None) -> dict[str, Any]:

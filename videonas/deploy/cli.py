@@ -17,7 +17,8 @@ from videonas import checks, models
 from videonas.deploy import export
 from videonas.search import Experiment, TrialStore
 
-COLUMNS = ("index", "status", "fitness", "params", "flops", "latency_ms", "runtime", "parent", "rejected_by")
+COLUMNS = ("index", "status", "fitness", "rung", "epochs", "params", "flops", "latency_ms", "runtime", "parent",
+           "rejected_by")
 
 
 def open_experiment(store: str, name: str):
@@ -29,7 +30,8 @@ def open_experiment(store: str, name: str):
 
 
 def trial_rows(experiment) -> list[dict[str, Any]]:
-    """One row per trial in ``COLUMNS``; ``runtime`` is where its latency was measured."""
+    """One row per trial in ``COLUMNS``; ``runtime`` is where its latency was measured, ``rung`` the highest rung it
+    reached in a multi-fidelity search and ``epochs`` the training it received (none for a rejected proposal)."""
     constraints = experiment.trial_options().constraints.to_dict()
     configured = constraints.get("latency_runtime", "keras")
     rows = []
@@ -38,7 +40,8 @@ def trial_rows(experiment) -> list[dict[str, Any]]:
         rows.append({"index": trial.index, "status": trial.status, "fitness": trial.fitness, "params": trial.params,
                      "flops": trial.flops, "latency_ms": trial.latency_ms,
                      "runtime": setup.get("runtime", configured) if trial.latency_ms is not None else None,
-                     "parent": trial.parent, "rejected_by": trial.rejected_by})
+                     "parent": trial.parent, "rejected_by": trial.rejected_by, "rung": trial.rung,
+                     "epochs": trial.epochs})
     return rows
 
 

@@ -19,7 +19,7 @@ import numpy
 
 from videonas import config as config_module, families
 from videonas.genome.base import Genome, SearchSpace
-from videonas.search import pool
+from videonas.search import pool, rungs
 from videonas.search.executors import Executor, Job
 from videonas.search.store import FINISHED, Trial, TrialResult, TrialStore
 
@@ -159,7 +159,8 @@ def run_search(config: "config_module.SearchConfig | Mapping[str, Any] | str | N
 
 def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace, search_strategy,
                 runner: Executor, *, progress: bool) -> None:
-    """Re-queue what an interrupted run left running, replay the finished rounds, then evaluate until full.
+    """Re-queue what an interrupted run left running, replay the finished rounds, then evaluate until full (or until
+    ``max_epochs`` of training are spent: rounds are whole, so the last one may pass it).
 
     The last stored round is open when some of its trials are unfinished (a killed run) or when it holds fewer
     trials than the strategy proposes (``num_trials`` cut it short): it is completed before anything new is asked,
@@ -178,7 +179,8 @@ def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: 
                                f"{search_strategy.round} was expected")
         last = position == len(rounds) - 1
         if last and (any(t.status not in FINISHED for t in round_trials)
-                     or len(round_trials) < len(search_strategy.propose())):
+                     or len(round_trials) < len(search_strategy.propose())
+                     or (config.rungs and not rungs.climbed(round_trials, config.rungs.epochs, config.rungs.keep))):
             open_round = round_trials
         else:
             search_strategy.tell(round_trials)
@@ -193,13 +195,16 @@ def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: 
                 if room > 0:
                     round_trials += _store_proposals(store, name, search_strategy, count, room, config.seed,
                                                      skip=len(round_trials))
-            elif count >= config.num_trials:
+            elif count >= config.num_trials or (config.max_epochs is not None and bar.epochs >= config.max_epochs):
                 break
             else:
                 round_trials = _store_proposals(store, name, search_strategy, count, config.num_trials - count,
                                                 config.seed)
             _evaluate_round(store, config, space, round_trials, runner, bar)
             search_strategy.tell(store.trials(name, start=round_trials[0].index, stop=round_trials[-1].index + 1))
+            if config.rungs:  # what nothing can promote (the round is over) or inherit from (no parent) goes
+                population = getattr(search_strategy, "population", ()) if config.rungs.inherit else ()
+                rungs.remove_checkpoints(config.checkpoint_folder(), {member.index for member in population})
             log.info("experiment %s: round %d finished (%d trials)", name, search_strategy.round - 1,
                      len(round_trials))
     finally:
@@ -227,7 +232,8 @@ def _check_same_proposals(strategy, stored: list[Trial]) -> None:
 
 def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace,
                     round_trials: list[Trial], runner: Executor, bar: "_ProgressBar") -> None:
-    """Evaluate the unfinished trials of one round; each result is committed as soon as it arrives."""
+    """Evaluate the unfinished trials of one round (at the first rung, with rungs), then promote the best through
+    the higher rungs; each result is committed as soon as it arrives."""
     name, reuse_duplicates = config.name, config.reuse_duplicates
     earlier: dict[str, Trial] = {}
     if reuse_duplicates:
@@ -239,25 +245,66 @@ def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", spa
         if trial.status in FINISHED:
             continue
         if trial.genome_key in earlier:
-            _finish(store, [trial], earlier[trial.genome_key].result(), bar, earlier[trial.genome_key].index)
+            source = earlier[trial.genome_key]
+            _finish(store, [trial], source.result(), bar, source.index, rung=source.rung)
             continue
         key = trial.genome_key if reuse_duplicates else f"{trial.genome_key}#{trial.index}"
         groups.setdefault(key, []).append(trial)
-    if not groups:
-        return
     group_list = list(groups.values())
     options = config.trial_options()
-    jobs = [Job(_stored_genome(space, group[0]), group[0].seed, options) for group in group_list]
+    by_index = {t.index: t for t in store.trials(name)} if config.rungs and config.rungs.inherit else {}
+    jobs = [Job(_stored_genome(space, group[0]), group[0].seed, _first_options(config, options, group[0], by_index))
+            for group in group_list]
     host = socket.gethostname()
 
     def on_start(position: int) -> None:
         for trial in group_list[position]:
             store.mark_running(name, trial.index, host)
 
+    rung = 0 if config.rungs else None
+    epochs = config.rungs.epochs[0] if config.rungs else None
     for position, result in runner.run(config.evaluate.function, jobs, on_start=on_start):
         group = group_list[position]
-        _finish(store, group[:1], result, bar, None)
-        _finish(store, group[1:], result, bar, group[0].index)
+        if config.rungs:
+            result.metrics = rungs.with_history(result.metrics, group[0], 0, epochs, result.fitness)
+        _finish(store, group[:1], result, bar, None, rung=rung, epochs=epochs if result.status == "done" else None)
+        _finish(store, group[1:], result, bar, group[0].index, rung=rung)
+    if config.rungs:
+        _climb(store, config, space, round_trials, runner, options, bar)
+
+
+def _first_options(config: "config_module.SearchConfig", options: Any, trial: Trial,
+                   by_index: Mapping[int, Trial]) -> Any:
+    """A job's options: the configured ones, and with rungs the first rung's fidelity."""
+    if not config.rungs:
+        return options
+    parent = by_index.get(trial.parent) if trial.parent is not None else None
+    fidelity = rungs.first_fidelity(config.rungs.epochs, config.checkpoint_folder(), trial, parent,
+                                    config.rungs.inherit)
+    return rungs.with_fidelity(options, fidelity)
+
+
+def _climb(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace, round_trials: list[Trial],
+           runner: Executor, options: Any, bar: "_ProgressBar") -> None:
+    """Successive halving over the round: each higher rung continues the best of the rung below from their
+    checkpoints; copies of a duplicate's result follow the trial they copy."""
+    name, folder, epochs = config.name, config.checkpoint_folder(), config.rungs.epochs
+    indices = [t.index for t in round_trials]
+    for rung in range(1, len(epochs)):
+        current = {t.index: t for t in store.trials(name, start=indices[0], stop=indices[-1] + 1)}
+        chosen = [t for t in rungs.promotions(current.values(), rung, config.rungs.keep) if (t.rung or 0) < rung]
+        jobs = [Job(_stored_genome(space, t), t.seed,
+                    rungs.with_fidelity(options, rungs.next_fidelity(epochs, folder, t, rung))) for t in chosen]
+        for position, result in runner.run(config.evaluate.function, jobs):
+            trial = chosen[position]
+            result.metrics = rungs.with_history(result.metrics, trial, rung, epochs[rung], result.fitness)
+            _finish(store, [trial], result, bar, None, rung=rung,
+                    epochs=epochs[rung] if result.status == "done" else trial.epochs, counted=False)
+    final = {t.index: t for t in store.trials(name, start=indices[0], stop=indices[-1] + 1)}
+    for trial in final.values():
+        source = final.get((trial.metrics or {}).get("reused_from"))
+        if source is not None and trial.rung != source.rung:
+            _finish(store, [trial], source.result(), bar, source.index, rung=source.rung, counted=False)
 
 
 def _stored_genome(space: SearchSpace, trial: Trial) -> Genome:
@@ -271,41 +318,50 @@ def _stored_genome(space: SearchSpace, trial: Trial) -> Genome:
 
 
 def _finish(store: TrialStore, trials: list[Trial], result: TrialResult, bar: "_ProgressBar",
-            reused_from: int | None) -> None:
+            reused_from: int | None, *, rung: int | None = None, epochs: int | None = None,
+            counted: bool = True) -> None:
     for trial in trials:
         if reused_from is not None:
             result = dataclasses.replace(result, metrics={**result.metrics, "reused_from": reused_from})
-        store.finish(trial.experiment, trial.index, result)
+        store.finish(trial.experiment, trial.index, result, rung=rung, epochs=epochs)
         if result.status == "failed":
             log.warning("trial %d failed: %s", trial.index, (result.error or "").splitlines()[0][:300])
-        bar.update(result)
+        bar.update(result, counted=counted, epochs=0 if reused_from is not None or epochs is None else
+                   epochs - (trial.epochs or 0))
 
 
 class _ProgressBar:
-    """tqdm bar with the best fitness and done/failed/rejected counts."""
+    """tqdm bar over the proposals, with the best fitness, done/failed/rejected counts and the training epochs spent
+    (the search's budget: rejected proposals cost none)."""
 
     def __init__(self, name: str, store: TrialStore, total: int, *, enabled: bool) -> None:
-        finished = [t for t in store.trials(name) if t.status in FINISHED]
+        trials = store.trials(name)
+        finished = [t for t in trials if t.status in FINISHED]
         self.counts = {s: sum(t.status == s for t in finished) for s in FINISHED}
         self.best = max((t.fitness for t in finished if t.status == "done"), default=None)
+        self.epochs = rungs.spent_epochs(trials)
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # deferred: only a driver with a terminal or notebook shows it
 
             self.bar = tqdm(total=total, initial=len(finished), desc=name, dynamic_ncols=True)
             self._postfix()
 
-    def update(self, result: TrialResult) -> None:
-        self.counts[result.status] += 1
+    def update(self, result: TrialResult, *, counted: bool = True, epochs: int = 0) -> None:
+        """``counted``: a proposal's first result (a promotion to a higher rung is not another proposal)."""
+        if counted:
+            self.counts[result.status] += 1
+        self.epochs += epochs
         if result.status == "done" and (self.best is None or result.fitness > self.best):
             self.best = result.fitness
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(1 if counted else 0)
             self._postfix()
 
     def _postfix(self) -> None:
         best = "-" if self.best is None else f"{self.best:.4f}"
-        self.bar.set_postfix_str(f"best={best} " + " ".join(f"{k}={v}" for k, v in self.counts.items()))
+        self.bar.set_postfix_str(f"best={best} epochs={self.epochs} "
+                                 + " ".join(f"{k}={v}" for k, v in self.counts.items()))
 
     def close(self) -> None:
         if self.bar is not None:

@@ -96,6 +96,8 @@ class Trial:
     started: float | None = None
     finished: float | None = None
     host: str | None = None
+    rung: int | None = None  # the highest rung it reached in a multi-fidelity search (None: a search without rungs)
+    epochs: int | None = None  # training epochs it received in all (None: not trained, or a copied duplicate)
 
     @property
     def rejected_by(self) -> str | None:
@@ -158,6 +160,10 @@ class TrialStore:
         except ValueError:
             self._conn.close()
             raise
+
+    def _has_rungs(self) -> bool:
+        """Whether the trials table has the rung column (stores written before multi-fidelity search do not)."""
+        return any(row[1] == "rung" for row in self._conn.execute("PRAGMA table_info(trials)"))
 
     @property
     def schema_version(self) -> int:
@@ -279,8 +285,10 @@ class TrialStore:
                 (time.time(), host or socket.gethostname(), experiment, index),
             )
 
-    def finish(self, experiment: str, index: int, result: TrialResult) -> None:
-        """Record a finished trial and commit at once: this is the durability point of the search."""
+    def finish(self, experiment: str, index: int, result: TrialResult, *, rung: int | None = None,
+               epochs: int | None = None) -> None:
+        """Record a finished trial (or its evaluation at a higher ``rung``, after ``epochs`` of training in all) and
+        commit at once: this is the durability point of the search."""
         metrics = dict(result.metrics)
         if result.learned:
             metrics["learned"] = result.learned
@@ -290,13 +298,13 @@ class TrialStore:
             self._touch(experiment)
             self._conn.execute(
                 "UPDATE trials SET status = ?, fitness = ?, metrics = ?, params = ?, flops = ?, latency_ms = ?, "
-                "error = ?, finished = ? WHERE experiment = ? AND idx = ?",
+                "error = ?, finished = ?, rung = ?, epochs = ? WHERE experiment = ? AND idx = ?",
                 (result.status, None if result.fitness is None else float(result.fitness),
                  jsonio.dumps(metrics, sort_keys=True),
                  None if result.params is None else int(result.params),
                  None if result.flops is None else int(result.flops),
                  None if result.latency_ms is None else float(result.latency_ms),
-                 result.error, time.time(), experiment, index),
+                 result.error, time.time(), rung, epochs, experiment, index),
             )
 
     def requeue_unfinished(self, experiment: str) -> int:
@@ -332,9 +340,12 @@ class TrialStore:
         return [_row_to_trial(row) for row in self._conn.execute(query + " ORDER BY idx", args)]
 
     def best(self, experiment: str, k: int = 1) -> list[Trial]:
-        """The ``k`` finished trials with the highest fitness (ties broken by the earlier index)."""
+        """The ``k`` best finished trials: by the rung they reached, then fitness (ties broken by the earlier index);
+        a candidate stopped at a low rung was trained less, so its fitness does not compete with a longer-trained
+        one's."""
         rows = self._conn.execute(
-            "SELECT * FROM trials WHERE experiment = ? AND status = 'done' ORDER BY fitness DESC, idx LIMIT ?",
+            "SELECT * FROM trials WHERE experiment = ? AND status = 'done' "
+            f"ORDER BY {'COALESCE(rung, 0) DESC, ' if self._has_rungs() else ''}fitness DESC, idx LIMIT ?",
             (experiment, int(k)))
         return [_row_to_trial(row) for row in rows]
 
@@ -363,4 +374,6 @@ def _row_to_trial(row: sqlite3.Row) -> Trial:
         metrics=json.loads(row["metrics"] or "{}"), params=row["params"], flops=row["flops"],
         latency_ms=row["latency_ms"], error=row["error"], seed=row["seed"], created=row["created"],
         started=row["started"], finished=row["finished"], host=row["host"],
+        # Stores written before multi-fidelity search have no rung or epochs columns; they still read.
+        rung=row["rung"] if "rung" in row.keys() else None, epochs=row["epochs"] if "epochs" in row.keys() else None,
     )

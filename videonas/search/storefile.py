@@ -31,8 +31,9 @@ from pathlib import Path
 from videonas.search import lease
 
 # 1: the first stamped layout; 2: the stored run configuration is ``videonas.config.SearchConfig.stored()`` (task,
-# budget and constraints at the top) instead of ``evaluate_options``.
-SCHEMA_VERSION = 2
+# budget and constraints at the top) instead of ``evaluate_options``; 3: trials carry the rung they reached and the
+# epochs they trained (multi-fidelity search).
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -60,6 +61,8 @@ CREATE TABLE IF NOT EXISTS trials (
     started REAL,
     finished REAL,
     host TEXT,
+    rung INTEGER,
+    epochs INTEGER,
     PRIMARY KEY (experiment, idx)
 );
 CREATE INDEX IF NOT EXISTS trials_key ON trials (experiment, genome_key);

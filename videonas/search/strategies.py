@@ -44,8 +44,15 @@ class Proposal:
 class _Member:
     index: int
     genome: Genome
-    fitness: float
+    fitness: tuple[int, float]  # (rung reached, fitness there): see ``rank``
     learned: Mapping[str, Any]
+
+
+def rank(trial: Trial) -> tuple[int, float]:
+    """How strategies compare finished candidates: by the rung they reached in a multi-fidelity search, then by their
+    fitness there. A candidate promoted further was trained longer, so its fitness is not comparable with that of
+    one stopped at a lower rung; among candidates of one rung (every candidate, without rungs) fitness decides."""
+    return (trial.rung or 0, float(trial.fitness))
 
 
 class Strategy(abc.ABC):
@@ -156,7 +163,7 @@ class Evolution(Strategy):
             size = min(self.options["tournament_size"], len(members))
             picks = rng.choice(len(members), size=size, replace=False)
             return max((members[i] for i in sorted(picks)), key=lambda m: (m.fitness, -m.index))
-        ranked = sorted(members, key=lambda m: (-m.fitness, m.index))[: self.options["num_parents"]]
+        ranked = sorted(members, key=lambda m: (-m.fitness[0], -m.fitness[1], m.index))[: self.options["num_parents"]]
         return ranked[int(rng.integers(len(ranked)))]
 
     def propose(self) -> list[Proposal]:
@@ -176,8 +183,7 @@ class Evolution(Strategy):
     def _observe(self, trial: Trial) -> None:
         if trial.status != "done":
             return
-        self.population.append(_Member(trial.index, self.decode(trial.genome), float(trial.fitness),
-                                       trial.learned))
+        self.population.append(_Member(trial.index, self.decode(trial.genome), rank(trial), trial.learned))
         if self.options["aging"]:
             while len(self.population) > self.options["population_size"]:
                 self.population.popleft()

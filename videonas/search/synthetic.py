@@ -9,8 +9,10 @@ executors, timeouts and resume are exercised through exactly the code path real 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import numpy
@@ -104,12 +106,18 @@ def evaluate(
     jitter_s: float = 0.0,
     failures: Mapping[str, str] | None = None,
     max_params: int | None = None,
+    fidelity: Any = None,
 ) -> TrialResult:
     """The synthetic trial function (dotted path ``videonas.search.synthetic:evaluate``).
 
     ``failures`` maps the value at position 0 (as a string, JSON keys) to a failure mode in ``FAILURE_MODES``.
     ``jitter_s`` adds a delay that depends on the genome, so candidates finish out of ask order. ``params`` is
     ``1000 * (1 + sum(values))``; ``max_params`` rejects candidates like a real constraint would.
+
+    With a ``fidelity`` (``videonas.task.Fidelity``, from a multi-fidelity search) the candidate "trains" to
+    ``fidelity.epochs``: its fitness rises with the epochs and carries a seeded wobble that shrinks as they grow (a
+    low rung ranks candidates roughly, the top one well), and its checkpoint is a small JSON file that a later rung
+    must find (``resume_from``) and that records the epochs, so continuing from the wrong one fails.
     """
     space = ToySpace(length=len(genome.values), choices=genome.choices, target_seed=target_seed)
     params = 1000 * (1 + sum(genome.values))
@@ -129,10 +137,30 @@ def evaluate(
         time.sleep(3600)
     time.sleep(delay_s + jitter_s * (int(genome.key, 16) % 997) / 997)
     fitness = float("nan") if mode == "nan" else space.fitness(genome)
+    extra: dict[str, Any] = {}
+    if fidelity is not None:
+        fitness, extra = _train_to(fidelity, genome, seed, fitness)
     matches = [a == b for a, b in zip(genome.values, space.target)]
     edge_weights = [[i, i + 1, 0.9 if match else 0.1] for i, match in enumerate(matches)]
-    return TrialResult(fitness=fitness, params=params, metrics={"accuracy": fitness, "seed": seed},
+    return TrialResult(fitness=fitness, params=params, metrics={"accuracy": fitness, "seed": seed, **extra},
                        learned={"edge_weights": edge_weights})
+
+
+def _train_to(fidelity: Any, genome: ToyGenome, seed: int, fitness: float) -> tuple[float, dict[str, Any]]:
+    """The synthetic fitness after ``fidelity.epochs``, continuing the checkpoint it names, and its new checkpoint."""
+    if fidelity.resume_from is not None:
+        state = json.loads(Path(fidelity.resume_from).read_text())  # a missing checkpoint fails the trial
+        if state != {"key": genome.key, "epochs": fidelity.start_epochs}:
+            raise ValueError(f"checkpoint {fidelity.resume_from} holds {state}, not {genome.key} at "
+                             f"{fidelity.start_epochs} epochs")
+    wobble = (int(genome.key, 16) + seed) % 101 / 100 - 0.5
+    trained = fitness * fidelity.epochs / (fidelity.epochs + 1) + 0.3 * wobble / fidelity.epochs
+    extra: dict[str, Any] = {"epochs_trained": fidelity.epochs}
+    if fidelity.save_to is not None:
+        Path(fidelity.save_to).parent.mkdir(parents=True, exist_ok=True)
+        Path(fidelity.save_to).write_text(json.dumps({"key": genome.key, "epochs": fidelity.epochs}))
+        extra["checkpoint"] = fidelity.save_to
+    return trained, extra
 
 
 # A search-only family (no model builder), found through the package's entry point ``toy`` (videonas.families).
