@@ -71,6 +71,9 @@ class Family:
       ``videonas.experiments.published``'s preset table).
     - ``interpretations``: where our builder of the published presets departs from the released code, one line.
     - ``colour``: the family's matplotlib colour in the report figures (``None``: a free one is picked).
+    - ``network_key``: optional function (or ``"module:function"``), ``function(genome) -> str``, equal for genomes
+      that build the same network on the same clips (TVN: a temporal kernel at one frame is no layer): a search
+      trains such genomes once. Without one, a genome's ``key``.
     """
 
     name: str
@@ -85,12 +88,17 @@ class Family:
     released_classes: int = 400
     interpretations: str = ""
     colour: str | None = None
+    network_key: str | Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         check_float(f"family {self.name!r} cost_tolerance", self.cost_tolerance, 0.0, 1.0)
 
     def space(self, **options: Any) -> SearchSpace:
         return self.space_type(**options)
+
+    def network(self, genome: Genome) -> str:
+        """The identity of the network ``genome`` builds and the clips it eats (see ``network_key``)."""
+        return genome.key if self.network_key is None else str(resolve(self.network_key)(genome))
 
     def build(self, genome: Genome, *, num_classes: int, multi_label: bool = False, num_frames: int | None = None,
               image_size: int | None = None, **kwargs: Any):
@@ -152,7 +160,7 @@ _TASK_INPUT = (32, 224)
 TVN = Family(
     "tvn", tvn.TVNGenome, tvn.TVNSpace, builder="videonas.models.tvn:build_tvn", genome_input=True,
     cost="videonas.models.tvn:tvn_cost", presets={f"tvn-{i}": (f"TVN-{i}", None) for i in range(1, 5)},
-    released_classes=157, colour="tab:green",
+    released_classes=157, colour="tab:green", network_key="videonas.genome.tvn_genome:network_key",
     interpretations="kernels clipped to the map (same function); non-local unused by these genomes")
 ASSEMBLENET = Family(
     "assemblenet", assemblenet.AssembleNetGenome, assemblenet.AssembleNetSpace,

@@ -12,6 +12,8 @@ check, the builder (``videonas.models.tvn``), its cost estimate and the plots al
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from typing import Any, ClassVar, Mapping
 
@@ -288,6 +290,23 @@ class TVNBlockPlan:
         return self.repeats[-1].out_channels
 
 
+def network_key(genome: TVNGenome) -> str:
+    """Equal for genomes that build the same network on the same clips: the input, every repeat's plan (kernels
+    clipped to the map, a kernel that is no layer as ``None``), and the block fields the builder reads, each only
+    where its layer exists (a temporal type at one frame builds nothing). The training seed is not part of it: a
+    search trains such genomes once and copies the result, as it does for equal genomes."""
+    blocks = []
+    for block, block_plan in zip(genome.blocks, genome.shape_plan()):
+        for step in block_plan.repeats:
+            blocks.append({**dataclasses.asdict(step),
+                           "spatial_type": block.spatial_type if step.spatial_kernel is not None else None,
+                           "temporal_type": block.temporal_type if step.temporal_kernel is not None else None,
+                           "squeeze": block.squeeze, "context_gate": block.context_gate, "non_local": block.non_local})
+    text = json.dumps({"input": [genome.num_frames, genome.image_size, genome.frame_stride], "repeats": blocks},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _plan_repeat(block: TVNBlock, frames: int, size: int, channels: int, filters: int, *, strided: bool,
                  use_temporal: bool) -> TVNRepeatPlan:
     spatial_kernel, spatial_stride, spatial_channels, out_size = None, 1, channels, size
@@ -316,5 +335,5 @@ def _plan_repeat(block: TVNBlock, frames: int, size: int, channels: int, filters
 __all__ = [
     "BLOCK_BOOL_FIELDS", "BLOCK_INT_RANGES", "BLOCKS_RANGE", "FRAME_STRIDE_RANGE", "IMAGE_SIZE_RANGE", "INPUT_FIELDS",
     "NUM_FRAMES_RANGE", "POOL_TYPES", "SPATIAL_TYPES", "TEMPORAL_TYPES", "TVNBlock", "TVNBlockPlan", "TVNGenome",
-    "TVNRepeatPlan", "check_squeeze",
+    "TVNRepeatPlan", "check_squeeze", "network_key",
 ]

@@ -234,22 +234,26 @@ def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", spa
                     round_trials: list[Trial], runner: Executor, bar: "_ProgressBar") -> None:
     """Evaluate the unfinished trials of one round (at the first rung, with rungs), then promote the best through
     the higher rungs; each result is committed as soon as it arrives."""
-    name, reuse_duplicates = config.name, config.reuse_duplicates
+    name = config.name
+    # Genomes that build the same network on the same clips are trained once, unless children inherit their
+    # parents' weights (then equal networks start from different weights).
+    reuse_duplicates = config.reuse_duplicates and not (config.rungs and config.rungs.inherit)
+    network = families.get(space.family).network
     earlier: dict[str, Trial] = {}
     if reuse_duplicates:
         for trial in store.trials(name, status=REUSABLE):
             if trial.index < round_trials[0].index:
-                earlier.setdefault(trial.genome_key, trial)
+                earlier.setdefault(network(_stored_genome(space, trial)), trial)
     groups: dict[str, list[Trial]] = {}
     for trial in round_trials:
         if trial.status in FINISHED:
             continue
-        if trial.genome_key in earlier:
-            source = earlier[trial.genome_key]
+        key = network(_stored_genome(space, trial))
+        if key in earlier:
+            source = earlier[key]
             _finish(store, [trial], source.result(), bar, source.index, rung=source.rung)
             continue
-        key = trial.genome_key if reuse_duplicates else f"{trial.genome_key}#{trial.index}"
-        groups.setdefault(key, []).append(trial)
+        groups.setdefault(key if reuse_duplicates else f"{key}#{trial.index}", []).append(trial)
     group_list = list(groups.values())
     options = config.trial_options()
     by_index = {t.index: t for t in store.trials(name)} if config.rungs and config.rungs.inherit else {}
