@@ -28,9 +28,10 @@ class CheckpointError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Checkpoint:
-    """A checkpoint read back: ``epochs`` trained, each layer's ``weights`` and other ``state`` by layer name, and
-    the ``optimizer``'s variables in order (``iterations``: its step count)."""
+    """A checkpoint read back from ``path``: ``epochs`` trained, each layer's ``weights`` and other ``state`` by layer
+    name, and the ``optimizer``'s variables in order (``iterations``: its step count)."""
 
+    path: str
     epochs: int
     iterations: int
     weights: dict[str, list[numpy.ndarray]]
@@ -87,7 +88,7 @@ def read(path: str | Path, *, field: str = "checkpoint") -> Checkpoint:
             optimizer[int(parts[1])] = array
     ordered = {group: {name: [values[i] for i in sorted(values)] for name, values in layers.items()}
                for group, layers in groups.items()}
-    return Checkpoint(epochs=int(arrays["epochs"]), iterations=int(arrays.get("iterations", 0)),
+    return Checkpoint(path=str(path), epochs=int(arrays["epochs"]), iterations=int(arrays.get("iterations", 0)),
                       weights=ordered["weights"], state=ordered["state"],
                       optimizer=[optimizer[i] for i in sorted(optimizer)])
 
@@ -95,11 +96,12 @@ def read(path: str | Path, *, field: str = "checkpoint") -> Checkpoint:
 def restore(model, checkpoint: Checkpoint, *, field: str = "checkpoint") -> None:
     """Load every layer's weights and state and the optimizer's variables (built first: ``optimizer.build``) into
     ``model``, which must be the architecture that wrote the checkpoint: the first mismatch is a ``CheckpointError``."""
+    where = f"{field}: {checkpoint.path!r}"
     if model.optimizer is None:
-        raise CheckpointError(f"{field}: compile the model and build its optimizer before restoring")
+        raise CheckpointError(f"{where}: compile the model and build its optimizer before restoring")
     unknown = sorted(set(checkpoint.weights).union(checkpoint.state) - {layer.name for layer in model.layers})
     if unknown:
-        raise CheckpointError(f"{field}: the checkpoint has layers the model lacks: {unknown[:5]}")
+        raise CheckpointError(f"{where} has layers the model lacks: {unknown[:5]}")
     pairs = []
     for layer in model.layers:
         weight_ids = {id(variable) for variable in layer.weights}
@@ -107,13 +109,13 @@ def restore(model, checkpoint: Checkpoint, *, field: str = "checkpoint") -> None
         for group, variables, saved in (("weights", layer.weights, checkpoint.weights.get(layer.name, [])),
                                         ("state", state, checkpoint.state.get(layer.name, []))):
             if [tuple(v.shape) for v in variables] != [array.shape for array in saved]:
-                raise CheckpointError(f"{field}: layer {layer.name!r} {group} shapes "
+                raise CheckpointError(f"{where}: layer {layer.name!r} {group} shapes "
                                       f"{[tuple(v.shape) for v in variables]} != checkpoint's "
                                       f"{[array.shape for array in saved]}")
             pairs.extend(zip(variables, saved))
     variables = model.optimizer.variables
     if [tuple(v.shape) for v in variables] != [array.shape for array in checkpoint.optimizer]:
-        raise CheckpointError(f"{field}: the optimizer's {len(variables)} variables do not match the checkpoint's "
+        raise CheckpointError(f"{where}: the optimizer's {len(variables)} variables do not match the checkpoint's "
                               f"{len(checkpoint.optimizer)}")
     pairs.extend(zip(variables, checkpoint.optimizer))
     for variable, array in pairs:
