@@ -3,7 +3,9 @@ to start a child from its parent's weights (weight inheritance).
 
 One ``.npz`` file: the epoch count, every top-level layer's weights (``weights/<layer>/<i>``) and its other state
 (``state/<layer>/<i>``: dropout's random-seed counters, so that a continued run draws the masks an uninterrupted one
-would), and the optimizer's variables in order (``optimizer/<i>``: Adam's iteration count and slots). Layers are keyed
+would), and the optimizer's variables in order (``optimizer/<i>``: Adam's iteration count and slots). That makes a
+continued run exact on the TensorFlow backend; on torch an unseeded dropout draws from torch's global generator, which
+Keras's data loader also draws from every epoch, so a continued run there matches only approximately. Layers are keyed
 by name, which the builders derive from the block position, so two genomes that share a block share its layer names.
 It is written under a temporary name in the same folder and renamed: a killed worker never leaves half a checkpoint.
 Plain arrays rather than a ``.keras`` file: a parent's layers are read by name without rebuilding its model.
