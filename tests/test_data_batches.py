@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from videonas.data import ClipBatches, ClipSpec, Clips, LoadReport
 
@@ -31,3 +32,29 @@ def test_one_input_is_a_bare_array_several_are_named():
 def test_multi_label_targets_are_float_multi_hot():
     x, y = ClipBatches(make_clips(True), batch_size=5, shuffle=False)[0]
     assert y.shape == (5, 3) and y.dtype == np.float32 and y.sum() == 5
+
+
+def _epochs(batches, count):
+    """The batches of ``count`` epochs, called as Keras calls them (``on_epoch_end`` once before the first epoch)."""
+    batches.on_epoch_end()
+    served = []
+    for _ in range(count):
+        batches.on_epoch_begin()
+        served.append([batches[index] for index in range(len(batches))])
+        batches.on_epoch_end()
+    return served
+
+
+def test_a_later_start_epoch_serves_what_an_uninterrupted_run_serves_then():
+    """Continuing a training run after two epochs sees the third epoch's order and augmentation, not the first's."""
+    def make(start_epoch=0):
+        return ClipBatches(make_clips(), batch_size=2, seed=3, inputs=("rgb", "flow"), augment=True,
+                           start_epoch=start_epoch)
+
+    whole = _epochs(make(), 3)
+    continued = _epochs(make(start_epoch=2), 1)
+    assert [[list(y) for _, y in epoch] for epoch in whole[2:]] == [[list(y) for _, y in epoch] for epoch in continued]
+    assert all(np.array_equal(x["rgb"], x2["rgb"]) for (x, _), (x2, _) in zip(whole[2], continued[0]))
+    assert [list(y) for _, y in whole[0]] != [list(y) for _, y in whole[1]]  # each epoch has its own order
+    with pytest.raises(ValueError, match="start_epoch must be a non-negative int, got -1"):
+        make(start_epoch=-1)

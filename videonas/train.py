@@ -6,6 +6,13 @@ function) builds a genome's model, checks the constraints first (a rejected cand
 and then runs the recipe; ``train_model`` runs the same recipe on any model (a baseline); the ensemble members use
 ``fit`` and ``predict``.
 
+Multi-fidelity: with a ``videonas.task.Fidelity`` (set per evaluation by a search with rungs), training runs to
+``fidelity.epochs`` in all, continuing from the checkpoint of an earlier evaluation (``resume_from``: weights,
+optimizer state, and the data order of the next epoch) or starting fresh with the parent's matching layers
+(``inherit_from``), and writes its own checkpoint (``save_to``; format in ``videonas.checkpoint``). Continuing equals
+training the same length without a stop: the batches depend on (seed, epoch) only and dropout's seed counters are
+part of the checkpoint.
+
 Trial functions receive typed options (``videonas.task.TrialOptions``), parsed once on the search driver from the run
 configuration (``videonas.config``), so a typo is one ``ValueError`` at start-up, not a store of failures.
 
@@ -25,20 +32,21 @@ from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import families, metrics as scoring, models
+from videonas import checkpoint as checkpoints, families, metrics as scoring, models
 from videonas.checks import check_choice
 from videonas.deploy import runtimes as deploy_runtimes
 from videonas.genome.base import Genome
 from videonas.models import cost as model_cost
 from videonas.search.constraints import Constraints
 from videonas.search.store import TrialResult
-from videonas.task import Budget, STREAMS, TrainTask, TrialOptions
+from videonas.task import Budget, Fidelity, STREAMS, TrainTask, TrialOptions
 
 
 def evaluate_trial(genome: Genome, *, seed: int, options: TrialOptions) -> TrialResult:
     """The search's default trial function (``"videonas.train:evaluate_trial"``)."""
     return train_candidate(genome, task=options.task, budget=options.budget, seed=seed,
-                           constraints=options.constraints, save_weights=options.save_weights)
+                           constraints=options.constraints, save_weights=options.save_weights,
+                           fidelity=options.fidelity)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,10 +106,12 @@ def _limit_threads(task: TrainTask) -> None:
 
 
 def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: int,
-                    constraints: Constraints | None = None, save_weights: str | Path | None = None) -> TrialResult:
+                    constraints: Constraints | None = None, save_weights: str | Path | None = None,
+                    fidelity: Fidelity | None = None) -> TrialResult:
     """Check the genome's estimated cost, build, check the model's constraints, train, evaluate. Returns a done,
     rejected or failed ``TrialResult``; one rejected before building has ``metrics["rejected_before_build"]`` and the
-    estimate (``metrics["estimate"]``: params, FLOPs, training memory at ``task.batch_size``).
+    estimate (``metrics["estimate"]``: params, FLOPs, training memory at ``task.batch_size``). ``fidelity`` (see
+    ``fit``) replaces ``budget.epochs``; ``None`` trains ``budget.epochs`` from scratch.
 
     ``metrics["timings"]`` splits the wall time (import, build, constraints, data, fit, first step (graph tracing),
     evaluation) so the per-candidate overhead can be measured.
@@ -149,7 +159,7 @@ def train_candidate(genome: Genome, *, task: TrainTask, budget: Budget, seed: in
                            **figures)
 
     result = fit_and_score(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset,
-                           timings=timings, **figures)
+                           timings=timings, fidelity=fidelity, **figures)
     if result.status != "done":
         return result
     result.learned = family.context(model) or None
@@ -173,16 +183,22 @@ def train_model(model, *, task: TrainTask, budget: Budget, seed: int) -> TrialRe
 
 
 def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | None = None, dataset=None,
-                  timings: dict[str, float] | None = None, **figures: Any) -> TrialResult:
+                  timings: dict[str, float] | None = None, fidelity: Fidelity | None = None,
+                  **figures: Any) -> TrialResult:
     """The recipe: fit ``model`` under ``budget`` (stopping at a NaN loss) and score the validation split (and the
     test split, for reports: see ``TrainTask.score_test``).
 
     Clips are at ``genome``'s input when its family carries it, else at ``task``'s; the streams are the model's
-    input names. ``figures`` (params, flops, latency_ms) are passed through to the result.
+    input names. ``figures`` (params, flops, latency_ms) are passed through to the result. A ``fidelity`` checkpoint
+    that is missing or does not fit the model fails the trial, naming the path.
     """
     timings = {} if timings is None else timings
     dataset = task.open_dataset() if dataset is None else dataset
-    metrics = fit(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset, timings=timings)
+    try:
+        metrics = fit(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset, timings=timings,
+                      fidelity=fidelity)
+    except checkpoints.CheckpointError as error:
+        return TrialResult.failed(str(error), metrics={"timings": timings}, **figures)
     if not all(math.isfinite(value) for value in metrics["loss_curve"]):
         return TrialResult.failed("NaN loss: training diverged", metrics=metrics, **figures)
     clock = time.perf_counter()
@@ -198,19 +214,37 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
 
 
 def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | None = None, dataset=None,
-        timings: dict[str, float] | None = None) -> dict[str, Any]:
-    """Compile and fit ``model`` on the task's training clips; returns the loss curve, steps and timings."""
+        timings: dict[str, float] | None = None, fidelity: Fidelity | None = None) -> dict[str, Any]:
+    """Compile and fit ``model`` on the task's training clips; returns the loss curve, steps and timings.
+
+    Without ``fidelity``: ``budget.epochs`` from the model's current weights. With one: up to ``fidelity.epochs``
+    epochs in all, from its ``resume_from`` checkpoint (after ``start_epochs``) or from the model's weights with
+    ``inherit_from``'s matching layers copied in; ``budget.seconds`` still caps this evaluation's training time. The
+    metrics add ``epochs_trained`` (whole epochs in all), ``checkpoint`` (``save_to``, written unless the loss is
+    NaN) and ``inherited_layers`` (how many layers were copied). Raises ``videonas.checkpoint.CheckpointError`` for a
+    checkpoint that is missing or does not fit, before any data is loaded.
+    """
     import keras
 
     from videonas import data
 
     timings = {} if timings is None else timings
     clock = time.perf_counter()
+    epochs, start_epochs = (budget.epochs, 0) if fidelity is None else (fidelity.epochs, fidelity.start_epochs)
+    resumed = inherited = None
+    if fidelity is not None and fidelity.resume_from is not None:
+        resumed = checkpoints.read(fidelity.resume_from, field="fidelity.resume_from")
+        if resumed.epochs != start_epochs:
+            raise checkpoints.CheckpointError(
+                f"fidelity.resume_from: {fidelity.resume_from!r} holds {resumed.epochs} epochs, "
+                f"fidelity.start_epochs is {start_epochs}")
+    if fidelity is not None and fidelity.inherit_from is not None:
+        inherited = checkpoints.inherit(model, checkpoints.read(fidelity.inherit_from, field="fidelity.inherit_from"))
     dataset = task.open_dataset() if dataset is None else dataset
     inputs = model_inputs(model)
     clips = task.load(dataset, "train", task.clip_spec(inputs=inputs, genome=genome))
     batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=True, seed=seed, inputs=inputs,
-                               augment=task.augment)
+                               augment=task.augment, start_epoch=start_epochs)
     timings["data_s"], clock = time.perf_counter() - clock, time.perf_counter()
     loss = (keras.losses.BinaryCrossentropy(from_logits=True) if task.multi_label
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -222,12 +256,25 @@ def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | N
     # Adam's slots exist before the first step, so TensorFlow traces the train step once instead of twice (once to
     # create them): the first step of a new architecture drops from 7-9 s to 3-5 s here (``make bench``, throughput).
     model.optimizer.build(model.trainable_variables)
+    if resumed is not None:
+        checkpoints.restore(model, resumed, field="fidelity.resume_from")
     recorder = _recorder(budget.seconds)
-    model.fit(batches, epochs=budget.epochs, verbose=0, callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+    # ``shuffle=False``: the batches already come in a (seed, epoch) order; Keras's own shuffle of the batch order
+    # would draw from Python's global random state, which a continued run cannot replay.
+    model.fit(batches, initial_epoch=start_epochs, epochs=epochs, shuffle=False, verbose=0,
+              callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
     timings["fit_s"] = time.perf_counter() - clock
     timings["first_step_s"] = recorder.first_step_s
-    return {"loss_curve": recorder.losses, "steps": len(recorder.losses), "train_seconds": timings["fit_s"],
-            "stopped_by_time": recorder.stopped_by_time, "timings": timings, "num_train_clips": len(clips)}
+    metrics = {"loss_curve": recorder.losses, "steps": len(recorder.losses), "train_seconds": timings["fit_s"],
+               "stopped_by_time": recorder.stopped_by_time, "timings": timings, "num_train_clips": len(clips)}
+    if fidelity is not None:
+        metrics["epochs_trained"] = start_epochs + recorder.whole_epochs
+        if fidelity.save_to is not None and all(math.isfinite(value) for value in recorder.losses):
+            checkpoints.save(model, fidelity.save_to, epochs=metrics["epochs_trained"])
+            metrics["checkpoint"] = str(fidelity.save_to)
+        if inherited is not None:
+            metrics["inherited_layers"] = len(inherited)
+    return metrics
 
 
 def predict(model, *, task: TrainTask, split: str = "val", genome: Genome | None = None, dataset=None):
@@ -273,12 +320,21 @@ def _recorder(seconds: float | None):
         def __init__(self) -> None:
             super().__init__()
             self.losses: list[float] = []
+            self.whole_epochs = 0  # epochs that ran all their steps (a time budget can stop one midway)
+            self.epoch_first_step = 0
             self.first_step_s = 0.0
             self.stopped_by_time = False
             self.start = time.perf_counter()
 
         def on_train_begin(self, logs=None) -> None:
             self.start = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None) -> None:
+            self.epoch_first_step = len(self.losses)
+
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            if len(self.losses) - self.epoch_first_step == self.params.get("steps"):
+                self.whole_epochs += 1
 
         def on_train_batch_end(self, batch, logs=None) -> None:
             elapsed = time.perf_counter() - self.start

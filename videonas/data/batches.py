@@ -2,6 +2,9 @@
 
 Randomness comes from numpy Generators seeded by (seed, epoch, batch index), so batches are reproducible whatever
 the worker order. Augmentation: random horizontal flip (flow x negated) and a random translation (edge pad + crop).
+The epoch index counts the epochs Keras begins (``on_epoch_begin``), from ``start_epoch``: a training run continued
+from a checkpoint after ``start_epoch`` epochs sees the batches an uninterrupted run would (fit it with
+``shuffle=False``: Keras's own batch shuffle draws from Python's global random state, not from (seed, epoch)).
 Batches are ``(inputs, labels)``: the bare array for one input, a dict by input name (``rgb``, ``flow``) for several.
 """
 
@@ -17,17 +20,20 @@ PAD = 4
 
 class ClipBatches(keras.utils.PyDataset):
     def __init__(self, clips: Clips, batch_size: int = 16, *, shuffle: bool = True, seed: int = 0,
-                 inputs: tuple[str, ...] = ("rgb",), augment: bool = False, **kwargs):
+                 inputs: tuple[str, ...] = ("rgb",), augment: bool = False, start_epoch: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         for name in inputs:
             if name not in ("rgb", "flow") or getattr(clips, name) is None:
                 raise ValueError(f"input {name!r} is not available in these clips (spec {clips.spec})")
+        if not isinstance(start_epoch, int) or isinstance(start_epoch, bool) or start_epoch < 0:
+            raise ValueError(f"start_epoch must be a non-negative int, got {start_epoch!r}")
         if len(clips) == 0:
             raise ValueError("clips are empty: nothing to batch")
         self.clips, self.batch_size, self.shuffle, self.seed = clips, batch_size, shuffle, seed
-        self.inputs, self.augment, self.epoch = tuple(inputs), augment, 0
+        self.inputs, self.augment, self.epoch = tuple(inputs), augment, start_epoch
+        self._begun = False
         self._order = self._permutation()
 
     def _permutation(self) -> np.ndarray:
@@ -38,9 +44,13 @@ class ClipBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return -(-len(self.clips) // self.batch_size)
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = self._permutation()
+    def on_epoch_begin(self) -> None:
+        """Advance at every epoch but the first. Counted at the beginnings because Keras also calls ``on_epoch_end``
+        once before the first epoch (when it resets its iterator), after reading two batches for the input spec."""
+        if self._begun:
+            self.epoch += 1
+            self._order = self._permutation()
+        self._begun = True
 
     def __getitem__(self, index: int):
         rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
