@@ -93,3 +93,47 @@ def test_a_sigkill_in_the_middle_of_a_rung_resumes_to_the_uninterrupted_history(
     resumed = run_search(**{**DRIVER_CONFIG, "store": store}, progress=False)
     reference = run_search(**{**DRIVER_CONFIG, "store": tmp_path / "reference.sqlite"}, progress=False)
     assert _rows(resumed) == _rows(reference)
+
+
+SMOKE = {"space": {"family": "tvn", "options": {"image_sizes": [32], "frame_counts": [1, 2], "min_blocks": 2,
+                                                 "max_blocks": 2, "filters": [16], "max_repeats": 1,
+                                                 "allow_non_local": False}},
+         "task": {"dataset": "embedded:smoke", "batch_size": 8, "max_train_clips": 16, "max_val_clips": 16,
+                  "threads": 1, "run_eagerly": True, "score_test": False},
+         "num_trials": 4, "batch_size": 4, "rungs": {"epochs": [1, 2], "keep": 0.5},
+         "executor": {"kind": "subprocess", "options": {"max_workers": 2}}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["random", {"name": "regularized", "options": {"population_size": 2}}])
+def test_real_candidates_climb_the_rungs_on_worker_processes(tmp_path, strategy):
+    from videonas import data
+
+    data.embedded_dataset("smoke", seed=0)  # generated once here, not by two workers at once
+    experiment = run_search("smoke-rungs", store=tmp_path / "s.sqlite", strategy=strategy, seed=0, progress=False,
+                            **SMOKE)
+    trials = experiment.trials()
+    assert [t.status for t in trials] == ["done"] * 4, [t.error for t in trials]
+    climbed = [t for t in trials if t.rung == 1]
+    assert len(climbed) == 2 and all(t.epochs == 2 for t in climbed)
+    for trial in climbed:  # the second rung trained one more epoch from the first rung's checkpoint
+        assert trial.metrics["epochs_trained"] == 2 and trial.metrics["steps"] == 2  # 16 clips / batch 8
+        assert [entry["epochs"] for entry in trial.metrics["rungs"]] == [1, 2]
+    assert all(t.epochs == 1 and t.metrics["epochs_trained"] == 1 for t in trials if t.rung == 0)
+
+
+@pytest.mark.slow
+def test_children_inherit_their_parents_weights_when_asked(tmp_path):
+    from videonas import data
+
+    data.embedded_dataset("smoke", seed=0)
+    config = {**SMOKE, "num_trials": 6, "batch_size": 2, "rungs": {"epochs": [1, 2], "keep": 0.5, "inherit": True}}
+    experiment = run_search("inherit", store=tmp_path / "s.sqlite", seed=0, progress=False,
+                            strategy={"name": "regularized", "options": {"population_size": 2}}, **config)
+    trials = experiment.trials()
+    children = [t for t in trials if t.parent is not None and t.status == "done"]
+    assert children and all(t.metrics.get("inherited_layers", 0) > 0 for t in children)
+    assert all("inherited_layers" not in t.metrics for t in trials if t.parent is None)
+    # Only the population's latest checkpoints are kept, for the children still to come.
+    kept = sorted(path.name for path in (tmp_path / "s.sqlite.checkpoints" / "inherit").iterdir())
+    assert 0 < len(kept) <= 2

@@ -20,6 +20,9 @@ from videonas.search.store import Trial
 from videonas.task import Fidelity
 
 
+STARTED = ("inherited_layers",)  # first-rung metrics that describe the candidate at every rung
+
+
 def checkpoint_path(folder: Path, index: int, rung: int) -> str:
     """Where trial ``index``'s checkpoint after ``rung`` lives (a file or folder: the trial function decides)."""
     return str(folder / f"trial{index}-rung{rung}")
@@ -78,7 +81,9 @@ def with_fidelity(options: Any, fidelity: Fidelity) -> Any:
 def with_history(metrics: dict, trial: Trial, rung: int, epochs: int, fitness: float | None) -> dict:
     """``metrics`` of an evaluation at ``rung``, with the trial's earlier evaluations kept beside it."""
     earlier = [entry for entry in history(trial) if entry["rung"] < rung]
-    return {**metrics, "rungs": [*earlier, {"rung": rung, "epochs": epochs, "fitness": fitness}]}
+    # How the candidate started (weights inherited from its parent) stays true at every later rung.
+    started = {key: trial.metrics[key] for key in STARTED if key in (trial.metrics or {}) and key not in metrics}
+    return {**metrics, **started, "rungs": [*earlier, {"rung": rung, "epochs": epochs, "fitness": fitness}]}
 
 
 def spent_epochs(trials: Iterable[Trial]) -> int:
