@@ -7,7 +7,7 @@ EvaNet-A and -B, each trained on RGB and on flow: four models). Here:
 - ``ensemble_scores`` / ``evaluate_ensemble``: pure numpy on per-model validation logits;
 - ``ensemble_cost``: FLOPs, parameters and latency of running every member (they add up);
 - ``select_diverse_trials`` + ``trial_members``: the top-k structurally diverse trials of an EvaNet search and their
-  validation logits, from the weights the search saved (``evaluate_options["save_weights"]``) or, where none were
+  validation logits, from the weights the search saved (its configuration's ``save_weights``) or, where none were
   saved, by retraining the genome in this process with the trial's task, budget and seed;
 - ``train_member``: the search's training recipe for anything else (a flow net, a hand-made baseline).
 

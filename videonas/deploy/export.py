@@ -3,8 +3,8 @@
 ``export_model`` writes ``<name>.keras``, ``<name>.onnx`` and ``<name>.tflite`` into a folder, reloads each file on its
 runtime, runs it on the same clips as the Keras model and records the largest absolute logit difference (and, if
 asked, the latency on each runtime with its setup) in ``<name>.manifest.json`` beside them, with the runtime versions.
-``export_trial`` does it for a search's trial (the best by default): with the weights the trial saved
-(``evaluate_options.save_weights``) or, when none were kept, after retraining the genome with the search's own task,
+``export_trial`` does it for a search's trial (the best by default): with the weights the trial saved (the run
+configuration's ``save_weights``) or, when none were kept, after retraining the genome with the search's own task,
 budget and trial seed through the one recipe (``videonas.train.fit_and_score``). ``export_preset`` does it for a
 named model of the registry (``videonas.models.create_model``), untrained unless a task is given.
 """
