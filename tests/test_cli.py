@@ -101,7 +101,7 @@ def test_search_exits_1_when_no_trial_finished(tmp_path, capsys):
 
 def test_search_succeeds_with_exit_0(tmp_path, capsys):
     assert main(["search", "--no-progress", "--config", _config(tmp_path)]) == 0
-    assert "cli: {'done': 4, 'failed': 0, 'rejected': 0}; best fitness" in capsys.readouterr().out
+    assert "cli: 4 done, 0 failed, 0 rejected; best fitness" in capsys.readouterr().out
 
 
 def test_changed_config_names_force_and_a_held_store_names_its_holder(tmp_path, capsys):
@@ -125,3 +125,12 @@ def test_sigterm_unwinds_instead_of_killing(monkeypatch):
     monkeypatch.setattr(cli, "_dispatch", lambda command, rest: os.kill(os.getpid(), signal.SIGTERM) or 0)
     assert _exit_code(["search"]) == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is not cli._terminate  # restored afterwards
+
+
+def test_a_misspelled_option_is_named_not_reported_as_a_missing_one(capsys):
+    for argv, named in ((["search", "--confg", "x.yaml"], "unrecognized arguments: --confg"),
+                        (["trials", "--nme", "x", "--store", "y"], "unrecognized arguments: --nme"),
+                        (["search"], "the following arguments are required: --config")):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2 and named in capsys.readouterr().err

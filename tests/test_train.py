@@ -203,6 +203,7 @@ def check_smoke_trials(trials, num_trials):
     assert done, [t.error for t in trials]
     for trial in done:
         assert 0.0 <= trial.fitness <= 1.0 and trial.fitness == trial.metrics["accuracy"]
+        assert trial.epochs == 1  # the training it received: the budget the search spends
         assert trial.params > 0 and trial.flops > 0
         assert trial.metrics["steps"] == 4 and trial.metrics["num_val_clips"] == 16  # 32 clips / batch 8, 1 epoch
         assert len(trial.metrics["loss_curve"]) == 4 and trial.metrics["train_seconds"] > 0

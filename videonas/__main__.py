@@ -64,7 +64,7 @@ def load_search_config(path: str, args: argparse.Namespace | None = None):
 def search_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m videonas search", description=COMMANDS["search"].capitalize()
                                      + "; running it again resumes where it stopped.")
-    parser.add_argument("--config", required=True, help="YAML file in the shape of videonas.config.SearchConfig")
+    parser.add_argument("--config", help="YAML file in the shape of videonas.config.SearchConfig (required)")
     parser.add_argument("--num-trials", type=int, help="override num_trials (may grow between runs)")
     parser.add_argument("--executor", choices=["inprocess", "subprocess", "ray"], help="override the executor")
     parser.add_argument("--max-workers", type=int, help="override executor.options.max_workers")
@@ -78,7 +78,9 @@ def search_parser() -> argparse.ArgumentParser:
 
 def search_main(argv: Sequence[str]) -> int:
     """Run the search; exit status 1 when no trial finished successfully (the cause on one line)."""
-    args = search_parser().parse_args(argv)
+    from videonas import checks
+
+    args = checks.parse_command(search_parser(), argv, required=("config",))
     config = load_search_config(args.config, args)
     from videonas.search import run_search
 
@@ -88,7 +90,10 @@ def search_main(argv: Sequence[str]) -> int:
     counts = {status: sum(t.status == status for t in trials) for status in ("done", "failed", "rejected")}
     best = experiment.best(1)
     summary = f"best fitness {best[0].fitness:.4f} (trial {best[0].index})" if best else "no finished trial"
-    print(f"{name}: {counts}; {summary}; store {experiment.store.path}")
+    spent = sum(t.epochs or 0 for t in trials if "reused_from" not in t.metrics)
+    trained = f"; {spent} training epochs" if spent else ""
+    print(f"{name}: {counts['done']} done, {counts['failed']} failed, {counts['rejected']} rejected{trained}; "
+          f"{summary}; store {experiment.store.path}")
     if best:
         return 0
     first = next((t for t in trials if t.status in ("failed", "rejected")), None)

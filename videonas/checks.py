@@ -26,6 +26,17 @@ def quote(value: Any) -> str:
     text = _REPR.repr(value)
     return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
+def parse_command(parser: Any, argv: Sequence[str], *, required: Sequence[str] = ()) -> Any:
+    """``parser.parse_args(argv)`` for a command whose ``required`` options (destinations) are checked after parsing:
+    argparse checks required options before unknown ones, so ``--confg x`` would be reported as a missing
+    ``--config`` instead of as the misspelled option it is."""
+    args = parser.parse_args(argv)
+    missing = [f"--{name.replace('_', '-')}" for name in required if getattr(args, name) is None]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
+    return args
+
+
 def printable(text: Any) -> str:
     """``str(text)`` with every non-printable character (terminal escapes, control codes) shown escaped: text read from
     a store or a file never drives the terminal it is printed on."""

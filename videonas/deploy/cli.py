@@ -75,10 +75,10 @@ def trials_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m videonas trials",
                                      description="Print an experiment's trials: index, status, fitness, params, "
                                      "FLOPs, latency and the runtime it was measured on, parent, rejected_by.")
-    parser.add_argument("--store", required=True, help="the search's SQLite trial store")
-    parser.add_argument("--name", required=True, help="the experiment's name (the search config's name)")
+    parser.add_argument("--store", help="the search's SQLite trial store (required)")
+    parser.add_argument("--name", help="the experiment's name, the search config's name (required)")
     parser.add_argument("--format", choices=["table", "csv"], default="table")
-    args = parser.parse_args(argv)
+    args = checks.parse_command(parser, argv, required=("store", "name"))
     print(format_rows(trial_rows(open_experiment(args.store, args.name)), kind=args.format), end="")
     return 0
 
@@ -98,7 +98,7 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-frames", type=int, help="with --preset: input frames (default: published)")
     parser.add_argument("--image-size", type=int, help="with --preset: input size (default: published)")
     parser.add_argument("--width-multiplier", type=float, default=1.0, help="with --preset")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", help="output folder (required)")
     parser.add_argument("--latency-runs", type=int, default=0, help="also time batch 1 on each runtime")
     parser.add_argument("--threads", type=int, help="runtime threads (default: all cores)")
     return parser
@@ -106,7 +106,7 @@ def export_parser() -> argparse.ArgumentParser:
 
 def export_main(argv: Sequence[str]) -> int:
     """Exit 0 when every runtime reproduces Keras' logits within the tolerance, else 1."""
-    args = export_parser().parse_args(argv)
+    args = checks.parse_command(export_parser(), argv, required=("out",))
     for field in ("epochs", "latency_runs", "threads", "num_classes", "num_frames", "image_size"):
         value = getattr(args, field)
         if value is not None and value < (0 if field == "latency_runs" else 1):

@@ -266,7 +266,8 @@ def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", spa
             store.mark_running(name, trial.index, host)
 
     rung = 0 if config.rungs else None
-    epochs = config.rungs.epochs[0] if config.rungs else None
+    # Epochs trained, the search's budget: the first rung's, or the one budget of the default trial function.
+    epochs = config.rungs.epochs[0] if config.rungs else (config.budget.epochs if config.evaluate.default else None)
     for position, result in runner.run(config.evaluate.function, jobs, on_start=on_start):
         group = group_list[position]
         if config.rungs:
