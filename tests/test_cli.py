@@ -134,3 +134,19 @@ def test_a_misspelled_option_is_named_not_reported_as_a_missing_one(capsys):
         with pytest.raises(SystemExit) as exited:
             main(argv)
         assert exited.value.code == 2 and named in capsys.readouterr().err
+
+
+def test_space_lists_a_familys_options_and_names_a_typo(capsys):
+    assert main(["space", "tvn"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tvn (default space)") and "frame_counts" in out and "1, 2, 4, 8, 16" in out
+    assert main(["space", "evanet", "--paper"]) == 0 and "conv_types" in capsys.readouterr().out
+    assert main(["space", "tvm"]) == 2
+    assert "family must be one of" in capsys.readouterr().err
+
+
+def test_bench_help_is_user_text(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = capsys.readouterr().out
+    assert "reports/bench/<section>.json" in out and "``" not in out and "run(*," not in out

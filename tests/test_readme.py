@@ -16,3 +16,19 @@ def test_every_test_the_readme_names_exists():
     for path in (ROOT / "tests").glob("test_*.py"):
         defined |= set(re.findall(r"^def (test_[a-z0-9_]+)\(", path.read_text(), re.M))
     assert named <= defined, sorted(named - defined)
+
+
+def test_the_readmes_python_search_is_a_valid_configuration():
+    import ast
+
+    from videonas import config
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "run_search(" in block]
+    assert blocks
+    for block in blocks:
+        call = next(node for node in ast.walk(ast.parse(block))
+                    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "run_search")
+        fields = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
+        parsed = config.SearchConfig.from_dict({"name": ast.literal_eval(call.args[0]), **fields})
+        assert parsed.space.family == "tvn" and parsed.constraints.limit("max_params") == 200_000

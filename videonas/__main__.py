@@ -37,6 +37,7 @@ COMMANDS = {
     "bench": "run the benchmarks and add them to the report",
     "trials": "print an experiment's trials (status, fitness, params, FLOPs, latency, parent) as a table or CSV",
     "export": "write a trial or preset as .keras, ONNX and LiteRT, checked against Keras on the same clips",
+    "space": "list a family's search-space options and their values (the default space, or --paper's)",
 }
 
 
@@ -103,6 +104,30 @@ def search_main(argv: Sequence[str]) -> int:
     return 1
 
 
+def space_main(argv: Sequence[str]) -> int:
+    """Print a family's search-space options: what ``space.options`` of a search config may set, with the values
+    of the default space (or the paper's, where the family states them)."""
+    from videonas import checks, families
+
+    parser = argparse.ArgumentParser(prog="python -m videonas space", description=COMMANDS["space"].capitalize()
+                                     + "; set them under space.options in a search config.")
+    parser.add_argument("family", help="a registered family: " + ", ".join(sorted(families.registered())))
+    parser.add_argument("--paper", action="store_true", help="the paper's ranges instead of the default space")
+    args = checks.parse_command(parser, argv)
+    family = families.get(args.family)
+    if args.paper and not hasattr(family.space_type, "paper"):
+        raise ValueError(f"family {family.name!r} states no paper ranges")
+    space = family.space_type.paper() if args.paper else family.space()
+    options = {key: value for key, value in space.to_dict().items() if key != "family"}
+    summary = (family.space_type.__doc__ or "").strip().splitlines()[:1]
+    print(f"{family.name} ({'paper' if args.paper else 'default'} space){': ' + summary[0] if summary else ''}")
+    width = max(map(len, options), default=0)
+    for key, value in options.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        print(f"  {key:<{width}}  {shown}")
+    return 0
+
+
 def top_parser() -> argparse.ArgumentParser:
     width = max(map(len, COMMANDS))
     parser = argparse.ArgumentParser(
@@ -146,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(command: str, rest: list[str]) -> int:
     if command == "search":
         return search_main(rest)
+    if command == "space":
+        return space_main(rest)
     if command == "bench":
         return importlib.import_module("videonas.bench").main(rest) or 0
     if command in ("trials", "export"):

@@ -44,7 +44,14 @@ def write_section(reports_dir: Path, section: str, payload: dict[str, Any]) -> P
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m videonas bench [--only SECTION] [--quick] [--reports-dir DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m videonas bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m videonas bench",
+        description="Run the benchmarks (all sections, or those named with --only) on this machine, write each to "
+        "reports/bench/<section>.json and rebuild reports/index.html, whose bench section shows their headlines. "
+        "Sections: latency (CPU latency of the published and found networks on Keras, ONNX Runtime and LiteRT), "
+        "search (evolution against random search, scale-out), throughput (candidates per hour by executor), memory "
+        "(a driver and its workers over many candidates), data (clip decoding), gpu (GPU latency, on a GPU "
+        "machine), aims (the measured targets, met or missed).")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests); figures not meaningful")
     parser.add_argument("--reports-dir", type=Path, default=None, help="default: <project>/reports")
