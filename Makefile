@@ -12,6 +12,8 @@ export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip prints one warning per package for the machine's optional local indexes; keep the install log readable.
 PIP_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
+# One line per package pip collects, so a cold install shows progress instead of minutes of silence.
+PIP_PROGRESS := grep -E --line-buffered "^(Collecting|Successfully installed|ERROR)" | cut -c1-110 || true
 
 .PHONY: setup test test-fast reproduce reports bench lab clean
 
@@ -20,7 +22,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | $(PIP_FILTER)
-	$(BIN)/python -m pip install -q -e '.[test]' 2>&1 | $(PIP_FILTER)
+	@echo "videonas: installing the package and its dependencies into $(VENV) (a few minutes on a cold pip cache)"
+	$(BIN)/python -m pip install -e '.[test]' 2>&1 | $(PIP_PROGRESS)
 	$(BIN)/python -c "import videonas, keras, torch, tensorflow, av, cv2"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (videonas)" >/dev/null
 	@touch $(STAMP)

@@ -150,11 +150,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or "--debug" in rest
     if args.command != "search":
         rest = [arg for arg in rest if arg != "--debug"]
+    # TensorFlow's C++ start-up lines (oneDNN, CPU features) and absl's INFO lines are noise on a command line; set
+    # before anything imports TensorFlow. A user's own setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # SIGTERM unwinds like Ctrl-C would, so workers are stopped, temporary folders removed and the lease released.
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _dispatch(args.command, rest)
+        from tqdm.contrib.logging import logging_redirect_tqdm  # log lines above the progress bar, not into it
+
+        with logging_redirect_tqdm():
+            return _dispatch(args.command, rest)
     except KeyboardInterrupt:
         if debug:
             raise
