@@ -201,7 +201,8 @@ class TrialOptions:
         constraints = data.get("constraints")
         return cls(TrainTask.from_dict(data.get("task"), path=f"{prefix}task"),
                    Budget.from_dict(data.get("budget"), path=f"{prefix}budget"),
-                   within(f"{prefix}constraints", "constraints", lambda: Constraints.from_dict(constraints)),
+                   within(f"{prefix}constraints", "constraints",
+                          lambda: Constraints.from_dict(constraints, path=f"{prefix}constraints")),
                    None if save_weights is None else str(save_weights))
 
     def to_dict(self) -> dict[str, Any]:

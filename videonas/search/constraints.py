@@ -134,10 +134,11 @@ class Constraints:
         object.__setattr__(self, "filters", tuple(sorted(filters, key=lambda f: LIMITED_FIGURES.index(f.figure))))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "Constraints":
-        data = dict(data or {})
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "constraints") -> "Constraints":
+        """From the config form; ``path`` is where it sits in a configuration (``search.constraints``)."""
+        data = {} if data is None else data
         latency_keys = ("latency_runs", "latency_warmup", "latency_runtime")
-        check_keys("constraints", data, (),
+        check_keys(path, data, (),
                    ["max_params", "max_flops", "max_train_memory_mib", "max_latency_ms", *latency_keys])
         filters: list[Filter] = []
         if data.get("max_params") is not None:
