@@ -137,3 +137,27 @@ def test_children_inherit_their_parents_weights_when_asked(tmp_path):
     # Only the population's latest checkpoints are kept, for the children still to come.
     kept = sorted(path.name for path in (tmp_path / "s.sqlite.checkpoints" / "inherit").iterdir())
     assert 0 < len(kept) <= 2
+
+
+def fail_when_promoted(genome, *, seed, fidelity=None, **options):
+    """The synthetic trial function, except that candidates starting with 0 fail whenever they are promoted."""
+    from videonas.search import synthetic
+
+    if fidelity is not None and fidelity.start_epochs > 0 and genome.values[0] == 0:
+        raise RuntimeError("failed on a higher rung")
+    return synthetic.evaluate(genome, seed=seed, fidelity=fidelity, **options)
+
+
+def test_a_candidate_failing_on_a_higher_rung_keeps_the_promotions_a_rerun_would_make(tmp_path):
+    config = {**SEARCH, "num_trials": 18, "evaluate": "test_search_rungs:fail_when_promoted"}
+    first = run_search("fails-later", store=tmp_path / "s.sqlite", progress=False, **config)
+    failed = [t for t in first.trials() if t.status == "failed"]
+    assert failed and all(t.rung >= 1 and t.metrics["rungs"][0]["fitness"] is not None for t in failed)
+    # Every round reads as complete: a resume recomputes the same promotions, with the failed candidates among them.
+    from videonas.search import rungs
+
+    for round_index in {t.round for t in first.trials()}:
+        round_trials = [t for t in first.trials() if t.round == round_index]
+        assert rungs.climbed(round_trials, (1, 3, 9), 0.34)
+    again = run_search("fails-later", store=tmp_path / "s.sqlite", progress=False, **config)  # nothing left to do
+    assert _rows(again) == _rows(first)

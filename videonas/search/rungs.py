@@ -50,6 +50,8 @@ def first_fidelity(epochs: Sequence[int], folder: Path, trial: Trial, parent: Tr
 def promotions(round_trials: Iterable[Trial], rung: int, keep: float) -> list[Trial]:
     """The trials of a round that rung ``rung`` trains: the best ``keep`` (at least one) of the trained candidates
     that reached rung ``rung - 1``, by their fitness there (ties: the earlier trial)."""
+    # Reached: a fitness at the rung below, whatever happened after (a candidate that failed at a later rung still
+    # took its place there, so a resumed round promotes what the uninterrupted one did).
     reached = [t for t in round_trials if _trained(t) and fitness_at(t, rung - 1) is not None]
     if not reached:
         return []
@@ -115,7 +117,8 @@ def remove_checkpoints(folder: Path, keep: set[int]) -> None:
 
 
 def _trained(trial: Trial) -> bool:
-    return trial.status == "done" and "reused_from" not in (trial.metrics or {})
+    """Trained itself, not a copy of a duplicate's result."""
+    return "reused_from" not in (trial.metrics or {})
 
 
 __all__ = ["checkpoint_path", "climbed", "first_fidelity", "fitness_at", "history", "next_fidelity", "promotions",
