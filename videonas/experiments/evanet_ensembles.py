@@ -24,6 +24,7 @@ from videonas.experiments.arms import Arm, ArmRuns, run_arms
 from videonas.genome import published
 
 NAME = "evanet_ensembles"
+STORE = "search.sqlite"  # the searches run here when evanet_search's are not reused
 BASELINE = "r2plus1d-18"
 TITLE = "EvaNet: ensembles of diverse evolved networks"
 QUESTION = ("Does an ensemble of diverse evolved nets beat its best member, and a (2+1)D ResNet of the same width or "
@@ -118,7 +119,9 @@ class EnsembleExperiment:
 def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress: bool = True) -> experiment.Result:
     """The searches (reused or run here), each seed's ensemble, the two matched R(2+1)D baselines trained once per seed
     with the members' task and budget, the verdicts, the figure and ``results.json``."""
-    folder = summaries.output_folder(NAME, output_dir=output_dir)
+    # A search run here starts afresh (a store of an earlier run is removed, as the other experiments do unless
+    # they resume); a reused one is evanet_search's, beside this folder.
+    folder = summaries.output_folder(NAME, output_dir=output_dir, store=None if config.reuse_search else STORE)
     runs = reused_searches(folder, config) if config.reuse_search else None
     return report(run_ensembles(config, runs=runs, folder=folder, progress=progress), folder=folder)
 
@@ -135,7 +138,7 @@ def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progres
         if runs is None:
             runs = run_arms(arms=[arm], seeds=config.seeds, search={**config.search,
                                                                    "save_weights": str(folder / "weights")},
-                            store=folder / "search.sqlite", executor=runner, progress=progress)
+                            store=folder / STORE, executor=runner, progress=progress)
         ensembles = seed_ensembles(runs, label=arm.label, size=config.ensemble_size,
                                    min_distance=config.min_distance, retrain_dir=folder / "retrained")
         task, budget = ensemble.trial_task(runs.experiments[arm.label, runs.seeds[0]])

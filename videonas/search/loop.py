@@ -185,6 +185,7 @@ def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: 
         else:
             search_strategy.tell(round_trials)
     bar = _ProgressBar(name, store, config.num_trials, enabled=progress)
+    networks: dict[tuple[int, str], str] = {}  # (trial index, genome key) -> network key, computed once per trial
     try:
         while True:
             count = store.count(name)
@@ -200,7 +201,7 @@ def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: 
             else:
                 round_trials = _store_proposals(store, name, search_strategy, count, config.num_trials - count,
                                                 config.seed)
-            _evaluate_round(store, config, space, round_trials, runner, bar)
+            _evaluate_round(store, config, space, round_trials, runner, bar, networks)
             search_strategy.tell(store.trials(name, start=round_trials[0].index, stop=round_trials[-1].index + 1))
             if config.rungs:  # what nothing can promote (the round is over) or inherit from (no parent) goes
                 population = getattr(search_strategy, "population", ()) if config.rungs.inherit else ()
@@ -231,24 +232,32 @@ def _check_same_proposals(strategy, stored: list[Trial]) -> None:
 
 
 def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace,
-                    round_trials: list[Trial], runner: Executor, bar: "_ProgressBar") -> None:
+                    round_trials: list[Trial], runner: Executor, bar: "_ProgressBar",
+                    networks: dict[tuple[int, str], str]) -> None:
     """Evaluate the unfinished trials of one round (at the first rung, with rungs), then promote the best through
     the higher rungs; each result is committed as soon as it arrives."""
     name = config.name
     # Genomes that build the same network on the same clips are trained once, unless children inherit their
     # parents' weights (then equal networks start from different weights).
     reuse_duplicates = config.reuse_duplicates and not (config.rungs and config.rungs.inherit)
-    network = families.get(space.family).network
+    family = families.get(space.family)
+
+    def network(trial: Trial) -> str:  # every earlier trial is looked up each round: decode each genome once
+        key = (trial.index, trial.genome_key)
+        if key not in networks:
+            networks[key] = family.network(_stored_genome(space, trial))
+        return networks[key]
+
     earlier: dict[str, Trial] = {}
     if reuse_duplicates:
         for trial in store.trials(name, status=REUSABLE):
             if trial.index < round_trials[0].index:
-                earlier.setdefault(network(_stored_genome(space, trial)), trial)
+                earlier.setdefault(network(trial), trial)
     groups: dict[str, list[Trial]] = {}
     for trial in round_trials:
         if trial.status in FINISHED:
             continue
-        key = network(_stored_genome(space, trial))
+        key = network(trial)
         if key in earlier:
             source = earlier[key]
             _finish(store, [trial], source.result(), bar, source.index, rung=source.rung)
