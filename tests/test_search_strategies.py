@@ -130,3 +130,16 @@ def test_bad_options_raise_value_error_naming_the_field():
     strategy = make_strategy("random", ToySpace(), seed=0)
     with pytest.raises(ValueError, match="status"):
         strategy.tell([Trial("x", 0, 0, None, "{}", "k", "running")])
+
+
+def test_random_search_with_a_sample_seed_proposes_the_same_genomes_under_any_search_seed(tmp_path):
+    """Replicates for rank fidelity: two searches that differ in seed retrain the same samples with other seeds."""
+    space = ToySpace(length=12, choices=3)
+    runs = [run_search(space=space, strategy={"name": "random", "options": {"sample_seed": 7}}, seed=seed,
+                       evaluate="videonas.search.synthetic:evaluate", num_trials=8, batch_size=4,
+                       store=str(tmp_path / "s.sqlite"), name=f"replicate-{seed}", executor="inprocess",
+                       progress=False).trials() for seed in (0, 1)]
+    assert [t.genome_key for t in runs[0]] == [t.genome_key for t in runs[1]]
+    assert [t.seed for t in runs[0]] != [t.seed for t in runs[1]]
+    plain = make_strategy("random", space, seed=0, batch_size=8).ask()
+    assert [g.key for g in plain] != [t.genome_key for t in runs[0]]

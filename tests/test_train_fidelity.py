@@ -116,3 +116,23 @@ def test_a_missing_checkpoint_fails_the_trial_naming_the_path(tmp_path):
     (tmp_path / "junk.npz").write_text("not a checkpoint")
     junk = _evaluate(PARENT, Fidelity(3, start_epochs=1, resume_from=str(tmp_path / "junk.npz")))
     assert junk.status == "failed" and junk.error.startswith(f"fidelity.resume_from: {str(tmp_path / 'junk.npz')!r}")
+
+
+@pytest.mark.slow
+def test_scores_recorded_during_training_equal_those_of_shorter_runs():
+    """``budget.score_epochs`` scores validation after epoch 1 of a 3-epoch training, without changing the
+    training: the loss curve equals one without it, and the epoch-1 fitness equals a 1-epoch run's."""
+    recorded = evaluate_trial(PARENT, seed=3, options=TrialOptions(
+        task=TASK, budget=Budget(epochs=3, score_epochs=(1,))))
+    plain = _evaluate(PARENT, None, epochs=3)
+    short = _evaluate(PARENT, None, epochs=1)
+    assert recorded.metrics["val_by_epoch"] == {"1": pytest.approx(short.fitness), "3": recorded.fitness}
+    assert numpy.allclose(recorded.metrics["loss_curve"], plain.metrics["loss_curve"], **TOLERANCE)
+    assert recorded.fitness == pytest.approx(plain.fitness) and "val_by_epoch" not in plain.metrics
+
+
+@pytest.mark.parametrize("score_epochs, message", [((3,), r"budget.score_epochs\[0\] must be in \[1, 2\], got 3"),
+                                                   ("1", "budget.score_epochs must be a list")])
+def test_score_epochs_must_lie_below_the_budget(score_epochs, message):
+    with pytest.raises(ValueError, match=message):
+        Budget(epochs=3, score_epochs=score_epochs)

@@ -130,15 +130,25 @@ class TrainTask:
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    """Training budget: at most ``epochs`` epochs and (if set) ``seconds`` of training wall time."""
+    """Training budget: at most ``epochs`` epochs and (if set) ``seconds`` of training wall time.
+
+    ``score_epochs``: also score the validation split after each of these epochs (each below ``epochs``), into
+    ``metrics["val_by_epoch"]``: the fitness a shorter budget would have given, recorded during one training. Training
+    goes on unchanged (scoring draws no random numbers), so it equals what a run stopped there would score."""
 
     epochs: int = 1
     seconds: float | None = None
+    score_epochs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_int("budget.epochs", self.epochs, 1, 100_000)
         if self.seconds is not None:
             check_float("budget.seconds", self.seconds, 1e-3, 1e9)
+        if isinstance(self.score_epochs, (str, bytes)) or not isinstance(self.score_epochs, (list, tuple)):
+            raise ValueError(f"budget.score_epochs must be a list of epochs, got {self.score_epochs!r}")
+        for index, epoch in enumerate(self.score_epochs):
+            check_int(f"budget.score_epochs[{index}]", epoch, 1, self.epochs - 1)
+        object.__setattr__(self, "score_epochs", tuple(sorted(set(self.score_epochs))))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "budget") -> "Budget":
@@ -147,7 +157,12 @@ class Budget:
         return within(path, "budget", lambda: cls(**data))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.score_epochs:
+            data["score_epochs"] = list(self.score_epochs)
+        else:
+            del data["score_epochs"]  # budgets stored before the field existed compare equal
+        return data
 
 
 @dataclasses.dataclass(frozen=True)

@@ -194,17 +194,26 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
     """
     timings = {} if timings is None else timings
     dataset = task.open_dataset() if dataset is None else dataset
+    val_by_epoch: dict[str, float] = {}
+
+    def score_val() -> tuple[float, dict[str, Any], int]:
+        scores, clips = predict(model, task=task, genome=genome, dataset=dataset)
+        return (*score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset), len(clips))
+
+    scorers = [_epoch_scorer(budget.score_epochs, lambda epoch: val_by_epoch.update({str(epoch): score_val()[0]}))]
     try:
         metrics = fit(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset, timings=timings,
-                      fidelity=fidelity)
+                      fidelity=fidelity, callbacks=scorers if budget.score_epochs else ())
     except checkpoints.CheckpointError as error:
         return TrialResult.failed(str(error), metrics={"timings": timings}, **figures)
     if not all(math.isfinite(value) for value in metrics["loss_curve"]):
         return TrialResult.failed("NaN loss: training diverged", metrics=metrics, **figures)
     clock = time.perf_counter()
-    scores, clips = predict(model, task=task, genome=genome, dataset=dataset)
-    fitness, scored = score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)
-    metrics.update(scored, num_val_clips=len(clips))
+    fitness, scored, num_val_clips = score_val()
+    metrics.update(scored, num_val_clips=num_val_clips)
+    if budget.score_epochs:
+        final = {} if metrics["stopped_by_time"] else {str(metrics.get("epochs_trained", budget.epochs)): fitness}
+        metrics["val_by_epoch"] = {**val_by_epoch, **final}
     if task.score_test and "test" in dataset.splits:
         scores, clips = predict(model, task=task, split="test", genome=genome, dataset=dataset)
         metrics["test"] = {**score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)[1],
@@ -214,7 +223,8 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
 
 
 def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | None = None, dataset=None,
-        timings: dict[str, float] | None = None, fidelity: Fidelity | None = None) -> dict[str, Any]:
+        timings: dict[str, float] | None = None, fidelity: Fidelity | None = None,
+        callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Compile and fit ``model`` on the task's training clips; returns the loss curve, steps and timings.
 
     Without ``fidelity``: ``budget.epochs`` from the model's current weights. With one: up to ``fidelity.epochs``
@@ -262,7 +272,7 @@ def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | N
     # ``shuffle=False``: the batches already come in a (seed, epoch) order; Keras's own shuffle of the batch order
     # would draw from Python's global random state, which a continued run cannot replay.
     model.fit(batches, initial_epoch=start_epochs, epochs=epochs, shuffle=False, verbose=0,
-              callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+              callbacks=[recorder, keras.callbacks.TerminateOnNaN(), *callbacks])
     timings["fit_s"] = time.perf_counter() - clock
     timings["first_step_s"] = recorder.first_step_s
     metrics = {"loss_curve": recorder.losses, "steps": len(recorder.losses), "train_seconds": timings["fit_s"],
@@ -309,6 +319,19 @@ def model_inputs(model) -> tuple[str, ...]:
     for index, name in enumerate(names):
         check_choice(f"model input {index}", name, STREAMS)
     return names
+
+
+def _epoch_scorer(epochs: Sequence[int], score_after):
+    """A callback that calls ``score_after(epoch)`` after each of ``epochs`` (counted from 1 over the whole training,
+    continued runs included) whose steps all ran and whose loss is finite."""
+    import keras
+
+    class EpochScorer(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            if epoch + 1 in epochs and not self.model.stop_training and math.isfinite((logs or {}).get("loss", 0.0)):
+                score_after(epoch + 1)
+
+    return EpochScorer()
 
 
 def _recorder(seconds: float | None):

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from videonas import report
 
 # ``data`` (decoding and clip-cache throughput) is the data layer's own module; it runs when present.
-SECTIONS = ("latency", "search", "throughput", "memory", "data", "gpu", "aims")  # aims reads the others: last
+SECTIONS = ("latency", "search", "throughput", "memory", "data", "gpu", "rungs", "aims")  # aims reads the others: last
 LOG = logging.getLogger(__name__)
 
 

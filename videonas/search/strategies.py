@@ -101,13 +101,31 @@ class Strategy(abc.ABC):
 
 
 class RandomSearch(Strategy):
-    """The baseline: every candidate is an independent sample of the space."""
+    """The baseline: every candidate is an independent sample of the space.
+
+    With ``sample_seed`` the samples depend on it instead of the search's seed, so searches with different seeds
+    propose the same genomes and differ only in their training seeds (``videonas.search.loop.trial_seed``): replicate
+    trainings of one random sample, as a rank-fidelity measurement needs."""
 
     name = "random"
+
+    def __init__(self, space: SearchSpace, *, seed: int, batch_size: int = 8, sample_seed: int | None = None) -> None:
+        super().__init__(space, seed=seed, batch_size=batch_size)
+        if sample_seed is not None:
+            check_int("sample_seed", sample_seed, 0, 2**63 - 1)
+        self.sample_seed = sample_seed
+
+    def rng(self) -> numpy.random.Generator:
+        seed = self.seed if self.sample_seed is None else self.sample_seed
+        return numpy.random.default_rng(numpy.random.SeedSequence(seed, spawn_key=(0, self.round)))
 
     def propose(self) -> list[Proposal]:
         rng = self.rng()
         return [Proposal(self.space.sample(rng)) for _ in range(self.batch_size)]
+
+    def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.sample_seed is None else {"sample_seed": self.sample_seed}
+        return {**super().to_dict(), **extra}
 
 
 class Evolution(Strategy):
@@ -202,7 +220,7 @@ STRATEGIES: dict[str, tuple[type[Strategy], dict[str, Any]]] = {
                                             num_changes_end=1, decay_trials=100)),
 }
 
-# The names the schedules had before they were named after what they do (stores written then hold them).
+
 def make_strategy(name: str, space: SearchSpace, *, seed: int, batch_size: int = 8, **options: Any) -> Strategy:
     """A named strategy of ``STRATEGIES`` with option overrides."""
     check_choice("strategy", name, list(STRATEGIES))
