@@ -17,13 +17,12 @@ Keras and the data layer are imported inside the functions that train or predict
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy
 
-from videonas import models, train
+from videonas import selected, train
 from videonas.checks import check_int
 from videonas.genome.evanet import EvaNetGenome, distance, select_diverse
 
@@ -102,10 +101,11 @@ def distance_matrix(genomes: Sequence[EvaNetGenome]) -> numpy.ndarray:
 
 
 def ranked_trials(experiment) -> list:
-    """Finished trials of an experiment, best first (ties: earlier trial), one per genome (duplicates dropped)."""
+    """Finished trials of an experiment, best first (highest rung reached, then fitness; ties: earlier trial), one
+    per genome (duplicates dropped)."""
     seen: set[str] = set()
     ranked = []
-    for trial in sorted(experiment.trials("done"), key=lambda t: (-t.fitness, t.index)):
+    for trial in sorted(experiment.trials("done"), key=lambda t: (-(getattr(t, "rung", None) or 0), -t.fitness, t.index)):
         if trial.genome_key not in seen:
             seen.add(trial.genome_key)
             ranked.append(trial)
@@ -135,36 +135,21 @@ def trial_members(experiment, trials: Sequence[Any], *, retrain_dir: str | Path 
     """Logits of ``trials`` on ``split`` (``"val"``, or ``"test"`` for reports) and that split's labels.
 
     A trial whose saved weights (``metrics["weights_path"]``) still exist is rebuilt and loaded; otherwise its genome
-    is retrained here with the experiment's task and budget and the trial's seed (its weights go to ``retrain_dir``,
-    a temporary folder if ``None``). With a ``seconds`` budget a retrained model sees as many steps as this machine
+    is retrained here with the experiment's task and budget and the trial's seed (``videonas.selected.trained_model``;
+    its weights go to ``retrain_dir``, where a later call finds them, or nowhere if ``None``). With a ``seconds`` budget a retrained model sees as many steps as this machine
     manages now, so its fitness can differ from the stored one; the member's ``fitness`` is recomputed either way.
     """
-    import keras  # Keras: deferred
-
-    task, budget = trial_task(experiment)
+    task, _ = trial_task(experiment)
     dataset = task.open_dataset()
     members, labels = [], None
-    with tempfile.TemporaryDirectory() as scratch:
-        for trial in trials:
-            genome = experiment.genome(trial)
-            path = trial.metrics.get("weights_path")
-            source = "weights"
-            if not path or not Path(path).is_file():
-                result = train.train_candidate(genome, task=task, budget=budget, seed=int(trial.seed),
-                                               save_weights=retrain_dir or scratch)
-                if result.status != "done":
-                    raise ValueError(f"retraining trial {trial.index} ended {result.status}: {result.error}")
-                path, source = result.metrics["weights_path"], "retrained"
-            keras.backend.clear_session()
-            model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
-                                       num_frames=task.num_frames, image_size=task.image_size,
-                                       width_multiplier=task.width_multiplier)
-            model.load_weights(str(path))
-            logits, clips = train.predict(model, task=task, split=split, genome=genome, dataset=dataset)
-            labels = numpy.asarray(clips.labels)
-            members.append(Member(name=f"trial {trial.index}", logits=logits, params=trial.params, flops=trial.flops,
-                                  latency_ms=trial.latency_ms, source=source,
-                                  fitness=score(labels, logits, multi_label=task.multi_label)))
+    for trial in trials:
+        genome = experiment.genome(trial)
+        model, source = selected.trained_model(experiment, trial, dataset=dataset, retrain_dir=retrain_dir)
+        logits, clips = train.predict(model, task=task, split=split, genome=genome, dataset=dataset)
+        labels = numpy.asarray(clips.labels)
+        members.append(Member(name=f"trial {trial.index}", logits=logits, params=trial.params, flops=trial.flops,
+                              latency_ms=trial.latency_ms, source="weights" if source["weights"] else "retrained",
+                              fitness=score(labels, logits, multi_label=task.multi_label)))
     return members, labels
 
 

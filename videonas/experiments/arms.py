@@ -10,9 +10,10 @@ that trial's score on the held-out test split, which no search and no selection 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from videonas import config, pareto
+from videonas import config, pareto, selected
 from videonas.checks import check_seeds
 from videonas.experiments import claims, curves, summaries
 from videonas.search import make_strategy, run_search, space_from_config
@@ -66,13 +67,16 @@ class ArmRuns:
         return {seed: self.experiments[label, seed].trials() for seed in self.seeds if (label, seed) in self.experiments}
 
     def best(self, label: str) -> dict[int, Any]:
-        """``{seed: the trial of highest validation fitness}`` (``None`` where nothing finished)."""
-        return {seed: summaries.best_trial(trials) for seed, trials in self._arm(label).items()}
+        """``{seed: the trial of highest validation fitness}`` (``None`` where nothing finished), scored on the test
+        split now if the search did not score it (``videonas.selected.score_test``: once, then stored)."""
+        return {seed: selected.score_test(self.experiments[label, seed], summaries.best_trial(trials))
+                for seed, trials in self._arm(label).items()}
 
     def overall_best(self, label: str) -> tuple[int, Any, Any]:
         """``(seed, trial, genome)`` of arm ``label``'s best trial on validation over all its seeds (what a notebook
         shows as "the found network")."""
         seed, trial = summaries.overall_best(self.trials(), label=label)
+        trial = selected.score_test(self.experiments[label, seed], trial)
         return seed, trial, self.experiments[label, seed].genome(trial)
 
     def top_score(self, label: str) -> float:
@@ -112,7 +116,7 @@ class ArmRuns:
         rows = []
         for (label, seed), trials in self.trials().items():
             row = {"search": label, "seed": seed, **summaries.search_summary(trials)}
-            best = summaries.best_trial(trials)
+            best = self.best(label)[seed]
             row["best test"] = held_out_score(best)
             row.update({f"best test ({kind})": value for kind, value in held_out_by_kind(best).items()})
             rows.append(row)
@@ -155,7 +159,12 @@ def arm_config(search: Mapping[str, Any], arm: Arm, *, seed: int, store: Any):
               "strategy": {"name": arm.strategy, "options": dict(arm.strategy_options)}}
     if arm.space is not None:
         fields["space"] = arm.space
-    return config.SearchConfig.from_dict(fields, path="search")
+    chosen = config.SearchConfig.from_dict(fields, path="search")
+    if not chosen.evaluate.default:
+        return chosen
+    # Only the trials a report selects are scored on test (``ArmRuns.best``), from the weights every trial saves.
+    return dataclasses.replace(chosen, task=dataclasses.replace(chosen.task, score_test=False),
+                               save_weights=chosen.save_weights or str(Path(store).parent / "weights"))
 
 
 def run_arms(*, arms: Sequence[Arm], seeds: Sequence[int], search: Mapping[str, Any], store: Any,

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import ensemble
+from videonas import ensemble, selected
 from videonas.experiments import answers, fields, claims, experiment, prose, retrain, summaries
 from videonas.experiments.arms import Arm, ArmRuns, arm_config, held_out_score, run_arms
 from videonas.genome.evanet import distance
@@ -113,7 +113,8 @@ def figures(result: EvaNetSearch, *, config: Config) -> dict[str, Any]:
 
     runs, seed = result.runs, result.runs.seeds[0]
     evolved = runs.experiments[EVOLUTION, seed]
-    top = ensemble.select_diverse_trials(evolved, config.top_k, min_distance=config.min_distance)
+    top = [selected.score_test(evolved, trial)
+           for trial in ensemble.select_diverse_trials(evolved, config.top_k, min_distance=config.min_distance)]
     width = fields.shared_search(config.search).task.width_multiplier
     return {"verdicts.png": evanet_plots.search_figure({label: runs.curves(label) for label in runs.labels},
                                                        result.verdicts),
@@ -145,7 +146,7 @@ def diverse_pair(experiment: Any, *, min_distance: int) -> tuple[Any, Any]:
         return None, None
     best = experiment.genome(ranked[0])
     far = [t for t in ranked[1:] if distance(best, experiment.genome(t)) >= min_distance]
-    return ranked[0], far[0] if far else None
+    return selected.score_test(experiment, ranked[0]), selected.score_test(experiment, far[0] if far else None)
 
 
 def verdicts(runs: ArmRuns, *, noise_floor: float | None, min_distance: int) -> list:

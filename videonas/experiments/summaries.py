@@ -21,8 +21,10 @@ def finished(trials: Iterable[Any]) -> list[Any]:
 
 
 def best_trial(trials: Iterable[Any]) -> Any | None:
-    """The finished trial of highest fitness (ties: the earlier index), or ``None`` when none finished."""
-    return max(finished(trials), key=lambda t: (float(t.fitness), -t.index), default=None)
+    """The finished trial of highest fitness (ties: the earlier index), or ``None`` when none finished. In a search
+    with rungs, the highest rung reached comes first: a candidate stopped lower was trained less."""
+    return max(finished(trials), key=lambda t: (getattr(t, "rung", None) or 0, float(t.fitness), -t.index),
+               default=None)
 
 
 def search_summary(trials: Iterable[Any]) -> dict[str, Any]:
@@ -71,7 +73,7 @@ def best_by_seed(searches: Mapping[Any, Iterable[Any]], *, label: str) -> dict[A
 def overall_best(searches: Mapping[Any, Iterable[Any]], *, label: str) -> tuple[Any, Any]:
     """``(seed, trial)`` of the best finished trial of arm ``label`` over all its seeds (ties: the earlier seed, then
     the earlier trial); ``ValueError`` when none finished."""
-    candidates = [(float(t.fitness), -index, -t.index, key[1], t)
+    candidates = [((getattr(t, "rung", None) or 0, float(t.fitness)), -index, -t.index, key[1], t)
                   for index, (key, trials) in enumerate(searches.items())
                   if isinstance(key, tuple) and key[0] == label for t in finished(trials)]
     if not candidates:

@@ -307,6 +307,20 @@ class TrialStore:
                  result.error, time.time(), rung, epochs, experiment, index),
             )
 
+    def update_metrics(self, experiment: str, index: int, updates: Mapping[str, Any]) -> None:
+        """Merge ``updates`` into a finished trial's metrics (a score computed after the search, such as the test
+        score of a selected trial); its status, fitness and timestamps stay as they are."""
+        self._require_writable()
+        row = self._conn.execute("SELECT status, metrics FROM trials WHERE experiment = ? AND idx = ?",
+                                 (experiment, index)).fetchone()
+        if row is None or row["status"] not in FINISHED:
+            raise ValueError(f"trial {index} of experiment {experiment!r} must be finished to update its metrics, "
+                             f"got {None if row is None else row['status']!r}")
+        metrics = {**json.loads(row["metrics"] or "{}"), **updates}
+        with self._conn:
+            self._conn.execute("UPDATE trials SET metrics = ? WHERE experiment = ? AND idx = ?",
+                               (jsonio.dumps(metrics, sort_keys=True), experiment, index))
+
     def requeue_unfinished(self, experiment: str) -> int:
         """Trials left ``running`` by a killed driver go back to ``pending``; returns how many.
 
