@@ -200,7 +200,12 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
         scores, clips = predict(model, task=task, genome=genome, dataset=dataset)
         return (*score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset), len(clips))
 
-    scorers = [_epoch_scorer(budget.score_epochs, lambda epoch: val_by_epoch.update({str(epoch): score_val()[0]}))]
+    def score_during(epoch: int) -> None:
+        clock = time.perf_counter()
+        val_by_epoch[str(epoch)] = score_val()[0]
+        timings["score_epochs_s"] = timings.get("score_epochs_s", 0.0) + time.perf_counter() - clock
+
+    scorers = [_epoch_scorer(budget.score_epochs, score_during)]
     try:
         metrics = fit(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset, timings=timings,
                       fidelity=fidelity, callbacks=scorers if budget.score_epochs else ())
@@ -214,11 +219,12 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
     if budget.score_epochs:
         final = {} if metrics["stopped_by_time"] else {str(metrics.get("epochs_trained", budget.epochs)): fitness}
         metrics["val_by_epoch"] = {**val_by_epoch, **final}
+    timings["eval_s"], clock = time.perf_counter() - clock, time.perf_counter()
     if task.score_test and "test" in dataset.splits:
         scores, clips = predict(model, task=task, split="test", genome=genome, dataset=dataset)
         metrics["test"] = {**score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)[1],
                            "num_clips": len(clips)}
-    timings["eval_s"] = time.perf_counter() - clock
+        timings["test_s"] = time.perf_counter() - clock
     return TrialResult(fitness=fitness, metrics=metrics, **figures)
 
 

@@ -159,7 +159,7 @@ def _throughput_rows(throughput: dict[str, Any]) -> list[dict[str, Any]]:
     out.append(_row("default budget: <= 10% of a candidate's time outside steady training", None if share is None
                     else share <= 0.1, "" if share is None else f"{share:.0%}",
                     f"per candidate, tracing a new architecture's first step ({timings.get('first_step_s', 0):.1f} s) "
-                    f"and scoring val and test ({timings.get('eval_s', 0):.1f} s) against "
+                    f"and scoring ({timings.get('eval_s', 0) + timings.get('test_s', 0):.1f} s) against "
                     f"{timings.get('fit_s', 0) - timings.get('first_step_s', 0):.0f} s of steady training"))
     for name, runs in profiles.items():
         one, two = find_run(runs, "persistent workers", "graph", 1, 1), find_run(runs, "persistent workers", "graph", 2)
