@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy
 
 from videonas import report
+from videonas.bench import replay
 from videonas.experiments import tvn_common
 
 SPACE: dict[str, Any] = {"family": "tvn", "options": {
@@ -40,6 +41,7 @@ TASK: dict[str, Any] = {"dataset": "embedded:default", "data_seed": 0, "batch_si
                         "max_train_clips": 520, "max_val_clips": 520, "threads": 1}
 RUNG_EPOCHS = (1, 3, 9)
 SAMPLE_SEED = 2026
+KEEP, ROUND_SIZE = 1 / 3, 9  # successive halving as the default searches run it: 9 candidates, 3, then 1
 
 
 def run(*, quick: bool = False, reports_dir: str | Path | None = None, num_genomes: int = 50,
@@ -56,11 +58,15 @@ def run(*, quick: bool = False, reports_dir: str | Path | None = None, num_genom
     fidelity = rank_fidelity(table, rung_epochs=rung_epochs)
     motion = motion_check(task={**task, "max_val_clips": None}, epochs=rung_epochs[-1],
                           seeds=range(replicates))
-    return {"title": "Rungs: rank fidelity of the top rung and the lower rungs", "headline": headline(fidelity, motion),
-            "conclusion": conclusion(fidelity, motion, rung_epochs=rung_epochs),
+    cost = replay.costs(table, rung_epochs=rung_epochs, keep=KEEP, round_size=ROUND_SIZE)
+    replays = [replay.replay(table, rung_epochs=rung_epochs, keep=KEEP, round_size=ROUND_SIZE,
+                             budget_epochs=rounds * ROUND_SIZE * rung_epochs[-1]) for rounds in (1, 2)]
+    return {"title": "Rungs: rank fidelity, cost, and what rungs find at equal training epochs",
+            "headline": headline(fidelity, motion) + cost_rows(cost, replays),
+            "conclusion": conclusion(fidelity, motion, rung_epochs=rung_epochs) + cost_text(cost, replays),
             "extra": {"rung_epochs": list(rung_epochs), "task": task, "space": SPACE, "sample_seed": SAMPLE_SEED,
                       "fitness": {str(key): value for key, value in table.items()}, "tau": fidelity,
-                      "motion": motion, "store": str(folder / "search.sqlite")}}
+                      "motion": motion, "costs": cost, "replays": replays, "store": str(folder / "search.sqlite")}}
 
 
 def _replicate(seed: int, *, folder: Path, num_genomes: int, rung_epochs: Sequence[int], task: Mapping[str, Any],
@@ -76,16 +82,22 @@ def _replicate(seed: int, *, folder: Path, num_genomes: int, rung_epochs: Sequen
         constraints={"max_params": 200_000}, executor={"kind": "subprocess", "options": {"max_workers": workers}})
 
 
-def fitness_table(runs: Sequence[Any], *, rung_epochs: Sequence[int]) -> dict[str, dict[str, list[float]]]:
-    """``{genome key: {"r<replicate>": [val fitness after each rung's epochs]}}`` for genomes every replicate
-    trained to the top rung."""
+def fitness_table(runs: Sequence[Any], *, rung_epochs: Sequence[int]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{genome key: {"r<replicate>": {"val": [fitness after each rung's epochs], "test": top-rung test top-1,
+    "motion": its motion-class top-1, "timings": {...}, "wall_s": seconds on its worker}}}`` for the genomes every
+    replicate trained to the top rung."""
     by_replicate = []
     for experiment in runs:
         rows = {}
         for trial in experiment.trials():
-            curve = (trial.metrics or {}).get("val_by_epoch") or {}
+            metrics = trial.metrics or {}
+            curve = metrics.get("val_by_epoch") or {}
             if trial.status == "done" and all(str(epochs) in curve for epochs in rung_epochs):
-                rows[trial.genome_key] = [float(curve[str(epochs)]) for epochs in rung_epochs]
+                test = metrics.get("test") or {}
+                rows[trial.genome_key] = {
+                    "val": [float(curve[str(epochs)]) for epochs in rung_epochs], "test": test.get("accuracy"),
+                    "motion": (test.get("accuracy_by_kind") or {}).get("motion"), "timings": metrics.get("timings", {}),
+                    "wall_s": None if trial.started is None else trial.finished - trial.started}
         by_replicate.append(rows)
     shared = [key for key in by_replicate[0] if all(key in rows for rows in by_replicate)]
     return {key: {f"r{index}": rows[key] for index, rows in enumerate(by_replicate)} for key in shared}
@@ -119,16 +131,16 @@ def rank_fidelity(table: Mapping[str, Mapping[str, Sequence[float]]], *,
     result: dict[str, Any] = {"num_genomes": len(keys)}
     if len(keys) < 3:
         return result
-    top = [table[key]["r0"][-1] for key in keys]
+    top = [table[key]["r0"]["val"][-1] for key in keys]
     for index, epochs in enumerate(rung_epochs[:-1]):
-        rung = [table[key]["r0"][index] for key in keys]
+        rung = [table[key]["r0"]["val"][index] for key in keys]
         result[f"rung {epochs} vs top"] = {"tau": kendall_tau(rung, top), "interval": tau_interval(rung, top)}
     if all("r1" in table[key] for key in keys):
         for index, epochs in enumerate(rung_epochs[:-1]):  # the ceiling of a shorter budget, to choose the top rung
-            once, twice = ([table[key][name][index] for key in keys] for name in ("r0", "r1"))
+            once, twice = ([table[key][name]["val"][index] for key in keys] for name in ("r0", "r1"))
             result[f"rung {epochs} vs itself, other seed"] = {"tau": kendall_tau(once, twice),
                                                              "interval": tau_interval(once, twice)}
-        again = [table[key]["r1"][-1] for key in keys]
+        again = [table[key]["r1"]["val"][-1] for key in keys]
         result["top vs top, other seed"] = {"tau": kendall_tau(top, again), "interval": tau_interval(top, again),
                                             "mean_abs_change": float(numpy.mean(numpy.abs(numpy.subtract(top, again)))),
                                             "spread": float(numpy.percentile(top, 90) - numpy.percentile(top, 10))}
@@ -184,3 +196,42 @@ def conclusion(fidelity: Mapping[str, Any], motion: Mapping[str, Any], *, rung_e
             f"{ceiling['tau']:.2f} over {fidelity['num_genomes']} genomes (aim 0.6: {met}); the same genome moves "
             f"{100 * ceiling['mean_abs_change']:.1f} points on average while the middle 80% of genomes spread over "
             f"{100 * ceiling['spread']:.1f}.{share}{learnt}")
+
+
+def cost_rows(cost: Mapping[str, Any], replays: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Headline rows of the cost model and the replayed searches."""
+    if not cost:
+        return []
+    rows = [{"label": "CPU per evaluated candidate: top rung for all / with rungs (9 -> 3 -> 1 per round)",
+             "value": f"{cost['cpu_s_per_candidate_top_rung']:.1f} s / {cost['cpu_s_per_candidate_with_rungs']:.1f} s"
+                      f" = {cost['cpu_ratio']:.2f}x", "paper": "aim >= 3x"},
+            {"label": "share of a top-rung candidate's time outside steady training (median)",
+             "value": f"{cost['share_outside_steady_training']:.0%}", "paper": "aim <= 10%"}]
+    for entry in replays:
+        if entry:
+            low, high = entry["mean_interval"]
+            rows.append({"label": f"replayed random search, {entry['budget_epochs']} training epochs: best found test "
+                                  f"top-1 with rungs - without ({entry['candidates_with_rungs']:.0f} vs "
+                                  f"{entry['candidates_without']:.0f} candidates, {entry['simulations']} replays)",
+                         "value": f"{100 * entry['difference']:+.1f} points ({100 * low:+.1f} to {100 * high:+.1f})",
+                         "paper": ""})
+    return rows
+
+
+def cost_text(cost: Mapping[str, Any], replays: Sequence[Mapping[str, Any]]) -> str:
+    if not cost:
+        return ""
+    text = (f" Per evaluation {cost['overhead_s']:.1f} s go to building, constraints, the first step (tracing) and "
+            f"scoring, and each epoch trains for {cost['epoch_s']:.1f} s, so a candidate stopped by successive halving "
+            f"costs {cost['cpu_s_per_candidate_with_rungs']:.1f} s against {cost['cpu_s_per_candidate_top_rung']:.1f} "
+            f"s at the top rung ({cost['cpu_ratio']:.2f}x; aim 3x: {'met' if cost['cpu_ratio'] >= 3 else 'missed'}, "
+            f"as every rung pays the per-evaluation overhead again), and "
+            f"{cost['share_outside_steady_training']:.0%} of a top-rung candidate's time is outside steady training "
+            f"(aim 10%: {'met' if cost['share_outside_steady_training'] <= 0.1 else 'missed'}).")
+    for entry in replays:
+        if entry:
+            low, high = entry["mean_interval"]
+            text += (f" Replayed on the table at {entry['budget_epochs']} epochs, rungs change the best found test top-1 "
+                     f"by {100 * entry['difference']:+.1f} points (95% interval of the mean {100 * low:+.1f} to "
+                     f"{100 * high:+.1f}).")
+    return text
