@@ -1,6 +1,7 @@
-"""videonas.deploy.predict and the self-describing manifest: an export run on a video file through its manifest alone
-gives the Keras model's logits on the clip training would have cut from that file, on every runtime; the preprocessing
-it reads is the one training applies (ClipBatches, the clip cache); a missing field or path is a ValueError naming it."""
+"""videonas.deploy.predict and the self-describing manifest: an export run on a video file through its manifest
+alone gives the Keras model's logits on the clip training would have cut from that file, on every runtime; the
+preprocessing it reads is the one training applies (ClipBatches, the clip cache); a missing field or path is a
+ValueError naming it."""
 
 from __future__ import annotations
 

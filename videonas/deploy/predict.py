@@ -72,6 +72,9 @@ class Predictor:
         self.path = folder / files[self.runtime]
         if not self.path.is_file():
             raise ValueError(f"{self.source}: files.{self.runtime} {str(self.path)!r} does not exist")
+        if self.manifest.get("class_names") is None and (self.manifest.get("source") or {}).get("preset"):
+            raise ValueError(f"{self.source}: field class_names is missing: an untrained --preset export has no "
+                             "classes (export a search's trial to predict)")
         self.class_names = list(self._field("class_names"))
         self.activation = self._field("output.activation")
         if self.activation not in ACTIVATIONS:
