@@ -1,5 +1,6 @@
-"""videonas trials / videonas export: a smoke TVN search with R on ONNX Runtime, its trial table, the export of its
-best trial (retrained: the search kept no weights), and one-line errors with exit status 2."""
+"""videonas trials / export / predict: a smoke TVN search with R on ONNX Runtime, its trial table, the export of its
+best trial (retrained: the search kept no weights) with the manifest that describes it, a prediction on a video from
+that export, and one-line errors with exit status 2."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import csv
 import io
 import json
 
+import numpy
 import pytest
 import yaml
 
+import videonas
+from videonas import data
 from videonas.__main__ import main
-from videonas.deploy import cli, export
+from videonas.deploy import cli, export, predict
 from videonas.search import Experiment, TrialStore
 
 SPACE = {"family": "tvn", "options": {"image_sizes": [32], "frame_counts": [2], "frame_strides": [1], "min_blocks": 2,
@@ -78,6 +82,31 @@ def test_export_the_best_trial_retrains_it_and_checks_every_runtime(smoke_store,
         assert manifest["check"][runtime]["max_abs_diff"] <= export.TOLERANCE
     printed = capsys.readouterr().out
     assert f"{name}: " in printed and printed.count("(ok)") == 3
+    # The manifest describes what was exported: the retrained weights' data, metrics and input, and its latency.
+    options = Experiment("tvn-ort", TrialStore(smoke_store)).trial_options()
+    assert manifest["genome"]["json"] == Experiment("tvn-ort", TrialStore(smoke_store)).genome(best).to_json()
+    assert manifest["class_names"] == options.task.open_dataset().class_names
+    assert manifest["training"]["metrics"]["val"]["accuracy"] == manifest["source"]["retrained"]["fitness"]
+    assert manifest["training"]["metrics"]["test"]["num_clips"] > 0
+    assert manifest["training"]["search_latency"]["runtime"] == "onnxruntime"
+    assert manifest["preprocessing"]["resize"]["image_size"] == 32 and manifest["preprocessing"]["decode"][
+        "num_frames"] == 2
+    assert set(manifest["latency"]) == {"keras", "onnxruntime", "litert"}
+    # videonas predict on a validation video gives the Keras model's probabilities on the clip training cut.
+    clips = options.task.load(options.task.open_dataset(), "val", options.task.clip_spec(
+        inputs=("rgb",), genome=Experiment("tvn-ort", TrialStore(smoke_store)).genome(best)))
+    keras_model = videonas.load_model(out / f"{name}.keras")
+    batch, _ = data.ClipBatches(clips, batch_size=1, shuffle=False)[0]
+    expected = predict.probabilities_of(numpy.asarray(keras_model.predict_on_batch(batch))[0], activation="softmax")
+    for runtime in ("litert", "keras"):
+        assert main(["predict", str(out), clips.paths[0], "--runtime", runtime, "--top-k", "0", "--format",
+                     "json"]) == 0
+        ranked = json.loads(capsys.readouterr().out)
+        assert [name for name, _ in ranked] == [clips.class_names[i] for i in numpy.argsort(-expected, kind="stable")]
+        numpy.testing.assert_allclose([p for _, p in ranked], numpy.sort(expected)[::-1], atol=export.TOLERANCE)
+    assert main(["predict", str(out / f"{name}.onnx"), clips.paths[0], "--top-k", "2"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].endswith(f"{name}.onnx on onnxruntime") and [line.split()[0] for line in table[1:]] == ["1", "2"]
 
 
 def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys):
@@ -96,11 +125,21 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path, capsys):
     assert main(["export", "--preset", "tvn-1", "--threads", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--threads must be positive" in _error_line(capsys)
     assert not (tmp_path / "o").exists()
+    assert main(["predict", str(tmp_path / "none"), "clip.mp4"]) == 2
+    assert "export" in (line := _error_line(capsys)) and "none" in line and "does not exist" in line
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "m.manifest.json").write_text(json.dumps({"files": {"onnxruntime": "m.onnx"}}))
+    (tmp_path / "e" / "m.onnx").write_bytes(b"")
+    assert main(["predict", str(tmp_path / "e"), "clip.mp4"]) == 2
+    assert "field class_names is missing" in _error_line(capsys)
+    assert main(["predict", str(tmp_path / "e"), "clip.mp4", "--top-k", "-1"]) == 2
+    assert "--top-k must be 0 (all) or positive" in _error_line(capsys)
 
 
-def test_trials_and_export_have_their_own_help(capsys):
+def test_trials_export_and_predict_have_their_own_help(capsys):
     for command, options in (("trials", ("--store", "--name", "--format")),
-                             ("export", ("--store", "--trial", "--preset", "--out", "--latency-runs"))):
+                             ("export", ("--store", "--trial", "--preset", "--out", "--latency-runs")),
+                             ("predict", ("export", "video", "--runtime", "--top-k", "--format"))):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

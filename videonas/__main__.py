@@ -37,14 +37,18 @@ COMMANDS = {
     "bench": "run the benchmarks and add them to the report",
     "trials": "print an experiment's trials (status, fitness, params, FLOPs, latency, parent) as a table or CSV",
     "export": "write a trial or preset as .keras, ONNX and LiteRT, checked against Keras on the same clips",
+    "predict": "run an exported network on a video file (decoded and preprocessed as its manifest says)",
     "space": "list a family's search-space options and their values (the default space, or --paper's)",
 }
 
 
 def load_search_config(path: str, args: argparse.Namespace | None = None):
     """The ``SearchConfig`` of a YAML file, with the command line's overrides applied before it is checked."""
-    from videonas import config
+    from videonas import config, examples
 
+    path = examples.resolve(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"config file {path} not found (nor a shipped example: {', '.join(examples.names())})")
     data = config.load_yaml(path)
     if args is not None:
         if args.num_trials is not None:
@@ -65,7 +69,8 @@ def load_search_config(path: str, args: argparse.Namespace | None = None):
 def search_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m videonas search", description=COMMANDS["search"].capitalize()
                                      + "; running it again resumes where it stopped.")
-    parser.add_argument("--config", help="YAML file in the shape of videonas.config.SearchConfig (required)")
+    parser.add_argument("--config", help="YAML file in the shape of videonas.config.SearchConfig, or the name of a "
+                        "shipped example (videonas/examples: smoke, deploy, folder) (required)")
     parser.add_argument("--num-trials", type=int, help="override num_trials (may grow between runs)")
     parser.add_argument("--executor", choices=["inprocess", "subprocess", "ray"], help="override the executor")
     parser.add_argument("--max-workers", type=int, help="override executor.options.max_workers")
@@ -181,7 +186,7 @@ def _dispatch(command: str, rest: list[str]) -> int:
         return space_main(rest)
     if command == "bench":
         return importlib.import_module("videonas.bench").main(rest) or 0
-    if command in ("trials", "export"):
+    if command in ("trials", "export", "predict"):
         return getattr(importlib.import_module("videonas.deploy.cli"), f"{command}_main")(rest)
     # reproduce and report live in videonas.report, whose parser takes the command name first.
     return importlib.import_module("videonas.report").main([command, *rest]) or 0

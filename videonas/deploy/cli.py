@@ -1,6 +1,7 @@
-"""``videonas trials`` (an experiment's trials as a table) and ``videonas export`` (a trial or preset to files).
+"""``videonas trials`` (an experiment's trials as a table), ``videonas export`` (a trial or preset to files) and
+``videonas predict`` (an export run on a video file).
 
-Both follow the command line's house rules (``videonas.__main__``): bad input is a ``ValueError`` raised before any
+All three follow the command line's house rules (``videonas.__main__``): bad input is a ``ValueError`` raised before any
 work, printed as one line with exit status 2.
 """
 
@@ -10,11 +11,13 @@ import argparse
 import csv
 import difflib
 import io
+import json
 import os
 from typing import Any, Sequence
 
 from videonas import checks, models
-from videonas.deploy import export
+from videonas import runtimes as runtime_names
+from videonas.deploy import export, predict
 from videonas.search import Experiment, TrialStore
 
 COLUMNS = ("index", "status", "fitness", "rung", "epochs", "params", "flops", "latency_ms", "runtime", "parent",
@@ -99,7 +102,8 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, help="with --preset: input size (default: published)")
     parser.add_argument("--width-multiplier", type=float, default=1.0, help="with --preset")
     parser.add_argument("--out", help="output folder (required)")
-    parser.add_argument("--latency-runs", type=int, default=0, help="also time batch 1 on each runtime")
+    parser.add_argument("--latency-runs", type=int, default=10,
+                        help="time batch 1 on each runtime over this many runs, into the manifest (0: do not time)")
     parser.add_argument("--threads", type=int, help="runtime threads (default: all cores)")
     return parser
 
@@ -154,3 +158,38 @@ def _check_preset(name: str) -> None:
         close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
         raise ValueError(f"--preset {name!r} is not a registry model{hint}") from None
+
+
+def predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m videonas predict",
+        description="Run an exported network on a video file, decoded and preprocessed as in training (everything "
+        "read from the export's manifest), and print the classes by probability.")
+    parser.add_argument("export", help="export folder (one *.manifest.json), a manifest, or a .onnx/.tflite/.keras "
+                        "file written by videonas export")
+    parser.add_argument("video", help="a video file (anything FFmpeg decodes)")
+    parser.add_argument("--runtime", choices=list(runtime_names.RUNTIMES),
+                        help="default: the model file's, or onnxruntime for a folder or manifest")
+    parser.add_argument("--top-k", type=int, default=5, help="classes to print (0: all)")
+    parser.add_argument("--threads", type=int, help="runtime threads (default: all cores)")
+    parser.add_argument("--format", choices=["table", "json"], default="table",
+                        help="json: [[class, probability], ...] at full precision")
+    return parser
+
+
+def predict_main(argv: Sequence[str]) -> int:
+    args = checks.parse_command(predict_parser(), argv)
+    if args.top_k < 0:
+        raise ValueError(f"--top-k must be 0 (all) or positive, got {args.top_k}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+    predictor = predict.load(args.export, runtime=args.runtime, threads=args.threads)
+    ranked = predictor(args.video, top_k=args.top_k or None)
+    if args.format == "json":
+        print(json.dumps([[name, probability] for name, probability in ranked]))
+        return 0
+    print(f"{checks.printable(args.video)}: {checks.printable(predictor.path.name)} on {predictor.runtime}")
+    width = max(len(checks.printable(name)) for name, _ in ranked)
+    for rank, (name, probability) in enumerate(ranked, start=1):
+        print(f"  {rank:>2}  {checks.printable(name):<{width}}  {probability:.6f}")
+    return 0

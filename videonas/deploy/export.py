@@ -3,6 +3,11 @@
 ``export_model`` writes ``<name>.keras``, ``<name>.onnx`` and ``<name>.tflite`` into a folder, reloads each file on its
 runtime, runs it on the same clips as the Keras model and records the largest absolute logit difference (and, if
 asked, the latency on each runtime with its setup) in ``<name>.manifest.json`` beside them, with the runtime versions.
+The manifest also describes the network to whoever runs it (``videonas.deploy.manifest``): its input streams
+(layout, shape, dtype) and the preprocessing from a video file to them (frames, stride or fps, image size, resize,
+scale, mean, std) as the network was trained, its class names and output activation, its genome, the data it was
+trained on and its metrics, and the package version; a JSON copy goes into the ``.onnx``, ``.tflite`` and ``.keras``
+files too, and ``videonas.deploy.predict`` runs an export on a video from that description alone.
 ``export_trial`` does it for a search's trial (the best by default): with the weights the trial saved (the run
 configuration's ``save_weights``) or, when none were kept, after retraining the genome with the search's own task,
 budget and trial seed through the one recipe (``videonas.train.fit_and_score``). ``export_preset`` does it for a
@@ -18,8 +23,10 @@ from typing import Any, Sequence
 
 import numpy
 
+import videonas
 from videonas import jsonio, models, train
 from videonas import runtimes as runtime_names
+from videonas.deploy import manifest as manifests
 from videonas.deploy import runtimes as rt
 
 # Largest absolute difference of a runtime's logits from Keras' on the same clips (float32 on CPU; the runtimes fuse
@@ -30,11 +37,15 @@ CHECK_CLIPS = 4
 
 def export_model(model, *, folder: str | Path, name: str, clips: Any = None,
                  runtimes: Sequence[str] = runtime_names.RUNTIMES, latency_runs: int = 0, threads: int | None = None,
-                 tolerance: float = TOLERANCE, source: dict[str, Any] | None = None) -> dict[str, Any]:
+                 tolerance: float = TOLERANCE, source: dict[str, Any] | None = None,
+                 preprocessing: dict[str, Any] | None = None, class_names: Sequence[str] | None = None,
+                 multi_label: bool = False, genome=None, training: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``model`` for each of ``runtimes`` and check it; returns the manifest (also written as JSON).
 
     ``clips`` are the check inputs (an array or ``{input name: array}``); by default ``CHECK_CLIPS`` seeded uniform
-    clips. ``latency_runs`` > 0 also times batch 1 on each runtime with ``threads`` threads.
+    clips. ``latency_runs`` > 0 also times batch 1 on each runtime with ``threads`` threads. The description of the
+    network (``manifest.describe_preprocessing``'s ``preprocessing``, ``class_names``, ``multi_label``, ``genome``,
+    ``training``: the data and metrics) goes into the manifest as given (``None``: not known).
     """
     from videonas import measure  # Keras: deferred
 
@@ -66,11 +77,33 @@ def export_model(model, *, folder: str | Path, name: str, clips: Any = None,
         "check": {"clips": int(reference.shape[0]), "clip_source": "given" if clips is not None else "uniform random",
                   "tolerance": tolerance, "reference_max_abs_logit": float(numpy.max(numpy.abs(reference))),
                   **checks},
-        "latency": latency, "versions": rt.versions(),
+        "latency": latency, "versions": {"videonas": videonas.__version__, **rt.versions()},
     }
     manifest["ok"] = all(check["within_tolerance"] for check in checks.values())
+    manifest.update(_description(manifest, preprocessing=preprocessing, class_names=class_names,
+                                 multi_label=multi_label, genome=genome, training=training))
+    manifest["embedded"] = manifests.embed(manifest, folder)
     jsonio.dump(manifest, folder / f"{name}.manifest.json")
     return manifest
+
+
+def _description(manifest: dict[str, Any], *, preprocessing, class_names, multi_label: bool, genome,
+                 training) -> dict[str, Any]:
+    """The manifest's self-description, checked against the network: the streams are its inputs at its shapes and
+    there is one class name per logit."""
+    if preprocessing is not None:
+        manifests.check_against_inputs(preprocessing, manifest["inputs"])
+    if class_names is not None and len(class_names) != manifest["num_classes"]:
+        raise ValueError(f"class_names has {len(class_names)} names, the network gives {manifest['num_classes']} "
+                         "logits")
+    return {"videonas_version": videonas.__version__,
+            "output": {"kind": "logits", "activation": "sigmoid" if multi_label else "softmax",
+                       "multi_label": bool(multi_label)},
+            "class_names": None if class_names is None else list(class_names),
+            "preprocessing": preprocessing,
+            "genome": None if genome is None else {"family": genome.to_dict()["family"], "json": genome.to_json(),
+                                                   "key": genome.key},
+            "training": training}
 
 
 def export_trial(experiment, *, folder: str | Path, trial: int | None = None, epochs: int | None = None,
@@ -98,6 +131,7 @@ def export_trial(experiment, *, folder: str | Path, trial: int | None = None, ep
     weights = chosen.metrics.get("weights_path")
     source: dict[str, Any] = {"experiment": experiment.name, "store": str(experiment.store.path),
                               "trial": chosen.index, "genome": genome.to_dict(), "stored_fitness": chosen.fitness}
+    scored = chosen.metrics
     if weights and Path(weights).is_file():
         model.load_weights(weights)
         source["weights"] = str(weights)
@@ -109,9 +143,20 @@ def export_trial(experiment, *, folder: str | Path, trial: int | None = None, ep
         source["retrained"] = {"recipe": "videonas.train.fit_and_score", "seed": seed,
                                "budget": dataclasses.asdict(budget), "task": dataclasses.asdict(task),
                                "fitness": result.fitness}
+        scored = result.metrics
     clips = _validation_feed(model, task=task, genome=genome, dataset=dataset)
+    inputs = train.model_inputs(model)
+    clip_spec = task.clip_spec(inputs=inputs, genome=genome)
+    training = {"dataset": {"spec": task.dataset, "name": dataset.name, "fingerprint": dataset.fingerprint(),
+                            "splits": {split: len(dataset.records(split)) for split in dataset.splits}},
+                "task": task.to_dict(), "metrics": _metrics(scored),
+                "metrics_of": "the trial as stored" if source["weights"] else "the retrained weights exported",
+                "search_latency": {"latency_ms": chosen.latency_ms, **(chosen.metrics.get("latency") or {})}}
     return export_model(model, folder=folder, name=f"{experiment.name}-trial{chosen.index}", clips=clips,
-                        latency_runs=latency_runs, threads=threads, source=source)
+                        latency_runs=latency_runs, threads=threads, source=source,
+                        preprocessing=manifests.describe_preprocessing(clip_spec, inputs=inputs),
+                        class_names=dataset.class_names, multi_label=task.multi_label, genome=genome,
+                        training=training)
 
 
 def export_preset(name: str, *, folder: str | Path, num_classes: int = 10, num_frames: int | None = None,
@@ -120,14 +165,25 @@ def export_preset(name: str, *, folder: str | Path, num_classes: int = 10, num_f
     """Export the registry model ``name`` (seeded initial weights) at its published input or the one given."""
     import keras  # Keras: deferred
 
+    from videonas import data  # PyAV/OpenCV: deferred
+
     info = models.model_info(name)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = models.create_model(info.name, num_classes=num_classes, num_frames=num_frames, image_size=image_size,
                                 width_multiplier=width_multiplier)
     source = {"preset": info.display_name, "seed": seed, "weights": None, "width_multiplier": width_multiplier}
+    frames, size = (int(n) for n in model.inputs[0].shape[1:3])
+    inputs = train.model_inputs(model)
+    clip_spec = data.ClipSpec(num_frames=frames, image_size=size, rgb="rgb" in inputs, flow="flow" in inputs)
     return export_model(model, folder=folder, name=info.name, latency_runs=latency_runs, threads=threads,
-                        source=source)
+                        source=source, preprocessing=manifests.describe_preprocessing(clip_spec, inputs=inputs))
+
+
+def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The scores of the exported weights: validation (what the search selected on) and test when it was scored."""
+    val = {key: metrics[key] for key in ("accuracy", "mAP", "accuracy_by_kind", "num_val_clips") if key in metrics}
+    return {"val": val or None, "test": metrics.get("test")}
 
 
 def _trial(experiment, index: int | None):
