@@ -125,11 +125,16 @@ def notes_of(conclusion_text: str, verdicts: Sequence[Verdict]) -> str:
     return " ".join(text.split())
 
 
-def conclusion_markdown(verdicts: Sequence[Verdict], conclusion_text: str, *, heading: str = "Conclusion") -> str:
-    """A notebook's conclusion as Markdown: a heading, the count of verdicts, a heading per question with the
-    verdict, the paper's claim and our result, then the notes, so the rendered report reads as prose."""
+def conclusion_markdown(verdicts: Sequence[Verdict], conclusion_text: str, *, heading: str = "Conclusion",
+                        level: int = 2) -> str:
+    """A notebook's conclusion as Markdown: ``heading`` (at heading ``level``), the count of verdicts, a heading per
+    question (one level down) with the verdict, the paper's claim and our result, then the notes, so the rendered
+    report reads as prose."""
+    if level not in range(1, 6):
+        raise ValueError(f"level must be a Markdown heading level from 1 to 5, got {level!r}")
     verdicts = list(verdicts)
-    parts = [f"## {heading}"]
+    sub = "#" * (level + 1)
+    parts = [f"{'#' * level} {heading}"]
     if not verdicts:
         return "\n\n".join([*parts, conclusion_text.strip() or "No question was judged in this run."])
     counts = {name: sum(v.verdict == name for v in verdicts) for name in _OUTCOME}
@@ -139,13 +144,13 @@ def conclusion_markdown(verdicts: Sequence[Verdict], conclusion_text: str, *, he
         why = verdict.reason.strip().rstrip(".") if verdict.verdict == "inconclusive" else ""
         why = f" {why[:1].upper()}{why[1:]}." if why else ""
         figure = paper_figure_text(verdict)
-        parts += [f"### {verdict.question}",
+        parts += [f"{sub} {verdict.question}",
                   f"**Verdict: {verdict.verdict}.**{why}\n\n"
                   f"- the paper: {verdict.claim}{f' ({figure})' if figure else ''}\n"
                   f"- this run: {result_text(verdict)}"]
     notes = notes_of(conclusion_text, verdicts)
     if notes:
-        parts += ["### Notes", notes]
+        parts += [f"{sub} Notes", notes]
     return "\n\n".join(parts)
 
 

@@ -1,9 +1,7 @@
-"""What an experiment notebook displays besides its figures: tables and the conclusion, shaped for a reader.
-
-Tables are HTML without pandas' positional index (0..n says nothing) and with missing values as an empty dash, not
-"NaN" or "None"; the conclusion is Markdown with a heading per question (``videonas.experiments.prose``), so the
-rendered report shows prose, not program output. The exporter (``videonas.report.export``) gives outputs of notebooks
-executed before these helpers existed the same shape.
+"""Tables as an experiment notebook displays them: HTML without pandas' positional index (0..n says nothing) and
+with missing values as a dash, not "NaN" or "None". The exporter (``videonas.report.export``) gives tables of
+notebooks executed before this existed the same shape. (The conclusion is ``Result._repr_markdown_``, from
+``videonas.experiments.prose.conclusion_markdown``.)
 """
 
 from __future__ import annotations
@@ -11,8 +9,6 @@ from __future__ import annotations
 import math
 import numbers
 from typing import Any, Iterable
-
-from videonas.experiments import prose
 
 MISSING = "\u2013"
 
@@ -45,11 +41,3 @@ def show_tables(tables: Iterable[Any]) -> None:
 
     for table in tables:
         display(HTML(table_html(table)))
-
-
-def show_conclusion(result: Any) -> None:
-    """Display an experiment ``Result``'s conclusion as Markdown: a heading per question with its verdict, then the
-    notes."""
-    from IPython.display import Markdown, display  # deferred: only notebooks display
-
-    display(Markdown(prose.conclusion_markdown(result.verdicts, result.conclusion)))
