@@ -29,6 +29,9 @@ def _notebook(path: Path, body: str) -> None:
 
 
 _GOOD = """
+from tqdm.auto import tqdm  # without ipywidgets this warns "IProgress not found" on stderr, unless quieted
+for _ in tqdm(range(3), desc="progress"):  # a bar on stderr, unless quieted
+    pass
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -101,6 +104,10 @@ def test_reproduce_runs_notebooks_reports_failures_and_links_resolve(tmp_path):
     assert good["headline"][0]["value"] == 0.75  # the profile's parameter reached the notebook
     broken = json.loads((reports / "broken" / "run.json").read_text())
     assert broken["status"] == "failed" and "disk on fire" in broken["error"]
+    executed = nbformat.read(str(reports / "good" / "good.ipynb"), as_version=4)
+    stderr = [output.text for cell in executed.cells for output in cell.get("outputs", [])
+              if output.get("name") == "stderr"]
+    assert stderr == []  # the kernel ran quiet: no progress bar, no warning, no TensorFlow log line was written
     text = index.read_text()
     assert "Good experiment" in text and "disk on fire" in text and "0.75" in text
     assert "toggle-code" in (reports / "good" / "good.html").read_text()
