@@ -62,7 +62,8 @@ def test_loss_curves_are_each_seeds_best_trial_one_colour_per_arm(tmp_path):
                     ("evolution", 1): Search([trial(0, 0.5, [2.1, 1.0])]),
                     ("random", 0): Search([trial(0, 0.3, None)]),  # its best kept no curve: left out
                     ("random", 1): Search([trial(0, 0.2, [2.0, 1.9, 1.8, 1.7])])})
-    assert best_loss_curves(runs) == {"evolution": {0: [2.2, 1.2, 0.9], 1: [2.1, 1.0]}, "random": {1: [2.0, 1.9, 1.8, 1.7]}}
+    assert best_loss_curves(runs) == {"evolution": {0: [2.2, 1.2, 0.9], 1: [2.1, 1.0]},
+                                      "random": {1: [2.0, 1.9, 1.8, 1.7]}}
     ax = plot_loss_curves(runs)
     assert [list(line.get_ydata()) for line in ax.lines] == [[2.2, 1.2, 0.9], [2.1, 1.0], [2.0, 1.9, 1.8, 1.7]]
     assert len({line.get_color() for line in ax.lines}) == 2 and list(ax.lines[2].get_xdata()) == [1, 2, 3, 4]

@@ -242,7 +242,8 @@ _READABILITY = """() => {
   const texts = Array.from(document.querySelectorAll('pre, td, th, p, li'));
   const visible = e => e.offsetParent !== null;
   return {
-    stderr: document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-stderr').length,
+    stderr: document.querySelectorAll(
+      '[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-stderr').length,
     prompts: Array.from(document.querySelectorAll('.jp-InputPrompt, .jp-OutputPrompt')).filter(
       e => visible(e) && e.innerText.trim()).length,
     missing: cells.filter(c => ['NaN', 'nan', 'None', '<NA>'].includes(c.innerText.trim())).map(c => c.innerText),
@@ -402,9 +403,8 @@ def test_rendered_notebook_is_titled_offline_quiet_and_hides_only_code(tmp_path)
                     nbformat.v4.new_output("stream", name="stdout", text=f"printed result from {root}/reports/exp\n"),
                     nbformat.v4.new_output("execute_result", data={"text/html": _PANDAS_TABLE, "text/plain": "t"},
                                            execution_count=3),
-                    nbformat.v4.new_output("execute_result", data={"text/plain": "[{'search': 'guided', 'best': 0.66534,"
-                                                                                 " 'best latency ms': None}]"},
-                                           execution_count=4),
+                    nbformat.v4.new_output("execute_result", execution_count=4, data={
+                        "text/plain": "[{'search': 'guided', 'best': 0.66534, 'best latency ms': None}]"}),
                     nbformat.v4.new_output("stream", name="stdout", text="1 question judged: 1 supported. Long.\n")]
     notebook.cells = [nbformat.v4.new_markdown_cell("# TVN: *frames* ablation\n\nMarkdown prose stays visible."),
                       code]
