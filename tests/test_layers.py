@@ -164,6 +164,18 @@ def test_nonlocal_on_one_position_adds_the_projected_value_without_a_softmax_war
     assert not [w for w in recwarn if "softmax" in str(w.message)]
 
 
+def test_nonlocal_on_one_position_trains_without_a_missing_gradient_warning(recwarn):
+    # A TVN's last block can sit at 1x1x1: theta and phi must stay in the graph (zero gradient, not none), else
+    # Keras warns "Gradients do not exist for variables" on every training step of such a candidate.
+    inputs = keras.Input((1, 1, 1, 4))
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(vl.NonLocal(name="nl")(inputs)))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(_rng(7).standard_normal((4, 1, 1, 1, 4)).astype("float32"), numpy.array([0, 1, 0, 1]), epochs=1,
+              verbose=0)
+    assert not [w for w in recwarn if "Gradients do not exist" in str(w.message)]
+
+
 def test_nonlocal_with_batch_norm_starts_as_identity():
     x = _rng(5).standard_normal((1, 2, 2, 2, 4)).astype("float32")
     numpy.testing.assert_allclose(_np(vl.NonLocal(use_batch_norm=True)(x)), x, atol=1e-6)

@@ -40,3 +40,52 @@ def test_verdicts_of_different_units_do_not_share_an_axis():
         plot_verdicts([*_verdicts(), cost])
     with pytest.raises(ValueError, match="at least one"):
         plot_verdicts([])
+
+
+def test_loss_curves_are_each_seeds_best_trial_one_colour_per_arm(tmp_path):
+    from videonas.experiments.arms import ArmRuns
+    from videonas.plots.curves import best_loss_curves, plot_loss_curves
+    from videonas.search.store import Trial
+
+    def trial(index, fitness, curve):
+        return Trial(experiment="e", index=index, round=0, parent=None, genome="{}", genome_key=str(index),
+                     status="done", fitness=fitness, metrics={"loss_curve": curve} if curve else {})
+
+    class Search:  # the part of videonas.search.Experiment that ArmRuns reads
+        def __init__(self, trials):
+            self._trials = trials
+
+        def trials(self):
+            return self._trials
+
+    runs = ArmRuns({("evolution", 0): Search([trial(0, 0.4, [2.0, 1.5]), trial(1, 0.6, [2.2, 1.2, 0.9])]),
+                    ("evolution", 1): Search([trial(0, 0.5, [2.1, 1.0])]),
+                    ("random", 0): Search([trial(0, 0.3, None)]),  # its best kept no curve: left out
+                    ("random", 1): Search([trial(0, 0.2, [2.0, 1.9, 1.8, 1.7])])})
+    assert best_loss_curves(runs) == {"evolution": {0: [2.2, 1.2, 0.9], 1: [2.1, 1.0]},
+                                      "random": {1: [2.0, 1.9, 1.8, 1.7]}}
+    ax = plot_loss_curves(runs)
+    assert [list(line.get_ydata()) for line in ax.lines] == [[2.2, 1.2, 0.9], [2.1, 1.0], [2.0, 1.9, 1.8, 1.7]]
+    assert len({line.get_color() for line in ax.lines}) == 2 and list(ax.lines[2].get_xdata()) == [1, 2, 3, 4]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["evolution (best trial of each of 2 seeds)",
+                                                                   "random (best trial of each of 1 seeds)"]
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="loss_curve"):
+        plot_loss_curves(ArmRuns({("random", 0): Search([trial(0, 0.3, None)])}))
+
+
+def test_loss_curves_of_the_committed_tvn_search_store():
+    from pathlib import Path
+
+    from videonas.experiments.arms import ArmRuns
+    from videonas.plots.curves import best_loss_curves
+    from videonas.search.loop import Experiment
+    from videonas.search.store import TrialStore
+
+    path = Path(__file__).resolve().parents[1] / "reports" / "tvn_search" / "search.sqlite"
+    names = TrialStore(path, read_only=True).experiments()
+    runs = ArmRuns({(name.rsplit("-seed", 1)[0], int(name.rsplit("-seed", 1)[1])): Experiment(name, path)
+                    for name in names})
+    curves = best_loss_curves(runs)
+    assert set(curves) == {"evolution", "random"} and all(len(seeds) == len(runs.seeds) for seeds in curves.values())
+    assert all(len(curve) > 1 for seeds in curves.values() for curve in seeds.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -13,8 +14,8 @@ import nbformat
 import pytest
 
 from videonas import experiments, jsonio, report
+from videonas.report import export, runner
 from videonas.report import index as report_index
-from videonas.report import runner
 
 
 def _notebook(path: Path, body: str) -> None:
@@ -28,6 +29,9 @@ def _notebook(path: Path, body: str) -> None:
 
 
 _GOOD = """
+from tqdm.auto import tqdm  # without ipywidgets this warns "IProgress not found" on stderr, unless quieted
+for _ in tqdm(range(3), desc="progress"):  # a bar on stderr, unless quieted
+    pass
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -100,6 +104,10 @@ def test_reproduce_runs_notebooks_reports_failures_and_links_resolve(tmp_path):
     assert good["headline"][0]["value"] == 0.75  # the profile's parameter reached the notebook
     broken = json.loads((reports / "broken" / "run.json").read_text())
     assert broken["status"] == "failed" and "disk on fire" in broken["error"]
+    executed = nbformat.read(str(reports / "good" / "good.ipynb"), as_version=4)
+    stderr = [output.text for cell in executed.cells for output in cell.get("outputs", [])
+              if output.get("name") == "stderr"]
+    assert stderr == []  # the kernel ran quiet: no progress bar, no warning, no TensorFlow log line was written
     text = index.read_text()
     assert "Good experiment" in text and "disk on fire" in text and "0.75" in text
     assert "toggle-code" in (reports / "good" / "good.html").read_text()
@@ -226,6 +234,70 @@ def test_reports_render_in_headless_chromium(tmp_path):
         assert all(count > 0 for count in project["table_cells"])
 
 
+# What a reader of a rendered page must not meet, measured in the browser: stderr blocks, In/Out prompts, NaN/None
+# table cells, text that may break mid-word, tables wider than the page, figures shown narrower than
+# min(natural width, 800 px).
+_READABILITY = """() => {
+  const cells = Array.from(document.querySelectorAll('td, th'));
+  const texts = Array.from(document.querySelectorAll('pre, td, th, p, li'));
+  const visible = e => e.offsetParent !== null;
+  return {
+    stderr: document.querySelectorAll(
+      '[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-stderr').length,
+    prompts: Array.from(document.querySelectorAll('.jp-InputPrompt, .jp-OutputPrompt')).filter(
+      e => visible(e) && e.innerText.trim()).length,
+    missing: cells.filter(c => ['NaN', 'nan', 'None', '<NA>'].includes(c.innerText.trim())).map(c => c.innerText),
+    break_all: texts.filter(e => visible(e) && (getComputedStyle(e).wordBreak === 'break-all'
+                                                || getComputedStyle(e).overflowWrap === 'anywhere')).length,
+    wide_tables: Array.from(document.querySelectorAll('table')).filter(
+      t => visible(t) && t.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
+    narrow_images: Array.from(document.images).filter(i => i.naturalWidth > 0 && visible(i)
+      && i.getBoundingClientRect().width + 1 < Math.min(i.naturalWidth, 800)).map(
+      i => [i.getAttribute('src').slice(0, 60), i.naturalWidth, Math.round(i.getBoundingClientRect().width)]),
+    broken_images: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length,
+    answer_rows: document.querySelectorAll('table.answers tr').length - 1,
+  };
+}"""
+# A local path: the checkout, a virtual environment's packages, or a home or work folder.
+_LOCAL_PATH = re.compile(r"site-packages|\.venv/|(?<![\w.:/-])/(?:work|home|root|Users)/")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium; "
+                                             ".ci/run installs it when it runs as root)")
+def test_committed_reports_read_cleanly_in_headless_chromium():
+    """Every committed rendered notebook and the index: no stderr, no prompts, no local paths, no NaN/None cells, no
+    mid-word breaks or tables running off the page, figures at their intended width, and one answers row per
+    verdict (each question once on the index)."""
+    from playwright.sync_api import sync_playwright
+
+    reports = report.project_root() / "reports"
+    pages = sorted(reports.glob("*/*.html")) + [reports / "index.html"]
+    assert len(pages) > 1
+    found = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        for path in pages:
+            page.goto(path.resolve().as_uri())
+            page.wait_for_load_state("load")
+            found[path.relative_to(reports).as_posix()] = {**page.evaluate(_READABILITY), "html": page.content(),
+                                                           "text": page.inner_text("body")}
+        browser.close()
+    for name, seen in found.items():
+        assert seen["stderr"] == 0 and seen["prompts"] == 0, name
+        assert seen["missing"] == [] and seen["break_all"] == 0 and seen["wide_tables"] == 0, (name, seen["missing"])
+        assert seen["narrow_images"] == [] and seen["broken_images"] == 0, (name, seen["narrow_images"])
+        assert str(report.project_root()) not in seen["html"], name
+        assert not _LOCAL_PATH.search(seen["html"]), (name, _LOCAL_PATH.search(seen["html"]))
+    index = found["index.html"]
+    results = [report.Results.read(path) for path in sorted(reports.glob("*/results.json"))]
+    verdicts = [verdict for result in results for verdict in result.verdicts]
+    assert index["answer_rows"] == len(verdicts) + sum(not result.verdicts for result in results)
+    assert all(index["text"].count(verdict.question) == 1 for verdict in verdicts)
+    assert "no paper figure" not in index["text"]
+
+
 def _verdicts() -> list:
     claim = experiments.Claim(text="evolution finds better nets than random search")
     supported = experiments.compare(question="TVN evolution beats random", claim=claim, unit="points",
@@ -268,6 +340,9 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
     assert "TVN evolution beats random" in rows[0] and "verdict-supported" in rows[0] and "interval" in rows[0]
     assert "verdict-inconclusive" in rows[1] and "one seed" in rows[1]
     assert "Which scaling helps most?" in rows[2] and "measurements, no comparison" in rows[2]
+    # Each verdict once on the page (the answers table); no filler where the paper gives no figure.
+    assert text.count("TVN evolution beats random") == 1 and text.count("EvaNet evolution beats random") == 1
+    assert "no paper figure" not in text and "2 questions" in text
     parser = _Links()
     parser.feed(answers)
     assert "tvn_search/tvn_search.html" in parser.targets
@@ -294,19 +369,65 @@ _TF_NOISE = (
 )
 
 
+_PANDAS_TABLE = """<div><table border="1" class="dataframe">
+  <thead>
+    <tr style="text-align: right;">
+      <th></th>
+      <th>variant</th>
+      <th>note</th>
+    </tr>
+  </thead>
+  <tbody>
+    <tr>
+      <th>0</th>
+      <td>found TVN</td>
+      <td>NaN</td>
+    </tr>
+    <tr>
+      <th>1</th>
+      <td>TVN-2</td>
+      <td>None</td>
+    </tr>
+  </tbody>
+</table></div>"""
+
+
 def test_rendered_notebook_is_titled_offline_quiet_and_hides_only_code(tmp_path):
+    root = "/work/elsewhere/checkout"
     notebook = nbformat.v4.new_notebook()
-    code = nbformat.v4.new_code_cell("secret_code_marker = 1")
+    notebook.metadata["papermill"] = {"parameters": {"output_dir": f"{root}/reports/exp"}}
+    code = nbformat.v4.new_code_cell(f'secret_code_marker = 1\noutput_dir = "{root}/reports/exp"')
     code.outputs = [nbformat.v4.new_output("stream", name="stderr", text=_TF_NOISE),
-                    nbformat.v4.new_output("stream", name="stderr", text=_TF_NOISE + "UserWarning: kept warning\n"),
-                    nbformat.v4.new_output("stream", name="stdout", text="printed result\n")]
+                    nbformat.v4.new_output("stream", name="stderr", text="\rsearch:  50%|#####     | 6/12\n"
+                                           "/opt/venv/lib/python3.11/site-packages/keras/x.py:1: UserWarning: kept?\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text=f"printed result from {root}/reports/exp\n"),
+                    nbformat.v4.new_output("execute_result", data={"text/html": _PANDAS_TABLE, "text/plain": "t"},
+                                           execution_count=3),
+                    nbformat.v4.new_output("execute_result", execution_count=4, data={
+                        "text/plain": "[{'search': 'guided', 'best': 0.66534, 'best latency ms': None}]"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="1 question judged: 1 supported. Long.\n")]
     notebook.cells = [nbformat.v4.new_markdown_cell("# TVN: *frames* ablation\n\nMarkdown prose stays visible."),
                       code]
     nbformat.write(notebook, str(tmp_path / "exp.ipynb"))
+    verdict = _verdicts()[0]
+    report.Results(title="t", headline=[], conclusion="1 question judged: 1 supported. Long.",
+                   verdicts=[verdict]).write(tmp_path)
     page = runner.render_html(tmp_path / "exp.ipynb").read_text()
     assert "<title>TVN: frames ablation</title>" in page
+    # No stderr at all: log lines, progress bars and warnings are for whoever runs the notebook.
     assert "absl" not in page and "oneDNN" not in page and "rebuild TensorFlow" not in page
-    assert "kept warning" in page and "printed result" in page and "Markdown prose stays visible." in page
+    assert "kept?" not in page and "6/12" not in page and "jp-OutputArea-stderr" not in page
+    assert "printed result from reports/exp" in page and "Markdown prose stays visible." in page
+    assert root not in page and "site-packages" not in page  # local paths made relative, in code too
+    cleaned = export.clean_notebook(notebook, roots=export.local_roots(notebook))
+    assert 'output_dir = "reports/exp"' in cleaned.cells[1].source
+    # Tables: no 0..n index, no NaN/None cells; a printed list of rows becomes a table.
+    assert "<th>0</th>" not in page and "<td>NaN</td>" not in page and "<td>None</td>" not in page
+    assert page.count("<td>\u2013</td>") == 3 and "<td>guided</td>" in page and "<td>0.6653</td>" in page
+    assert not re.search(r">\s*(Out|In)(&nbsp;| )?\[", page)  # no In/Out prompts
+    # The printed conclusion is shown as Markdown: a heading, the question as a heading, the verdict.
+    assert re.search(r"<h2[^>]*>Conclusion", page) and re.search(r"<h3[^>]*>TVN evolution beats random", page)
+    assert "1 question judged: 1 supported. Long." not in page and "Verdict: supported." in page
     assert "secret_code_marker" in page and "toggle-code" in page  # the code is there, behind the toggle
     assert not re.search(r"<script[^>]*\bsrc=", page)  # nothing fetched: no CDN require.js / MathJax / Mermaid
     assert "cdnjs" not in page and "unpkg" not in page
@@ -314,6 +435,23 @@ def test_rendered_notebook_is_titled_offline_quiet_and_hides_only_code(tmp_path)
     hidden = re.findall(r"([^{}]*)\{\s*display:\s*none", style)
     assert hidden and all(".jp-CodeCell" in selector for selector in hidden)
     assert runner.notebook_title(nbformat.v4.new_notebook(), default="stem") == "stem"
+
+
+def test_scrub_paths_keeps_urls_and_longer_names():
+    roots = ["/work/repro", "/root"]
+    text = ("/work/repro/.venv/lib/python3.11/site-packages/tqdm/auto.py:21 in /work/repro, see "
+            "https://example.org/root/x and /rootfs/y, /root/.cache/z")
+    assert export.scrub_paths(text, roots) == ("tqdm/auto.py:21 in ., see https://example.org/root/x and /rootfs/y, "
+                                               ".cache/z")
+
+
+def test_the_kernel_runs_quiet_and_the_callers_environment_comes_back(monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    with runner.quiet_environment():
+        assert os.environ["TQDM_DISABLE"] == "1" and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+        assert "IProgress" in os.environ["PYTHONWARNINGS"]
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0" and "TQDM_DISABLE" not in os.environ
 
 
 @pytest.mark.parametrize("seconds", [None, "abc", [1], float("nan"), -3, True])

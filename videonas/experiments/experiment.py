@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from videonas.checks import check_keys, within
+from videonas.experiments import prose
 from videonas.report.results import Results
 
 FIGURE_DPI = 120
@@ -78,8 +79,10 @@ class Result:
         return f"Result({self.results.title!r}, figures={list(self.figures)}, outputs={sorted(self.outputs)})"
 
     def _repr_markdown_(self) -> str:
-        """A notebook shows a result as its title and conclusion, as prose rather than program output."""
-        return f"### {self.results.title}\n\n{self.results.conclusion}"
+        """A notebook shows a result as its title and conclusion, as prose rather than program output: a heading per
+        question with its verdict, then the notes."""
+        return prose.conclusion_markdown(self.results.verdicts, self.results.conclusion, heading=self.results.title,
+                                         level=3)
 
 
 def finish(folder: str | os.PathLike, *, title: str, question: str, headline: Sequence[Mapping[str, Any]],

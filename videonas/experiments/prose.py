@@ -8,6 +8,7 @@ an inconclusive one says that this run cannot tell, and why. Numbers carry their
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable, Sequence
 
 from videonas.experiments.verdicts import Verdict
@@ -104,10 +105,53 @@ def claim_text(verdict: Verdict) -> str:
 
 def describe(verdict: Verdict) -> str:
     """The question, the paper's claim, our result with its interval, and the verdict with its reason."""
-    why = f": {verdict.reason}" if verdict.reason and verdict.verdict == "inconclusive" else ""
     question = verdict.question if verdict.question.endswith(("?", ".", "!")) else verdict.question + "."
-    return (f"{question} Paper: {claim_text(verdict)}. Here: {result_text(verdict)}. "
-            f"Verdict: this run {_OUTCOME[verdict.verdict]}{why}.")
+    return f"{question} Paper: {claim_text(verdict)}. Here: {result_text(verdict)}. {_verdict_sentence(verdict)}"
+
+
+def notes_of(conclusion_text: str, verdicts: Sequence[Verdict]) -> str:
+    """What ``conclusion`` wrote after the verdicts (its ``notes``), so that a page already showing the verdicts
+    shows the rest once; a verdict whose description is not found leaves the text as it is."""
+    verdicts = list(verdicts)
+    text = conclusion_text
+    if verdicts:
+        text = re.sub(r"^\s*\d+ questions? judged: [^.]*\.", "", text)
+    for verdict in verdicts:
+        start = text.find(verdict.question)
+        tail = _verdict_sentence(verdict)
+        end = text.find(tail, max(start, 0))
+        if start >= 0 and end >= 0:
+            text = text[:start] + text[end + len(tail):]
+    return " ".join(text.split())
+
+
+def conclusion_markdown(verdicts: Sequence[Verdict], conclusion_text: str, *, heading: str = "Conclusion",
+                        level: int = 2) -> str:
+    """A notebook's conclusion as Markdown: ``heading`` (at heading ``level``), the count of verdicts, a heading per
+    question (one level down) with the verdict, the paper's claim and our result, then the notes, so the rendered
+    report reads as prose."""
+    if level not in range(1, 6):
+        raise ValueError(f"level must be a Markdown heading level from 1 to 5, got {level!r}")
+    verdicts = list(verdicts)
+    sub = "#" * (level + 1)
+    parts = [f"{'#' * level} {heading}"]
+    if not verdicts:
+        return "\n\n".join([*parts, conclusion_text.strip() or "No question was judged in this run."])
+    counts = {name: sum(v.verdict == name for v in verdicts) for name in _OUTCOME}
+    parts.append(f"{len(verdicts)} {'question' if len(verdicts) == 1 else 'questions'} judged: "
+                 f"{format_list([f'{count} {name}' for name, count in counts.items() if count])}.")
+    for verdict in verdicts:
+        why = verdict.reason.strip().rstrip(".") if verdict.verdict == "inconclusive" else ""
+        why = f" {why[:1].upper()}{why[1:]}." if why else ""
+        figure = paper_figure_text(verdict)
+        parts += [f"{sub} {verdict.question}",
+                  f"**Verdict: {verdict.verdict}.**{why}\n\n"
+                  f"- the paper: {verdict.claim}{f' ({figure})' if figure else ''}\n"
+                  f"- this run: {result_text(verdict)}"]
+    notes = notes_of(conclusion_text, verdicts)
+    if notes:
+        parts += [f"{sub} Notes", notes]
+    return "\n\n".join(parts)
 
 
 def conclusion(verdicts: Iterable[Verdict], *, notes: Sequence[str] = ()) -> str:
@@ -119,6 +163,11 @@ def conclusion(verdicts: Iterable[Verdict], *, notes: Sequence[str] = ()) -> str
     summary = format_list([f"{count} {name}" for name, count in counts.items() if count])
     return " ".join([f"{len(verdicts)} {'question' if len(verdicts) == 1 else 'questions'} judged: {summary}.",
                      *(describe(v) for v in verdicts), *filter(None, notes)]).strip()
+
+
+def _verdict_sentence(verdict: Verdict) -> str:
+    why = f": {verdict.reason}" if verdict.reason and verdict.verdict == "inconclusive" else ""
+    return f"Verdict: this run {_OUTCOME[verdict.verdict]}{why}."
 
 
 def _seeds(n: int) -> str:

@@ -139,4 +139,5 @@ def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[s
 def _bar(total: int, *, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="training", disable=not enabled, dynamic_ncols=True)
+    # None: shown on a terminal or a notebook widget, off where no one watches (Papermill's kernel, a log file).
+    return tqdm(total=total, desc="training", disable=None if enabled else True, dynamic_ncols=True)

@@ -109,8 +109,11 @@ class NonLocal(layers.Layer):
 
         theta, phi, g = flat(self.theta(inputs)), flat(self.phi(inputs)), flat(self.g(inputs))
         affinity = ops.matmul(theta, ops.transpose(phi, (0, 2, 1)))
-        if self.mode == "embedded_gaussian" and positions == 1:  # a softmax over one position is 1 (and warns)
-            affinity = ops.ones_like(affinity)
+        if self.mode == "embedded_gaussian" and positions == 1:
+            # A softmax over one position is exp(a - max(a)) = 1, written out: ops.softmax warns on a size-1 axis,
+            # and a constant 1 (ones_like) would cut theta and phi from the graph, so Keras would warn on every step
+            # that they have no gradient. Here their gradient exists and is zero, as the softmax's is.
+            affinity = ops.exp(affinity - ops.max(affinity, axis=-1, keepdims=True))
         elif self.mode == "embedded_gaussian":
             affinity = ops.softmax(affinity, axis=-1)
         else:

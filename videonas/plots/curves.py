@@ -1,4 +1,5 @@
-"""Search-result plots: best-so-far curves over seeds (evolution vs random search) and runtime-vs-accuracy scatters.
+"""Search-result plots: best-so-far curves over seeds (evolution vs random search), the training-loss curves of
+each seed's best trial, and runtime-vs-accuracy scatters.
 
 A search is judged by how fast its best candidate improves, and one seed says little, so curves are drawn per seed
 (thin) with the median over seeds (thick) and the interquartile band between them. The curves themselves are computed
@@ -42,6 +43,41 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax
     ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def best_loss_curves(runs: Any) -> dict[str, dict[int, list[float]]]:
+    """``{arm: {seed: loss curve}}``: the training loss the store kept (``metrics["loss_curve"]``, one value per
+    batch) for each seed's best trial of each arm of ``runs`` (a ``videonas.experiments.ArmRuns``); a seed whose
+    best trial kept no curve is left out."""
+    curves: dict[str, dict[int, list[float]]] = {}
+    for label in runs.labels:
+        curves[label] = {seed: [float(value) for value in trial.metrics["loss_curve"]]
+                         for seed, trial in runs.best(label).items()
+                         if trial is not None and (trial.metrics or {}).get("loss_curve")}
+    return curves
+
+
+def plot_loss_curves(runs: Any, *, ax: Any = None, title: str | None = None):
+    """The training loss of each seed's best trial (``best_loss_curves``), one colour per arm: whether the winners
+    were still learning when their budget ran out, and whether one arm's winners train differently. Returns the
+    axes."""
+    curves = best_loss_curves(runs)
+    if not any(curves.values()):
+        raise ValueError(f"runs must hold a best trial with a stored loss_curve, got none among arms {list(curves)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for number, (label, seeds) in enumerate(curves.items()):
+        colour = _COLOURS[number % len(_COLOURS)]
+        for line, (seed, curve) in enumerate(seeds.items()):
+            ax.plot(range(1, len(curve) + 1), curve, color=colour, linewidth=1, alpha=0.8,
+                    label=f"{label} (best trial of each of {len(seeds)} seeds)" if line == 0 else None)
+    ax.set_xlabel("training step (batch)")
+    ax.set_ylabel("training loss (running mean over the epoch)")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title or "training loss of each seed's best trial")
     return ax
 
 
@@ -132,5 +168,5 @@ def plot_verdicts(verdicts: Sequence[Any], *, ax: Any = None, title: str | None 
     return ax
 
 
-__all__ = ["best_so_far", "fitness_sequence", "plot_best_so_far", "plot_runtime_accuracy", "plot_verdicts",
-           "seed_band"]
+__all__ = ["best_loss_curves", "best_so_far", "fitness_sequence", "plot_best_so_far", "plot_loss_curves",
+           "plot_runtime_accuracy", "plot_verdicts", "seed_band"]

@@ -102,7 +102,20 @@ def load_experiment(folder: Path) -> dict[str, Any]:
         "ipynb": safe_link(name, f"{name}.ipynb"),
         "figures": [(figure, safe_link(name, figure)) for figure in getattr(entry["results"], "figures", [])],
     }
+    entry.update(section_text(entry["results"]))
     return entry
+
+
+def section_text(results: Any) -> dict[str, Any]:
+    """What an experiment's section adds to the answers table, so that each verdict shows once on the page: the
+    measures that are not a verdict's question, whether any has a paper figure, and the conclusion's notes (the
+    conclusion without the verdicts it restates)."""
+    if not isinstance(results, Results):
+        return {"measures": [], "measures_have_paper": False, "notes": ""}
+    questions = {verdict.question for verdict in results.verdicts}
+    measures = [row for row in results.headline if row["label"] not in questions]
+    return {"measures": measures, "measures_have_paper": any(row.get("paper") for row in measures),
+            "notes": prose.notes_of(results.conclusion, results.verdicts)}
 
 
 RECORD_TEXT = ("status", "error", "profile", "commit", "date")
@@ -140,9 +153,9 @@ def build_index(reports_dir: Path, *, profile: str) -> Path:
     ).get_template("index.html")
     meta = metadata(profile)
     meta["total_minutes"] = round(sum(float(e["run"].get("wall_seconds") or 0) for e in experiments) / 60, 1)
+    answers = answer_rows(experiments)
     path = Path(reports_dir) / "index.html"
-    path.write_text(template.render(answers=answer_rows(experiments), experiments=experiments, meta=meta, bench=bench,
-                                    describe=prose.describe))
+    path.write_text(template.render(answers=answers, experiments=experiments, meta=meta, bench=bench))
     return path
 
 
@@ -156,7 +169,10 @@ def answer_rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         base = {"experiment": (results and results.title) or entry["name"], "section": f"#{entry['anchor']}",
                 "notebook": entry["links"]["html"]}
         for verdict in results.verdicts if results else []:
-            rows.append({**base, "question": verdict.question, "claim": prose.claim_text(verdict),
+            # The paper's figure beside its claim where the paper gives one; nothing where it does not.
+            figure = prose.paper_figure_text(verdict)
+            rows.append({**base, "question": verdict.question,
+                         "claim": f"{verdict.claim} (paper: {figure})" if figure else verdict.claim,
                          "result": prose.result_text(verdict), "verdict": verdict.verdict,
                          "reason": verdict.reason if verdict.verdict == "inconclusive" else ""})
         if not results or not results.verdicts:

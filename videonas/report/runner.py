@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
+import contextlib
 import logging
+import os
 import re
 import shutil
 import sqlite3
@@ -20,8 +21,8 @@ from typing import Any, Sequence
 import yaml
 
 from videonas import jsonio, templates
-from videonas.report import index
-from videonas.report.results import RESULTS_FILE
+from videonas.report import export, index
+from videonas.report.results import RESULTS_FILE, Results
 
 LOG = logging.getLogger(__name__)
 
@@ -30,14 +31,9 @@ KERNEL_NAME = "videonas"
 
 # nbconvert template of the rendered notebooks (videonas/templates/report_notebook): offline, code behind a toggle.
 NOTEBOOK_TEMPLATE = "report_notebook"
-# TensorFlow / absl / glog log lines a kernel writes to stderr: noise in a report, whatever the notebook.
-_LOG_NOISE = re.compile(
-    r"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"  # glog/absl: I0000 00:00:1796190735.042142 27501 port.cc:153]
-    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S*tensorflow"  # TF's own C++ logger
-    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|To enable the following instructions: .* rebuild TensorFlow"
-    r"|This TensorFlow binary is optimized)"
-)
+# The kernel's environment under Papermill: no one watches a progress bar there, TensorFlow's C++ INFO/WARNING lines
+# and tqdm's "IProgress not found" are noise in a report (the subprocess workers inherit it too).
+QUIET_KERNEL_ENV = {"TQDM_DISABLE": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore:IProgress not found"}
 
 
 def notebook_names(notebooks_dir: Path) -> list[str]:
@@ -93,14 +89,15 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
     started = time.perf_counter()
     LOG.info("running %s (%s profile)", name, profile)
     try:
-        papermill.execute_notebook(
-            str(notebooks_dir / f"{name}.ipynb"),
-            str(executed),
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=str(notebooks_dir),
-            progress_bar=True,  # cells done of the notebook's total, on stderr
-        )
+        with quiet_environment():
+            papermill.execute_notebook(
+                str(notebooks_dir / f"{name}.ipynb"),
+                str(executed),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=str(notebooks_dir),
+                progress_bar=True,  # cells done of the notebook's total, on the runner's own stderr
+            )
     except Exception as error:  # a failed experiment is reported, and the next one still runs
         record.update(status="failed", error=_error_text(error))
         LOG.error("%s failed: %s", name, record["error"])
@@ -116,19 +113,45 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
 
 
 def render_html(executed: Path) -> Path:
-    """The executed notebook as standalone HTML: titled by its first heading, without TensorFlow log noise, with the
-    code cells hidden behind a toggle (markdown and outputs shown), and needing no network to display."""
+    """The executed notebook as standalone HTML: titled by its first heading, made readable
+    (``videonas.report.export``: no stderr, no local paths, tables without index, the conclusion as Markdown), without
+    In/Out prompts, with the code cells hidden behind a toggle (markdown and outputs shown), and needing no network
+    to display."""
     import nbconvert  # Jupyter: deferred
     import nbformat  # Jupyter: deferred
 
-    notebook = clean_notebook(nbformat.read(str(executed), as_version=4))
+    notebook = nbformat.read(str(executed), as_version=4)
+    results = None
+    if (executed.parent / RESULTS_FILE).is_file():
+        try:
+            results = Results.read(executed.parent / RESULTS_FILE)
+        except ValueError as error:  # the index reports a malformed results file; the page still renders
+            LOG.warning("%s", error)
+    notebook = export.clean_notebook(notebook, roots=export.local_roots(notebook, [index.project_root()]),
+                                     results=results)
     notebook.metadata["title"] = notebook_title(notebook, default=executed.stem)
-    exporter = nbconvert.HTMLExporter(template_name=NOTEBOOK_TEMPLATE,
+    exporter = nbconvert.HTMLExporter(template_name=NOTEBOOK_TEMPLATE, exclude_input_prompt=True,
+                                      exclude_output_prompt=True,
                                       extra_template_basedirs=[str(Path(templates.__file__).parent)])
     body, _ = exporter.from_notebook_node(notebook)
     path = executed.with_suffix(".html")
     path.write_text(body)
     return path
+
+
+@contextlib.contextmanager
+def quiet_environment():
+    """``QUIET_KERNEL_ENV`` set for the kernel Papermill starts (and its workers), the caller's restored after."""
+    saved = {key: os.environ.get(key) for key in QUIET_KERNEL_ENV}
+    os.environ.update(QUIET_KERNEL_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def notebook_title(notebook: Any, *, default: str) -> str:
@@ -141,25 +164,6 @@ def notebook_title(notebook: Any, *, default: str) -> str:
             if heading:
                 return re.sub(r"[*_`]", "", heading.group(1)).strip() or default
     return default
-
-
-def clean_notebook(notebook: Any) -> Any:
-    """A copy of ``notebook`` whose stderr outputs have lost their TensorFlow/absl log lines (an output left empty
-    is dropped); anything else on stderr, such as a Python warning, stays."""
-    notebook = copy.deepcopy(notebook)
-    for cell in notebook.cells:
-        outputs = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                text = output.get("text", "")
-                lines = [line for line in text.splitlines(keepends=True) if not _LOG_NOISE.match(line)]
-                if not "".join(lines).strip():
-                    continue
-                output["text"] = "".join(lines)
-            outputs.append(output)
-        if "outputs" in cell:
-            cell["outputs"] = outputs
-    return notebook
 
 
 def checkpoint_stores(folder: Path) -> list[Path]:
