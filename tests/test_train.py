@@ -57,7 +57,7 @@ def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
         return _Clips(rgb, labels, multi_label)
 
     class ClipBatches(keras.utils.PyDataset):
-        def __init__(self, clips, *, batch_size, shuffle, seed, inputs, augment=False, start_epoch=0):
+        def __init__(self, clips, *, batch_size, shuffle, seed, inputs, augment=False, start_epoch=0, sampler=None):
             super().__init__()
             self.clips, self.batch_size = clips, batch_size
             self.order = numpy.random.default_rng(seed).permutation(len(clips)) if shuffle else numpy.arange(len(clips))
