@@ -48,14 +48,14 @@ class Sampling:
         if self.window_frames is not None:
             check_int("task.sampling.window_frames", self.window_frames, 1, checks.MAX_FRAMES)
         check_float("task.sampling.cache_scale", self.cache_scale, 1.0, 4.0)
-        for field, low in (("crop_scale", 0.0), ("crop_ratio", 0.0)):
+        for field, high in (("crop_scale", 1.0), ("crop_ratio", 100.0)):
             value = getattr(self, field)
             if value is None and field == "crop_scale":
                 continue
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) != 2:
                 raise ValueError(f"task.sampling.{field} must be a [low, high] pair, got {value!r}")
             for index, bound in enumerate(value):
-                check_float(f"task.sampling.{field}[{index}]", bound, 1e-6, 1.0 if field == "crop_scale" else 100.0)
+                check_float(f"task.sampling.{field}[{index}]", bound, 1e-6, high)
             if not value[0] <= value[1]:
                 raise ValueError(f"task.sampling.{field} must be [low, high] with low <= high, got {value!r}")
             object.__setattr__(self, field, (float(value[0]), float(value[1])))  # lists from JSON configs
@@ -100,6 +100,7 @@ class Sampling:
         if self.window_spec(spec) is spec and (not training or self.crop_scale is None):
             return [None]
         from videonas.data import views  # decoders and OpenCV: only when sampling is on
+
         sampler = views.Sampler(spec.num_frames, spec.image_size, jitter=training, crop_scale=self.crop_scale,
                                 crop_ratio=self.crop_ratio)
         if training:
