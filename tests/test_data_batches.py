@@ -1,7 +1,9 @@
+import hashlib
+
 import numpy as np
 import pytest
 
-from videonas.data import ClipBatches, ClipSpec, Clips, LoadReport
+from videonas.data import ClipBatches, ClipSpec, Clips, LoadReport, views
 
 
 def make_clips(multi_label=False):
@@ -58,3 +60,47 @@ def test_a_later_start_epoch_serves_what_an_uninterrupted_run_serves_then():
     assert [list(y) for _, y in whole[0]] != [list(y) for _, y in whole[1]]  # each epoch has its own order
     with pytest.raises(ValueError, match="start_epoch must be a non-negative int, got -1"):
         make(start_epoch=-1)
+
+
+def test_without_a_sampler_batches_are_the_arrays_served_before_samplers_existed():
+    """Bit-identical to the batches of the code before ``sampler`` (digest recorded from it): sampling off changes no
+    embedded result."""
+    clips = make_clips()
+    clips.flow = ((np.arange(clips.flow.size) % 7 - 3) / 4).astype(np.float16).reshape(clips.flow.shape)
+    digest = hashlib.sha256()
+    for augment in (False, True):
+        batches = ClipBatches(clips, batch_size=2, seed=3, inputs=("rgb", "flow"), augment=augment, start_epoch=1)
+        for index in range(len(batches)):
+            x, y = batches[index]
+            for array in (x["rgb"], x["flow"], y):
+                digest.update(array.tobytes())
+    assert digest.hexdigest() == "b53d82f9a14b9c080e0506fc28853f64990dc062e3a20b29ad79890c00a4f783"
+
+
+def _window_clips():
+    """Six-frame windows at 10x10 whose rgb channel 0 is the frame index."""
+    rgb = np.zeros((5, 6, 10, 10, 3), np.uint8)
+    rgb[..., 0] = np.arange(6)[None, :, None, None]
+    return Clips(rgb, None, np.array([0, 1, 2, 0, 1]), ["a", "b", "c"], False, LoadReport(5),
+                 ClipSpec(num_frames=6, image_size=10), [""] * 5)
+
+
+def test_jittered_training_clips_differ_per_epoch_repeat_per_seed_and_replay_when_continued():
+    def make(seed=3, start_epoch=0):
+        sampler = views.Sampler(2, 8, jitter=True, crop_scale=(0.3, 1.0))
+        return ClipBatches(_window_clips(), batch_size=5, shuffle=False, seed=seed, sampler=sampler,
+                           start_epoch=start_epoch)
+
+    def starts(epochs):
+        return [[(x[:, 0, 0, 0, 0] * 255).round().astype(int).tolist() for x, _ in epoch] for epoch in epochs]
+
+    whole, again, other = _epochs(make(), 3), _epochs(make(), 3), _epochs(make(seed=4), 3)
+    assert whole[0][0][0].shape == (5, 2, 8, 8, 3)
+    assert starts(whole) == starts(again) and starts(whole) != starts(other)
+    assert len({str(epoch) for epoch in starts(whole)}) == 3  # a new clip of each video every epoch
+    assert all(np.array_equal(x, x2) for (x, _), (x2, _) in zip(whole[2], _epochs(make(start_epoch=2), 1)[0]))
+
+
+def test_a_sampler_needs_clips_as_large_as_its_input():
+    with pytest.raises(ValueError, match="cached clips of 6 frames at 10x10 cannot give 8 frames at 8x8"):
+        ClipBatches(_window_clips(), sampler=views.Sampler(8, 8))

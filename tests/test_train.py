@@ -57,7 +57,7 @@ def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
         return _Clips(rgb, labels, multi_label)
 
     class ClipBatches(keras.utils.PyDataset):
-        def __init__(self, clips, *, batch_size, shuffle, seed, inputs, augment=False, start_epoch=0):
+        def __init__(self, clips, *, batch_size, shuffle, seed, inputs, augment=False, start_epoch=0, sampler=None):
             super().__init__()
             self.clips, self.batch_size = clips, batch_size
             self.order = numpy.random.default_rng(seed).permutation(len(clips)) if shuffle else numpy.arange(len(clips))
@@ -238,3 +238,79 @@ def test_train_model_gives_a_baseline_the_candidate_recipe():
     assert result.metrics["num_train_clips"] == 16 and result.metrics["steps"] == 2 * 2
     assert result.fitness == result.metrics["accuracy"] and 0.0 <= result.fitness <= 1.0
     assert set(result.metrics["accuracy_by_kind"]) == {"motion", "scene"}
+
+
+def test_sampling_is_off_by_default_and_its_errors_name_the_field():
+    spec = TrainTask().clip_spec(inputs=("rgb",))
+    assert TrainTask().sampling.window_spec(spec) is spec  # the same cache entry as before the options
+    assert TrainTask().sampling.samplers(spec, training=True) == [None] == TrainTask().sampling.samplers(
+        spec, training=False)
+    assert "sampling" not in TrainTask().to_dict()  # stored tasks from before the options compare equal
+    task = TrainTask.from_dict({"sampling": {"window_frames": 32, "cache_scale": 1.25, "crop_scale": [0.08, 1],
+                                             "eval_clips": 10, "eval_crops": 3, "fps": 10}})
+    assert TrainTask.from_dict(task.to_dict()) == task and task.to_dict()["sampling"]["crop_scale"] == [0.08, 1.0]
+    spec = task.clip_spec(inputs=("rgb",))
+    assert (spec.fps, task.sampling.window_spec(spec).num_frames, task.sampling.window_spec(spec).image_size) == (
+        10, 32, 80)
+    assert len(task.sampling.samplers(spec, training=False)) == 30
+    for sampling, message in (
+            ({"window_frame": 16}, r"task.sampling has unknown keys \['window_frame'\]"),
+            ({"crop_scale": [0.5, 0.1]}, r"task.sampling.crop_scale must be \[low, high\] with low <= high, got "),
+            ({"crop_scale": 0.5}, "task.sampling.crop_scale must be a .low, high. pair, got 0.5"),
+            ({"eval_clips": 3}, "task.sampling.eval_clips 3 needs task.sampling.window_frames"),
+            ({"eval_crops": 3}, r"task.sampling.eval_crops 3 needs task.sampling.cache_scale > 1"),
+            ({"cache_scale": 0.5}, r"task.sampling.cache_scale must be in \[1.0, 4.0\], got 0.5")):
+        with pytest.raises(ValueError, match=message):
+            TrialOptions.from_dict({"task": {"sampling": sampling}})
+    with pytest.raises(ValueError, match="task.sampling.fps 10 and task.frame_stride 2 both set the sampling rate"):
+        TrainTask(frame_stride=2, sampling={"fps": 10})
+
+
+def test_predict_averages_the_logits_of_every_view(monkeypatch):
+    """A model whose logits are its input's channel means: the average over 3 clips x 2 crops of a window whose
+    channel 0 is the frame index squared and channel 1 the column squared, not the centre view's."""
+    import keras
+
+    from videonas import data, train
+
+    loaded = []
+
+    def load_clips(dataset, split, spec):
+        loaded.append((split, spec.num_frames, spec.image_size))
+        rgb = numpy.zeros((4, spec.num_frames, spec.image_size, spec.image_size, 3), "uint8")
+        rgb[..., 0] = (numpy.arange(spec.num_frames) ** 2)[None, :, None, None]
+        rgb[..., 1] = (numpy.arange(spec.image_size) ** 2)[None, None, None, :]
+        return data.Clips(rgb, None, numpy.arange(4) % 3, ["a", "b", "c"], False, data.LoadReport(4), spec, [""] * 4)
+
+    monkeypatch.setattr(data, "load_clips", load_clips)
+    inputs = keras.Input((None, None, None, 3), name="rgb")
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling3D()(inputs))
+    dataset = types.SimpleNamespace(class_names=["a", "b", "c"], splits=["train", "val", "test"])
+    task = TrainTask(num_frames=2, image_size=8, sampling={"window_frames": 6, "cache_scale": 1.5, "eval_clips": 3,
+                                                           "eval_crops": 2})
+    scores, clips = train.predict(model, task=task, split="test", dataset=dataset)
+    assert loaded == [("test", 6, 12)] and len(clips) == 4 and scores.dtype == numpy.float64
+    squares = numpy.arange(12) ** 2
+    # Clips from frames 0, 2 and 4 of the window; crops from columns 0 and 4 of the 12-pixel square.
+    expected = [(squares[0:2].mean() + squares[2:4].mean() + squares[4:6].mean()) / 3 / 255,
+                (squares[0:8].mean() + squares[4:12].mean()) / 2 / 255, 0.0]
+    assert numpy.allclose(scores, [expected] * 4, atol=1e-6)
+    centre, _ = train.predict(model, task=dataclasses.replace(task, sampling={"window_frames": 6, "cache_scale": 1.5}),
+                              split="test", dataset=dataset)
+    assert numpy.allclose(centre[0], [squares[2:4].mean() / 255, squares[2:10].mean() / 255, 0.0], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_tvn_trains_on_jittered_cropped_windows_and_scores_views_repeatably():
+    """The real path: windows cached from the embedded data at 4 frames and 40 px for a 2-frame 32 px TVN."""
+    from videonas.genome.tvn import TVNBlock, TVNGenome
+
+    genome = TVNGenome(image_size=32, num_frames=2, frame_stride=1, blocks=(TVNBlock(filters=8, spatial_stride=2),) * 2)
+    task = TrainTask(batch_size=8, max_train_clips=16, max_val_clips=6, threads=1, run_eagerly=True, score_test=False,
+                     sampling={"window_frames": 4, "cache_scale": 1.25, "crop_scale": [0.5, 1.0], "eval_clips": 2,
+                               "eval_crops": 2})
+    first = train_candidate(genome, task=task, budget=Budget(epochs=2), seed=5)
+    again = train_candidate(genome, task=task, budget=Budget(epochs=2), seed=5)
+    assert first.status == "done" and first.metrics["steps"] == 4 and first.metrics["num_val_clips"] == 6
+    assert first.metrics["loss_curve"] == pytest.approx(again.metrics["loss_curve"], rel=1e-6)
+    assert first.fitness == again.fitness

@@ -23,6 +23,94 @@ STREAMS = ("rgb", "flow")
 
 
 @dataclasses.dataclass(frozen=True)
+class Sampling:
+    """How clips are sampled from each video (``task.sampling``); the defaults are one fixed centre clip per video,
+    exactly as before these options existed.
+
+    ``window_frames``: frames cached per video around its centre; longer than the model's clip, training draws the
+    clip at a seeded random offset in the window every epoch (temporal jitter) and evaluation takes its centre (a
+    clip at least as long as the window takes all of it). ``cache_scale``: the cached square's side over the input
+    size (e.g. 256/224), room for crops. ``crop_scale``/``crop_ratio``: random resized crops in training (area fraction
+    and width/height ranges; ``None``: the centre crop). ``fps``: sample at this frame rate instead of every
+    ``frame_stride``-th source frame (a genome's own stride then steps through those frames). ``eval_clips`` x
+    ``eval_crops``: the views of each val and test video (temporal positions over the window, crops across the cached
+    square) whose logits are averaged; the usual Kinetics protocol is 10 x 3."""
+
+    window_frames: int | None = None
+    cache_scale: float = 1.0
+    crop_scale: tuple[float, float] | None = None
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    fps: float | None = None
+    eval_clips: int = 1
+    eval_crops: int = 1
+
+    def __post_init__(self) -> None:
+        if self.window_frames is not None:
+            check_int("task.sampling.window_frames", self.window_frames, 1, checks.MAX_FRAMES)
+        check_float("task.sampling.cache_scale", self.cache_scale, 1.0, 4.0)
+        for field, high in (("crop_scale", 1.0), ("crop_ratio", 100.0)):
+            value = getattr(self, field)
+            if value is None and field == "crop_scale":
+                continue
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise ValueError(f"task.sampling.{field} must be a [low, high] pair, got {value!r}")
+            for index, bound in enumerate(value):
+                check_float(f"task.sampling.{field}[{index}]", bound, 1e-6, high)
+            if not value[0] <= value[1]:
+                raise ValueError(f"task.sampling.{field} must be [low, high] with low <= high, got {value!r}")
+            object.__setattr__(self, field, (float(value[0]), float(value[1])))  # lists from JSON configs
+        if self.fps is not None:
+            check_float("task.sampling.fps", self.fps, 1e-3, 1000.0)
+        check_int("task.sampling.eval_clips", self.eval_clips, 1, 100)
+        check_int("task.sampling.eval_crops", self.eval_crops, 1, 10)
+        if self.eval_clips > 1 and self.window_frames is None:
+            raise ValueError(f"task.sampling.eval_clips {self.eval_clips} needs task.sampling.window_frames: the "
+                             f"clips are spread over the cached window")
+        if self.eval_crops > 1 and self.cache_scale == 1.0:
+            raise ValueError(f"task.sampling.eval_crops {self.eval_crops} needs task.sampling.cache_scale > 1: at "
+                             f"the input size every crop is the same")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "task.sampling") -> "Sampling":
+        data = {} if data is None else data
+        check_keys(path, data, (), [f.name for f in dataclasses.fields(cls)])
+        return within(path, "task.sampling", lambda: cls(**data))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["crop_ratio"] = list(self.crop_ratio)
+        data["crop_scale"] = None if self.crop_scale is None else list(self.crop_scale)
+        return data
+
+    @property
+    def active(self) -> bool:
+        """Whether any option differs from the single centre clip."""
+        return self != Sampling()
+
+    def window_spec(self, spec):
+        """The ``ClipSpec`` cached for model input ``spec``: its window and square (``spec`` itself by default)."""
+        if self.window_frames is None and self.cache_scale == 1.0:
+            return spec
+        return dataclasses.replace(spec, num_frames=max(spec.num_frames, self.window_frames or 0),
+                                   image_size=round(spec.image_size * self.cache_scale))
+
+    def samplers(self, spec, *, training: bool) -> list:
+        """The ``videonas.data.views.Sampler`` of training (one) or of each evaluation view; ``[None]`` when the
+        cached clips are the input."""
+        if self.window_spec(spec) is spec and (not training or self.crop_scale is None):
+            return [None]
+        from videonas.data import views  # decoders and OpenCV: only when sampling is on
+
+        sampler = views.Sampler(spec.num_frames, spec.image_size, jitter=training, crop_scale=self.crop_scale,
+                                crop_ratio=self.crop_ratio)
+        if training:
+            return [sampler]
+        return [dataclasses.replace(sampler, crop_scale=None, clip=clip, clips=self.eval_clips, crop=crop,
+                                    crops=self.eval_crops)
+                for clip in range(self.eval_clips) for crop in range(self.eval_crops)]
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainTask:
     """What a candidate is trained on. ``num_frames``/``image_size``/``frame_stride`` are the clip input for families
     whose genome does not carry its own (TVN's does). ``dataset`` is anything ``videonas.data.DatasetSpec.from_value``
@@ -31,8 +119,10 @@ class TrainTask:
     file format sets ``multi_label`` itself; a data set without a val split gets a stratified, seeded one).
     ``max_*_clips`` take a fixed random subset (the same for every candidate; ``max_val_clips`` caps test too).
     ``threads`` caps the backend's CPU threads (set it to cores / workers in a subprocess pool). ``classes`` restricts
-    training and validation to some of the classes. Fitness is scored on val (what searches select on); with ``score_test`` a data set's held-out test
-    split is scored too, into ``metrics["test"]``, for reports only: nothing selects on it."""
+    training and validation to some of the classes. ``sampling`` (``Sampling``): temporal jitter, random resized crops,
+    a frame rate and multi-view evaluation; off by default. Fitness is scored on val (what searches select on); with
+    ``score_test`` a data set's held-out test split is scored too, into ``metrics["test"]``, for reports only: nothing
+    selects on it."""
 
     dataset: Any = "embedded:smoke"
     multi_label: bool = False
@@ -51,6 +141,7 @@ class TrainTask:
     run_eagerly: bool = False
     classes: tuple[str, ...] | None = None
     score_test: bool = True
+    sampling: Sampling = Sampling()
 
     def __post_init__(self) -> None:
         from videonas.data.spec import DatasetSpec
@@ -79,6 +170,11 @@ class TrainTask:
         for field in ("max_train_clips", "max_val_clips", "threads"):
             if getattr(self, field) is not None:
                 check_int(f"task.{field}", getattr(self, field), 1, 10**9)
+        if not isinstance(self.sampling, Sampling):
+            object.__setattr__(self, "sampling", Sampling.from_dict(self.sampling))
+        if self.sampling.fps is not None and self.frame_stride != 1:
+            raise ValueError(f"task.sampling.fps {self.sampling.fps!r} and task.frame_stride {self.frame_stride!r} "
+                             f"both set the sampling rate: give one")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "task") -> "TrainTask":
@@ -87,9 +183,14 @@ class TrainTask:
         return within(path, "task", lambda: cls(**data))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON, every field written out (``classes`` as a list)."""
+        """Plain JSON, every field written out (``classes`` as a list) but a default ``sampling``, left out so that
+        tasks stored before it existed compare equal."""
         data = dataclasses.asdict(self)
         data["classes"] = None if self.classes is None else list(self.classes)
+        if self.sampling.active:
+            data["sampling"] = self.sampling.to_dict()
+        else:
+            del data["sampling"]
         return data
 
     def open_dataset(self):
@@ -108,7 +209,8 @@ class TrainTask:
 
     def clip_spec(self, *, inputs: Sequence[str], genome: Genome | None = None):
         """The ``ClipSpec`` of the clips a model eats: at ``genome``'s own input when its family carries it, else
-        at the task's; ``inputs`` names the streams (``"rgb"``, ``"flow"``)."""
+        at the task's; ``inputs`` names the streams (``"rgb"``, ``"flow"``). With ``sampling.fps``, frames are
+        sampled at that rate over the stride (``frame_stride`` is 1 unless a genome carries its own)."""
         from videonas import data
 
         for index, name in enumerate(inputs):
@@ -117,11 +219,15 @@ class TrainTask:
         if genome is not None:
             num_frames, image_size, frame_stride = families.of(genome).clip_input(
                 genome, num_frames=num_frames, image_size=image_size, frame_stride=frame_stride)
+        if self.sampling.fps is not None:
+            return data.ClipSpec(num_frames=num_frames, image_size=image_size, fps=self.sampling.fps / frame_stride,
+                                 rgb="rgb" in inputs, flow="flow" in inputs)
         return data.ClipSpec(num_frames=num_frames, image_size=image_size, frame_stride=frame_stride,
                              rgb="rgb" in inputs, flow="flow" in inputs)
 
     def load(self, dataset, split: str, clip_spec):
-        """The clips of ``split``, cut to the task's fixed subset (the same for every candidate)."""
+        """The clips of ``split``, cut to the task's fixed subset (the same for every candidate). Pass
+        ``sampling.window_spec(spec)`` to get the windows the samplers cut from."""
         from videonas import data
 
         limit = self.max_train_clips if split == "train" else self.max_val_clips

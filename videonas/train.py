@@ -258,9 +258,11 @@ def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | N
         inherited = checkpoints.inherit(model, checkpoints.read(fidelity.inherit_from, field="fidelity.inherit_from"))
     dataset = task.open_dataset() if dataset is None else dataset
     inputs = model_inputs(model)
-    clips = task.load(dataset, "train", task.clip_spec(inputs=inputs, genome=genome))
+    spec = task.clip_spec(inputs=inputs, genome=genome)
+    clips = task.load(dataset, "train", task.sampling.window_spec(spec))
     batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=True, seed=seed, inputs=inputs,
-                               augment=task.augment, start_epoch=start_epochs)
+                               augment=task.augment, start_epoch=start_epochs,
+                               sampler=task.sampling.samplers(spec, training=True)[0])
     timings["data_s"], clock = time.perf_counter() - clock, time.perf_counter()
     loss = (keras.losses.BinaryCrossentropy(from_logits=True) if task.multi_label
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -294,14 +296,18 @@ def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | N
 
 
 def predict(model, *, task: TrainTask, split: str = "val", genome: Genome | None = None, dataset=None):
-    """``(scores, clips)``: the model's float64 logits on the task's ``split`` clips, in clip order."""
+    """``(scores, clips)``: the model's float64 logits on the task's ``split`` clips, in clip order; averaged over
+    the views of ``task.sampling`` (``eval_clips`` x ``eval_crops``) when it sets several."""
     from videonas import data
 
     dataset = task.open_dataset() if dataset is None else dataset
     inputs = model_inputs(model)
-    clips = task.load(dataset, split, task.clip_spec(inputs=inputs, genome=genome))
-    batches = data.ClipBatches(clips, batch_size=task.batch_size, shuffle=False, seed=0, inputs=inputs)
-    return numpy.asarray(model.predict(batches, verbose=0), dtype="float64"), clips
+    spec = task.clip_spec(inputs=inputs, genome=genome)
+    clips = task.load(dataset, split, task.sampling.window_spec(spec))
+    scores = [numpy.asarray(model.predict(data.ClipBatches(clips, batch_size=task.batch_size, shuffle=False, seed=0,
+                                                           inputs=inputs, sampler=sampler), verbose=0), "float64")
+              for sampler in task.sampling.samplers(spec, training=False)]
+    return numpy.mean(scores, axis=0), clips
 
 
 def score(scores, labels, *, multi_label: bool, dataset=None) -> tuple[float, dict[str, Any]]:

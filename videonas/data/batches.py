@@ -6,6 +6,9 @@ The epoch index counts the epochs Keras begins (``on_epoch_begin``), from ``star
 from a checkpoint after ``start_epoch`` epochs sees the batches an uninterrupted run would (fit it with
 ``shuffle=False``: Keras's own batch shuffle draws from Python's global random state, not from (seed, epoch)).
 Batches are ``(inputs, labels)``: the bare array for one input, a dict by input name (``rgb``, ``flow``) for several.
+A ``sampler`` (``videonas.data.views.Sampler``) cuts the input out of clips cached longer and larger than it (temporal
+jitter, random resized crops, fixed evaluation views), drawing from (seed, epoch, batch index, 2); without one the
+cached clips are the input, exactly as before samplers existed.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import keras
 import numpy as np
 
 from videonas.data.cache import Clips
+from videonas.data.views import Sampler
 
 PAD = 4
 
 
 class ClipBatches(keras.utils.PyDataset):
     def __init__(self, clips: Clips, batch_size: int = 16, *, shuffle: bool = True, seed: int = 0,
-                 inputs: tuple[str, ...] = ("rgb",), augment: bool = False, start_epoch: int = 0, **kwargs):
+                 inputs: tuple[str, ...] = ("rgb",), augment: bool = False, start_epoch: int = 0,
+                 sampler: Sampler | None = None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -31,8 +36,10 @@ class ClipBatches(keras.utils.PyDataset):
             raise ValueError(f"start_epoch must be a non-negative int, got {start_epoch!r}")
         if len(clips) == 0:
             raise ValueError("clips are empty: nothing to batch")
+        if sampler is not None:
+            sampler.check(getattr(clips, inputs[0]).shape)
         self.clips, self.batch_size, self.shuffle, self.seed = clips, batch_size, shuffle, seed
-        self.inputs, self.augment, self.epoch = tuple(inputs), augment, start_epoch
+        self.inputs, self.augment, self.epoch, self.sampler = tuple(inputs), augment, start_epoch, sampler
         self._begun = False
         self._order = self._permutation()
 
@@ -54,9 +61,12 @@ class ClipBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+        cached = {name: getattr(self.clips, name)[rows] for name in self.inputs}
+        if self.sampler is not None:
+            cached = self.sampler.cut(cached, np.random.default_rng([self.seed, self.epoch, index, 2]))
         features = {}
-        for name in self.inputs:
-            array = np.asarray(getattr(self.clips, name)[rows], np.float32)
+        for name, array in cached.items():
+            array = np.asarray(array, np.float32)
             features[name] = array / 255.0 if name == "rgb" else array
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])
