@@ -76,7 +76,7 @@ def _replicate(seed: int, *, folder: Path, num_genomes: int, rung_epochs: Sequen
     folder.mkdir(parents=True, exist_ok=True)
     return run_search(
         space=SPACE, strategy={"name": "random", "options": {"sample_seed": SAMPLE_SEED}}, seed=seed,
-        name=f"replicate-{seed}", store=str(folder / "search.sqlite"), num_trials=20 * num_genomes, batch_size=2,
+        name=f"replicate-{seed}", store=str(folder / "search.sqlite"), num_trials=20 * num_genomes, batch_size=10,
         max_epochs=num_genomes * rung_epochs[-1], task=dict(task),
         budget={"epochs": rung_epochs[-1], "score_epochs": list(rung_epochs[:-1])},
         constraints={"max_params": 200_000}, executor={"kind": "subprocess", "options": {"max_workers": workers}})
