@@ -2,7 +2,7 @@ import av
 import numpy as np
 import pytest
 
-from videonas.data import ClipSpec, VideoError, decode_clip, flip_clip, load_clip, probe, resize_clip
+from videonas.data import ClipSpec, VideoError, decode_clip, flip_clip, load_clip, probe, resize_clip, targets
 from videonas.data.samples import indexed_frames, marker_corner, read_indices, write_video
 
 
@@ -166,3 +166,21 @@ def test_broken_link_has_its_own_reason(tmp_path):
     with pytest.raises(VideoError, match="broken link") as info:
         decode_clip(tmp_path / "gone.mp4", num_frames=2)
     assert info.value.reason == "broken link" and "nowhere.mp4" in str(info.value)
+
+
+def test_sampling_rule_on_frame_times_keeps_the_start_and_pads_with_the_last_frame():
+    """targets.sample_frames on 5 frames 40 ms apart (content 0.2 s): the arithmetic without a file."""
+    times = [0.0, 0.04, 0.08, 0.12, 0.16]
+
+    def cut(**query):
+        interval, tolerance = targets.sample_timing(25.0, query.pop("frame_stride", 1), query.pop("fps", None))
+        return targets.sample_frames(lambda _: (times, 0.2), lo=0.0, hi=0.2, interval=interval, rate=25.0,
+                                     offset=0.5, tolerance=tolerance, problems=[], **query)
+
+    assert cut(num_frames=8, fps=8.0, start=None)[1].tolist() == [0, 3, 4, 4, 4, 4, 4, 4]
+    placed, chosen, nexts, problems = cut(num_frames=3, fps=10.0, start=0.07)
+    assert placed.tolist() == pytest.approx([0.07, 0.17, 0.27]) and chosen.tolist() == [1, 4, 4] and problems == []
+    assert nexts.tolist() == [2, 4, 4]
+    _, chosen, _, problems = cut(num_frames=2, fps=10.0, start=0.5)
+    assert chosen.tolist() == [1, 4] and problems[0].startswith("start 0.500 s is at or past the end")  # 0.06, 0.16 s
+    assert targets.sample_timing(25.0, 1, 100.0)[1] < 0.001  # no slack near a whole frame on any frame rate

@@ -33,7 +33,8 @@ from videonas.data.images import resize_clip
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: timestamp sampling (frame on screen at each target), rotation, clamping to the content
+CACHE_VERSION = 3  # 2: timestamp sampling (frame on screen at each target), rotation, clamping to the content;
+# 3: an explicit start honoured, short videos padded with their last frame, half-millisecond tolerance
 SOURCE_BUDGET_MIB = 2048  # largest split (native frames, bytes) kept in a source cache
 OPENED_LIMIT = 32  # clip cache entries kept open per process
 
