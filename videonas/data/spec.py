@@ -44,9 +44,10 @@ _FIELDS = ("format", "path", "options", "val_fraction", "val_seed", "name")
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """`format` (one of FORMATS); `path`: the dataset folder, or the CSV file for csv (None for embedded); `options`:
-    the reader's options (OPTIONS[format], defaults filled in); `val_fraction`/`val_seed`: the stratified val split
-    made when the data has none; `name`: shown in reports (default: the folder or CSV name)."""
+    """`format` (one of FORMATS); `path`: the dataset folder, or for csv the CSV file or a folder of per-split CSVs
+    (None for embedded); `options`: the reader's options (OPTIONS[format], defaults filled in); `val_fraction`/
+    `val_seed`: the stratified, group-aware val split made when the data has none; `name`: shown in reports (default:
+    the folder or CSV name)."""
 
     format: str
     path: str | None = None
@@ -269,7 +270,7 @@ def with_train_val(dataset: Dataset, *, fraction: float, seed: int) -> Dataset:
             raise ValueError(f"dataset {dataset.name!r} needs a 'train' split or unsplit videos to take val from, "
                              f"has {sorted(splits)}")
         splits["train"], splits["val"], grouped = val_splits.stratified(splits.pop(source), fraction, seed)
-        kept = f", {grouped} source videos of several clips kept on one side" if grouped else ""
+        kept = f", clips of one source video on one side ({grouped} sources of several)" if grouped else ""
         notes["val"] = (f"val: {fraction:.0%} of each class of {source!r} ({len(splits['val'])} videos, stratified"
                         f"{kept}, seed {seed}); train: the other {len(splits['train'])}")
         notes["train"] = notes["val"]
