@@ -224,3 +224,57 @@ def test_opened_files_are_bounded_and_least_recently_used_go_first():
     opened.get("b", make("b")), opened.get("a", make("a")), opened.get("c", make("c")), opened.get("a", make("a"))
     opened.get("b", make("b"))
     assert made == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came in
+
+
+def write_frame_folder(folder, count, *, name="{:05d}.jpg", sizes=None):
+    """Numbered JPEGs of `indexed_frames` (frame i encodes i); names unpadded when the pattern says so."""
+    import cv2
+
+    folder.mkdir(parents=True)
+    for index, frame in enumerate(indexed_frames(count, size=(48, 32))):
+        if sizes is not None and index in sizes:
+            frame = cv2.resize(frame, sizes[index])
+        cv2.imwrite(str(folder / name.format(index + 1)), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+
+def test_frame_folders_read_as_videos_at_their_rate_from_the_source_and_per_spec(tmp_path):
+    from videonas.data.samples import read_indices
+
+    write_frame_folder(tmp_path / "a", 20)
+    write_frame_folder(tmp_path / "b", 12, name="{}.jpg")  # 1.jpg ... 12.jpg: numeric, not name, order
+    write_frame_folder(tmp_path / "mixed", 6, sizes={3: (24, 16)})
+    (tmp_path / "empty").mkdir()
+    records = [data.VideoRecord(str(tmp_path / name), (0,), frame_rate=10.0) for name in ("a", "b", "mixed", "empty")]
+    records.append(data.VideoRecord(str(tmp_path / "a"), (0,), start=1.0, end=1.6, frame_rate=10.0))
+    ds = data.Dataset(name="frames", class_names=["x"], splits={"train": records})
+    assert_same_load(ds, VARIED, tmp_path)
+    # the same images as video files at the same rate give the same frames: the sampling rule is decode's
+    write_video(tmp_path / "a.mp4", indexed_frames(20, size=(48, 32)), fps=10)
+    write_video(tmp_path / "b.mp4", indexed_frames(12, size=(48, 32)), fps=10)
+    files = data.Dataset(name="files", class_names=["x"], splits={"train": [
+        data.VideoRecord(str(tmp_path / "a.mp4"), (0,)), data.VideoRecord(str(tmp_path / "b.mp4"), (0,)),
+        data.VideoRecord(str(tmp_path / "a.mp4"), (0,), start=1.0, end=1.6)]})
+    for spec in (data.ClipSpec(num_frames=4, fps=5.0, image_size=32), data.ClipSpec(num_frames=3, frame_stride=2,
+                                                                                      image_size=32, start=0.3)):
+        clips = data.load_clips(ds, "train", spec, cache_dir=tmp_path / "frames")
+        videos = data.load_clips(files, "train", spec, cache_dir=tmp_path / "files")
+        kept = [0, 1, 3] if clips.report.loaded == 4 else [0, 1, 2]  # "mixed" loads when its odd frame is unused
+        assert [read_indices(np.asarray(clips.rgb[i])) for i in kept] == [
+            read_indices(np.asarray(clip)) for clip in videos.rgb]
+    assert read_indices(np.asarray(clips.rgb[1]))[0] == 3  # b: 4.jpg is on screen at 0.3 s, not 10.jpg
+    assert [item[:2] for item in clips.report.skipped][-1] == (str(tmp_path / "empty"), "no frames")
+    assert data.load_clips(ds, "train", data.ClipSpec(num_frames=6, image_size=8), cache_dir=tmp_path).report.skipped[
+        0][:2] == (str(tmp_path / "mixed"), "frames of different sizes")
+
+
+def test_a_window_that_misses_every_action_is_counted_not_skipped(tmp_path):
+    write_video(tmp_path / "v.mp4", indexed_frames(20), fps=10)
+    hit = data.VideoRecord(str(tmp_path / "v.mp4"), (0,), segments=((0, 0.5, 1.5),))
+    miss = data.VideoRecord(str(tmp_path / "v.mp4"), (1,), segments=((1, 0.0, 0.2),))
+    ds = data.Dataset(name="c", class_names=["a", "b"], splits={"train": [hit, miss]}, multi_label=True)
+    spec = data.ClipSpec(num_frames=4, fps=10.0, image_size=16)
+    for budget in (0, None):  # per spec, and from the source cache
+        clips = data.load_clips(ds, "train", spec, cache_dir=tmp_path / str(budget), source_budget_mib=budget)
+        assert clips.labels.tolist() == [[1.0, 0.0], [0.0, 0.0]] and clips.report.loaded == 2
+        assert len(clips.report.damaged) == 1 and "misses every action" in clips.report.damaged[0][1]
+        assert "1 loaded with problems" in clips.report.summary()

@@ -133,7 +133,7 @@ def test_kinetics_csv_defaults_find_the_split_folder_layout(library, tmp_path):
 def test_charades_targets_follow_real_timestamps(library, tmp_path):
     root = tmp_path / "charades"
     header = "id,subject,scene,actions,length\n"
-    train = [f'T{i},s,k,"c001 0.0 1.0;c002 1.0 2.0",2.0' for i in range(5)]
+    train = [f'T{i},s,k,"c001 0.0 1.0;c002 1.0 2.0;c003 1.5 2.0",2.0' for i in range(5)]  # c003: in train too
     (root / "videos").mkdir(parents=True)
     for index in range(5):
         place(library, root / "videos" / f"T{index}.mp4", "cfr")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from videonas.data import source
-from videonas.data.decode import ClipSpec, DecodedClip, decode_clip
+from videonas.data.decode import ClipSpec, DecodedClip
 from videonas.data.flow import compute_flow
 from videonas.data.formats import Dataset
 from videonas.data.images import resize_clip
@@ -92,8 +92,7 @@ class Clips:
 
 
 def _decode_one(record, spec: ClipSpec) -> DecodedClip:
-    return decode_clip(record.path, num_frames=spec.num_frames, frame_stride=spec.frame_stride, fps=spec.fps,
-                       start=spec.start, window=(record.start, record.end), with_next=spec.flow)
+    return source.decode_record(record, spec)
 
 
 def _arrays(record, decoded: DecodedClip, spec: ClipSpec, num_classes: int, multi_label: bool):

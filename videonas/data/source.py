@@ -6,6 +6,9 @@ split again. From the source, a ClipSpec's clips are cut in memory by the same r
 does), then resized: the clips are identical to decoding each file directly, and a new input costs a resize instead
 of a decode.
 
+A record's frames come from its video file or, for a frame folder (`record.frame_rate` set), from its numbered images
+(`frames.py`); `decode_record` is the one place that chooses, for clips cut per spec too.
+
 Layout, per (dataset fingerprint, split): `frames.u8` (the upright RGB frames of all videos, one flat uint8 file,
 memory-mapped), `times.f8` (flat float64 presentation times, seconds from the stream start) and `index.json` (per video:
 byte offset, frame count, height, width, rate, lo, hi, end, problems, packet counts, or the reason it gives no clip).
@@ -35,7 +38,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from videonas.data import decode
+from videonas.data import decode, frames
 from videonas.data.decode import ClipSpec, DecodedClip
 
 logger = logging.getLogger(__name__)
@@ -57,23 +60,48 @@ class _SizeChanges(Exception):
     """The frame size changes inside a video."""
 
 
+def decode_record(record, spec: ClipSpec) -> DecodedClip:
+    """The record's clip at `spec` (centre placement) decoded from its file, or read from its frame folder: where the
+    data layer chooses how a video is opened. See `window_problems` for what is added to the clip's problems."""
+    if record.frame_rate is not None:
+        clip = frames.decode_clip(record.path, rate=record.frame_rate, num_frames=spec.num_frames,
+                                  frame_stride=spec.frame_stride, fps=spec.fps, start=spec.start,
+                                  window=(record.start, record.end), with_next=spec.flow)
+    else:
+        clip = decode.decode_clip(record.path, num_frames=spec.num_frames, frame_stride=spec.frame_stride,
+                                  fps=spec.fps, start=spec.start, window=(record.start, record.end),
+                                  with_next=spec.flow)
+    return window_problems(record, clip)
+
+
+def window_problems(record, clip: DecodedClip) -> DecodedClip:
+    """The clip, with a problem when the record has action segments and the clip's window misses every one (its
+    multi-label target is all zeros). Kept, not skipped: such a window is a true negative for every class, and
+    skipping would make a split's size depend on the clip length; the load report counts them (as damaged)."""
+    if not record.segments or any(start < clip.window[1] and end > clip.window[0]
+                                  for _, start, end in record.segments):
+        return clip
+    problem = (f"window {clip.window[0]:.2f}-{clip.window[1]:.2f} s misses every action of the video "
+               f"(all-zero target)")
+    return dataclasses.replace(clip, problems=(*clip.problems, problem))
+
+
 @dataclasses.dataclass
 class Source:
-    """An opened source: the index entries, in record order, and the memory-mapped frames and times."""
+    """An opened source: the index entries, in record order, the memory-mapped frames and times, and the records."""
 
     entries: list[dict]
     frames: np.ndarray
     times: np.ndarray
+    records: list = dataclasses.field(default_factory=list)
 
     def clip(self, index: int, spec: ClipSpec) -> DecodedClip:
-        """What `decode_clip` gives for record `index` at `spec` (centre placement, next frames when spec.flow)."""
+        """What `decode_record` gives for record `index` at `spec` (centre placement, next frames when spec.flow)."""
         entry = self.entries[index]
         if entry["error"] is not None:
             raise RecordedError(*entry["error"])
         if entry["direct"]:
-            return decode.decode_clip(entry["path"], num_frames=spec.num_frames, frame_stride=spec.frame_stride,
-                                      fps=spec.fps, start=spec.start, window=tuple(entry["window"]),
-                                      with_next=spec.flow)
+            return decode_record(self.records[index], spec)
         rate, hi = entry["rate"], entry["hi"]
         interval, tolerance = decode.sample_timing(rate, spec.frame_stride, spec.fps)
         times = self.times[entry["first"]:entry["first"] + entry["count"]]
@@ -85,9 +113,10 @@ class Source:
                                          chosen=len(chosen))
         shape = (entry["count"], entry["height"], entry["width"], 3)
         video = self.frames[entry["offset"]:entry["offset"] + int(np.prod(shape))].reshape(shape)
-        return DecodedClip(np.asarray(video[chosen]), np.asarray(video[nexts]) if spec.flow else None,
+        clip = DecodedClip(np.asarray(video[chosen]), np.asarray(video[nexts]) if spec.flow else None,
                            (float(targets[0]), float(targets[-1] + interval)), np.asarray(times[chosen]),
                            tuple(problems))
+        return window_problems(self.records[index], clip) if self.records else clip
 
 
 def source_key(fingerprint: str, split: str) -> str:
@@ -134,7 +163,8 @@ def open_source(folder: str | Path, records, *, budget_bytes: int) -> Source | N
         entries = json.loads(index_path.read_text())["entries"]
         if [entry["path"] for entry in entries] != [str(record.path) for record in records]:
             raise ValueError(f"source cache {str(folder)!r}: its records differ from the dataset's (same key)")
-        return Source(entries, _memmap(folder / "frames.u8", np.uint8), _memmap(folder / "times.f8", np.float64))
+        return Source(entries, _memmap(folder / "frames.u8", np.uint8), _memmap(folder / "times.f8", np.float64),
+                      list(records))
 
     return _opened.get((str(folder), index_path.stat().st_mtime_ns), make)
 
@@ -157,7 +187,8 @@ def _estimate(records) -> float:
     sizes = []
     for record in records[:PROBED_RECORDS]:
         try:
-            header = decode.probe(record.path)
+            header = frames.probe(record.path, record.frame_rate) if record.frame_rate is not None else \
+                decode.probe(record.path)
         except ValueError:
             continue
         sizes.append((header["duration"] or 0.0) * header["fps"] * header["width"] * header["height"] * 3)
@@ -204,36 +235,55 @@ def _build(folder: Path, records, budget_bytes: int) -> bool:
             path.unlink(missing_ok=True)
 
 
+def _write(pictures, entry: dict, handle, times: list[float]) -> float:
+    """Append (time, image, end) pictures to `handle` and `times`, sizes into `entry`; the last picture's end."""
+    end = 0.0
+    for time, image, end in pictures:
+        if not entry["count"]:
+            entry["height"], entry["width"] = image.shape[:2]
+        elif image.shape[:2] != (entry["height"], entry["width"]):
+            raise _SizeChanges
+        handle.write(np.ascontiguousarray(image).tobytes())
+        times.append(float(time))
+        entry["count"] += 1
+    return end
+
+
+def _read(record, entry: dict, handle, times: list[float]) -> dict:
+    """Write the record's frames; what the index stores besides them (rate, usable range, problems, counts)."""
+    if record.frame_rate is not None:
+        rate = record.frame_rate
+        frame_times, images = frames.read_all(record.path, rate)
+        lo, hi = frames.usable_range(len(frame_times), rate, (record.start, record.end))
+        end = _write(((time, image, time + 1.0 / rate) for time, image in zip(frame_times, images)), entry, handle,
+                     times)
+        return {"rate": rate, "lo": lo, "hi": hi, "end": end, "problems": [], "decoded": len(frame_times),
+                "failed": 0}
+    container = decode.open_video(record.path)
+    try:
+        rate, lo, hi, problems = decode.usable_range(record.path, container, (record.start, record.end))
+        reader = decode.FrameReader(container, rate)
+        end = _write(((time, decode.upright_rgb(frame), decode.frame_end(time, frame, rate))
+                      for time, frame in reader.frames()), entry, handle, times)
+    finally:
+        container.close()
+    return {"rate": rate, "lo": lo, "hi": hi, "end": end, "problems": problems, "decoded": reader.decoded,
+            "failed": reader.failed}
+
+
 def _decode_record(record, handle, *, first: int, times: list[float]) -> dict:
     """Append the record's upright frames to `handle` and their times to `times`; its index entry."""
     entry = {"path": str(record.path), "window": [record.start, record.end], "first": first,
              "offset": handle.tell(), "count": 0, "height": 0, "width": 0, "error": None, "direct": False}
     try:
-        container = decode.open_video(record.path)
-        try:
-            rate, lo, hi, problems = decode.usable_range(record.path, container, (record.start, record.end))
-            reader = decode.FrameReader(container, rate)
-            end = 0.0
-            for time, frame in reader.frames():
-                image = decode.upright_rgb(frame)
-                if not entry["count"]:
-                    entry["height"], entry["width"] = image.shape[:2]
-                elif image.shape[:2] != (entry["height"], entry["width"]):
-                    raise _SizeChanges
-                handle.write(np.ascontiguousarray(image).tobytes())
-                times.append(time)
-                entry["count"] += 1
-                end = decode.frame_end(time, frame, rate)
-        finally:
-            container.close()
+        info = _read(record, entry, handle, times)  # fills entry's count and size
+        return {**entry, **info}
     except (ValueError, av.FFmpegError, _SizeChanges) as error:
         if isinstance(error, av.FFmpegError):
             error = decode.VideoError(record.path, "decoding failed", str(error))
         del times[first:]
         handle.seek(entry["offset"])
         handle.truncate()
-        if isinstance(error, _SizeChanges):  # frames of one size per video here: decode_clip cuts this one
+        if isinstance(error, _SizeChanges):  # frames of one size per video here: decode_record cuts this one
             return {**entry, "count": 0, "direct": True}
         return {**entry, "count": 0, "error": [getattr(error, "reason", "unreadable"), str(error)]}
-    return {**entry, "rate": rate, "lo": lo, "hi": hi, "end": end, "problems": problems,
-            "decoded": reader.decoded, "failed": reader.failed}

@@ -4,10 +4,13 @@
     ds = spec.open()        # always has "train" and "val" ("test" kept when present)
 
 Formats: `embedded` (the generated dataset: profile, seed, multi_label), `folder` (`root/<class>/<video>` or
-`root/<split>/<class>/<video>`), `split-lists` (class folders plus UCF-style list files), `csv` (Kinetics/MiT rows) and
-`charades` (multi-label CSVs, scored with mAP). A `validation` split is read as `val`. When the data has no val split,
-`val_fraction` of each class of train (or of the unsplit data) becomes val, chosen by `val_seed`: the same files every
-run, and the load report says so. Relative paths in the options resolve against `path` (the CSV's folder for csv).
+`root/<split>/<class>/<video>`), `split-lists` (class folders plus UCF-style list files), `hmdb` (class folders plus
+HMDB-51's split files), `csv` (Kinetics/MiT rows: one CSV, or a folder of per-split CSVs), `charades` (multi-label
+CSVs, scored with mAP) and `something` (Something-Something v2 JSON or v1 CSV). A video may be a frame folder (numbered
+images, read at options.frame_rate). A `validation` split is read as `val`. When the data has no val split,
+`val_fraction` of each class of train (or of the unsplit data) becomes val, chosen by `val_seed` and keeping clips of
+one source video together: the same files every run, and the load report says so. `open()` checks classes and files
+(`checks`). Relative paths in the options resolve against `path` (the CSV's folder for csv).
 """
 
 from __future__ import annotations
@@ -18,29 +21,33 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import numpy as np
+from videonas.data import checks, embedded, something, splits as val_splits, tables
+from videonas.data.formats import (Dataset, charades_dataset, csv_dataset, csv_folder_dataset, folder_dataset,
+                                   hmdb_dataset, something_dataset)
 
-from videonas.data import embedded
-from videonas.data.formats import Dataset, VideoRecord, charades_dataset, csv_dataset, folder_dataset
-
-FORMATS = ("embedded", "folder", "split-lists", "csv", "charades")
+FORMATS = ("embedded", "folder", "split-lists", "hmdb", "csv", "charades", "something")
 OPTIONS: dict[str, dict[str, Any]] = {  # the options each format takes, with their defaults
     "embedded": {"profile": "smoke", "seed": 0, "multi_label": False},
-    "folder": {},
-    "split-lists": {"lists": None},
+    "folder": {"frame_rate": None},
+    "split-lists": {"lists": None, "frame_rate": None},
+    "hmdb": {"splits": None, "split": 1, "frame_rate": None},
     "csv": {"video_root": None, "classes": None, "trimmed": True,
             "file_template": "{youtube_id}_{time_start:06d}_{time_end:06d}.mp4"},
-    "charades": {"csvs": None, "video_root": None, "classes": None, "extension": ".mp4"},
+    "charades": {"csvs": None, "video_root": None, "classes": None, "extension": ".mp4",
+                 "frame_rate": tables.CHARADES_FRAME_RATE},
+    "something": {"video_root": None, "extension": ".webm", "frame_rate": something.FRAME_RATE},
 }
+HMDB_SPLITS = "testTrainMulti_7030_splits"  # the official split files' folder, looked for in path and its parent
 VAL_ALIASES = ("validation", "validate")
 _FIELDS = ("format", "path", "options", "val_fraction", "val_seed", "name")
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """`format` (one of FORMATS); `path`: the dataset folder, or the CSV file for csv (None for embedded); `options`:
-    the reader's options (OPTIONS[format], defaults filled in); `val_fraction`/`val_seed`: the stratified val split
-    made when the data has none; `name`: shown in reports (default: the folder or CSV name)."""
+    """`format` (one of FORMATS); `path`: the dataset folder, or for csv the CSV file or a folder of per-split CSVs
+    (None for embedded); `options`: the reader's options (OPTIONS[format], defaults filled in); `val_fraction`/
+    `val_seed`: the stratified, group-aware val split made when the data has none; `name`: shown in reports (default:
+    the folder or CSV name)."""
 
     format: str
     path: str | None = None
@@ -71,8 +78,10 @@ class DatasetSpec:
         else:
             object.__setattr__(self, "path", str(self.path))
             expected = Path(self.path).is_file() if self.format == "csv" else Path(self.path).is_dir()
+            if self.format == "csv" and not expected and Path(self.path).is_dir():
+                expected = "train" in tables.split_csvs(self.path)
             if not expected:
-                kind = "file" if self.format == "csv" else "folder"
+                kind = "file (nor a folder with train.csv)" if self.format == "csv" else "folder"
                 raise ValueError(f"DatasetSpec.path {self.path!r}: no such {kind}")
         if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float)) \
                 or not 0 < self.val_fraction < 1:
@@ -138,28 +147,42 @@ class DatasetSpec:
         elif self.format == "folder":
             dataset = folder_dataset(self.path, name=self.name)
         elif self.format == "split-lists":
-            dataset = folder_dataset(self.path, name=self.name, split_lists={
+            dataset = folder_dataset(self.path, name=self.name, frame_rate=options["frame_rate"], split_lists={
                 split: self._file("lists", list_path) for split, list_path in options["lists"].items()})
+        elif self.format == "hmdb":
+            found = [folder for folder in (Path(self.path) / HMDB_SPLITS, Path(self.path).parent / HMDB_SPLITS)
+                     if folder.is_dir()]
+            splits_folder = self._folder("splits", options["splits"] or (str(found[0]) if found else HMDB_SPLITS))
+            dataset = hmdb_dataset(self.path, splits_folder, split=options["split"], name=self.name,
+                                   frame_rate=options["frame_rate"])
         elif self.format == "csv":
             root = options["video_root"]
-            dataset = csv_dataset(self.path, video_root=self._folder("video_root", root) if root else None,
-                                  classes=options["classes"], file_template=options["file_template"],
-                                  trimmed=options["trimmed"], name=self.name)
+            reader = csv_folder_dataset if Path(self.path).is_dir() else csv_dataset
+            dataset = reader(self.path, video_root=self._folder("video_root", root) if root else None,
+                             classes=options["classes"], file_template=options["file_template"],
+                             trimmed=options["trimmed"], name=self.name)
+        elif self.format == "something":
+            root = options["video_root"]
+            dataset = something_dataset(self.path, video_root=self._folder("video_root", root) if root else None,
+                                        extension=options["extension"], frame_rate=options["frame_rate"],
+                                        name=self.name)
         else:
             root = options["video_root"] or ("videos" if (Path(self.path) / "videos").is_dir() else ".")
             csvs = options["csvs"] or _discover_csvs(Path(self.path))
             dataset = charades_dataset({split: self._file("csvs", path) for split, path in csvs.items()},
                                        video_root=self._folder("video_root", root), classes=options["classes"],
-                                       extension=options["extension"], name=self.name or Path(self.path).name)
+                                       extension=options["extension"], name=self.name or Path(self.path).name,
+                                       frame_rate=options["frame_rate"])
         if self.name is not None:
             dataset.name = self.name
         dataset = with_train_val(dataset, fraction=self.val_fraction, seed=self.val_seed)
         if self.format != "embedded":
-            _check_files(dataset, self)
+            checks.check_classes(dataset)
+            checks.check_files(dataset, self.format)
         return dataset
 
     def _resolve(self, value: str) -> Path:
-        base = Path(self.path).parent if self.format == "csv" else Path(self.path)
+        base = Path(self.path).parent if self.format == "csv" and Path(self.path).is_file() else Path(self.path)
         return base / value if not Path(value).is_absolute() else Path(value)
 
     def _file(self, option: str, value: str) -> Path:
@@ -194,6 +217,13 @@ def _check_options(fmt: str, options: dict[str, Any]) -> None:
             fail(key, "a non-negative int")
         elif key in ("multi_label", "trimmed") and not isinstance(value, bool):
             fail(key, "true or false")
+        elif key == "frame_rate" and value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            fail(key, "a positive number of frames per second (for frame folders) or None")
+        elif key == "split" and (isinstance(value, bool) or value not in (1, 2, 3)):
+            fail(key, "1, 2 or 3 (HMDB-51's three splits)")
+        elif key == "splits" and value is not None and (not isinstance(value, str) or not value):
+            fail(key, f"the folder of HMDB-51's split files ({HMDB_SPLITS}) or None")
         elif key in ("file_template", "extension") and (not isinstance(value, str) or not value):
             fail(key, "a non-empty string")
         elif key == "video_root" and value is not None and (not isinstance(value, str) or not value):
@@ -205,7 +235,7 @@ def _check_options(fmt: str, options: dict[str, Any]) -> None:
                 not isinstance(value, dict) or not value
                 or not all(isinstance(s, str) and isinstance(p, str) for s, p in value.items())):
             fail(key, "a mapping of split name to file, e.g. {'train': 'trainlist01.txt', 'val': 'testlist01.txt'}")
-    if fmt == "charades" and not options["extension"].startswith("."):
+    if fmt in ("charades", "something") and not options["extension"].startswith("."):
         fail("extension", "a file extension starting with '.'")
 
 
@@ -225,7 +255,8 @@ def _discover_csvs(folder: Path) -> dict[str, str]:
 
 def with_train_val(dataset: Dataset, *, fraction: float, seed: int) -> Dataset:
     """The dataset with "train" and "val": a validation split is renamed val; without one, `fraction` of each
-    class of train (or of the unsplit "all") becomes val, chosen by `seed` (stratified by first label)."""
+    class of train (or of the unsplit "all") becomes val, chosen by `seed` (stratified by first label, clips of one
+    source video on one side: `splits.stratified`)."""
     splits = {split: dataset.records(split) for split in dataset.splits}
     for alias in VAL_ALIASES:
         if alias in splits:
@@ -238,36 +269,12 @@ def with_train_val(dataset: Dataset, *, fraction: float, seed: int) -> Dataset:
         if source is None:
             raise ValueError(f"dataset {dataset.name!r} needs a 'train' split or unsplit videos to take val from, "
                              f"has {sorted(splits)}")
-        splits["train"], splits["val"] = _stratified(splits.pop(source), fraction, seed)
-        notes["val"] = (f"val: {fraction:.0%} of each class of {source!r} ({len(splits['val'])} videos, stratified, "
-                        f"seed {seed}); train: the other {len(splits['train'])}")
+        splits["train"], splits["val"], grouped = val_splits.stratified(splits.pop(source), fraction, seed)
+        kept = f", clips of one source video on one side ({grouped} sources of several)" if grouped else ""
+        notes["val"] = (f"val: {fraction:.0%} of each class of {source!r} ({len(splits['val'])} videos, stratified"
+                        f"{kept}, seed {seed}); train: the other {len(splits['train'])}")
         notes["train"] = notes["val"]
     if "train" not in splits:
         raise ValueError(f"dataset {dataset.name!r} has no 'train' split (has {sorted(splits)})")
     splits.pop("all", None)
-    return Dataset(name=dataset.name, class_names=dataset.class_names, splits=splits, multi_label=dataset.multi_label,
-                   class_kinds=dataset.class_kinds, root=dataset.root, notes=notes)
-
-
-def _stratified(records: list[VideoRecord], fraction: float, seed: int) -> tuple[list[VideoRecord], list[VideoRecord]]:
-    rng = np.random.default_rng(seed)
-    by_class: dict[int, list[int]] = {}
-    for index, record in enumerate(records):
-        by_class.setdefault(record.labels[0] if record.labels else -1, []).append(index)
-    chosen = set()
-    for label in sorted(by_class):
-        members = sorted(by_class[label], key=lambda i: records[i].path)
-        count = min(max(1, round(fraction * len(members))), len(members) - 1)
-        chosen.update(members[i] for i in rng.permutation(len(members))[:count])
-    return ([r for i, r in enumerate(records) if i not in chosen], [r for i, r in enumerate(records) if i in chosen])
-
-
-def _check_files(dataset: Dataset, spec: DatasetSpec) -> None:
-    for split in dataset.splits:
-        records = dataset.records(split)
-        if records and not any(Path(record.path).is_file() for record in records):
-            first = ", ".join(repr(record.path) for record in records[:3])
-            hint = {"csv": "; check options.video_root and options.file_template",
-                    "charades": "; check options.video_root and options.extension"}.get(spec.format, "")
-            raise ValueError(f"dataset {dataset.name!r} split {split!r}: none of its {len(records)} video files "
-                             f"exist (first: {first}){hint}")
+    return dataset.with_splits(splits, notes)
