@@ -34,3 +34,20 @@ def test_nothing_loads_raises_naming_the_dataset_and_first_files(video_dir, tmp_
                                          r"\(1 broken link, 1 empty\); first: .*link.mp4 \(broken link\)"):
         load_clips(ds, "train", ClipSpec(num_frames=2, image_size=8), cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("*.npy")) and not list((tmp_path / "cache").rglob("meta.json"))
+
+
+def test_segment_clips_through_the_cache_are_the_decoded_segments(tmp_path):
+    """``sampling="segments"`` reaches the decoder through ``load_clips`` (the source cache, which keeps only each
+    video's centre, is bypassed): the cached clip equals a direct segment decode of the same file."""
+    from videonas import data
+    from videonas.data import decode
+
+    dataset = data.DatasetSpec.from_value("embedded:smoke").open()
+    spec = data.ClipSpec(num_frames=4, image_size=32, sampling="segments")
+    clips = data.load_clips(dataset, "val", spec, cache_dir=tmp_path)
+    record = dataset.records("val")[0]
+    segments, _ = decode.load_clip(record.path, spec)
+    contiguous, _ = decode.load_clip(record.path, ClipSpec(num_frames=4, image_size=32))
+    assert clips.rgb.shape[:2] == (len(dataset.records("val")), 4)
+    assert np.array_equal(clips.rgb[0], segments)
+    assert not np.array_equal(clips.rgb[0], contiguous)

@@ -159,7 +159,10 @@ def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path
     folder = root / cache_key(ds, split, spec, fingerprint=fingerprint)
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
-        opened = open_source(ds, split, cache_dir=root, source_budget_mib=source_budget_mib, fingerprint=fingerprint)
+        # The source cache holds each video's frames around its centre; sparse segments need the whole video.
+        opened = None if spec.sampling != "clip" else open_source(ds, split, cache_dir=root,
+                                                                  source_budget_mib=source_budget_mib,
+                                                                  fingerprint=fingerprint)
         cut = (lambda index, record: opened.clip(index, spec)) if opened is not None else (
             lambda index, record: _decode_one(record, spec))
         _fill(folder, ds, split, records, spec, cut)

@@ -64,13 +64,16 @@ def decode_record(record, spec: ClipSpec) -> DecodedClip:
     """The record's clip at `spec` (centre placement) decoded from its file, or read from its frame folder: where the
     data layer chooses how a video is opened. See `window_problems` for what is added to the clip's problems."""
     if record.frame_rate is not None:
+        if spec.sampling != "clip":
+            raise ValueError(f"ClipSpec.sampling {spec.sampling!r} reads video files only; {record.path} is a frame "
+                             "folder (use sampling 'clip')")
         clip = frames.decode_clip(record.path, rate=record.frame_rate, num_frames=spec.num_frames,
                                   frame_stride=spec.frame_stride, fps=spec.fps, start=spec.start,
                                   window=(record.start, record.end), with_next=spec.flow)
     else:
         clip = decode.decode_clip(record.path, num_frames=spec.num_frames, frame_stride=spec.frame_stride,
                                   fps=spec.fps, start=spec.start, window=(record.start, record.end),
-                                  with_next=spec.flow)
+                                  with_next=spec.flow, sampling=spec.sampling)
     return window_problems(record, clip)
 
 
