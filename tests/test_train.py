@@ -259,11 +259,14 @@ def test_sampling_is_off_by_default_and_its_errors_name_the_field():
             ({"crop_scale": 0.5}, "task.sampling.crop_scale must be a .low, high. pair, got 0.5"),
             ({"eval_clips": 3}, "task.sampling.eval_clips 3 needs task.sampling.window_frames"),
             ({"eval_crops": 3}, r"task.sampling.eval_crops 3 needs task.sampling.cache_scale > 1"),
-            ({"cache_scale": 0.5}, r"task.sampling.cache_scale must be in \[1.0, 4.0\], got 0.5")):
+            ({"cache_scale": 0.5}, r"task.sampling.cache_scale must be in \[1.0, 4.0\], got 0.5"),
+            ({"segments": "yes"}, "task.sampling.segments must be true or false, got 'yes'"),
+            ({"segments": True, "fps": 8}, "task.sampling.segments spreads the frames over the whole video")):
         with pytest.raises(ValueError, match=message):
             TrialOptions.from_dict({"task": {"sampling": sampling}})
     with pytest.raises(ValueError, match="task.sampling.fps 10 and task.frame_stride 2 both set the sampling rate"):
         TrainTask(frame_stride=2, sampling={"fps": 10})
+    assert TrainTask.from_dict({"sampling": {"segments": True}}).clip_spec(inputs=("rgb",)).sampling == "segments"
 
 
 def test_predict_averages_the_logits_of_every_view(monkeypatch):

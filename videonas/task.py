@@ -34,7 +34,9 @@ class Sampling:
     and width/height ranges; ``None``: the centre crop). ``fps``: sample at this frame rate instead of every
     ``frame_stride``-th source frame (a genome's own stride then steps through those frames). ``eval_clips`` x
     ``eval_crops``: the views of each val and test video (temporal positions over the window, crops across the cached
-    square) whose logits are averaged; the usual Kinetics protocol is 10 x 3."""
+    square) whose logits are averaged; the usual Kinetics protocol is 10 x 3. ``segments``: one frame from each of
+    the clip's equal segments of the whole video (TSN-style sparse sampling, a seek per frame) instead of a
+    contiguous clip around the centre."""
 
     window_frames: int | None = None
     cache_scale: float = 1.0
@@ -43,8 +45,14 @@ class Sampling:
     fps: float | None = None
     eval_clips: int = 1
     eval_crops: int = 1
+    segments: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.segments, bool):
+            raise ValueError(f"task.sampling.segments must be true or false, got {self.segments!r}")
+        if self.segments and (self.fps is not None or self.window_frames is not None):
+            raise ValueError("task.sampling.segments spreads the frames over the whole video: it takes no fps or "
+                             f"window_frames, got fps {self.fps!r}, window_frames {self.window_frames!r}")
         if self.window_frames is not None:
             check_int("task.sampling.window_frames", self.window_frames, 1, checks.MAX_FRAMES)
         check_float("task.sampling.cache_scale", self.cache_scale, 1.0, 4.0)
@@ -221,6 +229,9 @@ class TrainTask:
                 genome, num_frames=num_frames, image_size=image_size, frame_stride=frame_stride)
         if self.sampling.fps is not None:
             return data.ClipSpec(num_frames=num_frames, image_size=image_size, fps=self.sampling.fps / frame_stride,
+                                 rgb="rgb" in inputs, flow="flow" in inputs)
+        if self.sampling.segments:
+            return data.ClipSpec(num_frames=num_frames, image_size=image_size, sampling="segments",
                                  rgb="rgb" in inputs, flow="flow" in inputs)
         return data.ClipSpec(num_frames=num_frames, image_size=image_size, frame_stride=frame_stride,
                              rgb="rgb" in inputs, flow="flow" in inputs)
