@@ -46,8 +46,8 @@ def test_match_width_finds_the_closest_flops():
         inputs = keras.Input((16,))
         return keras.Model(inputs, keras.layers.Dense(max(1, round(64 * width)))(inputs))
 
-    width, flops = retrain.match_width(build, target_flops=2 * 16 * 20, low=1 / 64, high=1.0)
-    assert round(64 * width) == 20 and flops == 2 * 16 * 20
+    width, flops = retrain.match_width(build, target_flops=16 * 20, low=1 / 64, high=1.0)
+    assert round(64 * width) == 20 and flops == 16 * 20
     assert retrain.match_width(build, target_flops=10**9, low=1 / 64, high=1.0)[0] == 1.0  # out of range: the end
     with pytest.raises(ValueError, match="width range"):
         retrain.match_width(build, target_flops=100.0, low=1.0, high=0.5)

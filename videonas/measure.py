@@ -1,11 +1,12 @@
 """Cost of a model: parameters, analytic FLOPs and measured latency.
 
-FLOPs are counted analytically (2 x multiply-adds, batch 1) from each layer's weights and its input/output shapes,
-so the count is the same on every backend and needs no run. Only the matrix work is counted: convolutions (any rank,
-grouped, depthwise), dense layers, and the convs, matmuls and attention products inside videonas's own layers. Batch
-norm, activations, pooling, additions, gating multiplies, biases and the tiny matmul that builds an iTGM kernel are
-ignored: they are memory-bound and a few percent of a conv net's count. Papers (X3D, TVN, AssembleNet, R(2+1)D)
-quote multiply-adds as "FLOPs": compare them with ``count_macs`` (= FLOPs / 2), never with ``count_flops``.
+FLOPs here are multiply-adds, as in the papers (X3D, TVN, AssembleNet, R(2+1)D quote multiply-adds as "FLOPs"): one
+unit and one name, ``flops``, for every figure the package reports (trials, constraints, estimates, exports, bench,
+reports). They are counted analytically at batch 1 from each layer's weights and its input/output shapes, so the count
+is the same on every backend and needs no run. Only the matrix work is counted: convolutions (any rank, grouped,
+depthwise), dense layers, and the convs, matmuls and attention products inside videonas's own layers. Batch norm,
+activations, pooling, additions, gating multiplies, biases and the tiny matmul that builds an iTGM kernel are ignored:
+they are memory-bound and a few percent of a conv net's count.
 
 Latency here is Keras' own. This module sits below ``videonas.deploy`` and never imports it: timing a model on ONNX
 Runtime or LiteRT converts it first, so that lives with the converters (``videonas.deploy.runtimes.measure_latency``),
@@ -38,62 +39,62 @@ def _positions(shape) -> int:
 
 def _conv_flops(layer, input_shape, output_shape) -> int:
     kernel = layer.kernel.shape  # (*window, in_channels / groups, out_channels)
-    return 2 * int(numpy.prod(kernel)) * _positions(output_shape)
+    return int(numpy.prod(kernel)) * _positions(output_shape)
 
 
 def _depthwise_flops(layer, input_shape, output_shape) -> int:
-    return 2 * int(numpy.prod(layer.kernel.shape)) * _positions(output_shape)
+    return int(numpy.prod(layer.kernel.shape)) * _positions(output_shape)
 
 
 def _dense_flops(layer, input_shape, output_shape) -> int:
-    return 2 * int(input_shape[-1]) * layer.units * _positions(output_shape) if len(output_shape) > 2 else \
-        2 * int(input_shape[-1]) * layer.units
+    return int(input_shape[-1]) * layer.units * _positions(output_shape) if len(output_shape) > 2 else \
+        int(input_shape[-1]) * layer.units
 
 
 def _separable_flops(layer, input_shape, output_shape) -> int:
     depthwise = int(numpy.prod(layer.depthwise_kernel.shape))
     pointwise = int(numpy.prod(layer.pointwise_kernel.shape))
-    return 2 * (depthwise + pointwise) * _positions(output_shape)
+    return (depthwise + pointwise) * _positions(output_shape)
 
 
 def _conv2plus1d_flops(layer: vl.Conv2Plus1D, input_shape, output_shape) -> int:
     if layer.temporal_first:
         mid_positions = int(output_shape[1]) * int(input_shape[2]) * int(input_shape[3])
-        temporal = 2 * int(numpy.prod(layer.temporal.kernel.shape)) * mid_positions
-        return temporal + 2 * int(numpy.prod(layer.spatial.kernel.shape)) * _positions(output_shape)
+        temporal = int(numpy.prod(layer.temporal.kernel.shape)) * mid_positions
+        return temporal + int(numpy.prod(layer.spatial.kernel.shape)) * _positions(output_shape)
     if layer.temporal is None:
         return _conv_flops(layer.spatial, input_shape, output_shape)
     mid_positions = int(input_shape[1]) * int(output_shape[2]) * int(output_shape[3])
-    spatial = 2 * int(numpy.prod(layer.spatial.kernel.shape)) * mid_positions
-    return spatial + 2 * int(numpy.prod(layer.temporal.kernel.shape)) * _positions(output_shape)
+    spatial = int(numpy.prod(layer.spatial.kernel.shape)) * mid_positions
+    return spatial + int(numpy.prod(layer.temporal.kernel.shape)) * _positions(output_shape)
 
 
 def _itgm_flops(layer: vl.ITGM, input_shape, output_shape) -> int:
     # The inflated kernel is L x k x k x Cin x Cout; building it is negligible next to the conv.
-    return 2 * layer.temporal_length * int(numpy.prod(layer.spatial_kernel_weight.shape)) * _positions(output_shape)
+    return layer.temporal_length * int(numpy.prod(layer.spatial_kernel_weight.shape)) * _positions(output_shape)
 
 
 def _se_flops(layer: vl.SqueezeExcitation, input_shape, output_shape) -> int:
-    return 2 * 2 * int(input_shape[-1]) * layer.squeeze.units
+    return 2 * int(input_shape[-1]) * layer.squeeze.units
 
 
 def _gating_flops(layer: vl.ContextGating, input_shape, output_shape) -> int:
-    return 2 * int(input_shape[-1]) ** 2
+    return int(input_shape[-1]) ** 2
 
 
 def _nonlocal_flops(layer: vl.NonLocal, input_shape, output_shape) -> int:
     n, channels, inner = _positions(input_shape), int(input_shape[-1]), layer.theta.filters
-    embeddings = 3 * 2 * n * channels * inner
-    attention = 2 * 2 * n * n * inner  # affinity theta.phi^T and its product with g
-    return embeddings + attention + 2 * n * inner * channels
+    embeddings = 3 * n * channels * inner
+    attention = 2 * n * n * inner  # affinity theta.phi^T and its product with g
+    return embeddings + attention + n * inner * channels
 
 
 def _fusion_flops(layer: vl.WeightedFusion, input_shape, output_shape) -> int:
-    return sum(2 * _positions(output_shape) * int(width) * layer.filters for width in layer.projections)
+    return sum(_positions(output_shape) * int(width) * layer.filters for width in layer.projections)
 
 
 def _frame_depthwise_flops(layer: vl.FrameDepthwiseConv, input_shape, output_shape) -> int:
-    return 2 * int(numpy.prod(layer.depthwise.kernel.shape)) * _positions(output_shape)
+    return int(numpy.prod(layer.depthwise.kernel.shape)) * _positions(output_shape)
 
 
 # Most specific first: isinstance walks this in order.
@@ -123,18 +124,31 @@ def _shape(tensors):
     return tuple(tensors.shape)
 
 
-def _calls(layer) -> list[tuple[Any, Any]]:
-    """(input shape, output shape) of every call of ``layer`` in its model's graph (shared layers count each call)."""
-    nodes = getattr(layer, "_inbound_nodes", [])
+def _own_nodes(container) -> set[int] | None:
+    """Ids of the call nodes of ``container``'s own graph, or ``None`` where it keeps no graph (count every call).
+
+    A layer keeps a node for every graph that calls it, and a rewritten model that shares the layers (the LiteRT
+    rewrite, ``videonas.deploy.rewrite.for_litert``) adds one: counting them all counted such a model twice."""
+    by_depth = getattr(container, "_nodes_by_depth", None)
+    if by_depth is None:
+        return None
+    return {id(node) for nodes in by_depth.values() for node in nodes}
+
+
+def _calls(layer, own: set[int] | None) -> list[tuple[Any, Any]]:
+    """(input shape, output shape) of every call of ``layer`` in its container's graph (``own``: its node ids);
+    shared layers count each call."""
     calls = []
-    for node in nodes:
+    for node in getattr(layer, "_inbound_nodes", []):
+        if own is not None and id(node) not in own:
+            continue
         inputs = node.arguments.args[0] if node.arguments.args else node.input_tensors
         calls.append((_shape(inputs), _shape(node.outputs[0] if len(node.outputs) == 1 else node.outputs)))
     return calls
 
 
 def count_flops(model: keras.Model, *, by_layer: bool = False) -> int | dict[str, int]:
-    """Analytic FLOPs (2 x multiply-adds) of one forward pass at batch 1; nested models are walked.
+    """Analytic FLOPs (multiply-adds, as in the papers) of one forward pass at batch 1; nested models are walked.
 
     With ``by_layer`` returns ``{layer path: flops}`` for the layers that count (non-zero), which is handy to see where
     a genome spends its budget.
@@ -142,26 +156,21 @@ def count_flops(model: keras.Model, *, by_layer: bool = False) -> int | dict[str
     counts: dict[str, int] = {}
 
     def walk(container: keras.Model, prefix: str, calls: int) -> None:
+        own = _own_nodes(container)
         for layer in container.layers:
             path = f"{prefix}{layer.name}"
             if isinstance(layer, keras.Model):  # a shared sub-model counts once per call
-                walk(layer, f"{path}/", calls * max(1, len(getattr(layer, "_inbound_nodes", []))))
+                walk(layer, f"{path}/", calls * max(1, len(_calls(layer, own))))
                 continue
             counter = next((fn for kind, fn in _COUNTERS if isinstance(layer, kind)), None)
             if counter is None:
                 continue
-            total = calls * sum(counter(layer, inputs, outputs) for inputs, outputs in _calls(layer))
+            total = calls * sum(counter(layer, inputs, outputs) for inputs, outputs in _calls(layer, own))
             if total:
                 counts[path] = counts.get(path, 0) + total
 
     walk(model, "", 1)
     return counts if by_layer else int(sum(counts.values()))
-
-
-def count_macs(model: keras.Model) -> int:
-    """Multiply-adds of one forward pass at batch 1 (half of ``count_flops``): the unit the X3D, TVN and AssembleNet
-    tables quote as "FLOPs", so use this figure beside theirs."""
-    return count_flops(model) // 2
 
 
 def environment() -> tuple[str, int]:

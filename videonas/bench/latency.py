@@ -110,7 +110,9 @@ def _build(case: Case):
 
 
 def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10) -> dict[str, float]:
-    """Best GFLOP/s of square float32 matmuls in numpy (BLAS) and in the Keras backend (oneDNN/MKL for tensorflow).
+    """Best GFLOP/s of square float32 matmuls in numpy (BLAS) and in the Keras backend (oneDNN/MKL for tensorflow),
+    in multiply-adds like every FLOP figure here (``videonas.measure``), so a model's share of the peak is a ratio of
+    like units.
 
     The best of many short runs, because other jobs share the cores: the practical peak is what a quiet moment
     allows. ``peak`` is the larger of the two libraries (a conv net can use the faster one's kernels).
@@ -129,7 +131,7 @@ def matmul_peak_gflops(*, sizes: Sequence[int] = (1024, 2048), repeats: int = 10
             for _ in range(repeats):
                 start = time.perf_counter()
                 call()
-                best[library] = max(best[library], 2 * size**3 / (time.perf_counter() - start) / 1e9)
+                best[library] = max(best[library], size**3 / (time.perf_counter() - start) / 1e9)
     return {**best, "peak": max(best.values())}
 
 

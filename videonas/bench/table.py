@@ -78,8 +78,9 @@ def architecture_table(names: Sequence[str], *, input_override: tuple[int, int] 
 
 
 def runs_for(gflops: float) -> int:
-    """Timed runs for a model of ``gflops``: about 20 s of compute at 1 GFLOP per run, between 3 and 20 runs."""
-    return int(min(20, max(3, round(20 / max(gflops, 1e-3)))))
+    """Timed runs for a model of ``gflops`` (multiply-adds): about 20 s of compute at 0.5 GFLOPs per run, between 3
+    and 20 runs."""
+    return int(min(20, max(3, round(10 / max(gflops, 1e-3)))))
 
 
 def format_counts(table) -> str:

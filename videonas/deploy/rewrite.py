@@ -4,8 +4,15 @@ LiteRT has 2-D pooling kernels but no 3-D ones: a ``MaxPooling3D`` or ``AverageP
 TensorFlow op, which the LiteRT runtime (``ai-edge-litert``) cannot run. A 3-D pooling window is a box, so it factors
 exactly: max over a box is the max over time of the max over space, and the mean over the in-bounds part of a box
 (TF's "same" padding excludes the padded cells) is the temporal mean of the spatial means, because every in-bounds
-frame has the same in-bounds spatial cells. ``for_litert`` swaps those layers for ``FactoredPooling3D`` (two 2-D pools)
-and keeps every other layer, weights included, so the rewritten model computes the same function.
+frame has the same in-bounds spatial cells.
+
+A dilated convolution (AssembleNet's temporal convs at dilation 2-8) converts as ``SpaceToBatchND`` on a 5-D tensor,
+again not a LiteRT built-in. A (k, 1, 1) conv at dilation d is k 1x1x1 convs of the input shifted by d frames, summed:
+``StackedTapsConv2Plus1D`` pads the frames as TF's "same" does, stacks the k shifted views on the channels and runs
+one 1x1x1 conv with the same kernel, reshaped (the multiply-adds of the dilated conv, no more).
+
+``for_litert`` swaps those layers and keeps every other layer, weights included (the swapped layers read the
+original weights too), so the rewritten model computes the same function.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from typing import Any
 
 import keras
 from keras import ops
+
+from videonas import layers as video_layers
 
 _POOLS = {keras.layers.MaxPooling3D: "max", keras.layers.AveragePooling3D: "average"}
 
@@ -53,14 +62,53 @@ class FactoredPooling3D(keras.layers.Layer):
                 "padding": self.padding}
 
 
+class StackedTapsConv2Plus1D(keras.layers.Layer):
+    """A dilated ``Conv2Plus1D`` (shared, weights and all) whose temporal conv is a 1x1x1 conv over its stacked taps.
+
+    Only for export: it holds the original layer rather than a config, so it is never saved as a ``.keras`` file.
+    """
+
+    def __init__(self, conv: video_layers.Conv2Plus1D, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if conv.temporal is None or conv.strides[0] != 1:
+            raise ValueError(f"layer {conv.name!r} must have a temporal conv of temporal stride 1, got temporal_kernel "
+                             f"{conv.temporal_kernel} and strides {conv.strides}")
+        self.conv = conv
+
+    def build(self, input_shape) -> None:
+        self.built = True  # the wrapped layer is built: its weights are the ones used
+
+    def _temporal(self, x):
+        temporal = self.conv.temporal
+        taps, dilation, frames = temporal.kernel_size[0], temporal.dilation_rate[0], x.shape[1]
+        span = (taps - 1) * dilation  # TF's "same" at stride 1: span frames of zeros, the odd one after
+        x = ops.pad(x, ((0, 0), (span // 2, span - span // 2), (0, 0), (0, 0), (0, 0)))
+        stacked = ops.concatenate([x[:, tap * dilation: tap * dilation + frames] for tap in range(taps)], axis=-1)
+        outputs = ops.conv(stacked, ops.reshape(temporal.kernel, (1, 1, 1, -1, temporal.filters)), padding="valid")
+        return outputs + temporal.bias if temporal.use_bias else outputs
+
+    def call(self, inputs, training=None):
+        conv = self.conv
+        if conv.temporal_first:
+            return conv.spatial(ops.relu(conv.norm(self._temporal(inputs), training=training)))
+        return self._temporal(ops.relu(conv.norm(conv.spatial(inputs), training=training)))
+
+
+def _dilated(layer) -> bool:
+    return isinstance(layer, video_layers.Conv2Plus1D) and layer.temporal is not None and layer.temporal_dilation > 1
+
+
 def for_litert(model: keras.Model) -> keras.Model:
-    """``model`` with its 3-D poolings factored into 2-D ones; other layers are shared, not copied (same weights)."""
-    if not any(type(layer) in _POOLS for layer in _all_layers(model)):
+    """``model`` with its 3-D poolings factored into 2-D ones and its dilated (2+1)D convs on stacked taps; other
+    layers are shared, not copied (same weights)."""
+    if not any(type(layer) in _POOLS or _dilated(layer) for layer in _all_layers(model)):
         return model
 
     def swap(layer):
         if isinstance(layer, keras.Model):
             return keras.models.clone_model(layer, clone_function=swap)
+        if _dilated(layer):
+            return StackedTapsConv2Plus1D(layer, name=layer.name)
         mode = _POOLS.get(type(layer))
         if mode is None:
             return layer

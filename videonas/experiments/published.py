@@ -46,7 +46,7 @@ def released_presets() -> list[dict[str, Any]]:
         params = measure.count_params(model)
         limit = PAPER_PARAM_LIMIT.get(name)
         rows.append({"model": name, "classes": family.released_classes, "clip": f"{frames}x{size}x{size}",
-                     "params_m": params / 1e6, "gmacs": measure.count_macs(model) / 1e9,
+                     "params_m": params / 1e6, "gmacs": measure.count_flops(model) / 1e9,
                      "paper_p_m": None if limit is None else limit / 1e6,
                      "within_paper_p": None if limit is None else params < limit,
                      "interpretations": family.interpretations})

@@ -2,10 +2,10 @@
 
 Each family's ``cost`` function (``videonas.families.Family.cost``) walks its genome the way its builder lays out
 layers and adds every layer here: trainable parameters and FLOPs exactly as ``videonas.measure`` counts them on the
-built model (FLOPs = 2 x multiply-adds of the matrix work, batch 1), and the elements of every layer's output. Those
-give the training memory a search limits (``videonas.search.constraints.MaxTrainMemory``) before a weight is allocated:
-a valid genome can hold 10^10 parameters, and building it first is how a search dies of an out-of-memory error instead
-of rejecting it.
+built model (FLOPs = multiply-adds of the matrix work at batch 1, as in the papers), and the elements of every layer's
+output. Those give the training memory a search limits (``videonas.search.constraints.MaxTrainMemory``) before a
+weight is allocated: a valid genome can hold 10^10 parameters, and building it first is how a search dies of an
+out-of-memory error instead of rejecting it.
 
 Training memory, float32 (``train_memory_bytes``):
 
@@ -46,8 +46,8 @@ def train_memory_bytes(*, params: int, activations: int, batch_size: int) -> int
 
 @dataclasses.dataclass
 class Tally:
-    """Running totals while an estimator walks a genome's layers: trainable parameters, FLOPs at batch 1 and
-    activation elements per clip."""
+    """Running totals while an estimator walks a genome's layers: trainable parameters, FLOPs (multiply-adds) at
+    batch 1 and activation elements per clip."""
 
     params: int = 0
     flops: int = 0
@@ -60,7 +60,7 @@ class Tally:
     def conv(self, c_in: int, c_out: int, taps: int, positions: int, *, bias: bool = False) -> None:
         """A dense conv (``taps`` kernel taps) to ``positions`` output positions; its output is added separately."""
         self.params += taps * c_in * c_out + (c_out if bias else 0)
-        self.flops += 2 * taps * c_in * c_out * positions
+        self.flops += taps * c_in * c_out * positions
 
     def batch_norm(self, channels: int, positions: int) -> None:
         """A batch norm (gamma and beta learned) and its output."""

@@ -257,7 +257,7 @@ def _conv_cost(tally: cost.Tally, x: Map, conv_type: str, filters: int, time: in
         tally.params += taps * channels * filters
         if time > 1:
             tally.params += 2 * ITGM_MIXTURES + channels * filters * ITGM_MIXTURES
-        tally.flops += 2 * time * taps * channels * filters * positions
+        tally.flops += time * taps * channels * filters * positions
     tally.output(*_elements(out))
     tally.batch_norm(filters, positions)
     if relu:

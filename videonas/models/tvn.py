@@ -129,9 +129,9 @@ def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1
 
     A search rejects a candidate that breaks P, a FLOP cap or the training-memory ceiling with this before it allocates
     a weight (a valid genome can hold 10^10 parameters). It reads the same ``genome.shape_plan`` as the builder and
-    counts as ``videonas.measure`` does: trainable parameters, and FLOPs of the matrix work at batch 1 (a test holds
-    the two equal); training memory at ``batch_size`` clips is ``videonas.models.cost``'s definition. The clip input
-    is the genome's own.
+    counts as ``videonas.measure`` does: trainable parameters, and FLOPs (multiply-adds) of the matrix work at batch 1
+    (a test holds the two equal); training memory at ``batch_size`` clips is ``videonas.models.cost``'s definition.
+    The clip input is the genome's own.
     """
     check_type("genome", genome, TVNGenome)
     check_int("num_classes", num_classes, 1, 1_000_000)
@@ -162,7 +162,7 @@ def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1
                     conv_bn(filters, filters, taps, strided_positions)
                 else:  # per-frame depthwise conv, BN, ReLU
                     tally.params += taps * filters
-                    tally.flops += 2 * taps * filters * strided_positions
+                    tally.flops += taps * filters * strided_positions
                     tally.output(strided_positions, filters)
                     tally.batch_norm(filters, strided_positions)
                     tally.output(strided_positions, filters)
@@ -174,17 +174,17 @@ def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1
             if block.squeeze > 0:
                 units = max(int(channels * block.squeeze), 8)
                 tally.params += 2 * channels * units + units + channels
-                tally.flops += 4 * channels * units
+                tally.flops += 2 * channels * units
                 tally.output(positions, channels)
             if block.context_gate:
                 tally.params += channels * channels + channels
-                tally.flops += 2 * channels * channels
+                tally.flops += channels * channels
                 tally.output(positions, channels)
             if block.non_local:
                 inner = max(1, round(channels * 0.5))
                 tally.params += 3 * (channels * inner + inner) + inner * channels + channels
-                tally.flops += 6 * positions * channels * inner + 4 * positions * positions * inner
-                tally.flops += 2 * positions * inner * channels
+                tally.flops += 3 * positions * channels * inner + 2 * positions * positions * inner
+                tally.flops += positions * inner * channels
                 tally.activations += 4 * positions * inner + 2 * positions * positions + positions * channels
                 tally.output(positions, channels)
             if step.residual:

@@ -52,7 +52,7 @@ def plot_runtime_vs_flops(timed: Any, *, backend: str, same_input: tuple[int, in
         axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(loc="lower right")
-    ax.set_xlabel("GFLOPs per clip (2 x multiply-adds)")
+    ax.set_xlabel("GFLOPs per clip (multiply-adds)")
     ax.set_ylabel(f"CPU latency, batch 1 (ms, {backend})")
     clip = "published inputs" if same_input is None else f"all at {same_input[0]}x{same_input[1]}x{same_input[1]}"
     ax.set_title(f"Runtime vs FLOPs on this CPU ({clip})")

@@ -58,7 +58,7 @@ class MaxParams(_CountLimit):
 
 @dataclasses.dataclass(frozen=True)
 class MaxFlops(_CountLimit):
-    """FLOPs (2 x multiply-adds) of one clip at most ``limit``."""
+    """FLOPs (multiply-adds, as in the papers) of one clip at most ``limit``."""
 
     name: ClassVar[str] = "max_flops"
     figure: ClassVar[str] = "flops"
