@@ -28,7 +28,7 @@ def _result(value):
 def test_the_default_profile_parses_with_r_in_search_constraints_as_in_tvn_search():
     parsed = frames.Config.from_dict(_default())
     assert parsed.frame_counts == (1, 2, 4, 8, 16) and parsed.budget.epochs == 4 and parsed.genome is None
-    assert parsed.search["constraints"] == {"max_flops": 150000000, "max_latency_ms": 3.0,
+    assert parsed.search["constraints"] == {"max_flops": 75000000, "max_latency_ms": 3.0,
                                             "latency_runtime": "onnxruntime", "latency_runs": 10}
 
 
