@@ -52,13 +52,13 @@ def test_gpu_latency_reads_published_rows_and_names_a_missing_file(tmp_path):
 
 
 def test_format_released_flags_the_paper_parameter_limit():
-    rows = [{"model": "TVN-2", "classes": 157, "clip": "2x256x256", "params_m": 109.06, "gmacs": 34.61,
+    rows = [{"model": "TVN-2", "classes": 157, "clip": "2x256x256", "params_m": 109.06, "gflops": 34.61,
              "paper_p_m": 12.0, "within_paper_p": False},
-            {"model": "TVN-1", "classes": 157, "clip": "2x224x224", "params_m": 26.04, "gmacs": 4.33,
+            {"model": "TVN-1", "classes": 157, "clip": "2x224x224", "params_m": 26.04, "gflops": 4.33,
              "paper_p_m": None, "within_paper_p": None}]
     lines = published.format_released(rows).splitlines()
     assert lines[0].endswith("BREAKS the paper's P < 12M") and lines[0].startswith("TVN-2             2x256")
-    assert lines[1].endswith("GMACs")
+    assert lines[1].endswith("GFLOPs")
     assert any(line.startswith("tvn: ") for line in lines)
 
 

@@ -46,7 +46,7 @@ def released_presets() -> list[dict[str, Any]]:
         params = measure.count_params(model)
         limit = PAPER_PARAM_LIMIT.get(name)
         rows.append({"model": name, "classes": family.released_classes, "clip": f"{frames}x{size}x{size}",
-                     "params_m": params / 1e6, "gmacs": measure.count_flops(model) / 1e9,
+                     "params_m": params / 1e6, "gflops": measure.count_flops(model) / 1e9,
                      "paper_p_m": None if limit is None else limit / 1e6,
                      "within_paper_p": None if limit is None else params < limit,
                      "interpretations": family.interpretations})
@@ -62,7 +62,7 @@ def format_released(rows: Sequence[Mapping[str, Any]]) -> str:
         flag = "" if limit is None else (f"  within P < {limit:.0f}M" if row["within_paper_p"]
                                          else f"  BREAKS the paper's P < {limit:.0f}M")
         lines.append(f"{row['model']:<16}{frames:>3}x{size:<4}{row['classes']:>5} classes {row['params_m']:9.2f} M "
-                     f"params {row['gmacs']:8.2f} GMACs{flag}")
+                     f"params {row['gflops']:8.2f} GFLOPs{flag}")
     notes = [f"{family.name}: {family.interpretations}" for family in families.registered().values()
              if family.presets and family.interpretations]
     return "\n".join(lines + [""] + notes)
