@@ -66,10 +66,14 @@ def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_sta
     assert (evolution.name, evolution.seed, evolution.store) == ("evolution-seed3", 3, str(tmp_path / "search.sqlite"))
     assert evolution.strategy.name == "mutate-best" and dict(evolution.strategy.options) == {"population_size": 4}
     assert configs["random", 0].strategy.name == "random"
-    # The same search written as a run configuration file, and given to the Python API.
+    # The same search written as a run configuration file, and given to the Python API; an experiment's searches
+    # score validation only and keep their weights beside the store (the test split is scored for the winners).
     search = copy.deepcopy(_default()["search"])
+    search["task"]["score_test"] = False
+    assert not evolution.task.score_test and evolution.save_weights == str(tmp_path / "weights")
     as_file = {"name": "evolution-seed3", "store": str(tmp_path / "search.sqlite"), "seed": 3,
-               "strategy": {"name": "mutate-best", "options": {"population_size": 4}}, **search}
+               "strategy": {"name": "mutate-best", "options": {"population_size": 4}}, **search,
+               "save_weights": str(tmp_path / "weights")}
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(as_file))
     from_file = config_module.SearchConfig.from_dict(config_module.load_yaml(path))
@@ -78,7 +82,7 @@ def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_sta
         space=config_module.SpaceConfig.from_value(search["space"]), num_trials=12, seed=3, batch_size=2,
         strategy=config_module.StrategyConfig("mutate-best", {"population_size": 4}),
         task=evolution.task, budget=evolution.budget, constraints=evolution.constraints,
-        executor=config_module.ExecutorConfig("subprocess", {"max_workers": 2}))
+        executor=config_module.ExecutorConfig("subprocess", {"max_workers": 2}), save_weights=str(tmp_path / "weights"))
     assert evolution.stored() == from_file.stored() == from_python.stored()
     assert evolution == from_file
     assert evolution.constraints.to_dict() == {"max_params": 200000, "max_latency_ms": 2.0, "latency_runs": 10,

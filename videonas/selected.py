@@ -81,7 +81,9 @@ def score_test(experiment, trial: Trial | None) -> Trial | None:
 def _trains(experiment) -> bool:
     """Whether the experiment's trials ran the default trial function (another one, such as the synthetic
     benchmark's, trains no network to score)."""
-    evaluate = (experiment.config or {}).get("evaluate", config.DEFAULT_EVALUATE)
+    if getattr(experiment, "config", None) is None:  # not a stored search (a view built in memory)
+        return False
+    evaluate = experiment.config.get("evaluate", config.DEFAULT_EVALUATE)
     function = evaluate.get("function", config.DEFAULT_EVALUATE) if isinstance(evaluate, dict) else evaluate
     return function == config.DEFAULT_EVALUATE
 
