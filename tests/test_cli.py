@@ -150,3 +150,17 @@ def test_bench_help_is_user_text(capsys):
         main(["bench", "--help"])
     out = capsys.readouterr().out
     assert "reports/bench/<section>.json" in out and "``" not in out and "run(*," not in out
+
+
+def test_search_prints_what_the_data_reader_found_once_before_the_trials(tmp_path, capsys):
+    """A real task: the load report (classes, videos per split) comes first; P rejects every candidate, so nothing
+    trains and the search exits 1 naming the rejection."""
+    path = tmp_path / "real.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "real", "store": str(tmp_path / "real.sqlite"), "num_trials": 2, "batch_size": 2,
+        "space": {"family": "tvn", "options": {"image_sizes": [32], "frame_counts": [1], "max_blocks": 2}},
+        "task": {"dataset": "embedded:smoke"}, "constraints": {"max_params": 10}, "executor": "inprocess"}))
+    assert main(["search", "--no-progress", "--config", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("dataset 'synthetic_actions") and out.count("dataset '") == 1
+    assert "train: 208 videos, 16-16 per class" in out and "real: 0 done, 0 failed, 2 rejected" in out

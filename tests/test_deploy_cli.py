@@ -61,7 +61,10 @@ def test_trials_lists_every_trial_as_table_and_csv(smoke_store, capsys):
     assert list(rows[0]) == list(cli.COLUMNS)
     assert all(row["runtime"] == "onnxruntime" and float(row["latency_ms"]) > 0 for row in rows)
     assert main(["trials", "--store", str(smoke_store), "--name", "tvn-ort"]) == 0
-    table = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()
+    # The dataset's load report comes first (what the reader found), then the table.
+    assert lines[0].startswith("dataset 'synthetic_actions") and "13 classes" in lines[0]
+    table = lines[next(i for i, line in enumerate(lines) if line.split()[:1] == ["index"]):]
     assert table[0].split() == list(cli.COLUMNS) and len(table) == 4
 
 

@@ -91,6 +91,8 @@ def search_main(argv: Sequence[str]) -> int:
     from videonas.search import run_search
 
     name = config.name
+    if config.evaluate.default:  # what the reader found, once, before any trial: a skipped file is never a surprise
+        print(config.task.open_dataset().load_report()[0])
     experiment = run_search(config, force=args.force, progress=not args.no_progress)
     trials = experiment.trials()
     counts = {status: sum(t.status == status for t in trials) for status in ("done", "failed", "rejected")}

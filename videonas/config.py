@@ -351,6 +351,14 @@ def evaluate_fields(function: str, options: Mapping[str, Any] | None) -> dict[st
     return {"evaluate": {"function": function, "options": dict(options or {})}}
 
 
+def stored_default_evaluate(stored: Mapping[str, Any]) -> bool:
+    """Whether a stored configuration ran the default trial function (one that trains a network on a task), in the
+    form stores keep it: the function's name, or ``{"function": ..., "options": ...}``."""
+    evaluate = stored.get("evaluate", DEFAULT_EVALUATE)
+    return (evaluate.get("function", DEFAULT_EVALUATE) if isinstance(evaluate, Mapping) else evaluate) == \
+        DEFAULT_EVALUATE
+
+
 def stored_trial_options(stored: Mapping[str, Any]) -> task_module.TrialOptions:
     """The trial options an experiment ran with, from the configuration its store keeps: the top-level form, or the
     ``evaluate_options`` of stores written before ``SearchConfig`` (they still open for trials, export and reports)."""

@@ -79,13 +79,9 @@ def score_test(experiment, trial: Trial | None) -> Trial | None:
 
 
 def _trains(experiment) -> bool:
-    """Whether the experiment's trials ran the default trial function (another one, such as the synthetic
-    benchmark's, trains no network to score)."""
-    if getattr(experiment, "config", None) is None:  # not a stored search (a view built in memory)
-        return False
-    evaluate = experiment.config.get("evaluate", config.DEFAULT_EVALUATE)
-    function = evaluate.get("function", config.DEFAULT_EVALUATE) if isinstance(evaluate, dict) else evaluate
-    return function == config.DEFAULT_EVALUATE
+    """Whether the experiment's trials trained networks (the default trial function) that can be scored; another
+    trial function, such as the synthetic benchmark's, or a view not built from a store has none."""
+    return getattr(experiment, "config", None) is not None and config.stored_default_evaluate(experiment.config)
 
 
 __all__ = ["score_test", "trained_model"]

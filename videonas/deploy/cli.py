@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any, Sequence
 
-from videonas import checks, models
+from videonas import checks, config, models
 from videonas import runtimes as runtime_names
 from videonas.deploy import export, predict
 from videonas.search import Experiment, TrialStore
@@ -82,7 +82,13 @@ def trials_main(argv: Sequence[str]) -> int:
     parser.add_argument("--name", help="the experiment's name, the search config's name (required)")
     parser.add_argument("--format", choices=["table", "csv"], default="table")
     args = checks.parse_command(parser, argv, required=("store", "name"))
-    print(format_rows(trial_rows(open_experiment(args.store, args.name)), kind=args.format), end="")
+    experiment = open_experiment(args.store, args.name)
+    if args.format == "table" and config.stored_default_evaluate(experiment.config):
+        try:
+            print(experiment.trial_options().task.open_dataset().load_report()[0])
+        except ValueError as error:  # the data moved or changed since the search: the trials still read
+            print(f"dataset: not readable here ({checks.printable(str(error))})")
+    print(format_rows(trial_rows(experiment), kind=args.format), end="")
     return 0
 
 
