@@ -75,3 +75,17 @@ def test_output_folder_removes_the_old_store_unless_resuming(tmp_path: Path):
     assert sorted(p.name for p in folder.iterdir()) == ["keep.png"]
     assert summaries.dataset_value(None, "smoke") == "embedded:smoke"
     assert summaries.dataset_value("/data/k400.csv", "smoke") == "/data/k400.csv"
+
+
+def test_a_result_shows_the_datasets_load_report_once(tmp_path):
+    """``experiment.finish(dataset=...)``: the load report goes into results.json and the notebook's conclusion."""
+    from videonas import data
+    from videonas.experiments import experiment
+
+    dataset = data.DatasetSpec.from_value("embedded:smoke").open()
+    result = experiment.finish(tmp_path, title="T", question="Q?", headline=[], conclusion="Done.", dataset=dataset)
+    shown = result._repr_markdown_()
+    assert shown.count("#### Data") == 1 and "train: 208 videos, 16-16 per class" in shown
+    assert result.results.extra["data"]["splits"]["val"]["videos"] == 78
+    plain = experiment.finish(tmp_path, title="T", question="Q?", headline=[], conclusion="Done.")
+    assert "#### Data" not in plain._repr_markdown_()

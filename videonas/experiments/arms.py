@@ -58,6 +58,14 @@ class ArmRuns:
         self.labels = list(dict.fromkeys(label for label, _ in self.experiments))
         self.seeds = list(dict.fromkeys(seed for _, seed in self.experiments))
 
+    def dataset(self):
+        """The data set the searches trained on (their stored task's, opened: the index, no decoding), or ``None``
+        for searches that train no network."""
+        first = next(iter(self.experiments.values()), None)
+        if first is None or getattr(first, "config", None) is None or not config.stored_default_evaluate(first.config):
+            return None
+        return first.trial_options().task.open_dataset()
+
     def trials(self) -> dict[tuple[str, int], list[Any]]:
         return {key: experiment.trials() for key, experiment in self.experiments.items()}
 

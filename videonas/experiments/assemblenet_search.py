@@ -162,7 +162,7 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
         extra={"summary": runs.summary(), "pruned_edge_ranks": pruned_ranks(runs),
                "baseline": {"model": result.baseline.label, "flops": result.baseline_flops,
                             "target_flops": result.target_flops}, "store": str(folder / STORE)},
-        outputs={"store": folder / STORE}, details=result)
+        outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
 
 
 def verdicts(result: AssembleNetSearch) -> list:
@@ -181,12 +181,12 @@ def pruned_ranks(runs: ArmRuns) -> dict[str, list[float]]:
     """Per arm, where each edge a child lost sat in its parent's learned weights (0 = weakest, 1 = strongest), over
     every seed: guided pruning should remove low-ranked edges, unguided pruning any (mean about 0.5)."""
     ranks: dict[str, list[float]] = {label: [] for label in runs.labels}
-    for (label, _), experiment in runs.experiments.items():
-        by_index = {t.index: t for t in experiment.trials()}
-        for trial in experiment.trials():
+    for (label, _), stored in runs.experiments.items():
+        by_index = {t.index: t for t in stored.trials()}
+        for trial in stored.trials():
             parent = by_index.get(trial.parent)
             if parent is not None and parent.learned:
-                ranks[label] += pruned_edge_ranks(experiment.genome(parent), experiment.genome(trial),
+                ranks[label] += pruned_edge_ranks(stored.genome(parent), stored.genome(trial),
                                                   edge_weights_from(parent.learned["edge_weights"]))
     return ranks
 

@@ -175,7 +175,7 @@ def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
                              for seed, e in result.ensembles.items()},
                "baselines": {key: {"model": m.label, "flops": result.baseline_flops[key]}
                              for key, m in result.baselines.items()}},
-        details=result)
+        dataset=None if result.runs is None else result.runs.dataset(), details=result)
 
 
 def matched_baselines(task: Any, *, target_flops: float) -> tuple[dict[str, retrain.Baseline], dict[str, int]]:

@@ -135,7 +135,7 @@ def report(result: EvaNetSearch, *, config: Config, folder: Path) -> experiment.
         folder, title=TITLE, question=QUESTION, headline=headline(result),
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts, figures=drawn,
         deterministic=DETERMINISTIC, extra={"summary": result.runs.summary(), "store": str(folder / STORE)},
-        outputs={"store": folder / STORE}, details=result)
+        outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
 
 
 def diverse_pair(experiment: Any, *, min_distance: int) -> tuple[Any, Any]:

@@ -81,17 +81,27 @@ class Result:
     def _repr_markdown_(self) -> str:
         """A notebook shows a result as its title and conclusion, as prose rather than program output: a heading per
         question with its verdict, then the notes."""
-        return prose.conclusion_markdown(self.results.verdicts, self.results.conclusion, heading=self.results.title,
+        text = prose.conclusion_markdown(self.results.verdicts, self.results.conclusion, heading=self.results.title,
                                          level=3)
+        data = self.results.extra.get("data")
+        if not data:
+            return text
+        lines = "\n".join(f"    {line}" for line in data["text"].splitlines())
+        return f"{text}\n\n#### Data\n\nWhat the reader found (files per split, what was skipped and why):\n\n{lines}\n"
 
 
 def finish(folder: str | os.PathLike, *, title: str, question: str, headline: Sequence[Mapping[str, Any]],
            conclusion: str, verdicts: Sequence[Any] = (), figures: Mapping[str, Any] | None = None,
            deterministic: str = "", extra: Mapping[str, Any] | None = None,
-           outputs: Mapping[str, os.PathLike] | None = None, details: Any = None) -> Result:
-    """Save ``figures`` (file name -> figure) in ``folder``, write its ``results.json`` and return the ``Result``."""
+           outputs: Mapping[str, os.PathLike] | None = None, details: Any = None, dataset: Any = None) -> Result:
+    """Save ``figures`` (file name -> figure) in ``folder``, write its ``results.json`` and return the ``Result``.
+    ``dataset`` (an opened ``videonas.data.Dataset``): its load report goes into the results (``extra["data"]``) and
+    the notebook's conclusion, once."""
     folder = Path(folder)
     figures = dict(figures or {})
+    if dataset is not None:
+        text, report = dataset.load_report()
+        extra = {**(extra or {}), "data": {"text": text, **report}}
     for name, figure in figures.items():
         figure.savefig(folder / name, dpi=FIGURE_DPI, bbox_inches="tight")
     results = Results(title=title, question=question, headline=[dict(row) for row in headline],

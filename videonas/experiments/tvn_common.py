@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas import families
-from videonas.checks import check_keys, quote
+from videonas.checks import quote
 from videonas.deploy import runtimes
 from videonas.experiments import fields
 from videonas.experiments.arms import ArmRuns

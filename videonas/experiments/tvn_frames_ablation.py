@@ -229,6 +229,6 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         "the machine.",
         extra={"genome": chosen.base.to_dict(), "source": chosen.source, "ablation": runs.table(), "latency": latency,
                "searches": searches.summary()},
-        outputs={"store": folder / STORE}, details=Details(runs, latency, searches))
+        outputs={"store": folder / STORE}, dataset=chosen.dataset, details=Details(runs, latency, searches))
     matplotlib.pyplot.close(figure)  # shown by result.show(), not again when the cell ends
     return result

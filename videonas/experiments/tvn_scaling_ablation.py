@@ -169,6 +169,6 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         deterministic="Deterministic: the scaled genomes, parameter and FLOP counts (checked above). Accuracies are "
         "seeded but not bit-exact (multi-threaded float reduction order); latencies vary with the machine.",
         extra={"base_genome": chosen.base.to_dict(), "base_source": chosen.source, "variants": runs.table(),
-               "latency_ms": latency}, details=Details(runs, latency))
+               "latency_ms": latency}, dataset=config.task.open_dataset(), details=Details(runs, latency))
     matplotlib.pyplot.close(figure)  # shown by result.show(), not again when the cell ends
     return result

@@ -266,7 +266,7 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         "kernels), and the later evolution rounds that follow from them.",
         extra={"found_genome": found[2].to_dict(), "found_seed": found[0], "summary": searches.summary(),
                "latency": hand_made.latency, "retrained": hand_made.runs.table()},
-        outputs={"found_genome": genome_path, "store": folder / STORE},
+        outputs={"found_genome": genome_path, "store": folder / STORE}, dataset=searches.dataset(),
         details=Details(searches, found, hand_made))
     for figure in figures.values():  # shown by result.show(), not again when the cell ends
         matplotlib.pyplot.close(figure)
