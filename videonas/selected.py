@@ -19,10 +19,11 @@ from videonas import config, models, train
 from videonas.search.store import Trial, TrialStore
 
 
-def trained_model(experiment, trial: Trial, *, dataset=None, retrain_dir: str | Path | None = None
-                  ) -> tuple[Any, dict[str, Any]]:
+def trained_model(experiment, trial: Trial, *, dataset=None, retrain_dir: str | Path | None = None,
+                  epochs: int | None = None, score_test: bool = False) -> tuple[Any, dict[str, Any]]:
     """``(model, source)``: ``trial``'s network with its trained weights, and where they came from (``"weights"``
-    with the file, or ``"retrained"`` with the recipe). Retraining uses the trial's rung epochs when it has them.
+    with the file, or ``"retrained"`` with the recipe and ``"metrics"``, the retraining's). Retraining runs the
+    trial's epochs (its rung's, in a search with rungs; ``epochs`` overrides them) and scores test if asked.
 
     Retrained weights go to ``retrain_dir`` when given (a later call loads them); the model is built at the seed of
     the trial, so a retrained one starts from the same initial weights as the search's."""
@@ -30,8 +31,8 @@ def trained_model(experiment, trial: Trial, *, dataset=None, retrain_dir: str | 
 
     options = experiment.trial_options()
     task, budget = options.task, options.budget
-    if trial.epochs:
-        budget = dataclasses.replace(budget, epochs=int(trial.epochs), score_epochs=())
+    if epochs or trial.epochs:
+        budget = dataclasses.replace(budget, epochs=int(epochs or trial.epochs), score_epochs=())
     dataset = task.open_dataset() if dataset is None else dataset
     genome = experiment.genome(trial)
     seed = int(trial.seed or 0)
@@ -46,16 +47,17 @@ def trained_model(experiment, trial: Trial, *, dataset=None, retrain_dir: str | 
         if path and Path(path).is_file():
             model.load_weights(str(path))
             return model, {"weights": str(path)}
-    result = train.fit_and_score(model, task=dataclasses.replace(task, score_test=False), budget=budget, seed=seed,
-                                 genome=genome, dataset=dataset)
+    result = train.fit_and_score(model, task=dataclasses.replace(task, score_test=score_test), budget=budget,
+                                 seed=seed, genome=genome, dataset=dataset)
     if result.status != "done":
         raise ValueError(f"retraining trial {trial.index} of {experiment.name!r} ended {result.status}: "
                          f"{result.error}")
     if retrained is not None:
         retrained.parent.mkdir(parents=True, exist_ok=True)
         model.save_weights(str(retrained))
-    return model, {"weights": None, "retrained": {"recipe": "videonas.train.fit_and_score", "seed": seed,
-                                                  "budget": budget.to_dict(), "fitness": result.fitness}}
+    return model, {"weights": None, "metrics": result.metrics,
+                   "retrained": {"recipe": "videonas.train.fit_and_score", "seed": seed, "budget": budget.to_dict(),
+                                 "task": task.to_dict(), "fitness": result.fitness}}
 
 
 def score_test(experiment, trial: Trial | None) -> Trial | None:

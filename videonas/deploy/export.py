@@ -17,7 +17,6 @@ named model of the registry (``videonas.models.create_model``), untrained unless
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,7 +24,7 @@ from typing import Any, Sequence
 import numpy
 
 import videonas
-from videonas import jsonio, models, train
+from videonas import jsonio, models, selected, train
 from videonas import runtimes as runtime_names
 from videonas.deploy import manifest as manifests
 from videonas.deploy import runtimes as rt
@@ -126,37 +125,15 @@ def export_trial(experiment, *, folder: str | Path, trial: int | None = None, ep
     Weights come from the trial's saved file when it exists; otherwise the genome is retrained with the search's
     task and budget (``epochs`` overrides the budget's epochs) and the trial's seed: the manifest states the recipe.
     """
-    import keras  # Keras: deferred
-
     chosen = _trial(experiment, trial)
     genome = experiment.genome(chosen)
-    options = experiment.trial_options()
-    task, budget = options.task, options.budget
-    if epochs is not None:
-        budget = dataclasses.replace(budget, epochs=epochs)
-    seed = int(chosen.seed or 0)
+    task = experiment.trial_options().task
     dataset = task.open_dataset()
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    model = models.build_model(genome, num_classes=len(dataset.class_names), multi_label=task.multi_label,
-                               num_frames=task.num_frames, image_size=task.image_size,
-                               width_multiplier=task.width_multiplier)
-    weights = chosen.metrics.get("weights_path")
+    model, weights = selected.trained_model(experiment, chosen, dataset=dataset, epochs=epochs, score_test=True)
+    scored = weights.pop("metrics", None) or chosen.metrics
     source: dict[str, Any] = {"experiment": experiment.name, "store": str(experiment.store.path),
-                              "trial": chosen.index, "genome": genome.to_dict(), "stored_fitness": chosen.fitness}
-    scored = chosen.metrics
-    if weights and Path(weights).is_file():
-        model.load_weights(weights)
-        source["weights"] = str(weights)
-    else:
-        result = train.fit_and_score(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset)
-        if result.status != "done":
-            raise RuntimeError(f"retraining trial {chosen.index} failed: {result.error}")
-        source["weights"] = None
-        source["retrained"] = {"recipe": "videonas.train.fit_and_score", "seed": seed,
-                               "budget": dataclasses.asdict(budget), "task": dataclasses.asdict(task),
-                               "fitness": result.fitness}
-        scored = result.metrics
+                              "trial": chosen.index, "genome": genome.to_dict(), "stored_fitness": chosen.fitness,
+                              **weights}
     clips = _validation_feed(model, task=task, genome=genome, dataset=dataset)
     inputs = train.model_inputs(model)
     clip_spec = task.clip_spec(inputs=inputs, genome=genome)
