@@ -284,6 +284,7 @@ def test_data_bench_reports_vfr_clips_per_second(tmp_path):
     assert written["extra"]["vfr_copy_decode_sample_resize_clips_per_s"] > 0
     assert [row["workers"] for row in written["extra"]["loader"]["rows"]] == [1, 2]
     assert "streamed fill, 50 files, 2 loader processes (clips/s)" in labels
+    assert 0 < written["extra"]["derived_mean_abs_difference"] < 8  # close to decoding, not equal
 
 
 @pytest.mark.slow

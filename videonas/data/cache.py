@@ -131,8 +131,13 @@ def open_source(ds: Dataset, split: str, *, cache_dir: str | Path | None = None,
     if not budget or not records:
         return None
     root = Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache"
-    key = source.source_key(ds.fingerprint() if fingerprint is None else fingerprint, split)
-    return source.open_source(root / "source" / key, records, budget_bytes=budget)
+    folder = source_folder(root, ds.fingerprint() if fingerprint is None else fingerprint, split)
+    return source.open_source(folder, records, budget_bytes=budget)
+
+
+def source_folder(root: Path, fingerprint: str, split: str) -> Path:
+    """Where the split's source cache lives under the clip cache `root`."""
+    return root / "source" / source.source_key(fingerprint, split)
 
 
 _opened = source.Opened(OPENED_LIMIT)  # meta, rgb, flow, labels of clip cache entries
@@ -189,7 +194,7 @@ def _make(folder: Path, ds: Dataset, split: str, spec: ClipSpec, *, root: Path, 
                                                               fingerprint=fingerprint)
     job = loader.Job(records, spec, ds.num_classes, ds.multi_label)
     if opened is not None:
-        job.source_folder = str(root / "source" / source.source_key(fingerprint, split))
+        job.source_folder = str(source_folder(root, fingerprint, split))
         job.source_budget = source_budget(source_budget_mib)
     _fill(folder, ds, split, records, spec, loader.stream(job, workers=workers), {"group": group})
 

@@ -4,7 +4,9 @@
 it is byte-identical with 1 worker or many. At most `workers * PREFETCH_PER_WORKER` clips are in flight or waiting:
 the consumer (the clip cache writing memory-mapped files) never holds more than that in memory, however large the
 split. Workers are started with "spawn" (a training process has TensorFlow's threads, which a fork would copy
-half-way); each receives the records and the spec once, when it starts, and then only record indices.
+half-way); each receives the records and the spec once, when it starts, and then only record indices. Starting
+them costs about a second each (Python, PyAV and OpenCV imported anew), paid once per filled entry; as with any
+spawned pool, a script that loads with several workers needs its top level under `if __name__ == "__main__":`.
 
 `loader_workers` 1 (the default) decodes in the calling process, exactly as before this module: more workers help
 where decoding is the cost (a split over the source cache's budget, so every input decodes its files), less where
