@@ -282,6 +282,24 @@ def test_data_bench_reports_vfr_clips_per_second(tmp_path):
     assert all(row["value"] > 0 for row in payload["headline"])
     written = json.loads(bench.write_section(tmp_path, "data", payload).read_text())
     assert written["extra"]["vfr_copy_decode_sample_resize_clips_per_s"] > 0
+    assert [row["workers"] for row in written["extra"]["loader"]["rows"]] == [1, 2]
+    assert "streamed fill, 50 files, 2 loader processes (clips/s)" in labels
+    assert 0 < written["extra"]["derived_mean_abs_difference"] < 8  # close to decoding, not equal
+
+
+@pytest.mark.slow
+def test_data_bench_streams_the_quick_synthetic_set_with_one_and_two_loader_processes(tmp_path):
+    from videonas.bench import data as data_bench
+
+    loaded = data_bench.loader_bench(data_bench.QUICK_LOADER_FILES, root=tmp_path)
+    folder = tmp_path / f"loader_{data_bench.QUICK_LOADER_FILES}"
+    assert len(list(folder.rglob("*.mp4"))) == 50 and data_bench.synthetic_folder(50, root=tmp_path) == folder
+    assert [row["workers"] for row in loaded["rows"]] == [1, 2]
+    for row in loaded["rows"]:
+        assert row["clips"] == 50 and row["fill_clips_per_s"] > 0 and row["epoch_clips_per_s"] > 0
+        assert 0 < row["peak_anon_mib"] < row["peak_rss_mib"] < 2048
+    # two loader processes beside the driver: more resident memory than the driver decoding alone
+    assert loaded["rows"][1]["peak_rss_mib"] > loaded["rows"][0]["peak_rss_mib"]
 
 
 def test_models_too_large_to_convert_are_listed_with_the_reason(monkeypatch):

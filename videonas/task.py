@@ -130,7 +130,10 @@ class TrainTask:
     training and validation to some of the classes. ``sampling`` (``Sampling``): temporal jitter, random resized crops,
     a frame rate and multi-view evaluation; off by default. Fitness is scored on val (what searches select on); with
     ``score_test`` a data set's held-out test split is scored too, into ``metrics["test"]``, for reports only: nothing
-    selects on it."""
+    selects on it. ``loader_workers``: processes that decode a split into the clip cache (the same clips with any
+    count; more pay off on data past the source cache's budget). ``derive_from_largest``: cut a smaller RGB input from
+    the largest entry of its split already cached instead of decoding it (close to decoding, not equal: see
+    ``videonas.data.entries``)."""
 
     dataset: Any = "embedded:smoke"
     multi_label: bool = False
@@ -150,6 +153,8 @@ class TrainTask:
     classes: tuple[str, ...] | None = None
     score_test: bool = True
     sampling: Sampling = Sampling()
+    loader_workers: int = 1
+    derive_from_largest: bool = False
 
     def __post_init__(self) -> None:
         from videonas.data.spec import DatasetSpec
@@ -168,7 +173,8 @@ class TrainTask:
         check_float("task.learning_rate", self.learning_rate, 1e-8, 10.0)
         check_int("task.data_seed", self.data_seed, 0, 2**32 - 1)
         check_float("task.width_multiplier", self.width_multiplier, 1e-3, 64.0)
-        for field in ("multi_label", "augment", "measure_latency", "run_eagerly", "score_test"):
+        check_int("task.loader_workers", self.loader_workers, 1, 64)
+        for field in ("multi_label", "augment", "measure_latency", "run_eagerly", "score_test", "derive_from_largest"):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(f"task.{field} must be true or false, got {getattr(self, field)!r}")
         if self.classes is not None:
@@ -191,9 +197,12 @@ class TrainTask:
         return within(path, "task", lambda: cls(**data))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON, every field written out (``classes`` as a list) but a default ``sampling``, left out so that
-        tasks stored before it existed compare equal."""
+        """Plain JSON, every field written out (``classes`` as a list) but a default ``sampling``, ``loader_workers``
+        or ``derive_from_largest``, left out so that tasks stored before they existed compare equal."""
         data = dataclasses.asdict(self)
+        for field, default in (("loader_workers", 1), ("derive_from_largest", False)):
+            if data[field] == default:
+                del data[field]
         data["classes"] = None if self.classes is None else list(self.classes)
         if self.sampling.active:
             data["sampling"] = self.sampling.to_dict()
@@ -242,7 +251,9 @@ class TrainTask:
         from videonas import data
 
         limit = self.max_train_clips if split == "train" else self.max_val_clips
-        return subset_clips(data.load_clips(dataset, split, clip_spec), limit, self.data_seed)
+        clips = data.load_clips(dataset, split, clip_spec, loader_workers=self.loader_workers,
+                                derive_from_largest=self.derive_from_largest)
+        return subset_clips(clips, limit, self.data_seed)
 
 
 @dataclasses.dataclass(frozen=True)

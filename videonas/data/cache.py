@@ -11,6 +11,11 @@ when its frames fit `source_budget_mib` (argument, else $VIDEONAS_SOURCE_BUDGET_
 a new input (frames, size, stride, fps) then costs a resize instead of a decode, with identical clips. Over the
 budget (long real videos) each entry is decoded per spec. Entries opened once stay open in the process (bounded,
 keyed by entry folder), so a worker training many candidates shares one set of memory maps.
+
+An entry is filled by `loader_workers` processes (`loader.py`: in record order, a bounded number of clips ahead, so
+the content is the same with any count and the split never sits in memory); the entries together stay within
+`clip_cache_budget_mib`, the least recently used evicted first, and with `derive_from_largest` a smaller RGB input is
+cut from the largest cached entry of its split instead of decoded (`entries.py`: close to, not equal to, decoding).
 """
 
 from __future__ import annotations
@@ -25,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videonas.data import source
-from videonas.data.decode import ClipSpec, DecodedClip
-from videonas.data.flow import compute_flow
+from videonas.data import entries, loader, source
+from videonas.data.decode import ClipSpec
 from videonas.data.formats import Dataset
 from videonas.data.images import resize_clip
 
@@ -91,20 +95,6 @@ class Clips:
         return len(self.labels)
 
 
-def _decode_one(record, spec: ClipSpec) -> DecodedClip:
-    return source.decode_record(record, spec)
-
-
-def _arrays(record, decoded: DecodedClip, spec: ClipSpec, num_classes: int, multi_label: bool):
-    """(rgb, flow, label, problems) of one clip as the cache stores it."""
-    rgb = resize_clip(decoded.frames, spec.image_size)
-    flow = None
-    if spec.flow:
-        flow = compute_flow(rgb, resize_clip(decoded.next_frames, spec.image_size), method=spec.flow_method)
-    label = record.target(num_classes, decoded.window) if multi_label else record.labels[0]
-    return rgb, flow, label, decoded.problems
-
-
 def _save(path: Path, array: np.ndarray) -> None:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npy")
     np.save(temporary, array)
@@ -141,31 +131,95 @@ def open_source(ds: Dataset, split: str, *, cache_dir: str | Path | None = None,
     if not budget or not records:
         return None
     root = Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache"
-    key = source.source_key(ds.fingerprint() if fingerprint is None else fingerprint, split)
-    return source.open_source(root / "source" / key, records, budget_bytes=budget)
+    folder = source_folder(root, ds.fingerprint() if fingerprint is None else fingerprint, split)
+    return source.open_source(folder, records, budget_bytes=budget)
+
+
+def source_folder(root: Path, fingerprint: str, split: str) -> Path:
+    """Where the split's source cache lives under the clip cache `root`."""
+    return root / "source" / source.source_key(fingerprint, split)
 
 
 _opened = source.Opened(OPENED_LIMIT)  # meta, rgb, flow, labels of clip cache entries
 
 
+def group_key(fingerprint: str, split: str) -> str:
+    """What the entries of one split share, whatever their spec: where a smaller input may be derived from."""
+    return hashlib.sha256(json.dumps([CACHE_VERSION, fingerprint, split]).encode()).hexdigest()[:20]
+
+
 def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path | None = None,
-               source_budget_mib: float | None = None) -> Clips:
+               source_budget_mib: float | None = None, loader_workers: int | None = None,
+               clip_cache_budget_mib: float | None = None, derive_from_largest: bool = False) -> Clips:
     """Clips of `split` cut by `spec` (centre crops), made on first use (from the split's source cache when it fits
-    `source_budget_mib`, see the module docstring) and memory-mapped from the cache after.
-    cache_dir defaults to <data root>/clip_cache."""
-    records = ds.records(split)
+    `source_budget_mib`, see the module docstring) by `loader_workers` processes and memory-mapped from the cache
+    after. cache_dir defaults to <data root>/clip_cache."""
+    workers = loader.check_workers(loader_workers)
+    budget = entries.clip_cache_budget(clip_cache_budget_mib)
+    if not isinstance(derive_from_largest, bool):
+        raise ValueError(f"derive_from_largest must be true or false, got {derive_from_largest!r}")
     root = Path(cache_dir) if cache_dir is not None else data_root() / "clip_cache"
     fingerprint = ds.fingerprint()
     folder = root / cache_key(ds, split, spec, fingerprint=fingerprint)
+
+    def ensure() -> None:
+        if not (folder / "meta.json").is_file():
+            _make(folder, ds, split, spec, root=root, fingerprint=fingerprint, workers=workers,
+                  source_budget_mib=source_budget_mib, derive=derive_from_largest)
+            entries.evict(root, budget, keep=folder)
+
+    ensure()
+    try:
+        return _open(folder, ds, split, spec)
+    except FileNotFoundError:  # evicted by another process between the check and the open: make it again
+        ensure()
+        return _open(folder, ds, split, spec)
+
+
+def _make(folder: Path, ds: Dataset, split: str, spec: ClipSpec, *, root: Path, fingerprint: str, workers: int,
+          source_budget_mib: float | None, derive: bool) -> None:
+    """Fill the entry: derived from a larger one when asked and possible, else from the source cache or the files."""
+    records, group = ds.records(split), group_key(fingerprint, split)
+    larger = entries.largest_source(root, group, spec.to_dict()) if derive and not ds.multi_label else None
+    if larger is not None:
+        try:
+            _fill(folder, ds, split, records, spec, _derived_cuts(larger, records, spec),
+                  {"group": group, "derived_from": larger.name})
+            return
+        except FileNotFoundError:  # the larger entry was evicted meanwhile: decode instead
+            logger.info("%s was evicted while deriving from it: decoding %s/%s", larger, ds.name, split)
+    # The source cache holds each video's frames around its centre; sparse segments need the whole video.
+    opened = None if spec.sampling != "clip" else open_source(ds, split, cache_dir=root,
+                                                              source_budget_mib=source_budget_mib,
+                                                              fingerprint=fingerprint)
+    job = loader.Job(records, spec, ds.num_classes, ds.multi_label)
+    if opened is not None:
+        job.source_folder = str(source_folder(root, fingerprint, split))
+        job.source_budget = source_budget(source_budget_mib)
+    _fill(folder, ds, split, records, spec, loader.stream(job, workers=workers), {"group": group})
+
+
+def _derived_cuts(larger: Path, records, spec: ClipSpec):
+    """The Cuts of `records` taken from the larger entry in `larger`: its centred frames resized to `spec`."""
+    meta = json.loads((larger / "meta.json").read_text())
+    rgb, labels = np.load(larger / "rgb.npy", mmap_mode="r"), np.load(larger / "labels.npy", mmap_mode="r")
+    rows = {path: row for row, path in enumerate(meta["paths"])}
+    errors = {path: (reason, message) for path, reason, message in meta["skipped"]}
+    problems: dict[str, list[str]] = {}
+    for path, problem in meta["damaged"]:
+        problems.setdefault(path, []).append(problem)
+    first = (meta["spec"]["num_frames"] - spec.num_frames) // 2
+    for index, record in enumerate(records):
+        row = rows.get(record.path)
+        if row is None:
+            yield loader.Cut(index, error=errors.get(record.path, ("unreadable", f"{record.path}: not in {larger}")))
+            continue
+        yield loader.Cut(index, resize_clip(np.asarray(rgb[row, first:first + spec.num_frames]), spec.image_size),
+                         None, labels[row], tuple(problems.get(record.path, ())))
+
+
+def _open(folder: Path, ds: Dataset, split: str, spec: ClipSpec) -> Clips:
     meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        # The source cache holds each video's frames around its centre; sparse segments need the whole video.
-        opened = None if spec.sampling != "clip" else open_source(ds, split, cache_dir=root,
-                                                                  source_budget_mib=source_budget_mib,
-                                                                  fingerprint=fingerprint)
-        cut = (lambda index, record: opened.clip(index, spec)) if opened is not None else (
-            lambda index, record: _decode_one(record, spec))
-        _fill(folder, ds, split, records, spec, cut)
 
     def make() -> tuple:
         labels = np.load(folder / "labels.npy")
@@ -174,14 +228,15 @@ def load_clips(ds: Dataset, split: str, spec: ClipSpec, *, cache_dir: str | Path
                 np.load(folder / "flow.npy", mmap_mode="r") if spec.flow else None, labels)
 
     meta, rgb, flow, labels = _opened.get((str(folder), meta_path.stat().st_mtime_ns), make)
+    entries.touch(folder)
     report = LoadReport(meta["loaded"], [tuple(item) for item in meta["skipped"]],
                         [tuple(item) for item in meta["damaged"]], ds.notes.get(split, ""))
     return Clips(rgb=rgb, flow=flow, labels=labels, class_names=list(ds.class_names), multi_label=ds.multi_label,
                  report=report, spec=spec, paths=list(meta["paths"]))
 
 
-def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec, cut) -> None:
-    """Write the entry; `cut(index, record)` gives each record's DecodedClip (or raises ValueError)."""
+def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec, cuts, extra: dict) -> None:
+    """Write the entry from `cuts` (one `loader.Cut` per record, in record order); `extra` goes into its meta."""
     folder.mkdir(parents=True, exist_ok=True)
     size, frames, rows = spec.image_size, spec.num_frames, max(1, len(records))
     # Decode straight into memory-mapped temporary files so a large split never has to fit in RAM.
@@ -193,19 +248,16 @@ def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec, cut) -
             arrays[name] = (temporary, np.lib.format.open_memmap(temporary, "w+", dtype,
                                                                  (rows, frames, size, size, channels)))
     labels, paths, skipped, damaged = [], [], [], []
-    for index, record in enumerate(records):
-        try:
-            clip, clip_flow, label, problems = _arrays(record, cut(index, record), spec, ds.num_classes,
-                                                       ds.multi_label)
-        except ValueError as error:
-            logger.warning("skipping %s: %s", record.path, error)
-            skipped.append((record.path, getattr(error, "reason", "unreadable"), str(error)))
+    for record, cut in zip(records, cuts):
+        if cut.error is not None:
+            logger.warning("skipping %s: %s", record.path, cut.error[1])
+            skipped.append((record.path, *cut.error))
             continue
-        damaged.extend((record.path, problem) for problem in problems)
-        for name, value in (("rgb", clip), ("flow", clip_flow)):
+        damaged.extend((record.path, problem) for problem in cut.problems)
+        for name, value in (("rgb", cut.rgb), ("flow", cut.flow)):
             if name in arrays:
                 arrays[name][1][len(labels)] = value
-        labels.append(label)
+        labels.append(cut.label)
         paths.append(record.path)
     count = len(labels)
     if records and not count:
@@ -231,7 +283,7 @@ def _fill(folder: Path, ds: Dataset, split: str, records, spec: ClipSpec, cut) -
                    else np.array(labels, np.int64))
     _save(folder / "labels.npy", label_array)
     meta = {"loaded": count, "skipped": skipped, "damaged": damaged, "paths": paths, "spec": spec.to_dict(),
-            "dataset": ds.name}
+            "dataset": ds.name, **extra}
     temporary = folder / f".meta.{token}.tmp"
     temporary.write_text(json.dumps(meta))
     os.replace(temporary, folder / "meta.json")
