@@ -48,7 +48,9 @@ def place_targets(lo: float, hi: float | None, count: int, interval: float, rate
     if abs(interval * rate - round(interval * rate)) < 1e-6:  # whole frames apart (stride mode): start on a frame
         on_grid = [grid / rate for grid in (np.floor(placed * rate), np.ceil(placed * rate))
                    if lo - 1e-9 <= grid / rate <= lo + slack + 1e-9]
-        placed = min(on_grid, key=lambda time: abs(time - placed), default=placed)
+        # Nearest grid time; a tie (to the nanosecond, so that a header's rounding cannot decide it) takes the
+        # earlier one, so a video file and the same frames as a folder place a clip alike.
+        placed = min(on_grid, key=lambda time: (round(abs(time - placed), 9), time), default=placed)
     return placed + steps, problems
 
 
