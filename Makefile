@@ -33,11 +33,14 @@ $(STAMP): pyproject.toml
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
+# PYTEST_ARGS adds pytest options (for example PYTEST_ARGS=--durations=0 to time every test and notebook cell).
+PYTEST_ARGS ?=
+
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -q $(XDIST)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -q $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not slow" -q $(XDIST)
+	$(BIN)/python -m pytest tests -m "not slow" -q $(XDIST) $(PYTEST_ARGS)
 
 reproduce: setup
 	$(BIN)/python -m videonas reproduce --profile $(PROFILE)
