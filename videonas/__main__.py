@@ -39,6 +39,7 @@ COMMANDS = {
     "export": "write a trial or preset as .keras, ONNX and LiteRT, checked against Keras on the same clips",
     "predict": "run an exported network on a video file (decoded and preprocessed as its manifest says)",
     "space": "list a family's search-space options and their values (the default space, or --paper's)",
+    "table": "build, export or check the tabulated TVN benchmark (videonas.table)",
 }
 
 
@@ -186,6 +187,8 @@ def _dispatch(command: str, rest: list[str]) -> int:
         return search_main(rest)
     if command == "space":
         return space_main(rest)
+    if command == "table":
+        return importlib.import_module("videonas.table.cli").main(rest) or 0
     if command == "bench":
         return importlib.import_module("videonas.bench").main(rest) or 0
     if command in ("trials", "export", "predict"):

@@ -44,11 +44,23 @@ class TVNSpace(SearchSpace):
     number squared (64 px x 4 frames would be 16384^2 floats per clip), so the default 1024 keeps a CPU batch in
     memory; ``None`` lifts the cap (the paper's setting). Squeeze ratios are a grid here (the released genomes hold
     arbitrary floats, which still load and mutate).
+
+    ``table`` (``True`` or a menu) gives the enumerable sub-space of the tabulated benchmark instead (``__new__``).
     """
 
     family: ClassVar[str] = "tvn"
     genome_type: ClassVar[type[Genome]] = TVNGenome
     _MAX_TRIES = 1000
+
+    def __new__(cls, *, table: Any = None, **options: Any) -> "TVNSpace":
+        """``TVNSpace(table=...)`` is the closed sub-space of the tabulated benchmark
+        (``videonas.genome.tvn_table_space.TVNTableSpace``): one family, one registered space class, so a run
+        configuration selects it with ``space: {family: tvn, options: {table: ...}}`` and its stores reopen it."""
+        if table is not None and cls is TVNSpace:
+            from videonas.genome import tvn_table_space  # deferred: that module subclasses this one
+
+            cls = tvn_table_space.TVNTableSpace
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -70,6 +82,7 @@ class TVNSpace(SearchSpace):
         expands: Sequence[int] = (1, 2, 3, 4),
         squeeze_ratios: Sequence[float] = (0.0, 0.25, 0.5, 0.75),
         max_non_local_positions: int | None = 1024,
+        table: Any = None,
     ) -> None:
         check_int("min_blocks", min_blocks, *BLOCKS_RANGE)
         check_int("max_blocks", max_blocks, min_blocks, BLOCKS_RANGE[1])

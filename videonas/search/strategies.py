@@ -13,6 +13,9 @@ named after what they do, not after the family whose paper used them (any schedu
 - ``decaying-tournament``: aging tournament evolution whose number of changes per mutation decays with the trial
   index (large mutations early for diversity, small ones later), as EvaNet's.
 
+``enumerate`` is no search: it proposes every genome of an enumerable space once, in index order, which is how the
+tabulated benchmark (``videonas.table``) is trained through the same loop.
+
 Stores written before the schedules were renamed name them ``tvn``, ``assemblenet`` and ``evanet``; those stores
 (schema 0) still read but do not resume (``videonas.search.storefile``), so the old names need no alias.
 """
@@ -128,6 +131,29 @@ class RandomSearch(Strategy):
         return {**super().to_dict(), **extra}
 
 
+class Enumerate(Strategy):
+    """Every genome of an enumerable space (``genome_at``; ``len(space)`` of them) once, in index order: how a
+    tabulated benchmark is built through the search loop, so its store, executors, resume and network dedupe apply.
+    The seed only sets the trials' training seeds (``videonas.search.loop.trial_seed``): experiments with different
+    seeds train the same genomes, as replicates. Asking past the last genome is a ``ValueError``."""
+
+    name = "enumerate"
+
+    def __init__(self, space: SearchSpace, *, seed: int, batch_size: int = 8) -> None:
+        super().__init__(space, seed=seed, batch_size=batch_size)
+        if not callable(getattr(space, "genome_at", None)) or not hasattr(space, "__len__"):
+            raise ValueError(f"strategy 'enumerate' needs an enumerable space (genome_at, len), got "
+                             f"{type(space).__name__}; e.g. space: {{family: tvn, options: {{table: true}}}}")
+
+    def propose(self) -> list[Proposal]:
+        size = len(self.space)
+        if self.num_told >= size:
+            raise ValueError(f"strategy 'enumerate' has proposed all {size} genomes of the space; num_trials must be "
+                             f"at most {size}")
+        stop = min(size, self.num_told + self.batch_size)
+        return [Proposal(self.space.genome_at(index)) for index in range(self.num_told, stop)]
+
+
 class Evolution(Strategy):
     """Population-based evolution; the named schedules in ``STRATEGIES`` are presets of these options.
 
@@ -213,6 +239,7 @@ class Evolution(Strategy):
 # name -> (class, preset options); explicit options given to ``make_strategy`` override a preset.
 STRATEGIES: dict[str, tuple[type[Strategy], dict[str, Any]]] = {
     "random": (RandomSearch, {}),
+    "enumerate": (Enumerate, {}),
     "regularized": (Evolution, dict(selection="tournament", aging=True)),
     "mutate-best": (Evolution, dict(selection="best", num_parents=1, aging=False)),
     "guided-tournament": (Evolution, dict(selection="tournament", aging=True, guided=True)),
