@@ -9,7 +9,8 @@ import pytest
 from videonas.config import SearchConfig, SpaceConfig
 from videonas.genome import tvn
 from videonas.genome.tvn_genome import network_key
-from videonas.genome.tvn_table_space import NO_BLOCK, TVNTableSpace
+from videonas.genome.tvn import TVNTableSpace
+from videonas.genome.tvn_table_space import NO_BLOCK
 from videonas.search.loop import space_config, space_from_config
 from videonas.search.strategies import make_strategy
 

@@ -13,7 +13,7 @@ import numpy
 
 from videonas.checks import check_choice, check_int, check_type
 from videonas.genome.base import Genome, SearchSpace
-from videonas.genome import tvn_genome
+from videonas.genome import tvn_genome, tvn_table_space
 from videonas.genome.tvn_genome import (
     BLOCK_BOOL_FIELDS,
     BLOCK_INT_RANGES,
@@ -54,12 +54,10 @@ class TVNSpace(SearchSpace):
 
     def __new__(cls, *, table: Any = None, **options: Any) -> "TVNSpace":
         """``TVNSpace(table=...)`` is the closed sub-space of the tabulated benchmark
-        (``videonas.genome.tvn_table_space.TVNTableSpace``): one family, one registered space class, so a run
+        (``TVNTableSpace``, below): one family, one registered space class, so a run
         configuration selects it with ``space: {family: tvn, options: {table: ...}}`` and its stores reopen it."""
         if table is not None and cls is TVNSpace:
-            from videonas.genome import tvn_table_space  # deferred: that module subclasses this one
-
-            cls = tvn_table_space.TVNTableSpace
+            cls = TVNTableSpace
         return super().__new__(cls)
 
     def __init__(
@@ -272,4 +270,8 @@ class TVNSpace(SearchSpace):
         raise RuntimeError(f"no valid mutant of {genome.key} in {self._MAX_TRIES} tries")
 
 
-__all__ = [*tvn_genome.__all__, "TVNSpace"]  # the genome's names stay importable from here
+class TVNTableSpace(tvn_table_space.TableMenu, TVNSpace):
+    """The tabulated benchmark's closed sub-space: ``videonas.genome.tvn_table_space.TableMenu`` on this space."""
+
+
+__all__ = [*tvn_genome.__all__, "TVNSpace", "TVNTableSpace"]  # the genome's names stay importable from here

@@ -6,9 +6,10 @@ positions), and every combination of choices is one genome. The menu holds scene
 spatial-only blocks) and motion-capable ones (temporal convolutions over 2-8 frames), so the table can answer which
 of them a search finds.
 
-``TVNTableSpace`` is a space of the ``tvn`` family, not a family of its own: a run configuration selects it with
-``space: {family: tvn, options: {table: {...}}}`` (``table: true`` for the default menu; see
-``videonas.genome.tvn.TVNSpace``). Its genomes are ordinary ``TVNGenome``s, so the builder, the cost estimate, the
+The space is ``videonas.genome.tvn.TVNTableSpace``: this module's ``TableMenu`` (the menu, the enumeration and the
+one-choice mutation) on ``TVNSpace``, composed there so that this module does not import the one that selects it. It
+is a space of the ``tvn`` family, not a family of its own: a run configuration selects it with
+``space: {family: tvn, options: {table: {...}}}`` (``table: true`` for the default menu). Its genomes are ordinary ``TVNGenome``s, so the builder, the cost estimate, the
 constraints and the network dedupe of the search loop apply unchanged.
 
 The index of a genome is its position in the product of the choices (the first choice varies fastest), so it is
@@ -25,7 +26,6 @@ import numpy
 
 from videonas.checks import check_choice, check_int, check_keys, check_type, quote
 from videonas.genome.base import Genome
-from videonas.genome.tvn import TVNSpace
 from videonas.genome.tvn_genome import TVNBlock, TVNGenome
 
 # The block menu: every block is one repeat of a 3x3 spatial layer (stride 2) and, for the temporal types, a 3-tap
@@ -49,8 +49,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class TVNTableSpace(TVNSpace):
-    """Every combination of a small menu of TVN choices, enumerable with a stable index (default: 576 genomes).
+class TableMenu:
+    """Every combination of a small menu of TVN choices, enumerable with a stable index (default: 576 genomes); mixed
+    into ``TVNSpace`` as ``videonas.genome.tvn.TVNTableSpace``.
 
     Choices, in index order (the first varies fastest): ``num_frames`` (``frame_counts``, all at ``frame_stride``),
     ``image_size`` (``image_sizes``), ``width`` (``widths``: the first block's filters; later blocks have twice as
@@ -219,4 +220,4 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-__all__ = ["BLOCK_TYPES", "DEFAULTS", "NO_BLOCK", "TVNTableSpace", "table_menu"]
+__all__ = ["BLOCK_TYPES", "DEFAULTS", "NO_BLOCK", "TableMenu", "table_menu"]
