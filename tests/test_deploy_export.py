@@ -117,14 +117,15 @@ def test_a_runtime_whose_packages_are_missing_fails_at_start_up(monkeypatch):
 
 
 @pytest.mark.slow
-def test_an_assemblenet_exports_to_onnx_and_litert(tmp_path):
-    """Two streams and WeightedFusion (str-keyed projections, frame-wise pooling) through tf2onnx and the TFLite
-    converter; LiteRT gets the dilated temporal convs on stacked taps (no built-in SpaceToBatchND on 5-D tensors)."""
+def test_an_assemblenet_exports_to_onnx(tmp_path):
+    """The published AssembleNet-50 graph: two streams and WeightedFusion (str-keyed projections, frame-wise pooling)
+    through tf2onnx. Its LiteRT conversion (dilated temporal convs on stacked taps: no built-in SpaceToBatchND on 5-D
+    tensors) costs about 80 s here, so LiteRT is checked on the sampled AssembleNets of ``test_deploy_spaces``,
+    which have the same dilated convs and fusion."""
     keras.utils.set_random_seed(0)
     model = models.create_model("assemblenet-50", num_classes=5, num_frames=8, image_size=32, width_multiplier=0.25)
     assert {tensor.name for tensor in model.inputs} == {"rgb", "flow"}
-    manifest = export.export_model(model, folder=tmp_path, name="assemblenet", runtimes=["onnxruntime", "litert"])
+    manifest = export.export_model(model, folder=tmp_path, name="assemblenet", runtimes=["onnxruntime"])
     allowed = export.allowed_difference(manifest["check"]["reference_max_abs_logit"])
     assert manifest["ok"] and manifest["check"]["onnxruntime"]["max_abs_diff"] <= allowed
-    assert manifest["check"]["litert"]["max_abs_diff"] <= allowed
     assert set(manifest["inputs"]) == {"rgb", "flow"}

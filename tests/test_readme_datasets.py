@@ -24,7 +24,7 @@ CODECS = {".webm": "libvpx", ".flv": "flv", ".avi": "mpeg4"}
 def _section() -> str:
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Real datasets")
-    return readme[start:readme.index("### Run a search", start)]
+    return readme[start:readme.index("### Sampling clips", start)]  # the formats; sampling options follow them
 
 
 def _examples() -> list:

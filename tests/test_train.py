@@ -46,7 +46,7 @@ def _fake_modules(monkeypatch, *, multi_label=False, nan=False, calls=None):
     family = dataclasses.replace(TINY, builder=functools.partial(build_tiny, nan=nan))
     monkeypatch.setitem(families.FAMILIES, "tiny", family)
 
-    def load_clips(dataset, split, spec):
+    def load_clips(dataset, split, spec, **loader_options):
         calls.append(split)
         rng = numpy.random.default_rng(0 if split == "train" else 1)
         labels = rng.integers(NUM_CLASSES, size=24)
@@ -278,7 +278,7 @@ def test_predict_averages_the_logits_of_every_view(monkeypatch):
 
     loaded = []
 
-    def load_clips(dataset, split, spec):
+    def load_clips(dataset, split, spec, **loader_options):
         loaded.append((split, spec.num_frames, spec.image_size))
         rgb = numpy.zeros((4, spec.num_frames, spec.image_size, spec.image_size, 3), "uint8")
         rgb[..., 0] = (numpy.arange(spec.num_frames) ** 2)[None, :, None, None]
