@@ -478,3 +478,16 @@ def test_a_file_named_sqlite_that_is_no_store_is_skipped_by_the_checkpoint(tmp_p
     good = tmp_path / "sub" / "good.sqlite"
     sqlite3.connect(good).close()
     assert runner.checkpoint_stores(tmp_path) == [good]
+
+
+def test_pages_carry_no_style_for_stderr_output():
+    """Stderr outputs are dropped, so their style rules go too (a page that names the stderr MIME type reads as
+    noisy to anyone checking it); the other rules stay."""
+    from videonas.report import export
+
+    css = (".a { color: red; }\n.jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] {\n  padding: 0;\n}\n"
+           ".b { color: blue; }")
+    cleaned = export.without_stderr_style(css)
+    assert "jupyter.stderr" not in cleaned and ".a { color: red; }" in cleaned and ".b { color: blue; }" in cleaned
+    for page in (Path(__file__).resolve().parent.parent / "reports").glob("*/*.html"):
+        assert "application/vnd.jupyter.stderr" not in page.read_text(), page

@@ -30,6 +30,9 @@ _INDEX_CELL = re.compile(r"(<tr[^>]*>)\s*<th>-?\d+</th>")
 _EMPTY_HEAD = re.compile(r"(<thead>\s*<tr[^>]*>)\s*<th></th>")
 _MISSING_CELL = re.compile(r"<td>(?:NaN|nan|None|NaT|&lt;NA&gt;)</td>")
 
+# A style block whose selector names the stderr MIME type, as nbconvert's JupyterLab stylesheet writes them.
+_STDERR_STYLE = re.compile(r"[^{}]*application/vnd\.jupyter\.stderr[^{}]*\{[^{}]*\}")
+
 
 def local_roots(notebook: Any, extra: Iterable[str | Path] = ()) -> list[str]:
     """Folders whose absolute paths must not appear in a report: ``extra`` (the checkout rendering it), the checkout
@@ -121,3 +124,9 @@ def _clean_output(output: Any, roots: Sequence[str]) -> Any:
         elif "text/plain" in data and records_table(data["text/plain"]) is not None:
             data["text/html"] = records_table(data["text/plain"])
     return output
+
+
+def without_stderr_style(html: str) -> str:
+    """The page without JupyterLab's style rules for stderr output: no such output is left to style (they are
+    dropped above), so the rules only make the page look as if it had some."""
+    return _STDERR_STYLE.sub("", html)

@@ -134,6 +134,7 @@ def render_html(executed: Path) -> Path:
                                       exclude_output_prompt=True,
                                       extra_template_basedirs=[str(Path(templates.__file__).parent)])
     body, _ = exporter.from_notebook_node(notebook)
+    body = export.without_stderr_style(body)
     path = executed.with_suffix(".html")
     path.write_text(body)
     return path
