@@ -110,17 +110,8 @@ def cache_key(ds: Dataset, split: str, spec: ClipSpec, *, fingerprint: str | Non
 
 def source_budget(value: float | None = None) -> int:
     """The source cache budget in bytes: `value` MiB, else $VIDEONAS_SOURCE_BUDGET_MIB, else SOURCE_BUDGET_MIB."""
-    name = "source_budget_mib"
-    if value is None:
-        text = os.environ.get("VIDEONAS_SOURCE_BUDGET_MIB")
-        name, value = "$VIDEONAS_SOURCE_BUDGET_MIB", SOURCE_BUDGET_MIB if not text else text
-    try:
-        mib = float(value)
-    except (TypeError, ValueError):
-        mib = -1.0
-    if not mib >= 0:
-        raise ValueError(f"{name} must be a number of MiB >= 0 (0: no source cache), got {value!r}")
-    return int(mib * 2**20)
+    return entries.mib_budget(value, field="source_budget_mib", variable="VIDEONAS_SOURCE_BUDGET_MIB",
+                              default=SOURCE_BUDGET_MIB, zero="0: no source cache")
 
 
 def open_source(ds: Dataset, split: str, *, cache_dir: str | Path | None = None,

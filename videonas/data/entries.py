@@ -33,16 +33,24 @@ DERIVABLE_FIELDS = ("frame_stride", "fps", "start", "sampling", "flow_method")  
 
 def clip_cache_budget(value: float | None = None) -> int:
     """The entries' budget in bytes: `value` MiB, else $VIDEONAS_CLIP_CACHE_BUDGET_MIB, else CLIP_CACHE_BUDGET_MIB."""
-    name = "clip_cache_budget_mib"
+    return mib_budget(value, field="clip_cache_budget_mib", variable="VIDEONAS_CLIP_CACHE_BUDGET_MIB",
+                      default=CLIP_CACHE_BUDGET_MIB)
+
+
+def mib_budget(value: float | None, *, field: str, variable: str, default: float, zero: str = "") -> int:
+    """A cache budget in bytes: `value` MiB, else the environment `variable`, else `default`. `zero`, when given,
+    says what 0 means (then 0 is allowed); errors name `field`, or `$variable` for a value from the environment."""
+    name = field
     if value is None:
-        text = os.environ.get("VIDEONAS_CLIP_CACHE_BUDGET_MIB")
-        name, value = "$VIDEONAS_CLIP_CACHE_BUDGET_MIB", CLIP_CACHE_BUDGET_MIB if not text else text
+        text = os.environ.get(variable)
+        name, value = f"${variable}", default if not text else text
     try:
         mib = float(value)
     except (TypeError, ValueError):
         mib = -1.0
-    if not mib > 0:
-        raise ValueError(f"{name} must be a number of MiB > 0, got {value!r}")
+    if not (mib >= 0 if zero else mib > 0):
+        bound = f">= 0 ({zero})" if zero else "> 0"
+        raise ValueError(f"{name} must be a number of MiB {bound}, got {value!r}")
     return int(mib * 2**20)
 
 
