@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from videonas.experiments import published, tvn_frames_ablation, tvn_scaling_ablation, tvn_search
+from videonas.experiments import published, search_strategies, tvn_frames_ablation, tvn_scaling_ablation, tvn_search
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 MODULES = {"tvn_search": tvn_search, "tvn_frames_ablation": tvn_frames_ablation,
-           "tvn_scaling_ablation": tvn_scaling_ablation, "published_architectures": published}
+           "tvn_scaling_ablation": tvn_scaling_ablation, "published_architectures": published,
+           "search_strategies": search_strategies}
 PRESENTATION = ("plt.", "plot", "fig", "ax.", "axes", "display(", "show(")
 MAX_LINES = 30
 

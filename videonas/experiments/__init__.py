@@ -5,7 +5,8 @@ their wording (``prose``) and headline rows (``answers``), best-so-far curves (`
 trained over seeds (``variants``, ``retrain``), the shape of an experiment (``experiment``), and each paper
 experiment, one module per notebook with its ``Config`` and ``run`` (``tvn_search``, ``tvn_frames_ablation``,
 ``tvn_scaling_ablation`` with ``tvn_common``, ``published``, ``evanet_search``, ``evanet_ensembles``,
-``assemblenet_search``; the search and arms fields they share are parsed by ``fields``). No Keras import at
+``assemblenet_search``, ``search_strategies`` on the tabulated benchmark with ``table_searches`` and ``landscape``;
+the search and arms fields they share are parsed by ``fields``). No Keras import at
 module level."""
 
 from __future__ import annotations

@@ -88,6 +88,24 @@ QUESTIONS = {question.key: question for question in (
     _question("tvn_accuracy_vs_big", "Is a TVN at least about as accurate as a large video network?",
               "TVNs reach competitive accuracy: at most 3 points below", ("TVN", "large network"), kind="greater",
               margin=-3.0),
+    # The tabulated benchmark (search_strategies): hundreds of simulated searches per arm at one training budget.
+    _question("table_evolution_vs_random",
+              "On the tabulated benchmark, does the TVN schedule (mutate the best so far) find better TVNs than "
+              "random search at the same training budget?",
+              "evolution finds good TVNs more efficiently than random search (TVN paper, arXiv 1910.06961)",
+              ("TVN schedule: winner's test top-1 per seed", "random search: winner's test top-1 per seed")),
+    _question("table_regularized_vs_random",
+              "On the tabulated benchmark, does regularized evolution find better TVNs than random search at the "
+              "same training budget?",
+              "regularized (aging) evolution finds better architectures than random search at equal compute (Real "
+              "et al. 2019, arXiv 1802.01548; on a tabulated benchmark: NAS-Bench-101, arXiv 1902.09635)",
+              ("regularized evolution: winner's test top-1 per seed", "random search: winner's test top-1 per seed")),
+    _question("table_rungs_vs_none",
+              "On the tabulated benchmark, do rungs (successive halving) find better TVNs than training every "
+              "candidate fully, at the same training budget?",
+              "training many candidates briefly and only the best to the end finds better configurations for the "
+              "same budget (successive halving and Hyperband, Li et al. 2018, arXiv 1603.06560)",
+              ("with rungs: winner's test top-1 per seed", "without rungs: winner's test top-1 per seed")),
 )}
 
 

@@ -34,6 +34,7 @@ ORDER = (
     "tvn_search",
     "tvn_frames_ablation",
     "tvn_scaling_ablation",
+    "search_strategies",
 )
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from videonas.table.lookup import evaluate_table
 from videonas.table.provenance import stale_reasons
+from videonas.table.synthetic import is_synthetic, synthetic_table
 from videonas.table.tables import Replicate, Table, TableRow, load_table, write_table
 
-__all__ = ["Replicate", "Table", "TableRow", "evaluate_table", "load_table", "stale_reasons", "write_table"]
+__all__ = ["Replicate", "Table", "TableRow", "evaluate_table", "is_synthetic", "load_table", "stale_reasons",
+           "synthetic_table", "write_table"]
