@@ -167,7 +167,9 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert set(saved["extra"]["per_seed"]) == {"random", "mutate-best", "regularized", "random + rungs",
                                                "mutate-best + rungs", "regularized + rungs"}
     assert all(len(values) == 3 for values in saved["extra"]["per_seed"].values())
-    assert saved["extra"]["table"]["synthetic"] and "SYNTHETIC" in saved["conclusion"]
+    assert saved["extra"]["table"]["synthetic"] and "SYNTHETIC" in saved["conclusion"] and "SYNTHETIC" in saved["title"]
+    reach = [row for row in saved["headline"] if "budget to reach random search's final mean best" in row["label"]]
+    assert len(reach) == 6 and reach[0]["label"].startswith("random: ")
     assert len(saved["extra"]["latency_sweep"]) == 2 and (tmp_path / "best_so_far.png").is_file()
     assert (tmp_path / "landscape.png").is_file() and (tmp_path / strategies.SYNTHETIC_FILE).is_file()
     assert len(result.details.records) == 6 * 3 + 2 * 2
