@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from videonas.experiments import landscape, search_strategies as strategies, table_searches as searches
+from videonas.search import run_search
 from videonas.search.store import Trial
 from videonas.table import is_synthetic, synthetic_table, write_table
 from typos import assert_typo_named
@@ -118,6 +119,20 @@ def test_same_seed_same_history_and_the_same_records_in_parallel(budget):
     assert once == again and all(r["epochs"] <= 36 and r["winner"] for r in once)
     assert once[0]["trained"] > once[1]["trained"]  # rungs train more candidates for the same epochs
     assert searches.run_specs(specs, budget, workers=2, chunk=1) == once
+
+
+def test_same_seed_same_trial_history(budget, tmp_path):
+    spec = searches.SearchSpec("regularized", "regularized", {"population_size": 4}, 7, (1, 2, 6))
+    histories = []
+    for store in ("a.sqlite", "b.sqlite"):
+        experiment = run_search(searches.search_config(spec, budget, store=tmp_path / store), progress=False)
+        histories.append([(t.index, t.parent, t.genome_key, t.status, t.fitness, t.rung, t.epochs, t.seed)
+                          for t in experiment.trials()])
+    assert histories[0] == histories[1] and len(histories[0]) > 8
+    other = searches.SearchSpec("regularized", "regularized", {"population_size": 4}, 8, (1, 2, 6))
+    keys = [t.genome_key for t in run_search(searches.search_config(other, budget, store=tmp_path / "c.sqlite"),
+                                             progress=False).trials()]
+    assert keys != [entry[2] for entry in histories[0]]
 
 
 def test_the_default_profile_parses_and_a_misspelled_key_is_named():
