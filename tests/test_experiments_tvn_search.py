@@ -29,13 +29,13 @@ def _result(value):
 
 def test_the_default_profile_parses_with_p_and_r_in_search_constraints():
     parsed = tvn_search.Config.from_dict(_default())
-    assert parsed.seeds == (0, 1, 2, 3, 4, 5) and parsed.preset_image_size == 64 and parsed.resume is False
+    assert parsed.seeds == (0, 1, 2) and parsed.preset_image_size == 64 and parsed.resume is False
     assert parsed.search["constraints"]["max_params"] == 200_000 and parsed.search["constraints"]["max_latency_ms"] == 2
-    assert parsed.baseline_budget.epochs == 3 and parsed.baselines == ("R(2+1)D-18", "X3D-XS")
+    assert parsed.baseline_budget.epochs == 6 and parsed.baselines == ("R(2+1)D-18", "X3D-XS")
 
 
 @pytest.mark.parametrize("path", [
-    "seed", "search.num_trial", "search.task.batchsize", "search.constraints.max_param", "search.budget.epoch",
+    "seed", "search.num_trial", "search.task.batchsize", "search.constraints.max_param", "search.rungs.epoch",
     "search.space.options.max_block", "search.executor.options.max_worker", "arms.evolution.option",
     "baseline_budget.epoch"])
 def test_a_misspelled_key_at_each_level_names_its_dotted_path(path):
@@ -56,14 +56,18 @@ def test_config_refuses_what_the_experiment_sets_or_needs():
         tvn_search.Config.from_dict({**_default(), "search": {**_default()["search"], "store": "x.sqlite"}})
     with pytest.raises(ValueError, match=r"config\.presets"):
         tvn_search.Config.from_dict({**_default(), "presets": ["EvaNet-A"]})
+    data = _default()
+    del data["search"]["max_epochs"]  # arms compared at a number of proposals would train unequal epochs
+    with pytest.raises(ValueError, match=r"config\.search\.max_epochs is missing: .* compared"):
+        tvn_search.Config.from_dict(data)
 
 
 def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_start(tmp_path):
     parsed = tvn_search.Config.from_dict(_default())
     configs = tvn_search.search_configs(parsed, output_dir=tmp_path)
-    assert list(configs) == [(label, seed) for label in ("evolution", "random") for seed in range(6)]
-    evolution = configs["evolution", 3]
-    assert (evolution.name, evolution.seed, evolution.store) == ("evolution-seed3", 3, str(tmp_path / "search.sqlite"))
+    assert list(configs) == [(label, seed) for label in ("evolution", "random") for seed in range(3)]
+    evolution = configs["evolution", 2]
+    assert (evolution.name, evolution.seed, evolution.store) == ("evolution-seed2", 2, str(tmp_path / "search.sqlite"))
     assert evolution.strategy.name == "mutate-best" and dict(evolution.strategy.options) == {"population_size": 4}
     assert configs["random", 0].strategy.name == "random"
     # The same search written as a run configuration file, and given to the Python API; an experiment's searches
@@ -71,15 +75,16 @@ def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_sta
     search = copy.deepcopy(_default()["search"])
     search["task"]["score_test"] = False
     assert not evolution.task.score_test and evolution.save_weights == str(tmp_path / "weights")
-    as_file = {"name": "evolution-seed3", "store": str(tmp_path / "search.sqlite"), "seed": 3,
+    as_file = {"name": "evolution-seed2", "store": str(tmp_path / "search.sqlite"), "seed": 2,
                "strategy": {"name": "mutate-best", "options": {"population_size": 4}}, **search,
                "save_weights": str(tmp_path / "weights")}
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(as_file))
     from_file = config_module.SearchConfig.from_dict(config_module.load_yaml(path))
     from_python = config_module.SearchConfig(
-        name="evolution-seed3", store=str(tmp_path / "search.sqlite"),
-        space=config_module.SpaceConfig.from_value(search["space"]), num_trials=12, seed=3, batch_size=2,
+        name="evolution-seed2", store=str(tmp_path / "search.sqlite"),
+        space=config_module.SpaceConfig.from_value(search["space"]), num_trials=60, seed=2, batch_size=9,
+        max_epochs=32, rungs=config_module.RungsConfig(epochs=(1, 2, 6)),
         strategy=config_module.StrategyConfig("mutate-best", {"population_size": 4}),
         task=evolution.task, budget=evolution.budget, constraints=evolution.constraints,
         executor=config_module.ExecutorConfig("subprocess", {"max_workers": 2}), save_weights=str(tmp_path / "weights"))

@@ -40,8 +40,9 @@ SET_PER_SEARCH = ("name", "store", "seed", "strategy")
 
 
 def check_search(value: Any, path: str, *, set_here: Sequence[str] = SET_PER_SEARCH) -> dict[str, Any]:
-    """The ``SearchConfig`` fields every TVN search of an experiment shares (``fields.parse_search``)."""
-    return fields.parse_search(value, path, family="tvn", set_here=set_here)
+    """The ``SearchConfig`` fields every TVN search of an experiment shares (``fields.parse_search``); the searches
+    are always compared (free vs forced frames, evolution vs random), so ``max_epochs`` is required."""
+    return fields.parse_search(value, path, family="tvn", set_here=set_here, compared=True)
 FOUND_GENOME = "found_genome.json"  # what tvn_search writes and the scaling ablation may start from
 
 
