@@ -109,3 +109,19 @@ def test_enumerate_proposes_every_genome_once_in_index_order():
     config = SearchConfig.from_dict({"name": "e", "store": "x.sqlite", "space": {"family": "tvn",
                                      "options": {"table": TINY}}, "strategy": "enumerate", "num_trials": 8})
     assert config.build_strategy().ask()[0] == space.genome_at(0)
+
+
+def test_enumerate_with_indices_proposes_those_genomes_in_that_order():
+    space = tvn.TVNSpace(table=TINY)
+    strategy = make_strategy("enumerate", space, seed=7, batch_size=2, indices=[5, 0, 3])
+    first = strategy.ask()
+    strategy.num_told, strategy.round = 2, 1
+    assert first + strategy.ask() == [space.genome_at(5), space.genome_at(0), space.genome_at(3)]
+    strategy.num_told = 3
+    with pytest.raises(ValueError, match="all 3 genomes"):
+        strategy.propose()
+    assert strategy.to_dict()["indices"] == [5, 0, 3] and "indices" not in make_strategy(
+        "enumerate", space, seed=0).to_dict()  # the build's stored configuration is unchanged
+    for bad, match in (([8], r"indices\[0\]"), ([1, 1], "repeat"), ([], "non-empty")):
+        with pytest.raises(ValueError, match=match):
+            make_strategy("enumerate", space, seed=0, indices=bad)

@@ -6,14 +6,14 @@ positions), and every combination of choices is one genome. The menu holds scene
 spatial-only blocks) and motion-capable ones (temporal convolutions over 2-8 frames), so the table can answer which
 of them a search finds.
 
-The default menu (``DEFAULTS``: 448 genomes, 300 distinct networks) is sized by measurement: fitted to the 21
+The default menu (``DEFAULTS``: 448 genomes, 300 distinct networks) is sized by measurement: fitted to the 24
 trainings the rank-fidelity bench had timed at the table's budget (732 steps, two workers on this 2-core machine,
-2026-12-06), a training costs about 52 s plus a part that grows with MACs times activations
-(``videonas.table.cost``, median error 38% leave-one-out), so the fixed part dominates and the build is set by the
-number of distinct networks: 300 x 2 seeds / 2 workers, about 56 s each, is a predicted 5.3 h of training and 6.1 h
-with the latency pass. Width 8/16 and input 32/40 keep every network near the fixed cost (16/32 and 48 px: 19.7 h
-for the former 576-genome menu); the depthwise block, slow per MAC on CPU, is left out, and depth (2-4 blocks) is a
-choice instead.
+2026-12-06), a training costs about 48 s plus a part that grows with MACs times activations
+(``videonas.table.cost``, median error 35% leave-one-out), so the fixed part dominates and the build is set by the
+number of distinct networks: 300 x 2 seeds / 2 workers at about 54 s each is a predicted 5.2 h of training, 6.0 h
+with the latency pass. Widths 8/16 and inputs of 32/40 px keep every network near the fixed cost (the former menu,
+widths 16/32 at 32/48 px with a depthwise block type, 576 genomes: a predicted 20.6 h); the depthwise block, slow
+per MAC on CPU, is left out, and depth (2-4 blocks) is a choice instead.
 
 The space is ``videonas.genome.tvn.TVNTableSpace``: this module's ``TableMenu`` (the menu, the enumeration and the
 one-choice mutation) on ``TVNSpace``, composed there so that this module does not import the one that selects it. It

@@ -7,10 +7,12 @@ arithmetic times the memory it sweeps (large, unstrided activation maps leave th
 per MAC). MACs and activations per clip come from the TVN cost estimate (``videonas.families.Family.estimate_cost``),
 so no model is built. The fit minimises the log of the ratio (every training weighs the same, whatever its size).
 
-``COEFFICIENTS`` is the fit of 2026-12-06 to the 21 trainings the bench had finished (replicate 0, random genomes of
-its space, 0.5 to 218 MMACs, 10 s to 4818 s): leave-one-out, the median training is predicted within 38% and the
-sum of the 21 predictions is 0.77 of the measured sum (1.10 without the two trainings over 500 s). So a predicted
-build time is good to about a third either way; ``fit`` refits from a store as more trainings finish.
+``COEFFICIENTS`` is the fit of 2026-12-06 to the 24 trainings the bench had finished (replicate 0, random genomes of
+its space, 0.5 to 218 MMACs, 10 s to 4818 s): leave-one-out, the median training is predicted within 35% and the
+sum of the 24 predictions is 0.83 of the measured sum, or 1.07 without the two trainings over 500 s (96 and 218
+MMACs at 4 to 12 million activations, beyond every network of the default menu, whose predictions stay under
+130 s). So a predicted build time is good to about a third either way; ``fit`` refits from a store as more
+trainings finish (``python -m videonas table cost --fit reports/bench/rungs/search.sqlite``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from videonas.genome.tvn_genome import TVNGenome, network_key
 
 NUM_CLASSES = 13  # the default embedded dataset's classes (the output layer is a negligible share of the cost)
 # seconds = a + b * MMACs + c * MMACs * M activations (per clip); fitted 2026-12-06 (see the module docstring)
-COEFFICIENTS = (52.47, 0.1628, 1.440)
+COEFFICIENTS = (48.00, 0.4817, 1.500)
 LATENCY_S_PER_NETWORK = 10.0  # building, ONNX conversion and 23 batch-1 runs of one network (an allowance)
 
 
@@ -73,13 +75,14 @@ def predicted_build(menu: bool | Mapping[str, Any] = True, *, replicates: int = 
 
 def fit(store: str | os.PathLike, experiment: str = "replicate-0") -> Fit:
     """Fit the cost model to the finished trainings of ``experiment`` in ``store`` (a TVN search whose trials
-    record their start and finish, as the bench's do)."""
+    record their start and finish, as the bench's do); copies of a duplicate network's result are not trainings."""
     from scipy import optimize  # SciPy only for fitting
     from videonas.search import loop  # the store and its experiment
 
     rows, seconds = [], []
     for trial in loop.Experiment(experiment, store).trials():
-        if trial.status == "done" and trial.started is not None and trial.finished is not None:
+        copied = "reused_from" in (trial.metrics or {})  # a duplicate network's result, not a training
+        if trial.status == "done" and not copied and trial.started is not None and trial.finished is not None:
             rows.append(features(TVNGenome.from_dict(json.loads(trial.genome))))
             seconds.append(trial.finished - trial.started)
     if len(rows) < 4:
