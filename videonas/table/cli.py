@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     check = actions.add_parser("check", help=ACTIONS["check"], description=ACTIONS["check"].capitalize() + ".")
     check.add_argument("table", nargs="?", default=str(build_module.TABLE), help="default %(default)s")
     checking = actions.add_parser("validate", help=ACTIONS["validate"],
-                                  description=ACTIONS["validate"].capitalize() + ".")
+                                  description=ACTIONS["validate"][0].upper() + ACTIONS["validate"][1:] + ".")
     checking.add_argument("table", nargs="?", default=str(build_module.TABLE), help="default %(default)s")
     checking.add_argument("--store", default=str(build_module.STORE),
                           help="the trial store its trainings go to (default %(default)s: the build's)")

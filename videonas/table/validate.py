@@ -61,7 +61,7 @@ def validate(table_path: str | os.PathLike, *, store: str | os.PathLike, genomes
              executor: Any = None, progress: bool = True) -> dict[str, Any]:
     """Train the drawn genomes (or continue), write ``validation.json`` beside the table and return its contents."""
     table = load_table(table_path)
-    replicates = int(table.provenance.get("replicates") or max(len(row.replicates) for row in table.rows))
+    replicates = int(table.provenance.get("replicates") or max((len(row.replicates) for row in table.rows), default=0))
     if seed < replicates:
         raise ValueError(f"seed {seed} trained the table's replicate {seed}; validation needs a new seed, at least "
                          f"{replicates}")
