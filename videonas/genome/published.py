@@ -36,8 +36,22 @@ def load(name: str) -> Genome:
 
 def spec(name: str) -> dict[str, Any]:
     """The released spec of ``name`` without the ``_`` annotation keys (a copy: callers may edit it)."""
+    return copy.deepcopy({k: v for k, v in _raw(name).items() if not k.startswith("_")})
+
+
+def edge_weights(name: str) -> dict[tuple[int, int], float]:
+    """The learnt connection weights (after the sigmoid) the release ships with preset ``name``, ``(source, target) ->
+    weight`` in node indexing, for every edge into a multi-input node; ``ValueError`` for a preset without any."""
+    per_node = _raw(name).get("_structure_weights")
+    if per_node is None:
+        raise ValueError(f"name must be a preset released with connection weights, got {name!r}")
+    structure = _raw(name)["structure"]
+    return {(int(source), target): float(weight) for target, (node, weights) in enumerate(zip(structure, per_node))
+            for source, weight in zip(node[1] if weights else (), weights)}
+
+
+def _raw(name: str) -> dict[str, Any]:
     family = families.of(name)
     canonical = next(spec_name for preset, (spec_name, _) in family.presets.items()
                      if name.lower() in (preset.lower(), spec_name.lower()))
-    raw = reference()[family.name][canonical]
-    return copy.deepcopy({k: v for k, v in raw.items() if not k.startswith("_")})
+    return reference()[family.name][canonical]
