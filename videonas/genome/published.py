@@ -3,6 +3,8 @@
 The specs are the authors' released genomes transcribed as data; the package carries its own copy in
 ``videonas/resources/published_architectures.json`` (one section per family) so that a clone needs nothing outside
 itself. Which names exist and which family each belongs to are the families' ``presets`` (``videonas.families``).
+Beside the specs: the connection weights the AssembleNet release ships (``edge_weights``) and every preset's parameters
+and multiply-adds as the released code lays it out (``released_counts``, ``videonas/resources/released_counts.json``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,18 @@ def reference() -> dict[str, Any]:
     """The raw reference data, as released (field names of the authors' code)."""
     text = importlib.resources.files("videonas.resources").joinpath("published_architectures.json").read_text()
     return json.loads(text)
+
+
+@functools.cache
+def _released_counts() -> dict[str, Any]:
+    text = importlib.resources.files("videonas.resources").joinpath("released_counts.json").read_text()
+    return json.loads(text)
+
+
+def released_counts(name: str) -> dict[str, Any]:
+    """``{"params", "macs", "input", "classes", "source"}`` of preset ``name`` as the authors' released code lays it
+    out, counted from its layer definitions (the derivation is ``tests/test_presets_released.py``); a copy."""
+    return copy.deepcopy(_released_counts()["presets"][_canonical(name)])
 
 
 def names() -> list[str]:
@@ -52,6 +66,9 @@ def edge_weights(name: str) -> dict[tuple[int, int], float]:
 
 def _raw(name: str) -> dict[str, Any]:
     family = families.of(name)
-    canonical = next(spec_name for preset, (spec_name, _) in family.presets.items()
-                     if name.lower() in (preset.lower(), spec_name.lower()))
-    return reference()[family.name][canonical]
+    return reference()[family.name][_canonical(name)]
+
+
+def _canonical(name: str) -> str:
+    return next(spec_name for preset, (spec_name, _) in families.of(name).presets.items()
+                if name.lower() in (preset.lower(), spec_name.lower()))

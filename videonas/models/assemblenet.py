@@ -1,5 +1,6 @@
-"""AssembleNet genome -> keras.Model laid out as released (tensorflow/models ``official/projects/assemblenet/modeling/
-assemblenet.py``): the RGB and flow stems, blocks of interleaved 2D / temporal bottlenecks, weighted fusion on every edge.
+"""AssembleNet genome -> keras.Model laid out as released (tensorflow/models
+``official/projects/assemblenet/modeling/assemblenet.py``): the RGB and flow stems, blocks of interleaved 2D and
+temporal bottlenecks, weighted fusion on every edge.
 
 Nodes are built in genome order; each block first fuses its inputs with a ``WeightedFusion`` (sigmoid-weighted sum after
 max-pooling to the smallest spatial size, narrower inputs projected to the widest, as released), then runs its residual
