@@ -167,6 +167,7 @@ ASSEMBLENET = Family(
     builder="videonas.models.assemblenet:build_assemblenet", cost="videonas.models.assemblenet:assemblenet_cost",
     presets={"assemblenet-50": ("AssembleNet-50", _TASK_INPUT), "assemblenet-101": ("AssembleNet-101", _TASK_INPUT)},
     learned_context="videonas.models.assemblenet:learned_context", released_classes=400, colour="tab:purple",
+    network_key="videonas.genome.assemblenet_genome:network_key",
     interpretations="flow is an input (the release computes it in the model); connection weights learned unless "
     "edge_weights='released'; a one-block node's block is temporal (depths the release lacks)")
 EVANET = Family(
