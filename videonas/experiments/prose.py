@@ -147,6 +147,8 @@ def short_result(verdict: Verdict) -> str:
         return f"{value} ({_seeds(verdict.n)}, no interval)"
     interval = (f"{format_number(verdict.low, decimals=decimals, signed=signed)} to "
                 f"{format_number(verdict.high, decimals=decimals, signed=signed)}")
+    if verdict.method not in ("t", "welch"):
+        interval += f", {_INTERVAL_NAMES.get(verdict.method, verdict.method)}"
     return "; ".join([f"{value} ({interval}), {_seeds(verdict.n)}", *p_value_texts(verdict)])
 
 
