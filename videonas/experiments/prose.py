@@ -2,8 +2,8 @@
 
 The wording follows the verdict and nothing else: only a *supported* verdict says the result supports the paper;
 an inconclusive one says that this run cannot tell, why, and what it could have detected (the power statement: the
-smallest true effect beyond the claim's boundary found with 80% power at this n and spread). Numbers carry their unit and are formatted for reading
-(no Python reprs, no bracketed lists).
+smallest true effect beyond the claim's boundary found with 80% power at this n and spread). Numbers carry their
+unit and are formatted for reading (no Python reprs, no bracketed lists).
 """
 
 from __future__ import annotations
