@@ -218,7 +218,7 @@ def test_inputs_carry_the_ceiling_and_a_tvn_that_does_not_fit_is_left_out_with_a
         *found.blocks, TVNBlock(spatial_kernel=3, spatial_stride=2, filters=16)))
     tiny = hand_made.Input(hand_made.COMMON_INPUT, 8, 8, 2)
     networks, note = hand_made.networks_at(deep, tiny, baselines=["X3D-XS"], width=0.25)
-    assert list(networks) == ["X3D-XS x0.25"] and "cannot be built at the common input, 8x8px" in note
+    assert list(networks) == ["X3D-XS x0.25"] and "cannot be built at the common input (8x8px): image_size" in note
 
 
 def _compared(*, tvn=0.40, baseline=0.38):
@@ -258,9 +258,9 @@ def test_hand_made_verdicts_table_and_notes_at_each_input():
     references = {(row["label"], row["group"]) for row in compared.references()}
     assert ("TVN-1", "TVN presets") in references and len(references) == 3  # the common input has its own figure
     notes = " ".join(compared.conclusion_notes(max_params=200_000))
-    assert "At the found TVN's input, 1x32px no network can beat 0.446 test top-1" in notes
+    assert "At the found TVN's input (1x32px) no network can beat 0.446 test top-1" in notes
     assert "one frame shows no motion" in notes and "motion classes at most 0.143" in notes
-    assert "At the common input, 8x64px no network can beat 0.908" in notes
+    assert "At the common input (8x64px) no network can beat 0.908" in notes
     assert "over it: R x0.25 (900,000)" in notes and "a Pareto picture" in notes and "not a constrained one" in notes
     extra = compared.extra()
     assert [row["task"] for row in extra["retrained"]] == [hand_made.FOUND_INPUT] * 2  # what the bench reads
@@ -299,7 +299,7 @@ def test_answers_judge_evolution_against_random_and_note_the_found_tvn(tmp_path)
     assert [v.question for v in verdicts][0] == claims.get("tvn_evolution_vs_random").question
     assert verdicts[0].estimate == pytest.approx(12.5) and len(verdicts) == 3
     assert "12,345 parameters and takes 0.25 ms on onnxruntime (1 frames at 32 px)" in text
-    assert "At the found TVN's input, 1x32px no network can beat 0.446 test top-1" in text
+    assert "At the found TVN's input (1x32px) no network can beat 0.446 test top-1" in text
     assert "The baselines train at 0.25 of their width" in text and "Pareto" not in text  # one input only
     path = tvn_search.save_genome(tvn_common.FRAMES_TVN, tmp_path / "found_genome.json")
     assert TVNGenome.from_json(path.read_text()) == tvn_common.FRAMES_TVN

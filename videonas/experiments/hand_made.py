@@ -43,6 +43,10 @@ class Input:
         return f"{self.name}, {self.num_frames}x{self.image_size}px"
 
     @property
+    def prose(self) -> str:
+        return f"{self.name} ({self.num_frames}x{self.image_size}px)"
+
+    @property
     def clip(self) -> tuple[int, int, int]:
         return self.num_frames, self.image_size, self.frame_stride
 
@@ -84,7 +88,7 @@ def networks_at(found: TVNGenome, where: Input, *, baselines: Sequence[str], wid
         networks[FOUND] = dataclasses.replace(found, num_frames=where.num_frames, image_size=where.image_size,
                                               frame_stride=where.frame_stride)
     except ValueError as error:
-        note = f"The found TVN cannot be built at the {where.label} ({error}), so only the baselines train there."
+        note = f"The found TVN cannot be built at the {where.prose}: {error}, so only the baselines train there."
     for name in baselines:
         baseline = retrain.Baseline(name, width)
         networks[baseline.label] = baseline
@@ -212,7 +216,7 @@ class HandMade:
             bound = where.ceiling
             kinds = [f"{kind} classes at most {bound[kind]:.3f}" for kind in ("scene", "motion") if bound[kind]]
             why = "one frame shows no motion" if where.num_frames == 1 else "an upper bound"
-            notes.append(f"At the {where.label} no network can beat {bound['overall']:.3f} test top-1 "
+            notes.append(f"At the {where.prose} no network can beat {bound['overall']:.3f} test top-1 "
                          f"({', '.join(kinds)}: {why}, from how the embedded data is generated).")
         common = [where for where in self.inputs if where.name == COMMON_INPUT]
         if common:
@@ -221,7 +225,7 @@ class HandMade:
                     and row.get("params") is not None and row["params"] > max_params]
             limit = "" if max_params is None else f" (P = {max_params:,} parameters" + (
                 f"; over it: {', '.join(over)})" if over else ")")
-            notes.append(f"At the {common[0].label} P and R do not apply{limit}: that comparison is a Pareto picture "
+            notes.append(f"At the {common[0].prose} P and R do not apply{limit}: that comparison is a Pareto picture "
                          f"of accuracy against latency (inputs.png), not a constrained one.")
         return notes
 
