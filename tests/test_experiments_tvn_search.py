@@ -247,8 +247,12 @@ def test_hand_made_verdicts_table_and_notes_at_each_input():
     assert [v.question.rsplit("(", 1)[1] for v in verdicts] == [
         "R x0.25, found TVN's input, 1x32px)?", "R x0.25, found TVN's input, 1x32px)?",
         "R x0.25, common input, 8x64px)?", "R x0.25, common input, 8x64px)?"]
-    assert verdicts[0].estimate == pytest.approx(2.0) and verdicts[1].estimate == pytest.approx(40.0)
-    assert verdicts[3].estimate == pytest.approx(40.0) and verdicts[0].n == 10
+    assert verdicts[0].estimate == pytest.approx(2.0) and verdicts[0].n == 10
+    # Repeated timings: the ratio of geometric means, with an interval from their run-to-run spread; one timing per
+    # network (the common input here) is an exact figure.
+    ratio = (19.0 * 20.0 * 22.0) ** (1 / 3) / (0.4 * 0.5 * 0.6) ** (1 / 3)
+    assert verdicts[1].estimate == pytest.approx(ratio) and verdicts[1].low < ratio < verdicts[1].high
+    assert verdicts[3].estimate == pytest.approx(40.0)
     table = compared.table()
     assert list(table["variant"]) == ["found TVN", "R x0.25", "found TVN", "R x0.25", "TVN-1", "TVN-2"]
     row = table.iloc[1]

@@ -116,10 +116,13 @@ def train_networks(networks: Mapping[str, Any], *, task: Mapping[str, Any], budg
 
 def speed_verdict(baseline: Mapping[str, Any], tvn: Mapping[str, Any]) -> Any | None:
     """The ``tvn_speed`` verdict (baseline latency over the TVN's) from two cost rows; ``None`` where either was not
-    timed. The rows keep every independent timing (``latency_repeats_ms``), but the verdict takes their medians as
-    exact figures (``claims.ask_exact``) until a verdict accepts repeated measurements: the one place to switch."""
+    timed. With several independent timings per network (``latency_repeats_ms``) the ratio gets an interval from
+    their run-to-run spread; a single timing per network is judged as an exact figure."""
     if baseline.get("latency_ms") is None or tvn.get("latency_ms") is None:
         return None
+    slow, fast = baseline.get("latency_repeats_ms") or [], tvn.get("latency_repeats_ms") or []
+    if len(slow) > 1 and len(fast) > 1:
+        return claims.ask_exact("tvn_speed", a=list(slow), b=list(fast))
     return claims.ask_exact("tvn_speed", a=baseline["latency_ms"], b=tvn["latency_ms"])
 
 
