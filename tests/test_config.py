@@ -104,3 +104,14 @@ def test_the_readmes_search_configs_are_valid_search_configs(tmp_path):
     for block in blocks:
         parsed = config.SearchConfig.from_dict(yaml.safe_load(block))
         assert parsed.space.family == "tvn" and parsed.strategy.name == "mutate-best"
+
+
+def test_patience_is_refused_in_a_search_with_rungs_or_an_epoch_budget():
+    plain = config.SearchConfig.from_dict({**BASE, "store": "x.sqlite", "budget": {"epochs": 3, "patience": 1}})
+    assert plain.budget.patience == 1 and plain.to_dict()["budget"]["patience"] == 1
+    with pytest.raises(ValueError, match="budget.patience 1 with rungs: a rung promotes candidates"):
+        config.SearchConfig.from_dict({**BASE, "store": "x.sqlite", "budget": {"patience": 1},
+                                       "rungs": {"epochs": [1, 2]}})
+    with pytest.raises(ValueError, match="budget.patience 1 with max_epochs 6"):
+        config.SearchConfig.from_dict({**BASE, "store": "x.sqlite", "budget": {"epochs": 3, "patience": 1},
+                                       "max_epochs": 6})

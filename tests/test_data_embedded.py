@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from videonas.data import ClipSpec, embedded_dataset, load_clips
-from videonas.data.embedded import scene_ceiling
+from videonas.data.embedded import SCENE_CLASSES, SCENE_CUE_RELIABILITY, input_ceiling, scene_ceiling
 
 
 @pytest.mark.slow
@@ -66,3 +66,43 @@ def test_one_frame_tells_scenes_apart_and_eight_frames_tell_motion_apart():
     assert scene_1 >= 0.8  # chance 0.5; two classes whose cues mislead in 20% of clips: Bayes-optimal about 0.94
     assert motion_1 <= 0.7
     assert motion_8 >= 0.9 and motion_8 >= motion_1 + 0.25
+
+
+def test_input_ceiling_at_one_frame_and_at_several():
+    """At one frame motion classes are at chance among themselves (1/7) and scenes at their cue ceiling: 0.446 over
+    all 13 classes, the figure no 1-frame network can beat; more frames lift only the motion bound."""
+    one, eight = input_ceiling(1), input_ceiling(8)
+    assert one == pytest.approx({"overall": (6 * 0.8 + 1) / 13, "scene": 0.8, "motion": 1 / 7})
+    assert one["overall"] == pytest.approx(0.446, abs=5e-4)
+    assert eight == pytest.approx({"overall": (6 * 0.8 + 7) / 13, "scene": 0.8, "motion": 1.0})
+    assert input_ceiling(2, ["motion_left", "motion_right"]) == {"overall": 1.0, "scene": None, "motion": 1.0}
+    assert input_ceiling(1, ["motion_left", "motion_right"])["overall"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="num_frames must be a positive int"):
+        input_ceiling(0)
+    with pytest.raises(ValueError, match="classes must be distinct single-label embedded classes"):
+        input_ceiling(1, ["scene_beach", "dancing"])
+
+
+@pytest.mark.parametrize("kept", [2, 3, 6])
+def test_the_scene_ceiling_of_a_subset_is_the_bayes_rule_over_the_cues(kept):
+    """The closed form against the Bayes rule applied to cues drawn as the generator draws them (each names the class
+    with probability SCENE_CUE_RELIABILITY, else another of the six scene classes uniformly)."""
+    rng = np.random.default_rng(0)
+    names = sorted(SCENE_CLASSES)
+    subset, p, trials = names[:kept], SCENE_CUE_RELIABILITY, 40_000
+    likelihood = lambda cue, name: p if cue == name else (1 - p) / (len(names) - 1)
+
+    def cue(name):
+        others = [other for other in names if other != name]
+        return name if rng.random() < p else others[rng.integers(len(others))]
+
+    correct = 0.0
+    for _ in range(trials):
+        truth = subset[rng.integers(kept)]
+        background, shape = cue(truth), cue(truth)
+        scores = {name: likelihood(background, name) * likelihood(shape, name) for name in subset}
+        best = [name for name, score in scores.items() if score == max(scores.values())]
+        correct += (truth in best) / len(best)  # ties: a fair guess among the best
+    expected = input_ceiling(1, subset)["scene"]
+    assert correct / trials == pytest.approx(expected, abs=0.01)
+    assert (expected == pytest.approx(0.8)) == (kept == 6)

@@ -72,6 +72,24 @@ def test_a_dilated_conv2plus1d_on_stacked_taps_computes_the_same_function(tempor
     numpy.testing.assert_allclose(rewritten.predict_on_batch(x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dilation, frames", [(2, 4), (8, 5)])
+def test_a_dilated_temporal_conv3d_on_stacked_taps_computes_the_same_function(dilation, frames):
+    """The (3, 1, 1) conv that opens AssembleNet's odd blocks (as released), at dilations reaching into the padding."""
+    inputs = keras.Input((frames, 6, 6, 3))
+    conv = keras.layers.Conv3D(5, (3, 1, 1), padding="same", dilation_rate=(dilation, 1, 1), name="conv")
+    model = keras.Model(inputs, conv(inputs))
+    rng = numpy.random.default_rng(1)
+    for weight in model.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    rewritten = rewrite.for_litert(model)
+    assert isinstance(rewritten.get_layer("conv"), rewrite.StackedTapsConv3D)
+    assert rewritten.get_layer("conv").conv is conv
+    x = rng.normal(size=(2, frames, 6, 6, 3)).astype("float32")
+    expected = model.predict_on_batch(x)
+    assert numpy.max(numpy.abs(expected)) > 1.0
+    numpy.testing.assert_allclose(rewritten.predict_on_batch(x), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_an_undilated_conv2plus1d_is_kept():
     inputs = keras.Input((4, 6, 6, 3))
     model = keras.Model(inputs, video_layers.Conv2Plus1D(5, temporal_kernel=3, name="conv")(inputs))

@@ -22,7 +22,7 @@ from videonas.search.store import TrialResult  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"nodes_per_level": [1, 1, 1, 1], "filters_per_level": [[8], [8, 16], [16], [16, 32]], "dilations": [1, 2]}
 CONFIG = {
-    "search": {"space": {"family": "assemblenet", "options": OPTIONS}, "num_trials": 6, "batch_size": 1,
+    "search": {"space": {"family": "assemblenet", "options": OPTIONS}, "num_trials": 6, "max_epochs": 6, "batch_size": 1,
                "evaluate": "test_experiments_assemblenet:evaluate", "executor": "inprocess"},
     "arms": {label: {"name": "guided-tournament", "options": {"population_size": 2, "tournament_size": 2, "guided": guided}}
              for label, guided in (("guided", True), ("unguided", False))},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy
 import pytest
 
@@ -50,3 +52,35 @@ def test_final_and_mean_best_per_seed():
 def test_seed_band_needs_a_seed():
     with pytest.raises(ValueError, match="at least one seed"):
         curves.seed_band([])
+
+
+def _trial(index, *, round, status="done", fitness=None, epochs=None, rungs=None, reused=False):
+    metrics = {"rungs": rungs} if rungs else {}
+    if reused:
+        metrics["reused_from"] = 0
+    return types.SimpleNamespace(index=index, round=round, status=status, fitness=fitness, epochs=epochs,
+                                 metrics=metrics)
+
+
+def test_fitness_by_epoch_counts_rungs_as_they_are_trained_and_only_top_rung_fitness():
+    # Round 0 of a (1, 3) search: three candidates train 1 epoch each, the best goes on to 3 (2 more epochs).
+    trials = [
+        _trial(0, round=0, fitness=0.3, epochs=1, rungs=[{"rung": 0, "epochs": 1, "fitness": 0.3}]),
+        _trial(1, round=0, fitness=0.6, epochs=3, rungs=[{"rung": 0, "epochs": 1, "fitness": 0.4},
+                                                         {"rung": 1, "epochs": 3, "fitness": 0.6}]),
+        _trial(2, round=0, status="rejected"),  # rejected before training: costs nothing
+        _trial(3, round=0, fitness=0.2, epochs=1, rungs=[{"rung": 0, "epochs": 1, "fitness": 0.2}]),
+        _trial(4, round=1, fitness=0.7, epochs=3, rungs=[{"rung": 0, "epochs": 1, "fitness": 0.5},
+                                                         {"rung": 1, "epochs": 3, "fitness": 0.7}]),
+        _trial(5, round=1, fitness=0.7, epochs=3, reused=True),  # a copy of a duplicate network: free
+    ]
+    curve = curves.fitness_by_epoch(trials, top_epochs=3)
+    # 3 epochs of rung 0, then 2 for trial 1's promotion (at 5), then round 1: 1 + 2 epochs (at 8).
+    assert curve == [None, None, None, None, 0.6, None, None, 0.7]
+    assert list(curves.best_so_far(curve)[4:]) == [0.6, 0.6, 0.6, 0.7]
+
+
+def test_fitness_by_epoch_without_rungs_counts_every_trained_candidate():
+    trials = [_trial(0, round=0, fitness=0.5, epochs=2), _trial(1, round=0, status="failed"),
+              _trial(2, round=1, fitness=0.4, epochs=2)]
+    assert curves.fitness_by_epoch(trials) == [None, 0.5, None, 0.4]

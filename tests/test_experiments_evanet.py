@@ -21,7 +21,8 @@ from videonas.search.store import TrialResult  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"family": "evanet", "options": {"max_branches": 2, "max_repeats": 1, "temporal_sizes": [1, 3, 5]}}
 CONFIG = {
-    "search": {"space": SPACE, "num_trials": 6, "batch_size": 2, "evaluate": "test_experiments_evanet:evaluate",
+    "search": {"space": SPACE, "num_trials": 6, "max_epochs": 6, "batch_size": 2,
+               "evaluate": "test_experiments_evanet:evaluate",
                "executor": "inprocess"},
     "arms": {"evolution": {"name": "decaying-tournament", "options": {"population_size": 2, "tournament_size": 2,
                                                          "num_changes_start": 3, "num_changes_end": 1}},
@@ -117,11 +118,17 @@ def test_first_round_repeats_for_a_seed():
     assert first["changes"] == [3, 2, 2, 1] and len(first["keys"]) == 2
 
 
+def test_compared_searches_need_a_training_budget():
+    search = {key: value for key, value in CONFIG["search"].items() if key != "max_epochs"}
+    with pytest.raises(ValueError, match=r"config\.search\.max_epochs is missing"):
+        config_with(search=search)
+
+
 def test_the_default_profile_parses():
     with open(ROOT / "notebooks/params/default/evanet_search.yaml", encoding="utf-8") as handle:
         config = evanet_search.Config.from_dict(yaml.safe_load(handle)["config"])
-    assert config.seeds == (0, 1, 2, 3, 4, 5) and config.search["num_trials"] == 8
-    assert config.arms[0].strategy_options == {"decay_trials": 7, "population_size": 3, "tournament_size": 2,
+    assert config.seeds == (0, 1, 2, 3, 4, 5) and config.search["num_trials"] == 18
+    assert config.arms[0].strategy_options == {"decay_trials": 17, "population_size": 3, "tournament_size": 2,
                                                "num_changes_start": 3, "num_changes_end": 1}
 
 

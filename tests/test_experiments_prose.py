@@ -77,3 +77,29 @@ def test_conclusion_counts_the_verdicts_and_keeps_notes():
     assert text.startswith("2 questions judged: 1 supported and 1 inconclusive.")
     assert text.endswith("Short training.")
     assert prose.conclusion([]) == "No question was judged in this run."
+
+
+def test_an_inconclusive_verdict_says_what_it_could_have_detected():
+    straddling = _verdict(*CASES["straddling"])
+    text = prose.describe(straddling)
+    assert "80% power for a true difference of +6.54 points or more" in text
+    assert "(6.54 points beyond the claim's boundary, 0 points)" in text
+    few = _verdict(*CASES["three seeds"])
+    assert "exact test cannot decide at any effect size: its smallest attainable p is 0.12" in prose.describe(few)
+    ratio = verdicts.Claim(text="at least 10x faster", kind="ratio_at_least", margin=10)
+    noisy = _verdict([200.0, 400.0, 150.0, 300.0, 250.0], [20.0, 15.0, 25.0, 18.0, 22.0], claim=ratio, paired=False)
+    assert noisy.verdict == "inconclusive" and "for a true ratio of" in prose.power_text(noisy)
+    band = verdicts.Claim(text="within 3 points", kind="equivalent", margin=3)
+    wide = _verdict([50.5, 56, 44, 52, 47.5, 51, 49], [50] * 7, claim=band)
+    assert "band only as narrow as \u00b1" in prose.power_text(wide)
+    assert prose.power_text(_verdict(*CASES["one seed"])) == ""
+
+
+def test_p_values_the_smallest_attainable_one_and_the_minimum_effect_are_shown():
+    verdict = _verdict(*CASES["supported"])
+    text = prose.result_text(verdict)
+    assert "95% t interval" in text and "exact p = 0.0078, smallest attainable 0.0078" in text and "t p = " in text
+    assert prose.short_result(verdict).startswith("+10.7 points (+9.6 to +11.9), 7 seeds; exact p = 0.0078")
+    assert prose.minimum_effect_text(verdict) == "A \u2212 B > 0 points"
+    margin = verdicts.Claim(text="a gain of a point", margin=1)
+    assert prose.minimum_effect_text(_verdict([1, 2], [0, 0], claim=margin)) == "A \u2212 B > +1.00 points"

@@ -53,12 +53,16 @@ def test_gpu_latency_reads_published_rows_and_names_a_missing_file(tmp_path):
 
 def test_format_released_flags_the_paper_parameter_limit():
     rows = [{"model": "TVN-2", "classes": 157, "clip": "2x256x256", "params_m": 109.06, "gflops": 34.61,
-             "paper_p_m": 12.0, "within_paper_p": False},
+             "released_params_m": 109.06, "released_gflops": 34.61, "paper_p_m": 12.0, "within_paper_p": False},
             {"model": "TVN-1", "classes": 157, "clip": "2x224x224", "params_m": 26.04, "gflops": 4.33,
-             "paper_p_m": None, "within_paper_p": None}]
+             "released_params_m": 26.04, "released_gflops": 4.33, "paper_p_m": None, "within_paper_p": None}]
     lines = published.format_released(rows).splitlines()
     assert lines[0].endswith("BREAKS the paper's P < 12M") and lines[0].startswith("TVN-2             2x256")
     assert lines[1].endswith("GFLOPs")
+    assert lines[2] == "released code's counts: 2 of 2 within 2% params and 3% FLOPs"
+    rows[1] = {**rows[1], "released_params_m": 28.0, "released_gflops": 4.40}
+    assert published.format_released(rows).splitlines()[2].endswith("1 of 2 within 2% params and 3% FLOPs; "
+                                                                     "outside: TVN-1 (-7.0% params, -1.6% FLOPs)")
     assert any(line.startswith("tvn: ") for line in lines)
 
 

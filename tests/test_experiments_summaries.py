@@ -19,11 +19,15 @@ class _Trial:
     params: int | None = None
     flops: int | None = None
     rejected_by: str | None = None
+    epochs: int | None = None
+    metrics: dict | None = None
 
 
 SEARCHES = {
     ("evolution", 0): [_Trial(0, "done", 0.4, 5.0, 1000, 2_000_000), _Trial(1, "rejected", rejected_by="max_params"),
-                       _Trial(2, "done", 0.6, 7.5, 1200, 3_000_000), _Trial(3, "failed")],
+                       _Trial(2, "done", 0.6, 7.5, 1200, 3_000_000, epochs=3),
+                       _Trial(3, "failed"), _Trial(4, "done", 0.6, 7.5, 1200, 3_000_000, epochs=3,
+                                                   metrics={"reused_from": 2})],
     ("evolution", 1): [_Trial(0, "done", 0.7, 6.0, 900, 1_000_000), _Trial(1, "done", 0.7, 4.0, 800, 1_000_000)],
     ("random", 0): [_Trial(0, "rejected", rejected_by="max_latency_ms"), _Trial(1, "done", float("nan"))],
     ("random", 1): [_Trial(0, "done", 0.5, 3.0, 700, 500_000)],
@@ -32,7 +36,8 @@ SEARCHES = {
 
 def test_search_summary_counts_outcomes_and_reports_the_best_trial():
     row = summaries.search_summary(SEARCHES["evolution", 0])
-    assert row["trials"] == 4 and row["done"] == 2 and row["failed"] == 1 and row["rejected (P)"] == 1
+    assert row["trials"] == 5 and row["done"] == 3 and row["failed"] == 1 and row["rejected (P)"] == 1
+    assert row["epochs"] == 3  # a copy of a duplicate network trained nothing
     assert row["best"] == 0.6 and row["best trial"] == 2 and row["best latency ms"] == 7.5
     assert row["best MFLOPs"] == pytest.approx(3.0)
     empty = summaries.search_summary(SEARCHES["random", 0])

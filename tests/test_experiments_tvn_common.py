@@ -36,7 +36,7 @@ def test_genome_choice_seeds_and_search_checks_name_the_path():
     for bad in ([], [0, 0], [-1], "01", [True]):
         with pytest.raises(ValueError, match="config.seeds"):
             fields.parse_seeds(bad, "config.seeds")
-    search = {"space": {"family": "tvn"}, "num_trials": 2}
+    search = {"space": {"family": "tvn"}, "num_trials": 2, "max_epochs": 2}
     assert tvn_common.check_search(search, "config.search") == search
     with pytest.raises(ValueError, match=r"config\.search\.seed"):  # set per search, from the experiment's seeds
         tvn_common.check_search({**search, "seed": 3}, "config.search")

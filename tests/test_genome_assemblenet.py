@@ -296,3 +296,25 @@ def test_inputs_at_strides_that_do_not_divide_are_refused():
         AssembleNetGenome(nodes=stems + blocks)
     fine = AssembleNetGenome(nodes=stems + (blocks[0], dataclasses.replace(blocks[1], spatial_stride=4)) + blocks[2:])
     assert fine.cumulative_strides() == [1, 1, 2, 4, 4, 4, 4]
+
+
+def test_a_flow_stem_dilation_builds_nothing_so_it_is_not_part_of_the_network_key():
+    from videonas import families
+    from videonas.models.assemblenet import assemblenet_cost
+
+    sampled = AssembleNetSpace().sample(numpy.random.default_rng(3))
+    nodes = list(sampled.nodes)
+    flow = next(i for i, node in enumerate(nodes) if isinstance(node, Stem) and node.modality == "flow")
+    rgb = next(i for i, node in enumerate(nodes) if isinstance(node, Stem) and node.modality == "rgb")
+    other = 2 if nodes[flow].temporal_dilation != 2 else 4
+    flow_changed = dataclasses.replace(sampled, nodes=tuple(
+        dataclasses.replace(node, temporal_dilation=other) if i == flow else node for i, node in enumerate(nodes)))
+    rgb_changed = dataclasses.replace(sampled, nodes=tuple(
+        dataclasses.replace(node, temporal_dilation=other if node.temporal_dilation != other else 1) if i == rgb
+        else node for i, node in enumerate(nodes)))
+    family = families.of(sampled)
+    assert flow_changed.key != sampled.key
+    assert family.network(flow_changed) == family.network(sampled)
+    assert family.network(rgb_changed) != family.network(sampled)
+    clip = {"num_frames": 8, "image_size": 32, "num_classes": 5}
+    assert assemblenet_cost(flow_changed, **clip) == assemblenet_cost(sampled, **clip)

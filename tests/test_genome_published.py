@@ -50,3 +50,20 @@ def test_decode_names_the_family_field():
         genome.decode({"family": "resnet"})
     with pytest.raises(ValueError, match="genome must be a JSON object"):
         genome.decode("[1, 2]")
+
+
+def test_released_connection_weights_cover_the_multi_input_edges():
+    weights = published.edge_weights("assemblenet-50")
+    loaded = published.load("AssembleNet-50")
+    multi = [(s, t) for t, node in enumerate(loaded.nodes) if len(getattr(node, "inputs", ())) > 1 for s in node.inputs]
+    assert list(weights) == multi and all(0.0 < w < 1.0 for w in weights.values())
+    assert weights[(0, 6)] == 0.13810564577579498 and weights[(13, 14)] == 0.8454614877700806  # the release's values
+    assert published.edge_weights("AssembleNet-101") == weights  # one released list for the shared graph
+    with pytest.raises(ValueError, match="released with connection weights, got 'EvaNet-A'"):
+        published.edge_weights("EvaNet-A")
+
+
+def test_released_counts_name_their_source_and_input():
+    counts = published.released_counts("tvn-1")
+    assert counts["input"] == [2, 224] and counts["source"]["repository"] == "google-research/google-research"
+    assert published.released_counts("AssembleNet-101")["source"]["repository"] == "tensorflow/models"

@@ -21,33 +21,34 @@ TINY = {"frame_counts": [1, 2], "image_sizes": [32], "widths": [16], "block_type
 def test_the_default_menu_holds_hundreds_of_scene_only_and_motion_capable_networks():
     space = tvn.TVNSpace(table=True)
     genomes = space.genomes()
-    assert isinstance(space, TVNTableSpace) and len(space) == len(genomes) == 576
-    assert len({genome.key for genome in genomes}) == 576
-    assert len({network_key(genome) for genome in genomes}) >= 300  # distinct networks: what the build trains
+    assert isinstance(space, TVNTableSpace) and len(space) == len(genomes) == 448
+    assert len({genome.key for genome in genomes}) == 448
+    assert len({network_key(genome) for genome in genomes}) == 300  # distinct networks: what the build trains
     temporal = [any(step.temporal_kernel is not None for block in genome.shape_plan() for step in block.repeats)
                 for genome in genomes]
     assert 0 < sum(temporal) < len(genomes)  # motion-capable (temporal layers over frames) and scene-only both
     assert {genome.num_frames for genome in genomes} == {1, 2, 4, 8}
-    assert {len(genome.blocks) for genome in genomes} == {2, 3}
+    assert {len(genome.blocks) for genome in genomes} == {2, 3, 4}
 
 
 def test_the_index_is_stable_and_round_trips():
     space = tvn.TVNSpace(table=True)
-    for index in (0, 1, 37, 288, 575):
+    for index in (0, 1, 37, 288, 447):
         genome = space.genome_at(index)
         assert space.index_of(genome) == index
         assert tvn.TVNSpace(table=True).genome_at(index) == genome  # a fresh space: same order
     # Pinned: the first choice (frames) varies fastest; a change of order would silently re-label a built table.
-    assert space.choices_of(space.genome_at(0)) == {"num_frames": 1, "image_size": 32, "width": 16,
-                                                    "block_1": "spatial", "block_2": "spatial", "block_3": NO_BLOCK}
+    assert space.choices_of(space.genome_at(0)) == {"num_frames": 1, "image_size": 32, "width": 8,
+                                                    "block_1": "spatial", "block_2": "spatial", "block_3": NO_BLOCK,
+                                                    "block_4": NO_BLOCK}
     assert space.choices_of(space.genome_at(1))["num_frames"] == 2
-    assert space.choices_of(space.genome_at(4))["image_size"] == 48
-    assert len(space.genome_at(575).blocks) == 3
+    assert space.choices_of(space.genome_at(4))["image_size"] == 40
+    assert len(space.genome_at(447).blocks) == 4
     outside = tvn.TVNSpace().sample(numpy.random.default_rng(0))
     with pytest.raises(ValueError, match="not in the table space"):
         space.index_of(outside)
     with pytest.raises(ValueError, match="index"):
-        space.genome_at(576)
+        space.genome_at(448)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -59,7 +60,8 @@ def test_mutation_changes_exactly_one_choice(seed):
         child = space.mutate(parent, rng)
         before, after = space.choices_of(parent), space.choices_of(child)  # the child is in the space
         assert sum(before[name] != after[name] for name in before) == 1
-    assert len(space.neighbours(space.genome_at(0))) == 3 + 1 + 1 + 2 + 2 + 3
+    # frames, size, width, blocks 1 and 2, block 3 (block 4 only after a third block)
+    assert len(space.neighbours(space.genome_at(0))) == 3 + 1 + 1 + 1 + 1 + 2
     twice = space.mutate(space.genome_at(0), numpy.random.default_rng(seed), num_changes=2)
     assert twice != space.genome_at(0) and space.index_of(twice) >= 0
 
@@ -107,3 +109,19 @@ def test_enumerate_proposes_every_genome_once_in_index_order():
     config = SearchConfig.from_dict({"name": "e", "store": "x.sqlite", "space": {"family": "tvn",
                                      "options": {"table": TINY}}, "strategy": "enumerate", "num_trials": 8})
     assert config.build_strategy().ask()[0] == space.genome_at(0)
+
+
+def test_enumerate_with_indices_proposes_those_genomes_in_that_order():
+    space = tvn.TVNSpace(table=TINY)
+    strategy = make_strategy("enumerate", space, seed=7, batch_size=2, indices=[5, 0, 3])
+    first = strategy.ask()
+    strategy.num_told, strategy.round = 2, 1
+    assert first + strategy.ask() == [space.genome_at(5), space.genome_at(0), space.genome_at(3)]
+    strategy.num_told = 3
+    with pytest.raises(ValueError, match="all 3 genomes"):
+        strategy.propose()
+    assert strategy.to_dict()["indices"] == [5, 0, 3] and "indices" not in make_strategy(
+        "enumerate", space, seed=0).to_dict()  # the build's stored configuration is unchanged
+    for bad, match in (([8], r"indices\[0\]"), ([1, 1], "repeat"), ([], "non-empty")):
+        with pytest.raises(ValueError, match=match):
+            make_strategy("enumerate", space, seed=0, indices=bad)

@@ -12,7 +12,8 @@ import pytest
 
 import genome_sets
 
-from videonas.models.assemblenet import assemblenet_edge_weights, build_assemblenet
+from videonas import measure
+from videonas.models.assemblenet import assemblenet_cost, assemblenet_edge_weights, build_assemblenet
 from videonas.genome import published
 from videonas.genome.assemblenet import GUIDED_PRUNE_THRESHOLD, AssembleNetGenome, AssembleNetSpace, edges
 
@@ -85,18 +86,46 @@ def test_training_moves_the_connection_weights_and_lowers_the_loss():
 
 def test_blocks_follow_the_genome_dilations_depth_and_interleaving():
     model = build_assemblenet(small_genome(blocks_per_level=(2, 1, 1, 1)), num_classes=4, **TINY)
-    first, second = model.get_layer("node2_block0_conv"), model.get_layer("node2_block1_conv")
-    # Released interleaving: the temporal conv is on in odd blocks; a one-block node keeps it.
-    assert (first.temporal_kernel, second.temporal_kernel) == (1, 3)
-    assert second.temporal_dilation == 4 and first.strides == (1, 1, 1)
-    assert model.get_layer("node3_block0_conv").temporal_kernel == 3
+    # As released: an odd block opens with the dilated (3,1,1) temporal conv where an even one has a 1x1; the middle
+    # conv is a plain 3x3 carrying the stride. Interpretation: a one-block node's block is temporal.
+    first, second = model.get_layer("node2_block0_reduce"), model.get_layer("node2_block1_reduce")
+    assert (first.kernel_size, second.kernel_size) == ((1, 1, 1), (3, 1, 1))
+    assert second.dilation_rate == (4, 1, 1) and model.get_layer("node2_block0_conv").strides == (1, 1, 1)
+    assert model.get_layer("node2_block1_conv").kernel_size == (1, 3, 3)
+    assert model.get_layer("node3_block0_reduce").kernel_size == (3, 1, 1)
     assert model.get_layer("node3_block0_conv").strides == (1, 2, 2)
-    assert model.get_layer("node5_block0_conv").temporal_dilation == 8
+    assert model.get_layer("node5_block0_reduce").dilation_rate == (8, 1, 1)
+    # The RGB stem has its (5,1,1) temporal conv at the stem's dilation; the flow stem, as released, none.
+    assert model.get_layer("node0_rgb_conv").temporal_kernel == 5
     assert model.get_layer("node0_rgb_conv").temporal_dilation == 1
-    assert model.get_layer("node1_flow_conv").temporal_dilation == 2
+    assert model.get_layer("node1_flow_conv").temporal_kernel == 1
     with pytest.raises(ValueError):
         model.get_layer("node2_block2_conv")
     assert set(assemblenet_edge_weights(model)) == set(edges(small_genome()))
+
+
+def test_released_edge_weights_load_as_constants_and_a_mapping_fixes_others():
+    loaded = published.load("AssembleNet-50")
+    model = build_assemblenet(loaded, num_classes=3, edge_weights="released", **TINY)
+    released = published.edge_weights("AssembleNet-50")
+    assert len(released) == 28 and set(released) <= set(edges(loaded))
+    weights = assemblenet_edge_weights(model)
+    numpy.testing.assert_allclose([weights[edge] for edge in released], list(released.values()), rtol=1e-5)
+    fusions = [layer for layer in model.layers if "_fusion_from_" in layer.name and layer.logits is not None]
+    assert len(fusions) == 9 and not any(layer.logits.trainable for layer in fusions)
+    assert all(projection.trainable for layer in fusions for projection in layer.projections.values())
+    learned = assemblenet_cost(loaded, num_classes=3, **TINY)["params"]  # what the learned-gates build trains
+    assert measure.count_params(model) == learned - 28
+    genome = small_genome()
+    fixed = {(0, 2): 0.25, (1, 2): 0.75, (1, 4): 0.1, (3, 4): 0.9}
+    weights = assemblenet_edge_weights(build_assemblenet(genome, num_classes=3, edge_weights=fixed, **TINY))
+    numpy.testing.assert_allclose([weights[edge] for edge in fixed], list(fixed.values()), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"edge_weights\[\(3, 4\)\] must be a weight in \(0, 1\), got None"):
+        build_assemblenet(genome, num_classes=3, edge_weights={(0, 2): 0.5, (1, 2): 0.5, (1, 4): 0.5}, **TINY)
+    with pytest.raises(ValueError, match="edge_weights='released' needs a released AssembleNet genome"):
+        build_assemblenet(genome, num_classes=3, edge_weights="released", **TINY)
+    with pytest.raises(ValueError, match="edge_weights must be one of"):
+        build_assemblenet(genome, num_classes=3, edge_weights="frozen", **TINY)
 
 
 def test_several_heads_are_averaged_or_concatenated():

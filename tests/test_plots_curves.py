@@ -27,7 +27,7 @@ def test_one_row_per_verdict_with_its_interval_and_boundaries():
                  and line.get_linestyle() == "-"]
     assert (verdicts[0].low, verdicts[0].high) in intervals
     dashed = {line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"}
-    assert dashed == {0.0, -3.0, 3.0}  # "beats" at 0, "within 3 points" at +/-3
+    assert dashed == {0.5, -3.0, 3.0}  # "beats" at its minimum effect (0.5 points), "within 3 points" at +/-3
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["noise floor (same net, +/- 1 sd over seeds)"]
     ends = [x for v in verdicts for x in (v.low, v.high, v.noise_floor or 0.0, -(v.noise_floor or 0.0))]
     assert ax.get_xlim()[0] < min(ends) and ax.get_xlim()[1] > max(ends)  # no interval touches the frame

@@ -32,3 +32,13 @@ def test_the_readmes_python_search_is_a_valid_configuration():
         fields = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
         parsed = config.SearchConfig.from_dict({"name": ast.literal_eval(call.args[0]), **fields})
         assert parsed.space.family == "tvn" and parsed.constraints.limit("max_params") == 200_000
+
+
+def test_the_readme_verdict_table_is_the_generated_one():
+    """One source of each figure: the README's verdict table is the index's answers, rendered from the committed
+    results (refresh it with ``videonas.report.index.write_readme_table()`` after a run)."""
+    from videonas.report import index
+
+    table = index.readme_table_in((ROOT / "README.md").read_text())
+    assert table.startswith("| question |")
+    assert table == index.readme_table(ROOT / "reports")

@@ -350,6 +350,71 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
     assert "np.float" not in text
 
 
+def test_the_index_adjusts_verdicts_within_each_paper_and_stores_them(tmp_path):
+    """Holm within a paper's questions: two TVN questions decided at p = 1/64 each (6 seeds) do not survive
+    (2 x 1/64 > 0.025), two at p = 1/128 (7 seeds) do; the EvaNet question is its own family."""
+    def verdict(key, seeds):
+        return experiments.ask(key, a={s: 60.0 + s % 2 for s in range(seeds)}, b={s: 50.0 for s in range(seeds)})
+
+    _experiment(tmp_path, "tvn_search", verdicts=[verdict("tvn_evolution_vs_random", 6),
+                                                  verdict("tvn_scaling_width_vs_depth", 6)])
+    _experiment(tmp_path, "evanet_search", verdicts=[verdict("evanet_evolution_vs_random", 6)])
+    text = report.build_index(tmp_path, profile="smoke").read_text()
+    rows = json.loads((tmp_path / report_index.ANSWERS_FILE).read_text())["rows"]
+    by_paper = {(row["paper"], row["question"]): row for row in rows}
+    assert [row["verdict"] for row in rows] == ["supported"] * 3
+    tvn = [row for (paper, _), row in by_paper.items() if paper == "TVN"]
+    assert [row["adjusted_p"] for row in tvn] == [pytest.approx(2 / 64)] * 2
+    assert [row["adjusted_verdict"] for row in tvn] == ["inconclusive"] * 2
+    assert "Holm over 2 TVN questions: p = 0.031, not below 0.025" in tvn[0]["adjusted_reason"]
+    evanet = [row for (paper, _), row in by_paper.items() if paper == "EvaNet"]
+    assert evanet[0]["adjusted_p"] == pytest.approx(1 / 64) and evanet[0]["adjusted_verdict"] == "supported"
+    assert "<th>adjusted verdict</th>" in text and "Holm over 2 TVN questions" in text
+    shutil.rmtree(tmp_path / "tvn_search")
+    _experiment(tmp_path, "tvn_search", verdicts=[verdict("tvn_evolution_vs_random", 7),
+                                                  verdict("tvn_scaling_width_vs_depth", 7)])
+    rows = report_index.answer_rows(report_index.load_experiments(tmp_path))
+    assert [row["adjusted_verdict"] for row in rows if row["paper"] == "TVN"] == ["supported"] * 2
+
+
+def test_bench_figures_of_another_found_tvn_stay_out_of_the_answers(tmp_path):
+    _experiment(tmp_path, "tvn_search", verdicts=_verdicts())
+    found = {"family": "tvn", "num_frames": 1, "image_size": 32, "blocks": []}
+    jsonio.dump(found, tmp_path / "tvn_search" / "found_genome.json")
+    other = json.dumps({**found, "num_frames": 2, "image_size": 48})
+    latency_rows = [{"model": "found TVN", "input_name": "published", "genome": other, "params": 255616}]
+    report.Results(title="CPU latency", headline=[{"label": "found TVN latency (ms)", "value": 6.3}], conclusion="",
+                   extra={"rows": latency_rows}).write(tmp_path / "bench", file_name="latency.json")
+    report.Results(title="Aims", headline=[{"label": "found TVN within 3 points", "value": "met: 0.540 vs 0.458"}],
+                   conclusion="").write(tmp_path / "bench", file_name="aims.json")
+    network = report_index.bench_network(tmp_path)
+    assert network["same"] is False and network["clip"] == "2x48x48" and "(1x32x32)" in network["text"]
+    text = report.build_index(tmp_path, profile="smoke").read_text()
+    answers = text[text.index('<table class="answers">'):text.index("</table>")]
+    assert "0.540" not in answers and len(answers.split("<tr>")) == 2 + 2
+    assert text.count('In this section "found TVN" is the bench\'s network (2x48x48)') == 2
+    jsonio.dump(json.loads(other), tmp_path / "tvn_search" / "found_genome.json")
+    assert report_index.bench_network(tmp_path)["same"] is True
+    assert "In this section" not in report.build_index(tmp_path, profile="smoke").read_text()
+
+
+def test_the_readme_table_is_rendered_from_the_answers(tmp_path):
+    _experiment(tmp_path, "tvn_search", verdicts=_verdicts())
+    table = report_index.readme_table(tmp_path)
+    lines = table.splitlines()
+    assert lines[0] == "| question | ours (95% interval) | verdict | adjusted (Holm, per paper) |"
+    assert lines[2].startswith("| TVN: TVN evolution beats random (A \u2212 B > 0 points) | +10.7 points (+")
+    assert lines[2].endswith("| supported | supported (p = 0.016) |") and "| inconclusive |" in lines[3]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report_index.README_START}\nstale\n{report_index.README_END}\nrest\n")
+    report_index.write_readme_table(readme, tmp_path)
+    assert report_index.readme_table_in(readme.read_text()) == table
+    assert readme.read_text().startswith("intro\n") and readme.read_text().endswith("\nrest\n")
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="must hold the verdict table's markers once each"):
+        report_index.write_readme_table(readme, tmp_path)
+
+
 def test_committed_reports_still_build_an_index(tmp_path):
     shutil.copytree(report.project_root() / "reports", tmp_path / "reports")
     text = report.build_index(tmp_path / "reports", profile="default").read_text()

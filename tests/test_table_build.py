@@ -61,7 +61,7 @@ def test_a_killed_build_resumes_to_the_table_of_an_uninterrupted_one(tmp_path):
     assert 1 <= len(stopped) < GENOMES * REPLICATES and not out.exists()
     resumed = subprocess.run(_cli(store, out), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"{GENOMES} of 8 genomes, {GENOMES} trained to the top rung (partial)" in resumed.stdout
+    assert f"{GENOMES} of 8 genomes, {GENOMES} trained to the top rung (partial: 4 missing, 0 of them" in resumed.stdout
     reference = build.build(out=tmp_path / "reference.json.gz", store=tmp_path / "reference.sqlite", menu=MENU,
                             genomes=GENOMES, replicates=REPLICATES, task=TASK, rung_epochs=RUNGS,
                             executor="inprocess", latency=False, progress=False)
@@ -72,6 +72,30 @@ def test_a_killed_build_resumes_to_the_table_of_an_uninterrupted_one(tmp_path):
     # Genomes 0 and 2 build the same network (a temporal kernel at one frame is no layer): trained once, same scores.
     assert table.rows[0].network == table.rows[2].network and _scores(table)[0][-1] == _scores(table)[2][-1]
     assert stale_reasons(table) == []
+
+
+@pytest.mark.slow
+def test_validation_trains_drawn_genomes_with_a_new_seed_and_resumes(tmp_path):
+    from videonas.table import validate
+
+    out, store = tmp_path / "table.json.gz", tmp_path / "search.sqlite"
+    build.build(out=out, store=store, menu=MENU, genomes=GENOMES, replicates=REPLICATES, task=TASK,
+                rung_epochs=RUNGS, executor="inprocess", latency=False, progress=False)
+    with pytest.raises(ValueError, match="new seed"):
+        validate.validate(out, store=store, genomes=3, seed=1, executor="inprocess", progress=False)
+    result = validate.validate(out, store=store, genomes=3, seed=5, executor="inprocess", progress=False)
+    table = load_table(out)
+    drawn = validate.draw(table, genomes=3, seed=5)  # the first 4 genomes build 3 networks
+    assert [entry["key"] for entry in result["genomes"]] == [row.key for row in drawn]
+    assert result["trained"] == 3 and set(result) >= {"tau", "ceiling"}
+    written = validate.validation_path(out).read_text()  # text: a tau of tied smoke scores is NaN
+    assert written == json.dumps(result, indent=1, sort_keys=True)
+    with TrialStore(store, read_only=True) as reader:
+        trials = reader.trials("validate-seed5")
+        replicate = {t.genome_key: t.seed for t in reader.trials("replicate-0")}
+    assert len(trials) == 3 and all(t.seed != replicate[t.genome_key] for t in trials)  # a new training seed
+    again = validate.validate(out, store=store, genomes=3, seed=5, executor="inprocess", progress=False)
+    assert json.dumps(again, sort_keys=True) == json.dumps(result, sort_keys=True)  # resumed: nothing trained again
 
 
 @pytest.mark.slow

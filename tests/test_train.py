@@ -18,7 +18,7 @@ import videonas
 from videonas.search.constraints import Constraints
 from tiny_family import TINY, TinyGenome, build_tiny
 from videonas.task import Budget, TrainTask, TrialOptions
-from videonas.train import evaluate_trial, train_candidate
+from videonas.train import evaluate_trial, fit_and_score, train_candidate
 
 NUM_CLASSES = 3
 
@@ -317,3 +317,65 @@ def test_a_tvn_trains_on_jittered_cropped_windows_and_scores_views_repeatably():
     assert first.status == "done" and first.metrics["steps"] == 4 and first.metrics["num_val_clips"] == 6
     assert first.metrics["loss_curve"] == pytest.approx(again.metrics["loss_curve"], rel=1e-6)
     assert first.fitness == again.fitness
+
+
+def _scripted_scores(monkeypatch, script):
+    """Validation and test scores taken in turn from ``script`` (a forced schedule), and the model's weights at each
+    scoring, by split: what each score was computed with."""
+    from videonas import train
+
+    seen, scores, predict = [], iter(script), train.predict
+
+    def recording_predict(model, *, task, split="val", **options):
+        seen.append((split, [numpy.array(w) for w in model.get_weights()]))
+        return predict(model, task=task, split=split, **options)
+
+    def scripted_score(scores_, labels, *, multi_label, dataset=None):
+        fitness = next(scores)
+        return fitness, {"accuracy": fitness}
+
+    monkeypatch.setattr(train, "predict", recording_predict)
+    monkeypatch.setattr(train, "score", scripted_score)
+    return seen
+
+
+@pytest.mark.slow
+def test_patience_stops_at_the_right_epoch_and_tests_the_best_epochs_weights(monkeypatch):
+    _fake_modules(monkeypatch)
+    videonas.data.DatasetSpec.from_value(None).open().splits.append("test")
+    seen = _scripted_scores(monkeypatch, [0.2, 0.5, 0.4, 0.5, 0.3, 0.9])  # a later tie is no improvement
+    result = train_candidate(TinyGenome(8), task=TASK, budget=Budget(epochs=10, patience=2), seed=3)
+    assert result.status == "done" and result.fitness == 0.5 == result.metrics["accuracy"]
+    metrics = result.metrics
+    assert (metrics["epochs_trained"], metrics["best_epoch"], metrics["patience"]) == (4, 2, 2)
+    assert metrics["steps"] == 4 * 3 and metrics["max_steps"] == 10 * 3  # 24 clips in batches of 8
+    assert metrics["val_by_epoch"] == {"1": 0.2, "2": 0.5, "3": 0.4, "4": 0.5}
+    assert [split for split, _ in seen] == ["val"] * 4 + ["test"]
+    assert metrics["test"]["accuracy"] == 0.3
+    tested, best, last = seen[4][1], seen[1][1], seen[3][1]
+    assert all(numpy.array_equal(a, b) for a, b in zip(tested, best))  # restored: the best epoch is tested
+    assert not all(numpy.array_equal(a, b) for a, b in zip(tested, last))
+
+
+@pytest.mark.slow
+def test_patience_is_deterministic_for_a_seed_and_never_passes_the_epochs(monkeypatch):
+    _fake_modules(monkeypatch)
+    budget = Budget(epochs=6, patience=1)
+    first, again = (train_candidate(TinyGenome(8), task=TASK, budget=budget, seed=5) for _ in range(2))
+    assert first.status == "done" and first.metrics["val_by_epoch"] == again.metrics["val_by_epoch"]
+    assert first.metrics["best_epoch"] == again.metrics["best_epoch"] <= first.metrics["epochs_trained"] <= 6
+    assert first.fitness == max(first.metrics["val_by_epoch"].values())
+    assert first.metrics["steps"] == 3 * first.metrics["epochs_trained"]
+
+
+def test_patience_is_checked_and_refuses_score_epochs_and_rungs():
+    from videonas.task import Fidelity
+
+    assert "patience" not in Budget(epochs=3).to_dict()  # budgets stored before the field compare equal
+    assert Budget.from_dict({"epochs": 3, "patience": 2}).to_dict() == {"epochs": 3, "seconds": None, "patience": 2}
+    with pytest.raises(ValueError, match=r"budget.patience must be in \[1, 100000\], got 0"):
+        Budget(epochs=3, patience=0)
+    with pytest.raises(ValueError, match="budget.score_epochs .* with budget.patience 2"):
+        Budget(epochs=3, score_epochs=(1,), patience=2)
+    with pytest.raises(ValueError, match="budget.patience 2 with a fidelity"):  # refused before anything loads
+        fit_and_score(None, task=TASK, budget=Budget(epochs=3, patience=2), seed=0, fidelity=Fidelity(epochs=3))

@@ -290,10 +290,19 @@ class SearchConfig:
             if given is not None and given != rungs.epochs[-1]:
                 raise ValueError(f"{prefix}budget.epochs {given} differs from the top rung's {rungs.epochs[-1]}: with "
                                  f"rungs the top rung is the candidates' budget (leave budget.epochs out)")
+            if trial.budget.patience is not None:
+                raise ValueError(f"{prefix}budget.patience {trial.budget.patience} with rungs: a rung promotes "
+                                 f"candidates by their score after its epochs and continues them from that "
+                                 f"checkpoint, which early stopping would cut short and roll back (patience is for "
+                                 f"fixed networks trained outside a search); leave one out")
             trial = dataclasses.replace(trial, budget=dataclasses.replace(trial.budget, epochs=rungs.epochs[-1]))
         max_epochs = data.get("max_epochs")
         if max_epochs is not None:
             check_int(f"{prefix}max_epochs", max_epochs, 1, 10**9)
+            if trial.budget.patience is not None:
+                raise ValueError(f"{prefix}budget.patience {trial.budget.patience} with max_epochs {max_epochs}: "
+                                 f"the search counts budget.epochs per candidate, which patience may stop sooner, "
+                                 f"so its epoch budget would not be what was trained; leave one out")
         return cls(name=name, store=str(store), space=space, num_trials=data["num_trials"],
                    strategy=StrategyConfig.from_value(data.get("strategy", "regularized"), path=f"{prefix}strategy"),
                    seed=seed, batch_size=batch_size, task=trial.task, budget=trial.budget,

@@ -167,7 +167,9 @@ ASSEMBLENET = Family(
     builder="videonas.models.assemblenet:build_assemblenet", cost="videonas.models.assemblenet:assemblenet_cost",
     presets={"assemblenet-50": ("AssembleNet-50", _TASK_INPUT), "assemblenet-101": ("AssembleNet-101", _TASK_INPUT)},
     learned_context="videonas.models.assemblenet:learned_context", released_classes=400, colour="tab:purple",
-    interpretations="flow stem has a temporal conv; dilated conv inside the (2+1)D layer; flow is an input")
+    network_key="videonas.genome.assemblenet_genome:network_key",
+    interpretations="flow is an input (the release computes it in the model); connection weights learned unless "
+    "edge_weights='released'; a one-block node's block is temporal (depths the release lacks)")
 EVANET = Family(
     "evanet", evanet.EvaNetGenome, evanet.EvaNetSpace, builder="videonas.models.evanet:build_evanet",
     cost="videonas.models.evanet:evanet_cost",

@@ -262,11 +262,18 @@ class Budget:
 
     ``score_epochs``: also score the validation split after each of these epochs (each below ``epochs``), into
     ``metrics["val_by_epoch"]``: the fitness a shorter budget would have given, recorded during one training. Training
-    goes on unchanged (scoring draws no random numbers), so it equals what a run stopped there would score."""
+    goes on unchanged (scoring draws no random numbers), so it equals what a run stopped there would score.
+
+    ``patience``: train until validation stops improving, so that every network of a comparison trains as long as it
+    profits from (``epochs`` is then the maximum). Validation is scored after every epoch; training stops once it has
+    not improved (strictly) for ``patience`` epochs, and the best epoch's weights are the ones scored, tested and
+    saved. It takes no ``score_epochs`` (every epoch is scored, into ``val_by_epoch``, and a shorter budget would
+    have picked among fewer epochs, so those scores are not what it would have given)."""
 
     epochs: int = 1
     seconds: float | None = None
     score_epochs: tuple[int, ...] = ()
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         check_int("budget.epochs", self.epochs, 1, 100_000)
@@ -277,6 +284,12 @@ class Budget:
         for index, epoch in enumerate(self.score_epochs):
             check_int(f"budget.score_epochs[{index}]", epoch, 1, self.epochs - 1)
         object.__setattr__(self, "score_epochs", tuple(sorted(set(self.score_epochs))))
+        if self.patience is not None:
+            check_int("budget.patience", self.patience, 1, 100_000)
+            if self.score_epochs:
+                raise ValueError(f"budget.score_epochs {list(self.score_epochs)} with budget.patience "
+                                 f"{self.patience}: with patience every epoch is scored into val_by_epoch, and a "
+                                 f"shorter budget would have restored a different best epoch; leave score_epochs out")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "budget") -> "Budget":
@@ -290,6 +303,8 @@ class Budget:
             data["score_epochs"] = list(self.score_epochs)
         else:
             del data["score_epochs"]  # budgets stored before the field existed compare equal
+        if self.patience is None:
+            del data["patience"]  # likewise
         return data
 
 

@@ -6,6 +6,9 @@ function) builds a genome's model, checks the constraints first (a rejected cand
 and then runs the recipe; ``train_model`` runs the same recipe on any model (a baseline); the ensemble members use
 ``fit`` and ``predict``.
 
+Early stopping (``budget.patience``): the best validation epoch's weights are tested and saved; ``metrics`` add
+``epochs_trained``, ``best_epoch``, ``val_by_epoch`` and ``max_steps`` (what the budget allowed, beside ``steps``).
+
 Multi-fidelity: with a ``videonas.task.Fidelity`` (set per evaluation by a search with rungs), training runs to
 ``fidelity.epochs`` in all, continuing from the checkpoint of an earlier evaluation (``resume_from``: weights,
 optimizer state, and the data order of the next epoch) or starting fresh with the parent's matching layers
@@ -190,31 +193,48 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
 
     Clips are at ``genome``'s input when its family carries it, else at ``task``'s; the streams are the model's
     input names. ``figures`` (params, flops, latency_ms) are passed through to the result. A ``fidelity`` checkpoint
-    that is missing or does not fit the model fails the trial, naming the path.
+    that is missing or does not fit the model fails the trial, naming the path. With ``budget.patience`` the model
+    ends with the weights of its best validation epoch (the first of equal bests).
     """
+    if budget.patience is not None and fidelity is not None:
+        raise ValueError(f"budget.patience {budget.patience} with a fidelity (a rung of a multi-fidelity search): a "
+                         f"rung trains to its epochs and continues from its checkpoint, which early stopping would "
+                         f"cut short and roll back; train with rungs or with patience, not both")
     timings = {} if timings is None else timings
     dataset = task.open_dataset() if dataset is None else dataset
     val_by_epoch: dict[str, float] = {}
+    best: dict[str, Any] = {}  # with patience: the best epoch, its scores and its weights
 
     def score_val() -> tuple[float, dict[str, Any], int]:
         scores, clips = predict(model, task=task, genome=genome, dataset=dataset)
         return (*score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset), len(clips))
 
-    def score_during(epoch: int) -> None:
+    def score_during(epoch: int) -> int:
+        """Score epoch ``epoch``; with patience keep its weights while it is the best. Epochs since the best."""
         clock = time.perf_counter()
-        val_by_epoch[str(epoch)] = score_val()[0]
+        scored = score_val()
+        val_by_epoch[str(epoch)] = scored[0]
+        if budget.patience is not None and (not best or scored[0] > best["scored"][0]):
+            best.update(epoch=epoch, scored=scored, weights=model.get_weights())
         timings["score_epochs_s"] = timings.get("score_epochs_s", 0.0) + time.perf_counter() - clock
+        return epoch - best.get("epoch", epoch)
 
-    scorers = [_epoch_scorer(budget.score_epochs, score_during)]
+    scoring = budget.score_epochs or budget.patience is not None
+    scorers = [_epoch_scorer(budget.score_epochs or None, score_during, patience=budget.patience)]
     try:
         metrics = fit(model, task=task, budget=budget, seed=seed, genome=genome, dataset=dataset, timings=timings,
-                      fidelity=fidelity, callbacks=scorers if budget.score_epochs else ())
+                      fidelity=fidelity, callbacks=scorers if scoring else ())
     except checkpoints.CheckpointError as error:
         return TrialResult.failed(str(error), metrics={"timings": timings}, **figures)
     if not all(math.isfinite(value) for value in metrics["loss_curve"]):
         return TrialResult.failed("NaN loss: training diverged", metrics=metrics, **figures)
     clock = time.perf_counter()
-    fitness, scored, num_val_clips = score_val()
+    if best:
+        model.set_weights(best["weights"])  # the best epoch's weights are the ones tested and saved
+        fitness, scored, num_val_clips = best["scored"]
+        metrics.update(best_epoch=best["epoch"], val_by_epoch=val_by_epoch)
+    else:
+        fitness, scored, num_val_clips = score_val()
     metrics.update(scored, num_val_clips=num_val_clips)
     if budget.score_epochs:
         final = {} if metrics["stopped_by_time"] else {str(metrics.get("epochs_trained", budget.epochs)): fitness}
@@ -285,6 +305,9 @@ def fit(model, *, task: TrainTask, budget: Budget, seed: int, genome: Genome | N
     timings["first_step_s"] = recorder.first_step_s
     metrics = {"loss_curve": recorder.losses, "steps": len(recorder.losses), "train_seconds": timings["fit_s"],
                "stopped_by_time": recorder.stopped_by_time, "timings": timings, "num_train_clips": len(clips)}
+    if budget.patience is not None:  # what the budget allowed beside what was trained
+        metrics.update(epochs_trained=recorder.whole_epochs, patience=budget.patience,
+                       max_steps=epochs * len(batches))
     if fidelity is not None:
         metrics["epochs_trained"] = start_epochs + recorder.whole_epochs
         if fidelity.save_to is not None and all(math.isfinite(value) for value in recorder.losses):
@@ -333,15 +356,18 @@ def model_inputs(model) -> tuple[str, ...]:
     return names
 
 
-def _epoch_scorer(epochs: Sequence[int], score_after):
-    """A callback that calls ``score_after(epoch)`` after each of ``epochs`` (counted from 1 over the whole training,
-    continued runs included) whose steps all ran and whose loss is finite."""
+def _epoch_scorer(epochs: Sequence[int] | None, score_after, *, patience: int | None = None):
+    """A callback that calls ``score_after(epoch)`` after each of ``epochs`` (``None``: every epoch; counted from 1
+    over the whole training, continued runs included) whose steps all ran and whose loss is finite; with ``patience``,
+    it stops training once ``score_after`` returns that many epochs since the best."""
     import keras
 
     class EpochScorer(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None) -> None:
-            if epoch + 1 in epochs and not self.model.stop_training and math.isfinite((logs or {}).get("loss", 0.0)):
-                score_after(epoch + 1)
+            if ((epochs is None or epoch + 1 in epochs) and not self.model.stop_training
+                    and math.isfinite((logs or {}).get("loss", 0.0))):
+                if score_after(epoch + 1) >= (patience or math.inf):
+                    self.model.stop_training = True
 
     return EpochScorer()
 

@@ -26,6 +26,7 @@ import shutil
 import uuid
 from fractions import Fraction
 from pathlib import Path
+from typing import Sequence
 
 import av
 import cv2
@@ -188,6 +189,45 @@ def scene_ceiling() -> float:
     """The Bayes-optimal top-1 accuracy on scene classes (see ``SCENE_CUE_RELIABILITY``)."""
     p = SCENE_CUE_RELIABILITY
     return p * p + p * (1 - p)
+
+
+def input_ceiling(num_frames: int, classes: Sequence[str] | None = None) -> dict[str, float | None]:
+    """The best expected test top-1 that any network can reach on the single-label data from clips of
+    ``num_frames`` frames, over ``classes`` (default: all of them): ``{"overall", "scene", "motion"}``, ``None`` for
+    a kind with no class there. It follows from how ``render_clip`` draws a clip:
+
+    - a scene clip's class shows only in its two cues (background, object shape and colour), which stay the same in
+      every frame: more frames add nothing, and the Bayes rule over the cues reaches ``scene_ceiling`` (for a subset
+      of the scene classes, a cue may name a class outside it: see ``_subset_scene_ceiling``);
+    - every single frame of a motion clip has the same distribution in each motion class, so from one frame any
+      classifier's accuracy, summed over the m motion classes, is sum_c P(predict c) <= 1: at most 1/m on average.
+      With two frames or more the classes differ in how the actor moves, and 1 is the bound (an upper bound there:
+      no network is shown to reach it);
+    - scene and motion clips differ in one frame (textured vs neutral backgrounds), and every class has the same
+      clips per split, so ``overall`` is the mean over the classes of their kind's figure.
+    """
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise ValueError(f"num_frames must be a positive int, got {num_frames!r}")
+    names = sorted([*SCENE_CLASSES, *MOTION_CLASSES]) if classes is None else list(classes)
+    unknown = [name for name in names if name not in SCENE_CLASSES and name not in MOTION_CLASSES]
+    if isinstance(classes, str) or not names or unknown or len(set(names)) != len(names):
+        raise ValueError(f"classes must be distinct single-label embedded classes, got {classes!r}")
+    scenes = sum(name in SCENE_CLASSES for name in names)
+    motions = len(names) - scenes
+    scene = _subset_scene_ceiling(scenes) if scenes else None
+    motion = (1.0 if num_frames > 1 else 1.0 / motions) if motions else None
+    overall = (scenes * (scene or 0.0) + motions * (motion or 0.0)) / len(names)
+    return {"overall": overall, "scene": scene, "motion": motion}
+
+
+def _subset_scene_ceiling(k: int) -> float:
+    """The Bayes-optimal scene accuracy among ``k`` of the scene classes. A misleading cue names one of the other
+    ``n - 1`` scene classes (n = all scene classes), in or out of the subset: agreeing correct cues name the class
+    (p^2); one correct cue wins outright when the other names a class outside the subset, else ties (1/2); two
+    misleading cues that both name classes outside the subset leave a guess among the k (1/k). For k = n this is p."""
+    p, others = SCENE_CUE_RELIABILITY, len(SCENE_CLASSES) - 1
+    outside = (len(SCENE_CLASSES) - k) / others
+    return p * p + 2 * p * (1 - p) * ((k - 1) / others / 2 + outside) + (1 - p) ** 2 * outside ** 2 / k
 
 
 def _scene_cue(class_name: str, rng: np.random.Generator) -> str:

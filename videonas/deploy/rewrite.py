@@ -9,7 +9,8 @@ frame has the same in-bounds spatial cells.
 A dilated convolution (AssembleNet's temporal convs at dilation 2-8) converts as ``SpaceToBatchND`` on a 5-D tensor,
 again not a LiteRT built-in. A (k, 1, 1) conv at dilation d is k 1x1x1 convs of the input shifted by d frames, summed:
 ``StackedTapsConv2Plus1D`` pads the frames as TF's "same" does, stacks the k shifted views on the channels and runs
-one 1x1x1 conv with the same kernel, reshaped (the multiply-adds of the dilated conv, no more).
+one 1x1x1 conv with the same kernel, reshaped (the multiply-adds of the dilated conv, no more); ``StackedTapsConv3D``
+does the same for a plain dilated (k, 1, 1) ``Conv3D`` (the temporal conv that opens AssembleNet's odd blocks).
 
 ``for_litert`` swaps those layers and keeps every other layer, weights included (the swapped layers read the
 original weights too), so the rewritten model computes the same function.
@@ -78,30 +79,53 @@ class StackedTapsConv2Plus1D(keras.layers.Layer):
     def build(self, input_shape) -> None:
         self.built = True  # the wrapped layer is built: its weights are the ones used
 
-    def _temporal(self, x):
-        temporal = self.conv.temporal
-        taps, dilation, frames = temporal.kernel_size[0], temporal.dilation_rate[0], x.shape[1]
-        span = (taps - 1) * dilation  # TF's "same" at stride 1: span frames of zeros, the odd one after
-        x = ops.pad(x, ((0, 0), (span // 2, span - span // 2), (0, 0), (0, 0), (0, 0)))
-        stacked = ops.concatenate([x[:, tap * dilation: tap * dilation + frames] for tap in range(taps)], axis=-1)
-        outputs = ops.conv(stacked, ops.reshape(temporal.kernel, (1, 1, 1, -1, temporal.filters)), padding="valid")
-        return outputs + temporal.bias if temporal.use_bias else outputs
-
     def call(self, inputs, training=None):
         conv = self.conv
         if conv.temporal_first:
-            return conv.spatial(ops.relu(conv.norm(self._temporal(inputs), training=training)))
-        return self._temporal(ops.relu(conv.norm(conv.spatial(inputs), training=training)))
+            return conv.spatial(ops.relu(conv.norm(_stacked_taps(conv.temporal, inputs), training=training)))
+        return _stacked_taps(conv.temporal, ops.relu(conv.norm(conv.spatial(inputs), training=training)))
+
+
+class StackedTapsConv3D(keras.layers.Layer):
+    """A dilated (k, 1, 1) ``Conv3D`` of temporal stride 1 (shared, weights and all) as a 1x1x1 conv over its stacked
+    taps. Only for export, like ``StackedTapsConv2Plus1D``."""
+
+    def __init__(self, conv: keras.layers.Conv3D, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conv = conv
+
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def call(self, inputs):
+        outputs = _stacked_taps(self.conv, inputs)
+        return outputs if self.conv.activation is None else self.conv.activation(outputs)
+
+
+def _stacked_taps(temporal: keras.layers.Conv3D, x):
+    """``temporal`` (a (k, 1, 1) conv at stride 1) applied as one 1x1x1 conv over its k dilated views of ``x``."""
+    taps, dilation, frames = temporal.kernel_size[0], temporal.dilation_rate[0], x.shape[1]
+    span = (taps - 1) * dilation  # TF's "same" at stride 1: span frames of zeros, the odd one after
+    x = ops.pad(x, ((0, 0), (span // 2, span - span // 2), (0, 0), (0, 0), (0, 0)))
+    stacked = ops.concatenate([x[:, tap * dilation: tap * dilation + frames] for tap in range(taps)], axis=-1)
+    outputs = ops.conv(stacked, ops.reshape(temporal.kernel, (1, 1, 1, -1, temporal.filters)), padding="valid")
+    return outputs + temporal.bias if temporal.use_bias else outputs
 
 
 def _dilated(layer) -> bool:
     return isinstance(layer, video_layers.Conv2Plus1D) and layer.temporal is not None and layer.temporal_dilation > 1
 
 
+def _dilated_temporal_conv3d(layer) -> bool:
+    return (type(layer) is keras.layers.Conv3D and layer.dilation_rate[0] > 1 and tuple(layer.kernel_size[1:]) == (1, 1)
+            and tuple(layer.strides) == (1, 1, 1) and layer.padding == "same")
+
+
 def for_litert(model: keras.Model) -> keras.Model:
-    """``model`` with its 3-D poolings factored into 2-D ones and its dilated (2+1)D convs on stacked taps; other
-    layers are shared, not copied (same weights)."""
-    if not any(type(layer) in _POOLS or _dilated(layer) for layer in _all_layers(model)):
+    """``model`` with its 3-D poolings factored into 2-D ones and its dilated (2+1)D and (k, 1, 1) convs on stacked
+    taps; other layers are shared, not copied (same weights)."""
+    if not any(type(layer) in _POOLS or _dilated(layer) or _dilated_temporal_conv3d(layer)
+               for layer in _all_layers(model)):
         return model
 
     def swap(layer):
@@ -109,6 +133,8 @@ def for_litert(model: keras.Model) -> keras.Model:
             return keras.models.clone_model(layer, clone_function=swap)
         if _dilated(layer):
             return StackedTapsConv2Plus1D(layer, name=layer.name)
+        if _dilated_temporal_conv3d(layer):
+            return StackedTapsConv3D(layer, name=layer.name)
         mode = _POOLS.get(type(layer))
         if mode is None:
             return layer

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from videonas.experiments.arms import Arm, ArmRuns, first_round, first_rounds, held_out_score, run_arms
 from videonas.experiments.claims import QUESTIONS, Question, ask, ask_exact
-from videonas.experiments.curves import best_so_far, final_best, fitness_sequence, mean_best, seed_band
+from videonas.experiments.curves import (
+    best_so_far,
+    final_best,
+    fitness_by_epoch,
+    fitness_sequence,
+    mean_best,
+    seed_band,
+)
 from videonas.experiments.answers import verdict_rows
 from videonas.experiments.prose import conclusion, describe, format_quantity
 from videonas.experiments.stats import Estimate, exact, paired, spread, unpaired
@@ -33,7 +40,7 @@ from videonas.experiments.verdicts import Claim, Verdict, compare, judge
 __all__ = [
     "Arm", "ArmRuns", "Claim", "Estimate", "QUESTIONS", "Question", "Variant", "VariantRuns", "Verdict", "ask",
     "ask_exact", "best_by_seed", "best_so_far", "best_trial", "chance_note", "compare", "conclusion", "dataset_value",
-    "describe", "exact", "final_best", "first_round", "first_rounds", "fitness_sequence", "format_quantity",
-    "held_out_score", "judge", "mean_best", "output_folder", "overall_best", "paired", "run_arms", "search_summary",
-    "seed_band", "spread", "summary_rows", "train_variants", "unpaired", "verdict_rows",
+    "describe", "exact", "final_best", "first_round", "first_rounds", "fitness_by_epoch", "fitness_sequence",
+    "format_quantity", "held_out_score", "judge", "mean_best", "output_folder", "overall_best", "paired", "run_arms",
+    "search_summary", "seed_band", "spread", "summary_rows", "train_variants", "unpaired", "verdict_rows",
 ]

@@ -42,11 +42,14 @@ def lineage_root(experiment: Any, trial: Any) -> Any:
 
 
 def verdict_rows(verdicts: Iterable[Verdict]) -> list[dict[str, Any]]:
-    """Headline rows ``{"label", "value", "paper"}``: the question, our estimate with its interval, and the paper's
-    figure for that quantity ("" when the paper gives none)."""
+    """Headline rows ``{"label", "value", "paper"}``: the question, our estimate with its interval (and, when
+    inconclusive, what the run could have detected), and the paper's figure for that quantity ("" when the paper gives
+    none)."""
     rows = []
     for verdict in verdicts:
-        rows.append({"label": verdict.question, "value": f"{prose.result_text(verdict)}: {verdict.verdict}",
+        power = prose.power_text(verdict) if verdict.verdict == "inconclusive" else ""
+        rows.append({"label": verdict.question,
+                     "value": f"{prose.result_text(verdict)}: {verdict.verdict}{f' ({power})' if power else ''}",
                      "paper": prose.paper_figure_text(verdict)})
     return rows
 

@@ -116,8 +116,14 @@ class ArmRuns:
         return [point for trials in self.trials().values() for point in pareto.trial_points(trials)]
 
     def curves(self, label: str) -> list[list[float | None]]:
-        """Each seed's fitness in proposal order (for best-so-far plots)."""
-        return [curves.fitness_sequence(trials) for trials in self._arm(label).values()]
+        """Each seed's top-rung validation fitness by training epochs spent (``curves.fitness_by_epoch``, for
+        best-so-far plots: the arms' budget is in epochs)."""
+        return [curves.fitness_by_epoch(trials, top_epochs=self._top_epochs(label, seed))
+                for seed, trials in self._arm(label).items()]
+
+    def _top_epochs(self, label: str, seed: int) -> int | None:
+        rungs = getattr(getattr(self.experiments[label, seed], "config", None), "rungs", None)
+        return None if rungs is None else rungs.epochs[-1]
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per search: counts, the best trial's validation fitness and its test score."""

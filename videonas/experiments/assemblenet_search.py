@@ -51,7 +51,7 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
-            "search": lambda value, where: fields.parse_search(value, where, family="assemblenet"),
+            "search": lambda value, where: fields.parse_search(value, where, family="assemblenet", compared=True),
             "arms": lambda value, where: fields.parse_arms(value, where, labels=(GUIDED, UNGUIDED)),
             "seeds": fields.parse_seeds, "resume": fields.parse_flag})
 

@@ -1,8 +1,10 @@
 """Best-so-far curves of a search over seeds: how fast its best candidate improves, and how much seeds disagree.
 
-Failed and rejected trials count as trials that found nothing better: the x axis is the number of candidates
-*proposed*, which is the cost. Each seed's curve is its running best (it never decreases); across seeds the summary is
-the median with the interquartile band (25th to 75th percentile) and the full range.
+A curve is a sequence of fitness values on an integer axis, ``None`` where nothing was found: by candidate
+(``fitness_sequence``, in proposal order) or by training epoch (``fitness_by_epoch``, the cost a budget in epochs
+counts: proposals rejected before training cost nothing, and a multi-fidelity search pays only for the rungs it
+trains). Each seed's curve is its running best (it never decreases); across seeds the summary is the median with the
+interquartile band (25th to 75th percentile) and the full range.
 """
 
 from __future__ import annotations
@@ -17,6 +19,33 @@ def fitness_sequence(trials: Iterable[Any]) -> list[float | None]:
     """Fitness per trial in index order; ``None`` for trials that are not ``done`` (failed, rejected, pending)."""
     ordered = sorted(trials, key=lambda trial: trial.index)
     return [float(t.fitness) if t.status == "done" and t.fitness is not None else None for t in ordered]
+
+
+def fitness_by_epoch(trials: Iterable[Any], *, top_epochs: int | None = None) -> list[float | None]:
+    """Validation fitness by training epochs spent: entry ``e - 1`` holds the best fitness of a candidate whose
+    top-rung training finished when the search had spent ``e`` epochs (``None`` elsewhere).
+
+    Only top-rung evaluations (``top_epochs`` of training in all; every trained candidate when ``None``) count: a
+    lower rung's fitness is a shorter training's and is not what the search reports. Evaluations are ordered as the
+    search made them (round, then rung, then proposal index); a rung's cost is the epochs it adds to the candidate.
+    Copies of a duplicate network (``reused_from``) and failed or rejected trials cost nothing.
+    """
+    events = []
+    for trial in trials:
+        if trial.status != "done" or "reused_from" in (trial.metrics or {}):
+            continue
+        history = (trial.metrics or {}).get("rungs") or [{"rung": 0, "epochs": trial.epochs, "fitness": trial.fitness}]
+        for entry in history:
+            events.append((trial.round, entry["rung"], trial.index, entry["epochs"], entry["fitness"]))
+    events.sort(key=lambda event: event[:3])
+    spent, trained, found = 0, {}, {}
+    for _, _, index, epochs, fitness in events:
+        epochs = int(epochs or 0)
+        spent += max(0, epochs - trained.get(index, 0))
+        trained[index] = max(epochs, trained.get(index, 0))
+        if fitness is not None and spent > 0 and (top_epochs is None or epochs >= top_epochs):
+            found[spent] = max(float(fitness), found.get(spent, -math.inf))
+    return [found.get(epoch) for epoch in range(1, spent + 1)]
 
 
 def best_so_far(fitness: Sequence[float | None]) -> numpy.ndarray:

@@ -55,7 +55,7 @@ class Config:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         parsed = experiment.parse_config(cls, data, path=path, parsers={
-            "search": lambda value, where: fields.parse_search(value, where, family="evanet"),
+            "search": lambda value, where: fields.parse_search(value, where, family="evanet", compared=True),
             "arms": lambda value, where: fields.parse_arms(value, where, labels=(EVOLUTION, RANDOM)),
             "seeds": fields.parse_seeds, "top_k": fields.parse_count,
             "min_distance": fields.parse_count, "resume": fields.parse_flag})

@@ -30,12 +30,18 @@ def shared_search(search: Mapping[str, Any], *, path: str = "search",
     return config.SearchConfig.from_dict({**search, "name": "shared", "store": "shared.sqlite"}, path=path)
 
 
-def parse_search(value: Any, path: str, *, family: str, set_here: Sequence[str] = PER_SEARCH) -> dict[str, Any]:
+def parse_search(value: Any, path: str, *, family: str, set_here: Sequence[str] = PER_SEARCH,
+                 compared: bool = False) -> dict[str, Any]:
     """``value`` checked as ``shared_search`` does, on a space of ``family`` (the experiment's questions are about
-    that family); returned as the plain mapping ``run_arms`` takes."""
+    that family); returned as the plain mapping ``run_arms`` takes. ``compared``: the searches are arms of a
+    comparison, so each must stop at the same training budget (``max_epochs``), not at a number of proposals (an arm
+    whose proposals P rejects would otherwise train less)."""
     typed = shared_search(value, path=path, set_here=set_here)
     if typed.space.family != family:
         raise ValueError(f"{path}.space.family must be {family!r} for this experiment, got {typed.space.family!r}")
+    if compared and typed.max_epochs is None:
+        raise ValueError(f"{path}.max_epochs is missing: the searches of this experiment are compared, so each gets "
+                         f"the same training budget in epochs (num_trials only caps the proposals)")
     return dict(value)
 
 

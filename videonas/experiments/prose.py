@@ -1,8 +1,9 @@
 """Verdicts in words: what a notebook prints as its conclusion and what the index shows.
 
 The wording follows the verdict and nothing else: only a *supported* verdict says the result supports the paper;
-an inconclusive one says that this run cannot tell, and why. Numbers carry their unit and are formatted for reading
-(no Python reprs, no bracketed lists).
+an inconclusive one says that this run cannot tell, why, and what it could have detected (the power statement: the
+smallest true effect beyond the claim's boundary found with 80% power at this n and spread). Numbers carry their
+unit and are formatted for reading (no Python reprs, no bracketed lists).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Iterable, Sequence
 
 from videonas.experiments.verdicts import Verdict
 
+_INTERVAL_NAMES = {"t": "t", "welch": "Welch t", "bootstrap": "bootstrap"}
 _OUTCOME = {
     "supported": "supports the paper's claim",
     "contradicted": "contradicts the paper's claim",
@@ -68,22 +70,86 @@ def format_list(items: Sequence[str]) -> str:
 
 
 def result_text(verdict: Verdict) -> str:
-    """Our result with its interval: "+1.3 points (95% interval from -0.8 to +3.4 points; 5 seeds; exact p = 0.19)"."""
+    """Our result with its interval: "+1.3 points (95% t interval from -0.8 to +3.4 points; 5 seeds; exact p = 0.19,
+    smallest attainable 0.031; t p = 0.12)"."""
     signed = verdict.kind != "ratio_at_least"
     decimals = decimals_for(verdict.estimate, verdict.low, verdict.high)
     value = format_quantity(verdict.estimate, verdict.unit, decimals=decimals, signed=signed)
     if verdict.method == "exact":
-        return f"{value} (exact)"
+        return f"{value} (exact figures)"
     interval = format_interval(verdict.low, verdict.high, verdict.unit, decimals=decimals, signed=signed)
-    parts = [f"{round(100 * verdict.confidence):d}% interval {interval}", _seeds(verdict.n)]
+    method = _INTERVAL_NAMES.get(verdict.method, verdict.method)
+    parts = [f"{round(100 * verdict.confidence):d}% {method} interval {interval}", _seeds(verdict.n)]
     if verdict.dropped:
         parts.append(f"{verdict.dropped} failed {'seed' if verdict.dropped == 1 else 'seeds'} dropped")
-    if verdict.p_value is not None:
-        parts.append(f"exact p = {verdict.p_value:.2g}")
+    parts += p_value_texts(verdict)
     if verdict.noise_floor is not None:
         spread = format_quantity(verdict.noise_floor, verdict.unit)
         parts.append(f"the same net retrained over seeds spreads by {spread}")
     return f"{value} ({'; '.join(parts)})"
+
+
+def p_value_texts(verdict: Verdict) -> list[str]:
+    """The tests' p-values in words: the exact test's with its smallest attainable p and any ties, then the t
+    test's ("exact p = 0.016, smallest attainable 0.016", "t p = 0.0012"); none for exact figures."""
+    parts = []
+    if verdict.p_value is not None:
+        text = f"exact p = {verdict.p_value:.2g}"
+        if verdict.min_p_value is not None:
+            text += f", smallest attainable {verdict.min_p_value:.2g}"
+        if verdict.ties:
+            text += f" ({verdict.ties} tied {'seed' if verdict.ties == 1 else 'seeds'}, no sign)"
+        parts.append(text)
+    if verdict.t_p_value is not None:
+        parts.append(f"t p = {verdict.t_p_value:.2g}")
+    return parts
+
+
+def power_text(verdict: Verdict) -> str:
+    """What the run could have detected: "80% power for a true difference of +5.1 points or more (4.1 points
+    beyond the claim's boundary, +1.0 points)"; "" without a power statement (exact figures, one seed)."""
+    level = (1 - verdict.confidence) / 2
+    if verdict.min_p_value is not None and verdict.min_p_value >= level:
+        return (f"with {_seeds(verdict.n)} the exact test cannot decide at any effect size: its smallest attainable "
+                f"p is {verdict.min_p_value:.2g}, and it needs below {level:.2g}")
+    if verdict.detectable is None:
+        return ""
+    power = f"{round(100 * verdict.power):d}% power"
+    detectable, margin, unit = verdict.detectable, verdict.margin, verdict.unit
+    if verdict.kind == "ratio_at_least":
+        return (f"{power} for a true ratio of {format_quantity(margin * detectable, unit)} or more "
+                f"({format_number(detectable)} times the claim's boundary, {format_quantity(margin, unit)})")
+    if verdict.kind == "equivalent":
+        return (f"{power} to confirm a band only as narrow as \u00b1{format_quantity(detectable, unit)} when the "
+                f"true difference is 0 (the claim allows \u00b1{format_quantity(margin, unit)})")
+    return (f"{power} for a true difference of {format_quantity(margin + detectable, unit, signed=True)} or more "
+            f"({format_quantity(detectable, unit)} beyond the claim's boundary, "
+            f"{format_quantity(margin, unit, signed=True)})")
+
+
+def minimum_effect_text(verdict: Verdict) -> str:
+    """The claim's boundary as a minimum effect of interest: "A \u2212 B > +1.00 points", "A / B \u2265 10.0x"."""
+    if verdict.kind == "ratio_at_least":
+        return f"A / B \u2265 {format_quantity(verdict.margin, verdict.unit)}"
+    if verdict.kind == "equivalent":
+        return f"|A \u2212 B| \u2264 {format_quantity(verdict.margin, verdict.unit)}"
+    return f"A \u2212 B > {format_quantity(verdict.margin, verdict.unit, signed=True)}"
+
+
+def short_result(verdict: Verdict) -> str:
+    """A table cell: "+6.22 points (+3.43 to +9.36); exact p = 0.016, smallest attainable 0.016; t p = 0.0012"."""
+    signed = verdict.kind != "ratio_at_least"
+    decimals = decimals_for(verdict.estimate, verdict.low, verdict.high)
+    value = format_quantity(verdict.estimate, verdict.unit, decimals=decimals, signed=signed)
+    if verdict.method == "exact":
+        return f"{value} (exact figures)"
+    if verdict.low is None:
+        return f"{value} ({_seeds(verdict.n)}, no interval)"
+    interval = (f"{format_number(verdict.low, decimals=decimals, signed=signed)} to "
+                f"{format_number(verdict.high, decimals=decimals, signed=signed)}")
+    if verdict.method not in ("t", "welch"):
+        interval += f", {_INTERVAL_NAMES.get(verdict.method, verdict.method)}"
+    return "; ".join([f"{value} ({interval}), {_seeds(verdict.n)}", *p_value_texts(verdict)])
 
 
 def paper_figure_text(verdict: Verdict) -> str:
@@ -141,7 +207,7 @@ def conclusion_markdown(verdicts: Sequence[Verdict], conclusion_text: str, *, he
     parts.append(f"{len(verdicts)} {'question' if len(verdicts) == 1 else 'questions'} judged: "
                  f"{format_list([f'{count} {name}' for name, count in counts.items() if count])}.")
     for verdict in verdicts:
-        why = verdict.reason.strip().rstrip(".") if verdict.verdict == "inconclusive" else ""
+        why = inconclusive_text(verdict)
         why = f" {why[:1].upper()}{why[1:]}." if why else ""
         figure = paper_figure_text(verdict)
         parts += [f"{sub} {verdict.question}",
@@ -165,9 +231,18 @@ def conclusion(verdicts: Iterable[Verdict], *, notes: Sequence[str] = ()) -> str
                      *(describe(v) for v in verdicts), *filter(None, notes)]).strip()
 
 
+def inconclusive_text(verdict: Verdict) -> str:
+    """Why an inconclusive verdict could not decide, and the power statement that says what it rules out ("" for a
+    decisive verdict)."""
+    if verdict.verdict != "inconclusive":
+        return ""
+    parts = [verdict.reason.strip().rstrip("."), power_text(verdict)]
+    return "; ".join(part for part in parts if part)
+
+
 def _verdict_sentence(verdict: Verdict) -> str:
-    why = f": {verdict.reason}" if verdict.reason and verdict.verdict == "inconclusive" else ""
-    return f"Verdict: this run {_OUTCOME[verdict.verdict]}{why}."
+    why = inconclusive_text(verdict)
+    return f"Verdict: this run {_OUTCOME[verdict.verdict]}{f': {why}' if why else ''}."
 
 
 def _seeds(n: int) -> str:

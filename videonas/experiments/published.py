@@ -1,4 +1,8 @@
-"""The published-architectures experiment: the released presets counted and timed beside the baselines.
+"""The published-architectures experiment: the published presets counted and timed beside the baselines.
+
+Each preset is built from the authors' released genome by our builder, which lays it out as their released code does:
+every row's parameters and multiply-adds are set beside the released code's own (``published.released_counts``,
+counted from its layer definitions), and the interpretations that remain are named per family.
 
 Nothing here is compared over seeds: counts are exact, latencies are measurements on this machine. The paper's figures
 stand only beside the same quantity: a TVN preset's CPU (or GPU) milliseconds beside ours for the same preset at its
@@ -28,11 +32,14 @@ GPU_LATENCY_FILE = "gpu_latency.json"  # written by `python -m videonas.bench.la
 PAPER_PARAM_LIMIT = {"TVN-2": 12e6, "TVN-4": 30e6}  # P where the TVN paper states one
 PAPER_CPU_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
 PAPER_GPU_MS = {"TVN-1": 10, "TVN-2": 13}
+# How close a preset must come to the released code's counts to be called "as released" (parameters, multiply-adds).
+RELEASED_TOLERANCE = {"params": 0.02, "flops": 0.03}
 
 
 def released_presets() -> list[dict[str, Any]]:
-    """Every published preset at its released input and class count: parameters (M), multiply-adds (G) and, where
-    the paper states a parameter limit P, whether the released genome keeps it."""
+    """Every published preset at its released input and class count: parameters (M), multiply-adds (G), the released
+    code's counts of the same (``released_params_m``, ``released_gflops``) and, where the paper states a parameter
+    limit P, whether the released genome keeps it."""
     import keras
 
     from videonas import measure
@@ -45,8 +52,10 @@ def released_presets() -> list[dict[str, Any]]:
         frames, size = table.published_input(name)
         params = measure.count_params(model)
         limit = PAPER_PARAM_LIMIT.get(name)
+        released = published.released_counts(name)
         rows.append({"model": name, "classes": family.released_classes, "clip": f"{frames}x{size}x{size}",
                      "params_m": params / 1e6, "gflops": measure.count_flops(model) / 1e9,
+                     "released_params_m": released["params"] / 1e6, "released_gflops": released["macs"] / 1e9,
                      "paper_p_m": None if limit is None else limit / 1e6,
                      "within_paper_p": None if limit is None else params < limit,
                      "interpretations": family.interpretations})
@@ -54,8 +63,9 @@ def released_presets() -> list[dict[str, Any]]:
 
 
 def format_released(rows: Sequence[Mapping[str, Any]]) -> str:
-    """``released_presets`` as fixed-width text (checked by the notebook tests), then each family's interpretations."""
-    lines = []
+    """``released_presets`` as fixed-width text (checked by the notebook tests), then how many match the released
+    code's counts within ``RELEASED_TOLERANCE`` (naming any that do not), then each family's interpretations."""
+    lines, off = [], []
     for row in rows:
         frames, size = row["clip"].split("x")[:2]
         limit = row["paper_p_m"]
@@ -63,6 +73,13 @@ def format_released(rows: Sequence[Mapping[str, Any]]) -> str:
                                          else f"  BREAKS the paper's P < {limit:.0f}M")
         lines.append(f"{row['model']:<16}{frames:>3}x{size:<4}{row['classes']:>5} classes {row['params_m']:9.2f} M "
                      f"params {row['gflops']:8.2f} GFLOPs{flag}")
+        params_off = row["params_m"] / row["released_params_m"] - 1
+        flops_off = row["gflops"] / row["released_gflops"] - 1
+        if abs(params_off) > RELEASED_TOLERANCE["params"] or abs(flops_off) > RELEASED_TOLERANCE["flops"]:
+            off.append(f"{row['model']} ({params_off:+.1%} params, {flops_off:+.1%} FLOPs)")
+    lines.append(f"released code's counts: {len(rows) - len(off)} of {len(rows)} within "
+                 f"{RELEASED_TOLERANCE['params']:.0%} params and {RELEASED_TOLERANCE['flops']:.0%} FLOPs"
+                 + (f"; outside: {', '.join(off)}" if off else ""))
     notes = [f"{family.name}: {family.interpretations}" for family in families.registered().values()
              if family.presets and family.interpretations]
     return "\n".join(lines + [""] + notes)

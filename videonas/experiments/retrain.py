@@ -94,7 +94,7 @@ def match_width(build: Callable[[float], Any], *, target_flops: float, low: floa
                 steps: int = 8) -> tuple[float, int]:
     """``(width, flops)``: the width multiplier in [``low``, ``high``] whose model (``build(width)``) has the FLOPs
     closest to ``target_flops``, by bisection on the width (FLOPs grow with width; channel rounding makes them
-    step, so the closest of all widths tried is returned)."""
+    step, so the closest of all widths tried is returned). ``protocol.match_flops`` holds a comparison to 10%."""
     import keras
 
     from videonas import measure

@@ -2,7 +2,7 @@
 over seeds, a near-chance warning, and the output folder.
 
 Trials are read by attribute (``index``, ``status``, ``fitness``, ``latency_ms``, ``params``, ``flops``,
-``rejected_by``), as ``videonas.search`` stores them; nothing here imports Keras or the search package.
+``rejected_by``, and where present ``rung``, ``epochs``, ``metrics``), as ``videonas.search`` stores them; nothing here imports Keras or the search package.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ def search_summary(trials: Iterable[Any]) -> dict[str, Any]:
     return {
         "trials": len(trials),
         "done": len(finished(trials)),
+        # The budget arms share: epochs trained, without rejected proposals or copies of a duplicate network.
+        "epochs": sum(getattr(t, "epochs", None) or 0 for t in trials
+                      if "reused_from" not in (getattr(t, "metrics", None) or {})),
         "failed": sum(t.status == "failed" for t in trials),
         "rejected": len(rejected),
         "rejected (P)": sum(t.rejected_by == "max_params" for t in rejected),

@@ -5,11 +5,12 @@ and latency on the runtime it would ship on), and searches run as arms from thei
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas import families
-from videonas.checks import quote
+from videonas.checks import check_int, quote
 from videonas.deploy import runtimes
 from videonas.experiments import fields
 from videonas.experiments.arms import ArmRuns
@@ -40,8 +41,9 @@ SET_PER_SEARCH = ("name", "store", "seed", "strategy")
 
 
 def check_search(value: Any, path: str, *, set_here: Sequence[str] = SET_PER_SEARCH) -> dict[str, Any]:
-    """The ``SearchConfig`` fields every TVN search of an experiment shares (``fields.parse_search``)."""
-    return fields.parse_search(value, path, family="tvn", set_here=set_here)
+    """The ``SearchConfig`` fields every TVN search of an experiment shares (``fields.parse_search``); the searches
+    are always compared (free vs forced frames, evolution vs random), so ``max_epochs`` is required."""
+    return fields.parse_search(value, path, family="tvn", set_here=set_here, compared=True)
 FOUND_GENOME = "found_genome.json"  # what tvn_search writes and the scaling ablation may start from
 
 
@@ -105,12 +107,16 @@ def at_input(genome: TVNGenome, *, image_size: int) -> TVNGenome:
 
 
 def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None = None, runs: int = 10,
-          threads: int | None = None, num_frames: int | None = None, image_size: int | None = None
-          ) -> list[dict[str, Any]]:
+          threads: int | None = None, num_frames: int | None = None, image_size: int | None = None,
+          repeats: int = 1) -> list[dict[str, Any]]:
     """Parameters and FLOPs (deterministic) of each variant, and its batch-1 latency on ``runtime`` (median of
     ``runs``; ``None``: no timing; a model too large to convert for a deploy runtime gets ``None`` and a note). A
-    genome brings its own input; a named model is built at ``num_frames`` x ``image_size``."""
+    genome brings its own input; a named model is built at ``num_frames`` x ``image_size``. With ``repeats`` > 1 the
+    model is timed that many times, each a fresh conversion and session (``latency_repeats_ms``: their medians, so a
+    ratio of latencies can carry its run-to-run spread), and ``latency_ms`` is the median of those."""
     import keras
+
+    check_int("repeats", repeats, 1, 1000)
 
     from videonas import measure, models
 
@@ -129,8 +135,11 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
         if too_large:  # a row without a figure, saying why, rather than a kernel killed for memory
             row.update(latency_ms=None, runtime=runtime, note=too_large)
         elif runtime is not None:
-            timing = runtimes.measure_latency(model, runs=runs, runtime=runtime, threads=threads)
-            row.update(latency_ms=float(timing["median_ms"]), runtime=runtime)
+            medians = [float(runtimes.measure_latency(model, runs=runs, runtime=runtime, threads=threads)["median_ms"])
+                       for _ in range(repeats)]
+            row.update(latency_ms=statistics.median(medians), runtime=runtime)
+            if repeats > 1:
+                row["latency_repeats_ms"] = medians
         rows.append(row)
     keras.backend.clear_session()
     return rows

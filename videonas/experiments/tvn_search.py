@@ -1,11 +1,13 @@
 """tvn_search (TVN paper, arXiv 1910.06961): does evolution under a runtime limit R and a parameter limit P find fast,
 accurate video networks more efficiently than random search, and how does the found TVN compare with hand-made
-networks at its own input?
+networks?
 
 Every arm searches with the same ``search`` fields (space, task, budget, constraints, candidates), once per seed; the
 exact ``SearchConfig`` of each search is ``search_configs``. The best evolution candidate on validation is the found
-TVN (``found_genome.json``, the scaling ablation's declared input); it and the hand-made baselines are retrained over
-the seeds at its input and timed on the runtime R is measured on.
+TVN (``found_genome.json``, the scaling ablation's declared input). It and the hand-made baselines are then compared by
+``videonas.experiments.hand_made``: each with its learning rate chosen on validation, trained over
+``comparison_seeds`` with ``baseline_budget``, at the found TVN's input and at ``common_input``, and timed
+``latency_repeats`` times on the runtime R is measured on.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from videonas import config as config_module, families, models
-from videonas.checks import check_float, check_int, quote
-from videonas.experiments import answers, claims, experiment, fields, prose, summaries, tvn_common
+from videonas import checks, config as config_module, families, models
+from videonas.checks import check_float, check_int, check_keys, quote
+from videonas.experiments import answers, experiment, fields, hand_made as hand_made_module, protocol, prose
+from videonas.experiments import summaries, tvn_common
 from videonas.experiments.arms import Arm, arm_config
-from videonas.experiments.variants import train_variants, Variant
 from videonas.genome import published
 from videonas.genome.tvn import TVNGenome
 from videonas.task import Budget
@@ -77,11 +79,49 @@ def _image_size(value: Any, path: str) -> int:
     return value
 
 
+def _rates(value: Any, path: str) -> tuple[float, ...]:
+    """The learning-rate grid each network's rate is chosen from (on validation, once per network)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f"{path} must be a non-empty list of learning rates, got {quote(value)}")
+    for index, rate in enumerate(value):
+        check_float(f"{path}[{index}]", rate, 1e-8, 10.0)
+    if len(set(value)) != len(value):
+        raise ValueError(f"{path} must hold distinct learning rates, got {quote(value)}")
+    return tuple(float(rate) for rate in value)
+
+
+def _seed(value: Any, path: str) -> int:
+    check_int(path, value, 0, 2**32 - 1)
+    return value
+
+
+def _common_input(value: Any, path: str) -> dict[str, int] | None:
+    """``None`` (compare at the found TVN's input only) or ``{num_frames, image_size, frame_stride}``."""
+    if value is None:
+        return None
+    check_keys(path, value, ("num_frames", "image_size", "frame_stride"))
+    check_int(f"{path}.num_frames", value["num_frames"], 1, checks.MAX_FRAMES)
+    check_int(f"{path}.image_size", value["image_size"], checks.MIN_IMAGE_SIZE, checks.MAX_IMAGE_SIZE)
+    check_int(f"{path}.frame_stride", value["frame_stride"], 1, 64)
+    return dict(value)
+
+
+def _repeats(value: Any, path: str) -> int:
+    check_int(path, value, 1, 100)
+    return value
+
+
+COMMON_INPUT = {"num_frames": 8, "image_size": 64, "frame_stride": 2}  # 8 frames span 1 s of the 16-fps videos
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """``search``: the ``SearchConfig`` fields every arm shares (P and R in ``constraints``); ``arms``: label ->
-    strategy; ``seeds``: one search per arm and seed; the rest is the comparison with hand-made networks."""
+    strategy; ``seeds``: one search per arm and seed. The rest is the comparison with hand-made networks: the found
+    TVN and each of ``baselines`` (at ``baseline_width``) get a learning rate chosen from ``learning_rates`` on
+    validation (one training each with ``selection_seed``), then train over ``comparison_seeds`` with
+    ``baseline_budget`` (``patience``: until validation stops improving) at the found TVN's input and at
+    ``common_input`` (``None``: only the former); every network is timed ``latency_repeats`` times."""
 
     search: Mapping[str, Any]
     arms: Mapping[str, Any]
@@ -90,6 +130,11 @@ class Config:
     baselines: tuple[str, ...]
     baseline_width: float
     baseline_budget: Budget
+    comparison_seeds: tuple[int, ...]
+    learning_rates: tuple[float, ...] = protocol.RATES
+    selection_seed: int = 0
+    common_input: Mapping[str, int] | None = dataclasses.field(default_factory=lambda: dict(COMMON_INPUT))
+    latency_repeats: int = 5
     preset_image_size: int = 64
     resume: bool = False
 
@@ -99,7 +144,9 @@ class Config:
             "search": _search, "arms": _arms, "seeds": fields.parse_seeds, "presets": _presets,
             "baselines": _baselines, "baseline_width": _positive,
             "baseline_budget": lambda value, where: Budget.from_dict(value, path=where),
-            "preset_image_size": _image_size, "resume": fields.parse_flag})
+            "comparison_seeds": fields.parse_seeds, "learning_rates": _rates, "selection_seed": _seed,
+            "common_input": _common_input, "latency_repeats": _repeats, "preset_image_size": _image_size,
+            "resume": fields.parse_flag})
 
 
 def search_configs(config: Config, *, output_dir: str | Path | None) -> dict[tuple[str, int], Any]:
@@ -120,78 +167,18 @@ def first_rounds(config: Config) -> str:
     return tvn_common.first_rounds(search_configs(config, output_dir=None))
 
 
-@dataclasses.dataclass
-class HandMade:
-    """The found TVN and hand-made baselines retrained over seeds at the found TVN's input (``runs``), and the cost
-    of each (``latency``: those networks at that input, then the published presets at the embedded input)."""
-
-    runs: Any
-    latency: list[dict[str, Any]]
-    tvn_label: str
-    baselines: list[str]
-    presets: list[str]
-
-    def table(self) -> Any:
-        """Cost and mean test accuracy of each network, one row each (presets are timed, not trained)."""
-        import pandas  # deferred: heavy start-up
-
-        return pandas.DataFrame(self.latency).merge(pandas.DataFrame(self.runs.table()), on="variant", how="left",
-                                                    suffixes=("", " trained"))
-
-    def references(self) -> list[dict[str, Any]]:
-        """The networks as labelled points of an accuracy-latency plot (``plots.pareto.plot_pareto``)."""
-        scores = {row["variant"]: row["mean test"] for row in self.runs.table()}
-        return [{"label": row["variant"], "latency_ms": row["latency_ms"], "accuracy": scores.get(row["variant"]),
-                 "group": "TVN presets" if row["variant"] in self.presets else "retrained, mean test"}
-                for row in self.latency if row.get("latency_ms") is not None]
-
-    def verdicts(self, *, task: str = "same input") -> list[Any]:
-        """Per baseline, at the same input: is the TVN about as accurate (test scores paired by seed) and how much
-        faster (latency ratio on the deploy runtime, one measurement)? Each verdict's question names the baseline."""
-
-        ms = {row["variant"]: row["latency_ms"] for row in self.latency}
-        verdicts = []
-        for name in self.baselines:
-            for verdict in (self.runs.verdict("tvn_accuracy_vs_big", a=(self.tvn_label, task), b=(name, task)),
-                            claims.ask_exact("tvn_speed", a=ms[name], b=ms[self.tvn_label])):
-                verdicts.append(dataclasses.replace(verdict, question=f"{verdict.question[:-1]} ({name}, same input)?"))
-        return verdicts
-
-
-def against_hand_made(found: TVNGenome, *, task: Mapping[str, Any], seeds: Sequence[int], budget: Mapping[str, Any],
-                      baselines: Sequence[str], width: float, presets: Sequence[str], preset_image_size: int,
-                      num_classes: int, runtime: str, runs: int, threads: int | None, executor: Any = "subprocess",
-                      executor_options: Mapping[str, Any] | None = None) -> HandMade:
-    """Same input, same recipe: ``found`` and each baseline (at ``width``) trained over ``seeds`` at the found TVN's
-    input with ``budget``, timed on ``runtime`` at that input; the ``presets`` timed at ``preset_image_size``."""
-
-    same_input = {**task, "num_frames": found.num_frames, "image_size": found.image_size,
-                  "frame_stride": found.frame_stride}
-    contenders = [Variant("found TVN", genome=found),
-                  *[Variant(f"{name} x{width:g}", model=name, model_options={"width_multiplier": width})
-                    for name in baselines]]
-    trained = train_variants(contenders, tasks={"same input": same_input}, seeds=seeds, budget=budget,
-                             executor=executor, executor_options=executor_options)
-    latency = tvn_common.costs(contenders, num_classes=num_classes, runtime=runtime, runs=runs, threads=threads,
-                               num_frames=found.num_frames, image_size=found.image_size)
-    latency += tvn_common.costs([Variant(name, genome=tvn_common.at_input(published.load(name),
-                                                                          image_size=preset_image_size))
-                                 for name in presets], num_classes=num_classes, runtime=runtime, runs=runs,
-                                threads=threads)
-    return HandMade(runs=trained, latency=latency, tvn_label=contenders[0].label,
-                    baselines=[variant.label for variant in contenders[1:]], presets=list(presets))
-
-
-def answers_of(searches: Any, hand_made: HandMade, *, found: tuple[int, Any, TVNGenome], runtime: str,
-               num_classes: int) -> tuple[list[Any], str]:
+def answers_of(searches: Any, hand_made: Any, *, found: tuple[int, Any, TVNGenome], runtime: str,
+               num_classes: int, max_params: int | None = None) -> tuple[list[Any], str]:
     """The verdicts (arm ``"evolution"`` against arm ``"random"``, then the found TVN against the hand-made
-    networks) and the conclusion; ``found`` is ``ArmRuns.overall_best("evolution")``."""
+    networks at each input) and the conclusion; ``found`` is ``ArmRuns.overall_best("evolution")``, ``hand_made`` a
+    ``hand_made.HandMade`` and ``max_params`` is P."""
     _, trial, genome = found
     verdicts = [searches.verdict("tvn_evolution_vs_random", a="evolution", b="random"), *hand_made.verdicts()]
+    own = hand_made.cost(hand_made.tvn_label, hand_made.inputs[0])
     notes = [summaries.chance_note(searches.top_score("evolution"), num_classes=num_classes),
-             f"The found TVN has {trial.params:,} parameters and takes "
-             f"{tvn_common.latency_text(hand_made.latency[0])} on {runtime} "
-             f"({genome.num_frames} frames at {genome.image_size} px)."]
+             f"The found TVN has {trial.params:,} parameters and takes {tvn_common.latency_text(own)} on {runtime} "
+             f"({genome.num_frames} frames at {genome.image_size} px).",
+             *hand_made.conclusion_notes(max_params=max_params)]
     return verdicts, prose.conclusion(verdicts, notes=notes)
 
 
@@ -208,7 +195,7 @@ class Details:
 
     searches: Any
     found: tuple[int, Any, TVNGenome]
-    hand_made: HandMade
+    hand_made: Any  # hand_made.HandMade
 
     def tables(self) -> list[Any]:
         """The searches' summary and the hand-made comparison, as tables rounded for reading."""
@@ -217,7 +204,7 @@ class Details:
         return [pandas.DataFrame(self.searches.summary()).round(3), self.hand_made.table().round(3)]
 
 
-def _figures(config: Config, searches: Any, found: tuple[int, Any, TVNGenome], hand_made: HandMade,
+def _figures(config: Config, searches: Any, found: tuple[int, Any, TVNGenome], hand_made: Any,
              limits: Mapping[str, Any]) -> dict[str, Any]:
     from videonas.plots.curves import plot_best_so_far
     from videonas.plots.pareto import plot_pareto
@@ -232,12 +219,32 @@ def _figures(config: Config, searches: Any, found: tuple[int, Any, TVNGenome], h
     front = plot_pareto(searches.points(), references=hand_made.references(), runtime=limits["latency_runtime"],
                         limit_ms=limits["max_latency_ms"],
                         title="accuracy (val for trials) vs latency: every trial of every search, and the Pareto front")
-    return {"best_so_far.png": best.figure, "found_tvn.png": drawn.figure, "runtime_accuracy.png": front.figure}
+    return {"best_so_far.png": best.figure, "found_tvn.png": drawn.figure, "runtime_accuracy.png": front.figure,
+            "inputs.png": hand_made.figure(runtime=limits["latency_runtime"])}
+
+
+def compare(config: Config, found: TVNGenome, shared: Any, *, num_classes: int) -> Any:
+    """``hand_made.against_hand_made`` of ``found`` with ``config``'s comparison fields, on one executor built from
+    the searches' configuration (``shared``, one of their ``SearchConfig``s) and closed at the end."""
+    task = shared.task.to_dict()
+    limits = shared.constraints.to_dict()
+    runner = shared.executor.build()
+    try:
+        return hand_made_module.against_hand_made(
+            found, task=task, inputs=hand_made_module.inputs_of(found, config.common_input, task=task),
+            seeds=config.comparison_seeds, budget=config.baseline_budget.to_dict(), rates=config.learning_rates,
+            selection_seed=config.selection_seed, baselines=config.baselines, width=config.baseline_width,
+            presets=config.presets, preset_image_size=config.preset_image_size, num_classes=num_classes,
+            runtime=limits["latency_runtime"], runs=limits["latency_runs"], repeats=config.latency_repeats,
+            threads=shared.task.threads, executor=runner)
+    finally:
+        runner.close()
 
 
 def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.Result:
-    """Run the searches (resumed when ``config.resume``), save the found TVN, retrain it and the baselines at its
-    input, judge, plot and write ``results.json`` in the output folder."""
+    """Run the searches (resumed when ``config.resume``), save the found TVN, compare it with the baselines at its
+    input and at the common input (``compare``: every baseline's budget checked to allow at least the steps the found
+    TVN trained), judge, plot and write ``results.json`` in the output folder."""
     import matplotlib.pyplot  # deferred: heavy start-up
 
     folder = summaries.output_folder(NAME, output_dir=output_dir, store=STORE, resume=config.resume)
@@ -248,14 +255,9 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     limits = shared.constraints.to_dict()
     found = searches.overall_best("evolution")  # (seed, trial, genome), chosen on validation
     genome_path = save_genome(found[2], folder / tvn_common.FOUND_GENOME)
-    hand_made = against_hand_made(
-        found[2], task=shared.task.to_dict(), seeds=config.seeds, budget=config.baseline_budget.to_dict(),
-        baselines=config.baselines, width=config.baseline_width, presets=config.presets,
-        preset_image_size=config.preset_image_size, num_classes=num_classes, runtime=limits["latency_runtime"],
-        runs=limits["latency_runs"], threads=shared.task.threads, executor=shared.executor.kind,
-        executor_options=shared.executor.options)
+    hand_made = compare(config, found[2], shared, num_classes=num_classes)
     verdicts, conclusion = answers_of(searches, hand_made, found=found, runtime=limits["latency_runtime"],
-                                      num_classes=num_classes)
+                                      num_classes=num_classes, max_params=limits.get("max_params"))
     figures = _figures(config, searches, found, hand_made, limits)
     result = experiment.finish(
         folder, title="TVN: constrained evolution vs random search", question="Does constrained evolution find fast, "
@@ -265,7 +267,7 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         "and P rejections. Not exactly repeatable: latencies (and so R rejections) and accuracies (multi-threaded CPU "
         "kernels), and the later evolution rounds that follow from them.",
         extra={"found_genome": found[2].to_dict(), "found_seed": found[0], "summary": searches.summary(),
-               "latency": hand_made.latency, "retrained": hand_made.runs.table()},
+               "comparison_seeds": list(config.comparison_seeds), **hand_made.extra()},
         outputs={"found_genome": genome_path, "store": folder / STORE}, dataset=searches.dataset(),
         details=Details(searches, found, hand_made))
     for figure in figures.values():  # shown by result.show(), not again when the cell ends

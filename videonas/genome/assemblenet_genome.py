@@ -299,6 +299,14 @@ def pruned_edge_ranks(parent: AssembleNetGenome, child: AssembleNetGenome,
     return ranks
 
 
+def network_key(genome: AssembleNetGenome) -> str:
+    """Equal for genomes that build the same network: a flow stem's temporal dilation is left out, because the
+    released flow stem (and ours) has no temporal layer for it to dilate. The search trains such genomes once."""
+    nodes = tuple(dataclasses.replace(node, temporal_dilation=1) if isinstance(node, Stem) and node.modality == "flow"
+                  else node for node in genome.nodes)
+    return dataclasses.replace(genome, nodes=nodes).key
+
+
 __all__ = [
     "BLOCKS_RANGE",
     "DILATION_RANGE",
@@ -316,6 +324,7 @@ __all__ = [
     "Node",
     "Stem",
     "edges",
+    "network_key",
     "node_level",
     "pruned_edge_ranks",
 ]

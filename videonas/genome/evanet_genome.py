@@ -39,7 +39,7 @@ _OPTIONAL_FIELDS = ("conv", "time", "conv2", "time2")
 
 @dataclasses.dataclass(frozen=True)
 class Stem:
-    """The first conv: (time, 7, 7), 64 channels, spatial stride 2, of type ``conv``."""
+    """The first conv: (time, 7, 7), 64 channels, strides (2, 2, 2) (time and space, as released), of type ``conv``."""
 
     conv: str = "2plus1d"
     time: int = 3

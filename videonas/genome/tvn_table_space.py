@@ -1,16 +1,26 @@
 """A closed, enumerable TVN sub-space: the architectures of the tabulated benchmark (``videonas.table``).
 
 A tabulated benchmark trains every genome of a space once, so the space must be small and closed: here a genome is
-a handful of *choices* (frame count, input size, width, and a block type from a short menu at each of 2-3 block
+a handful of *choices* (frame count, input size, width, and a block type from a short menu at each of 2-4 block
 positions), and every combination of choices is one genome. The menu holds scene-only networks (one frame, or
 spatial-only blocks) and motion-capable ones (temporal convolutions over 2-8 frames), so the table can answer which
 of them a search finds.
 
+The default menu (``DEFAULTS``: 448 genomes, 300 distinct networks) is sized by measurement: fitted to the 24
+trainings the rank-fidelity bench had timed at the table's budget (732 steps, two workers on this 2-core machine,
+2026-12-06), a training costs about 48 s plus a part that grows with MACs times activations
+(``videonas.table.cost``, median error 35% leave-one-out), so the fixed part dominates and the build is set by the
+number of distinct networks: 300 x 2 seeds / 2 workers at about 54 s each is a predicted 5.2 h of training, 6.0 h
+with the latency pass. Widths 8/16 and inputs of 32/40 px keep every network near the fixed cost (the former menu,
+widths 16/32 at 32/48 px with a depthwise block type, 576 genomes: a predicted 20.6 h); the depthwise block, slow
+per MAC on CPU, is left out, and depth (2-4 blocks) is a choice instead.
+
 The space is ``videonas.genome.tvn.TVNTableSpace``: this module's ``TableMenu`` (the menu, the enumeration and the
 one-choice mutation) on ``TVNSpace``, composed there so that this module does not import the one that selects it. It
 is a space of the ``tvn`` family, not a family of its own: a run configuration selects it with
-``space: {family: tvn, options: {table: {...}}}`` (``table: true`` for the default menu). Its genomes are ordinary ``TVNGenome``s, so the builder, the cost estimate, the
-constraints and the network dedupe of the search loop apply unchanged.
+``space: {family: tvn, options: {table: {...}}}`` (``table: true`` for the default menu). Its genomes are ordinary
+``TVNGenome``s, so the builder, the cost estimate, the constraints and the network dedupe of the search loop apply
+unchanged.
 
 The index of a genome is its position in the product of the choices (the first choice varies fastest), so it is
 stable for a given menu: ``genome_at(index_of(g)) == g``. Mutation changes exactly one choice (its neighbourhood is
@@ -40,17 +50,17 @@ NO_BLOCK = "none"  # an optional block position left empty
 DEFAULTS: dict[str, Any] = {
     "frame_counts": [1, 2, 4, 8],
     "frame_stride": 2,
-    "image_sizes": [32, 48],
-    "widths": [16, 32],
-    "block_types": ["spatial", "spatiotemporal", "depthwise"],
+    "image_sizes": [32, 40],
+    "widths": [8, 16],
+    "block_types": ["spatial", "spatiotemporal"],
     "min_blocks": 2,
-    "max_blocks": 3,
+    "max_blocks": 4,
     "temporal_stride": 2,
 }
 
 
 class TableMenu:
-    """Every combination of a small menu of TVN choices, enumerable with a stable index (default: 576 genomes); mixed
+    """Every combination of a small menu of TVN choices, enumerable with a stable index (default: 448 genomes); mixed
     into ``TVNSpace`` as ``videonas.genome.tvn.TVNTableSpace``.
 
     Choices, in index order (the first varies fastest): ``num_frames`` (``frame_counts``, all at ``frame_stride``),

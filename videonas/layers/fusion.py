@@ -20,12 +20,15 @@ class WeightedFusion(layers.Layer):
     Gated inputs of equal width are summed first; a group narrower than the widest input gets one 1x1x1 projection (no
     bias), the widest group none, so sigmoid(w_i) is the only gain of an edge from a widest input. The logits start
     from a truncated normal (std 0.01) unless ``initial_weights`` (logits) are given. One input: the identity, with no
-    weight (its connection weight reads 1).
+    weight (its connection weight reads 1). ``learn_weights=False`` keeps the logits constant while the projections
+    still train: the release loads a preset's learnt connection weights that way (``_ApplyEdgeWeight``).
     """
 
-    def __init__(self, *, initial_weights: Sequence[float] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, initial_weights: Sequence[float] | None = None, learn_weights: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.initial_weights = None if initial_weights is None else [float(w) for w in initial_weights]
+        self.learn_weights = bool(learn_weights)
 
     def build(self, input_shape) -> None:
         shapes = list(input_shape)
@@ -50,7 +53,8 @@ class WeightedFusion(layers.Layer):
         if len(shapes) > 1:
             init = keras.initializers.TruncatedNormal(stddev=0.01) if self.initial_weights is None else \
                 keras.initializers.Constant(numpy.asarray(self.initial_weights))
-            self.logits = self.add_weight(name="connection_logits", shape=(len(shapes),), initializer=init)
+            self.logits = self.add_weight(name="connection_logits", shape=(len(shapes),), initializer=init,
+                                          trainable=self.learn_weights)
 
     def call(self, inputs):
         if self.logits is None:
@@ -83,7 +87,7 @@ class WeightedFusion(layers.Layer):
                 max(s[-1] for s in shapes))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "initial_weights": self.initial_weights}
+        return {**super().get_config(), "initial_weights": self.initial_weights, "learn_weights": self.learn_weights}
 
 
 def _pool_to(size: int, small: int) -> int:

@@ -1,21 +1,29 @@
-"""AssembleNet genome -> keras.Model: stems, blocks of (2+1)D bottlenecks, learned weighted fusion on every edge.
+"""AssembleNet genome -> keras.Model laid out as released (tensorflow/models
+``official/projects/assemblenet/modeling/assemblenet.py``): the RGB and flow stems, blocks of interleaved 2D and
+temporal bottlenecks, weighted fusion on every edge.
 
 Nodes are built in genome order; each block first fuses its inputs with a ``WeightedFusion`` (sigmoid-weighted sum after
 max-pooling to the smallest spatial size, narrower inputs projected to the widest, as released), then runs its residual
-blocks. Every fusion layer is
-named ``node{target}_fusion_from_{source}_{source}...`` so that ``assemblenet_edge_weights`` can hand the learned
-connection weights back to the search in genome indexing (connection-learning-guided mutation).
+blocks. Every fusion layer is named ``node{target}_fusion_from_{source}_{source}...`` so that
+``assemblenet_edge_weights`` can hand the learned connection weights back to the search in genome indexing
+(connection-learning-guided mutation). The released presets can instead fix them to the weights the release ships
+(``edge_weights="released"``).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Mapping
 
 import keras
 from keras import layers
 
-from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem
-from videonas.checks import MAX_FRAMES, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, check_float, check_int, check_type
+from videonas import families
+from videonas.genome import published
+from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges
+from videonas.checks import (MAX_FRAMES, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, check_choice, check_float, check_int,
+                             check_type, quote)
 from videonas.layers import Conv2Plus1D, WeightedFusion, batch_norm
 from videonas.models import cost
 
@@ -24,6 +32,8 @@ from videonas.models import cost
 RELEASED_INTERMEDIATE_WIDTHS = (64, 128, 256, 512)
 # The released code splits 128 stem channels evenly among the stems (32 each for 4 stems).
 TOTAL_STEM_FILTERS = 128
+# ``edge_weights``: trainable gates (what a search learns and reads back), or the constants the release ships.
+EDGE_WEIGHT_MODES = ("learned", "released")
 _FUSION_NAME = re.compile(r"^node(\d+)_fusion_from_(\d+(?:_\d+)*)$")
 
 
@@ -37,15 +47,13 @@ def _batch_norm_relu(x, name: str, relu: bool = True, zero_init: bool = False):
 
 
 def _stem(x, stem: Stem, *, filters: int, name: str):
-    """The released RGB stem, for both modalities: 7x7 conv stride 2, (5,1,1) temporal conv at the stem's dilation,
-    3x3 max-pool stride 2 (2x2 for flow, as released).
-
-    Interpretation: the released flow stem has no temporal conv (its dilation is unused); we give it one so a flow
-    stream's temporal resolution is real, as the paper describes two flow streams at different resolutions.
-    """
+    """As released: RGB (``rgb_conv_stem``) is a 7x7 conv stride 2, BN, ReLU, a (5,1,1) temporal conv at the stem's
+    dilation, then a 3x3 max-pool stride 2; flow (``flow_conv_stem``) is the 7x7 conv alone and a 2x2 max-pool, so a
+    flow stem's dilation builds nothing (the released genomes still carry one)."""
+    temporal = 5 if stem.modality == "rgb" else 1
     x = Conv2Plus1D(
-        filters, temporal_kernel=5, spatial_kernel=7, strides=(1, 2, 2), temporal_dilation=stem.temporal_dilation,
-        name=f"{name}_conv",
+        filters, temporal_kernel=temporal, spatial_kernel=7, strides=(1, 2, 2),
+        temporal_dilation=stem.temporal_dilation if temporal > 1 else 1, name=f"{name}_conv",
     )(x)
     x = _batch_norm_relu(x, name)
     pool = 3 if stem.modality == "rgb" else 2
@@ -53,23 +61,22 @@ def _stem(x, stem: Stem, *, filters: int, name: str):
 
 
 def _bottleneck(x, *, filters: int, inner: int, stride: int, dilation: int, temporal: bool, first: bool, name: str):
-    """1x1 -> (2+1)D 3x3 (temporal kernel 3 at ``dilation``, or spatial only) -> 1x1 to 4x filters, plus the shortcut.
-
-    Interpretation: the released block puts its dilated temporal conv in place of the first 1x1; we put it inside the
-    (2+1)D conv of the middle layer. Its last BN starts at zero so a fresh block is the identity on the shortcut.
-    """
+    """As released (``bottleneck_block_interleave``): a (3,1,1) temporal conv at ``dilation`` (``temporal``) or a 1x1
+    to ``filters`` -> 3x3 to ``inner`` (carrying the stride) -> 1x1 to 4x filters, plus the shortcut (projected in a
+    node's first block). Its last BN starts at zero so a fresh block is the identity on the shortcut."""
     shortcut = x
     if first:
         shortcut = layers.Conv3D(
             4 * filters, 1, strides=(1, stride, stride), padding="same", use_bias=False, name=f"{name}_project"
         )(x)
         shortcut = _batch_norm_relu(shortcut, f"{name}_project", relu=False)
-    y = layers.Conv3D(filters, 1, use_bias=False, name=f"{name}_reduce")(x)
+    y = layers.Conv3D(
+        filters, (3, 1, 1) if temporal else 1, padding="same", dilation_rate=(dilation if temporal else 1, 1, 1),
+        use_bias=False, name=f"{name}_reduce",
+    )(x)
     y = _batch_norm_relu(y, f"{name}_reduce")
-    y = Conv2Plus1D(
-        inner, temporal_kernel=3 if temporal else 1, spatial_kernel=3, strides=(1, stride, stride),
-        temporal_dilation=dilation, name=f"{name}_conv",
-    )(y)
+    y = layers.Conv3D(inner, (1, 3, 3), strides=(1, stride, stride), padding="same", use_bias=False,
+                      name=f"{name}_conv")(y)
     y = _batch_norm_relu(y, f"{name}_conv")
     y = layers.Conv3D(4 * filters, 1, use_bias=False, name=f"{name}_expand")(y)
     y = _batch_norm_relu(y, f"{name}_expand", relu=False, zero_init=True)
@@ -78,7 +85,9 @@ def _bottleneck(x, *, filters: int, inner: int, stride: int, dilation: int, temp
 
 def _block_node(x, node: Block, *, blocks: int, width_multiplier: float, name: str):
     """``blocks`` bottlenecks; as released, the first carries the stride and the projection, and the temporal conv
-    alternates off/on (odd blocks). Interpretation: a one-block node (CPU depth) keeps its temporal conv.
+    alternates off/on (odd blocks). Interpretation, for depths the release lacks (its shallowest has two blocks per
+    node): a one-block node's block is temporal, else the CPU search space (one block per node) would build no
+    temporal conv past the RGB stems and its dilation genes would build nothing.
     """
     filters = _scaled(node.filters, width_multiplier)
     inner = _scaled(min(RELEASED_INTERMEDIATE_WIDTHS[node.level], 2 * node.filters), width_multiplier)
@@ -100,17 +109,26 @@ def build_assemblenet(
     image_size: int,
     width_multiplier: float = 1.0,
     dropout: float = 0.5,
+    edge_weights: str | Mapping[tuple[int, int], float] = "learned",
     name: str | None = None,
 ) -> keras.Model:
     """Inputs "rgb" (T, H, W, 3) in [0, 1] and "flow" (T, H, W, 2); output "logits" (no activation either way).
 
     Every block fuses its inputs with a ``WeightedFusion`` as released: gated, pooled, and projected only where narrower
-    than the widest input; a single-input block's fusion is the identity (its edge's weight reads 1.0). The head averages the globally pooled level-3
-    nodes (concatenates them when their widths differ), then dropout and a dense layer.
+    than the widest input; a single-input block's fusion is the identity (its edge's weight reads 1.0). The head
+    averages the globally pooled level-3 nodes (concatenates them when their widths differ), then dropout and a dense
+    layer.
+
+    ``edge_weights``: ``"learned"`` (default) trains every gate from sigmoid(~0); ``"released"`` fixes them, as
+    non-trainable constants, to the weights the release ships with this genome (AssembleNet-50/-101 only), as the
+    released configs load them; a mapping ``(source, target) -> weight`` in (0, 1) fixes them to those values.
+    Learned is the default because a searched genome has no released weights, the guided mutation reads the trained
+    ones back, and the released ones were learnt on Moments-in-Time, not on the task a preset is trained on here.
     """
     _check_arguments(genome, num_classes, num_frames, image_size, width_multiplier)
     check_type("multi_label", multi_label, bool)
     check_float("dropout", dropout, 0.0, 0.999)
+    fixed = _fixed_edge_weights(genome, edge_weights)
     rgb = keras.Input((num_frames, image_size, image_size, 3), name="rgb")
     flow = keras.Input((num_frames, image_size, image_size, 2), name="flow")
     streams = {"rgb": layers.Rescaling(2.0, offset=-1.0, name="rgb_normalise")(rgb), "flow": flow}
@@ -124,7 +142,10 @@ def build_assemblenet(
             continue
         sources = [outputs[source] for source in node.inputs]
         fusion_name = f"{prefix}_fusion_from_" + "_".join(str(source) for source in node.inputs)
-        fused = WeightedFusion(name=fusion_name)(sources)
+        fusion = WeightedFusion(name=fusion_name) if fixed is None or len(sources) == 1 else WeightedFusion(
+            initial_weights=[math.log(w / (1.0 - w)) for w in (fixed[(s, index)] for s in node.inputs)],
+            learn_weights=False, name=fusion_name)
+        fused = fusion(sources)
         blocks = genome.blocks_per_level[node.level]
         outputs.append(_block_node(fused, node, blocks=blocks, width_multiplier=width_multiplier, name=prefix))
     pooled = [layers.GlobalAveragePooling3D(name=f"node{index}_pool")(outputs[index]) for index in genome.head]
@@ -137,6 +158,30 @@ def build_assemblenet(
     features = layers.Dropout(dropout, name="dropout")(features)
     logits = layers.Dense(num_classes, name="logits")(features)
     return keras.Model({"rgb": rgb, "flow": flow}, logits, name=name or f"assemblenet_{genome.depth}")
+
+
+def _fixed_edge_weights(genome: AssembleNetGenome, edge_weights) -> dict[tuple[int, int], float] | None:
+    """The constant weight of every edge into a multi-input node, or ``None`` for learned gates."""
+    if isinstance(edge_weights, str):
+        check_choice("edge_weights", edge_weights, EDGE_WEIGHT_MODES)
+        if edge_weights == "learned":
+            return None
+        presets = [spec_name for spec_name, _ in families.get("assemblenet").presets.values()]
+        match = next((spec_name for spec_name in presets if published.load(spec_name) == genome), None)
+        if match is None:
+            raise ValueError(f"edge_weights='released' needs a released AssembleNet genome ({', '.join(presets)}), "
+                             f"got genome {genome.key}")
+        return published.edge_weights(match)
+    check_type("edge_weights", edge_weights, Mapping)
+    fixed = {}
+    for source, target in edges(genome):
+        if len(genome.nodes[target].inputs) == 1:
+            continue
+        weight = edge_weights.get((source, target))
+        if not isinstance(weight, (int, float)) or not 0.0 < weight < 1.0:
+            raise ValueError(f"edge_weights[{(source, target)}] must be a weight in (0, 1), got {quote(weight)}")
+        fixed[(source, target)] = float(weight)
+    return fixed
 
 
 def _check_arguments(genome, num_classes, num_frames, image_size, width_multiplier) -> None:
@@ -199,8 +244,8 @@ def assemblenet_cost(genome: AssembleNetGenome, *, num_classes: int, num_frames:
     for node in genome.nodes:
         if isinstance(node, Stem):
             channels = 3 if node.modality == "rgb" else 2
-            size = _conv2plus1d_cost(tally, frames, image_size, channels, stem_filters, temporal_kernel=5,
-                                     spatial_kernel=7, stride=2)
+            size = _conv2plus1d_cost(tally, frames, image_size, channels, stem_filters,
+                                     temporal_kernel=5 if node.modality == "rgb" else 1, spatial_kernel=7, stride=2)
             tally.output(frames, size, size, stem_filters)  # conv output
             tally.batch_norm(stem_filters, frames * size * size)
             tally.output(frames, size, size, stem_filters)  # ReLU
@@ -263,12 +308,11 @@ def _bottleneck_cost(tally: cost.Tally, frames: int, size: int, channels: int, *
         tally.conv(channels, 4 * filters, 1, positions)
         tally.output(positions, 4 * filters)
         tally.batch_norm(4 * filters, positions)
-    tally.conv(channels, filters, 1, frames * size * size)  # reduce, BN, ReLU
+    tally.conv(channels, filters, 3 if temporal else 1, frames * size * size)  # reduce, BN, ReLU
     tally.output(frames * size * size, filters)
     tally.batch_norm(filters, frames * size * size)
     tally.output(frames * size * size, filters)
-    _conv2plus1d_cost(tally, frames, size, filters, inner, temporal_kernel=3 if temporal else 1, spatial_kernel=3,
-                      stride=stride)
+    tally.conv(filters, inner, 9, positions)  # the 3x3 conv, BN, ReLU
     tally.output(positions, inner)
     tally.batch_norm(inner, positions)
     tally.output(positions, inner)  # ReLU

@@ -21,8 +21,10 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax: Any = None,
-                     ylabel: str = "best validation top-1 so far", title: str | None = None):
-    """One colour per strategy (e.g. ``{"evolution": [seed0, seed1], "random": [...]}``); returns the axes."""
+                     ylabel: str = "best validation top-1 so far", xlabel: str = "training epochs spent",
+                     title: str | None = None):
+    """One colour per strategy (e.g. ``{"evolution": [seed0, seed1], "random": [...]}``, each seed's curve on the
+    ``xlabel`` axis, as ``videonas.experiments.ArmRuns.curves`` gives them by epoch); returns the axes."""
     if not runs:
         raise ValueError("runs must name at least one strategy, got none")
     if ax is None:
@@ -36,7 +38,7 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float | None]]], *, ax
         # Markers: the last candidate's value shows even though a post-step draws no segment after it.
         ax.step(stats["trials"], stats["median"], where="post", color=colour, linewidth=2.2, marker="o",
                 markersize=3, label=f"{label} (median of {len(seeds)} seeds)")
-    ax.set_xlabel("candidates proposed")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)

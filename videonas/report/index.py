@@ -1,9 +1,21 @@
 """Render ``reports/index.html`` from every experiment folder's run record and results, and the bench sections.
 
 The index opens with the answers: one row per verdict (question, the paper's claim, our result with its interval,
-the verdict, a link to the evidence), one "measurements, no comparison" row per experiment whose results carry no
-verdicts, and one "no verdict yet" row per experiment without results. It reads
-``run.json`` and ``results.json`` files, never notebook text. A malformed file is shown as that
+the verdict, the verdict adjusted for multiplicity, a link to the evidence), one "measurements, no comparison" row per
+experiment whose results carry no verdicts, and one "no verdict yet" row per experiment without results. It reads
+``run.json`` and ``results.json`` files, never notebook text.
+
+Multiplicity: the adjustment needs every question of a paper at once, so it is made here, from the p-values each
+verdict stores (``Verdict.decision_p_value``: the larger of the exact and the t test's). Within each paper's questions
+(TVN, EvaNet, AssembleNet) the p-values are Holm-adjusted; a decisive verdict keeps its word only when its adjusted p
+stays below its one-sided level, else its adjusted verdict is inconclusive. A question with an interval but no p-value
+(a file written before p-values were stored for every verdict) counts in the family as p = 1; exact figures have no
+noise and are neither counted nor adjusted. The rows, adjusted p-values included, are also written to
+``answers.json`` beside the index, and the README's verdict table is rendered from the same rows
+(``write_readme_table``), so the two cannot disagree.
+
+Bench sections are shown apart from the answers; where the bench timed a "found TVN" that is not the experiments'
+found network, the bench section says so and names its network (``bench_network``). A malformed file is shown as that
 experiment's error, naming the file, and the rest of the index still renders. Links are built only from folder and
 file names that are plain relative names, so an odd folder name cannot become a ``javascript:`` link.
 """
@@ -21,10 +33,17 @@ from typing import Any
 
 import jinja2
 
-from videonas.experiments import prose
+from videonas import jsonio
+from videonas.experiments import prose, stats
 from videonas.report.results import RESULTS_FILE, Results
 
 RUN_FILE = "run.json"
+ANSWERS_FILE = "answers.json"
+README_START = ("<!-- verdict table: generated from reports/*/results.json by "
+                "videonas.report.index.write_readme_table(); do not edit by hand -->")
+README_END = "<!-- end of the generated verdict table -->"
+# Which paper an experiment's questions belong to, for results written before verdicts named their paper.
+PAPER_OF_EXPERIMENT = (("tvn_", "TVN"), ("evanet_", "EvaNet"), ("assemblenet_", "AssembleNet"))
 # The order in which the experiments are run and listed; notebooks not named here follow alphabetically.
 ORDER = (
     "published_architectures",
@@ -144,10 +163,9 @@ def clean_record(record: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 def build_index(reports_dir: Path, *, profile: str) -> Path:
-    """Render ``reports_dir/index.html`` from every experiment folder that has a run record."""
-    folders = [path.parent for path in sorted(Path(reports_dir).glob(f"*/{RUN_FILE}"))]
-    folders.sort(key=lambda f: (ORDER.index(f.name) if f.name in ORDER else len(ORDER), f.name))
-    experiments = [load_experiment(folder) for folder in folders]
+    """Render ``reports_dir/index.html`` (and ``answers.json``) from every experiment folder that has a run
+    record."""
+    experiments = load_experiments(reports_dir)
     bench = _load_bench(Path(reports_dir) / "bench")
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("videonas", "templates"), autoescape=jinja2.select_autoescape(["html"])
@@ -155,15 +173,24 @@ def build_index(reports_dir: Path, *, profile: str) -> Path:
     meta = metadata(profile)
     meta["total_minutes"] = round(sum(float(e["run"].get("wall_seconds") or 0) for e in experiments) / 60, 1)
     answers = answer_rows(experiments)
+    jsonio.dump({"rows": answers}, Path(reports_dir) / ANSWERS_FILE)
     path = Path(reports_dir) / "index.html"
-    path.write_text(template.render(answers=answers, experiments=experiments, meta=meta, bench=bench))
+    path.write_text(template.render(answers=answers, experiments=experiments, meta=meta, bench=bench,
+                                    bench_network=bench_network(reports_dir)))
     return path
 
 
+def load_experiments(reports_dir: Path) -> list[dict[str, Any]]:
+    """Every experiment folder with a run record, in ``ORDER``."""
+    folders = [path.parent for path in sorted(Path(reports_dir).glob(f"*/{RUN_FILE}"))]
+    folders.sort(key=lambda f: (ORDER.index(f.name) if f.name in ORDER else len(ORDER), f.name))
+    return [load_experiment(folder) for folder in folders]
+
+
 def answer_rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The index's first table: a row per verdict, in experiment order; an experiment whose results have no verdicts
-    gets one "measurements, no comparison" row, and one without results (not run yet, failed) a "no verdict yet"
-    row."""
+    """The index's first table: a row per verdict, in experiment order, with its Holm-adjusted verdict within its
+    paper's questions; an experiment whose results have no verdicts gets one "measurements, no comparison" row, and
+    one without results (not run yet, failed) a "no verdict yet" row."""
     rows = []
     for entry in experiments:
         results = entry["results"] if isinstance(entry["results"], Results) else None
@@ -172,16 +199,117 @@ def answer_rows(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for verdict in results.verdicts if results else []:
             # The paper's figure beside its claim where the paper gives one; nothing where it does not.
             figure = prose.paper_figure_text(verdict)
-            rows.append({**base, "question": verdict.question,
+            rows.append({**base, "paper": verdict.paper or paper_of(entry["name"]), "question": verdict.question,
                          "claim": f"{verdict.claim} (paper: {figure})" if figure else verdict.claim,
-                         "result": prose.result_text(verdict), "verdict": verdict.verdict,
-                         "reason": verdict.reason if verdict.verdict == "inconclusive" else ""})
+                         "minimum_effect": prose.minimum_effect_text(verdict),
+                         "result": prose.result_text(verdict), "short_result": prose.short_result(verdict),
+                         "verdict": verdict.verdict, "reason": prose.inconclusive_text(verdict),
+                         "_verdict": verdict})
         if not results or not results.verdicts:
             # Results without verdicts are measurements (published_architectures): nothing there is compared.
-            rows.append({**base, "question": (results and results.question) or entry["name"], "claim": "",
-                         "result": "", "verdict": "measurements, no comparison" if results else "no verdict yet",
-                         "reason": ""})
+            rows.append({**base, "paper": paper_of(entry["name"]),
+                         "question": (results and results.question) or entry["name"], "claim": "",
+                         "minimum_effect": "", "result": "", "short_result": "",
+                         "verdict": "measurements, no comparison" if results else "no verdict yet", "reason": "",
+                         "adjusted_p": None, "adjusted_verdict": "", "adjusted_reason": ""})
+    _adjust(rows)
     return rows
+
+
+def paper_of(experiment: str) -> str:
+    """The paper an experiment folder's questions belong to ("" when its name says none)."""
+    return next((paper for prefix, paper in PAPER_OF_EXPERIMENT if experiment.startswith(prefix)), "")
+
+
+def _adjust(rows: list[dict[str, Any]]) -> None:
+    """Holm within each paper's questions (see the module docstring); fills the ``adjusted_*`` fields in place."""
+    families: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        verdict = row.pop("_verdict", None)
+        if verdict is None:
+            continue
+        row.update(adjusted_p=None, adjusted_verdict=verdict.verdict, adjusted_reason="exact figures")
+        if verdict.method != "exact":
+            families.setdefault(row["paper"], []).append((row, verdict))
+    for paper, members in families.items():
+        p_values = [1.0 if v.decision_p_value is None else v.decision_p_value for _, v in members]
+        for (row, verdict), adjusted in zip(members, stats.holm(p_values)):
+            level = (1 - verdict.confidence) / 2
+            keeps = verdict.verdict != "inconclusive" and adjusted < level
+            row.update(adjusted_p=adjusted, adjusted_verdict=verdict.verdict if keeps else "inconclusive",
+                       adjusted_reason=f"Holm over {len(members)} {paper or 'unassigned'} "
+                                       f"{'question' if len(members) == 1 else 'questions'}: p = {adjusted:.2g}"
+                                       + ("" if keeps or verdict.verdict == "inconclusive"
+                                          else f", not below {level:.2g}"))
+
+
+def readme_table(reports_dir: Path) -> str:
+    """The README's verdict table: the index's answers rows as Markdown (question, our result with its interval
+    and p-values, the verdict, the verdict adjusted within the paper's questions)."""
+    lines = ["| question | ours (95% interval) | verdict | adjusted (Holm, per paper) |", "| --- | --- | --- | --- |"]
+    for row in answer_rows(load_experiments(reports_dir)):
+        question = f"{row['paper']}: {row['question']}" if row["paper"] else row["question"]
+        if row["minimum_effect"]:
+            question += f" ({row['minimum_effect']})"
+        adjusted = row["adjusted_verdict"]
+        if row["adjusted_p"] is not None:
+            adjusted += f" (p = {row['adjusted_p']:.2g})"
+        cells = [question, row["short_result"], row["verdict"], adjusted]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_readme_table(readme: str | os.PathLike | None = None, reports_dir: str | os.PathLike | None = None) -> Path:
+    """Replace the README's verdict table (between ``README_START`` and ``README_END``) by ``readme_table``."""
+    readme = Path(readme or project_root() / "README.md")
+    reports_dir = Path(reports_dir or project_root() / "reports")
+    text = readme.read_text()
+    if text.count(README_START) != 1 or text.count(README_END) != 1:
+        raise ValueError(f"{readme} must hold the verdict table's markers once each: {README_START!r} and "
+                         f"{README_END!r}")
+    head, rest = text.split(README_START)
+    _, tail = rest.split(README_END)
+    # Blank lines around the table: Markdown then reads the markers as HTML blocks of their own.
+    readme.write_text(f"{head}{README_START}\n\n{readme_table(reports_dir)}\n\n{README_END}{tail}")
+    return readme
+
+
+def readme_table_in(text: str) -> str:
+    """The verdict table the README holds between its markers ("" when the markers are missing)."""
+    if README_START not in text or README_END not in text:
+        return ""
+    return text.split(README_START)[1].split(README_END)[0].strip("\n")
+
+
+def bench_network(reports_dir: Path) -> dict[str, Any] | None:
+    """The network the bench timed as "found TVN" (from ``bench/latency.json``) against the experiments' found TVN
+    (``tvn_search/found_genome.json``): ``{"clip", "params", "same", "text"}``, ``None`` when the bench timed none.
+    ``same`` is ``None`` when there is no experiment's network to compare with."""
+    try:
+        latency = json.loads((Path(reports_dir) / "bench" / "latency.json").read_text())
+        rows = [row for row in (latency.get("extra") or {}).get("rows", []) if row.get("model") == "found TVN"
+                and row.get("input_name") == "published" and isinstance(row.get("genome"), str)]
+        bench = json.loads(rows[0]["genome"]) if rows else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(bench, dict):
+        return None
+    clip = f"{bench.get('num_frames')}x{bench.get('image_size')}x{bench.get('image_size')}"
+    params = rows[0].get("params")
+    named = f"{clip}, {params:,} parameters" if isinstance(params, int) else clip
+    try:
+        found = json.loads((Path(reports_dir) / "tvn_search" / "found_genome.json").read_text())
+    except (OSError, ValueError):
+        return {"clip": clip, "params": params, "same": None,
+                "text": f"The bench's \"found TVN\" is a network of its own ({named})."}
+    if found == bench:
+        return {"clip": clip, "params": params, "same": True,
+                "text": f"The bench's \"found TVN\" is the found TVN of the TVN search above ({named})."}
+    found_clip = f"{found.get('num_frames')}x{found.get('image_size')}x{found.get('image_size')}"
+    return {"clip": clip, "params": params, "same": False,
+            "text": f"The bench's \"found TVN\" is another network ({named}, from an earlier TVN search) than the "
+                    f"found TVN of the experiments above ({found_clip}): its aims and figures are about that "
+                    f"network and bear on none of the verdicts."}
 
 
 def _load_bench(bench_dir: Path) -> list[Any]:

@@ -135,23 +135,38 @@ class Enumerate(Strategy):
     """Every genome of an enumerable space (``genome_at``; ``len(space)`` of them) once, in index order: how a
     tabulated benchmark is built through the search loop, so its store, executors, resume and network dedupe apply.
     The seed only sets the trials' training seeds (``videonas.search.loop.trial_seed``): experiments with different
-    seeds train the same genomes, as replicates. Asking past the last genome is a ``ValueError``."""
+    seeds train the same genomes, as replicates. With ``indices`` only the genomes at those indices, in that order
+    (retraining a sample of a table with another seed). Asking past the last genome is a ``ValueError``."""
 
     name = "enumerate"
 
-    def __init__(self, space: SearchSpace, *, seed: int, batch_size: int = 8) -> None:
+    def __init__(self, space: SearchSpace, *, seed: int, batch_size: int = 8,
+                 indices: Sequence[int] | None = None) -> None:
         super().__init__(space, seed=seed, batch_size=batch_size)
         if not callable(getattr(space, "genome_at", None)) or not hasattr(space, "__len__"):
             raise ValueError(f"strategy 'enumerate' needs an enumerable space (genome_at, len), got "
                              f"{type(space).__name__}; e.g. space: {{family: tvn, options: {{table: true}}}}")
+        if indices is not None:
+            if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or not indices:
+                raise ValueError(f"strategy.options.indices must be a non-empty list of genome indices, got "
+                                 f"{indices!r}")
+            for position, index in enumerate(indices):
+                check_int(f"strategy.options.indices[{position}]", index, 0, len(space) - 1)
+            if len(set(indices)) != len(indices):
+                raise ValueError(f"strategy.options.indices must not repeat an index, got {list(indices)}")
+        self.indices = None if indices is None else [int(index) for index in indices]
 
     def propose(self) -> list[Proposal]:
-        size = len(self.space)
-        if self.num_told >= size:
-            raise ValueError(f"strategy 'enumerate' has proposed all {size} genomes of the space; num_trials must be "
-                             f"at most {size}")
-        stop = min(size, self.num_told + self.batch_size)
-        return [Proposal(self.space.genome_at(index)) for index in range(self.num_told, stop)]
+        order = range(len(self.space)) if self.indices is None else self.indices
+        if self.num_told >= len(order):
+            raise ValueError(f"strategy 'enumerate' has proposed all {len(order)} genomes it enumerates; num_trials "
+                             f"must be at most {len(order)}")
+        stop = min(len(order), self.num_told + self.batch_size)
+        return [Proposal(self.space.genome_at(order[position])) for position in range(self.num_told, stop)]
+
+    def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.indices is None else {"indices": list(self.indices)}
+        return {**super().to_dict(), **extra}
 
 
 class Evolution(Strategy):

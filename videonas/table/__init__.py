@@ -4,7 +4,9 @@
 - ``build``: ``python -m videonas table build`` trains it through the search loop (resumable), times it, exports;
 - ``tables``: the file, its typed form (``Table``) and ``load_table``;
 - ``provenance``: what a table records about its making, and ``stale_reasons`` against this checkout;
-- ``lookup``: ``evaluate_table``, the trial function that looks genomes up (``"videonas.table:evaluate_table"``).
+- ``lookup``: ``evaluate_table``, the trial function that looks genomes up (``"videonas.table:evaluate_table"``);
+- ``validate``: ``python -m videonas table validate`` retrains drawn genomes with a new seed, Kendall tau vs the table;
+- ``cost``: a build's predicted wall time from a model fitted to timed trainings (``python -m videonas table cost``).
 """
 
 from __future__ import annotations

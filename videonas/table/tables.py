@@ -167,9 +167,14 @@ def replicate_of(trial: Any, rung_epochs: Sequence[int], seed: int) -> Replicate
 def export_table(store: str | os.PathLike, *, menu: Mapping[str, Any], rung_epochs: Sequence[int],
                  replicates: int, provenance: Mapping[str, Any], latency: Mapping[str, Any] | None = None) -> Table:
     """The table of what the build's store holds so far: experiments ``replicate-<r>``, ``r < replicates``, and the
-    latency pass's ``{network key: {"median_ms", "cv"}}``. A partial build exports the genomes it has."""
+    latency pass's ``{network key: {"median_ms", "cv"}}``.
+
+    A row needs a finished trial (done, failed or rejected) under every replicate: replicates advance a chunk at a
+    time, so a stopped build has genomes that only the first replicates reached, and a row of fewer replicates would
+    give a look-up less noise than the others. How many genomes are left out, and how many of those only some
+    replicates trained, is recorded in the provenance's ``coverage``."""
     space = tvn.TVNSpace(table=dict(menu))
-    by_key: dict[str, list[Replicate]] = {}
+    by_key: dict[str, dict[int, Replicate]] = {}
     counts: dict[str, tuple[int | None, int | None]] = {}
     for replicate in range(replicates):
         experiment = _open_replicate(store, replicate)
@@ -178,13 +183,13 @@ def export_table(store: str | os.PathLike, *, menu: Mapping[str, Any], rung_epoc
         for trial in experiment.trials():
             if trial.status not in ("done", "failed", "rejected"):
                 continue
-            by_key.setdefault(trial.genome_key, []).append(replicate_of(trial, rung_epochs, replicate))
+            by_key.setdefault(trial.genome_key, {})[replicate] = replicate_of(trial, rung_epochs, replicate)
             if trial.params is not None:
                 counts[trial.genome_key] = (trial.params, trial.flops)
     measured = dict((latency or {}).get("by_network") or {})
     rows = []
     for index, genome in enumerate(space.genomes()):
-        if genome.key not in by_key:
+        if len(by_key.get(genome.key, ())) < replicates:
             continue
         network = network_key(genome)
         timing = measured.get(network) or {}
@@ -192,8 +197,26 @@ def export_table(store: str | os.PathLike, *, menu: Mapping[str, Any], rung_epoc
         rows.append(TableRow(index=index, key=genome.key, network=network, genome=genome.to_dict(),
                              choices=space.choices_of(genome), params=params, flops=flops,
                              latency_ms=timing.get("median_ms"), latency_cv=timing.get("cv"),
-                             replicates=tuple(sorted(by_key[genome.key], key=lambda r: r.seed))))
-    return Table(dict(provenance), dict(space.to_dict()["table"]), tuple(rung_epochs), tuple(rows))
+                             replicates=tuple(by_key[genome.key][r] for r in range(replicates))))
+    some = sum(0 < len(found) < replicates for found in by_key.values())
+    coverage = {"genomes": len(space), "rows": len(rows), "missing": len(space) - len(rows),
+                "some_replicates_only": some}
+    return Table({**provenance, "coverage": coverage}, dict(space.to_dict()["table"]), tuple(rung_epochs),
+                 tuple(rows))
+
+
+def coverage_text(table: Table) -> str:
+    """How complete ``table`` is, in words (from its provenance's ``coverage``, where the export recorded it)."""
+    done = sum(bool(row.done()) for row in table.rows)
+    coverage = table.provenance.get("coverage") or {}
+    text = f"{len(table)} of {len(table.space())} genomes, {done} trained to the top rung"
+    if table.complete():
+        return f"{text} (complete)"
+    replicates = table.provenance.get("replicates", "all")
+    some = coverage.get("some_replicates_only")
+    return (f"{text} (partial: {len(table.space()) - len(table)} missing"
+            + ("" if some is None else f", {some} of them trained under only some of the {replicates} replicates")
+            + ")")
 
 
 def _open_replicate(store: str | os.PathLike, replicate: int):
@@ -205,5 +228,5 @@ def _open_replicate(store: str | os.PathLike, replicate: int):
         return None
 
 
-__all__ = ["FILE_FORMAT", "Replicate", "SCORES", "Table", "TableRow", "export_table", "load_table", "replicate_of",
-           "write_table"]
+__all__ = ["FILE_FORMAT", "Replicate", "SCORES", "Table", "TableRow", "coverage_text", "export_table", "load_table",
+           "replicate_of", "write_table"]
