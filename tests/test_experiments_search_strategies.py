@@ -10,7 +10,7 @@ import numpy
 import pytest
 import yaml
 
-from videonas.experiments import landscape, search_strategies as strategies, table_searches as searches
+from videonas.experiments import landscape, search_strategies as strategies, table_frames, table_searches as searches
 from videonas.search import run_search
 from videonas.search.store import Trial
 from videonas.table import is_synthetic, synthetic_table, write_table
@@ -179,7 +179,13 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert text.startswith("SYNTHETIC table (made-up scores, no network trained): 72 genomes")
     result = strategies.run(config, output_dir=tmp_path)
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert len(saved["verdicts"]) == 5 and all("SYNTHETIC" in v["question"] for v in saved["verdicts"])
+    assert len(saved["verdicts"]) == 7 and all("SYNTHETIC" in v["question"] for v in saved["verdicts"])
+    most = max(_tiny()["table"]["synthetic"]["menu"]["frame_counts"])
+    assert f"the most frames ({most})" in saved["verdicts"][-1]["question"]
+    assert [row["search"] for row in saved["extra"]["frames"]] == [
+        table_frames.SCENE, table_frames.MOTION, "mutate-best", table_frames.FORCED]
+    forced = saved["extra"]["frames_per_seed"][table_frames.FORCED]
+    assert len(forced) == 3 and set(forced.values()) <= {most}  # forced to the menu's most frames
     assert set(saved["extra"]["per_seed"]) == {"random", "mutate-best", "regularized", "random + rungs",
                                                "mutate-best + rungs", "regularized + rungs"}
     assert all(len(values) == 3 for values in saved["extra"]["per_seed"].values())
@@ -188,9 +194,32 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert len(reach) == 6 and reach[0]["label"].startswith("random: ")
     assert len(saved["extra"]["latency_sweep"]) == 2 and (tmp_path / "best_so_far.png").is_file()
     assert (tmp_path / "landscape.png").is_file() and (tmp_path / strategies.SYNTHETIC_FILE).is_file()
-    assert len(result.details.records) == 6 * 3 + 2 * 2
+    assert len(result.details.records) == 6 * 3 + 2 * 2 + 3 * 3  # arms, the R sweep, the frames searches
     assert all(record["epochs"] <= 36 for record in result.details.records)
     # 12 proposals: three rounds of rungs spend 30 epochs, short of 36; two rounds without rungs spend 48
     stalled = [row["arm"] for row in result.details.arms if row["stopped by max_proposals"] == 1.0]
     assert stalled == ["random + rungs", "mutate-best + rungs", "regularized + rungs"]
     assert "Stopped by max_proposals before the budget of 36 epochs: random + rungs" in saved["conclusion"]
+
+
+def _frames_records(picks: dict, tests: dict) -> list[dict]:
+    return [{"arm": label, "seed": seed, "winner": {"num_frames": frames, "test": tests[label][seed], "latency_ms": 1.0}}
+            for label, by_seed in picks.items() for seed, frames in by_seed.items()]
+
+
+def test_frames_questions_compare_the_winners_frames_by_kind_and_the_forced_search():
+    seeds = range(12)
+    picks = {table_frames.SCENE: {s: 1 if s % 3 else 2 for s in seeds}, table_frames.MOTION: {s: 8 for s in seeds},
+             "mutate-best": {s: 4 for s in seeds}, table_frames.FORCED: {s: 8 for s in seeds}}
+    tests = {label: {s: 0.5 + 0.01 * (s % 2) for s in seeds} for label in picks}
+    tests[table_frames.FORCED] = {s: 0.49 + 0.01 * (s % 3) for s in seeds}
+    picked, forced = table_frames.frames_verdicts(_frames_records(picks, tests), free="mutate-best", most_frames=8)
+    # motion winners use 8 frames, scene winners 1-2: a ratio of about 6x, far beyond the 1.5x margin
+    assert picked.verdict == "supported" and picked.estimate > 4 and picked.n == 12
+    assert picked.values_a == {str(s): 8.0 for s in seeds}  # per-seed values, stored as results.json keeps them
+    assert forced.verdict == "supported" and "the most frames (8)" in forced.question  # within 5 points
+    picks[table_frames.MOTION] = dict(picks[table_frames.SCENE])
+    same, _ = table_frames.frames_verdicts(_frames_records(picks, tests), free="mutate-best", most_frames=8)
+    assert same.verdict != "supported"
+    rows = table_frames.frames_rows(_frames_records(picks, tests), free="mutate-best")
+    assert rows[2]["4 frames"] == 12 and rows[3]["mean test"] == pytest.approx(0.5, abs=0.01)

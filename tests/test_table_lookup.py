@@ -72,6 +72,19 @@ def test_lookup_gives_the_rung_column_of_the_replicate_the_seed_draws(table_file
         evaluate_table(genome, seed=0, table=table_file, epochs=2)
 
 
+def test_a_search_can_select_on_one_kind_of_class_at_the_top_rung(table_file):
+    table = load_table(table_file)
+    genome = table.space().genome_at(7)
+    row = table.row(genome)
+    for score in ("val_scene", "val_motion"):
+        result = evaluate_table(genome, seed=3, table=table_file, score=score)
+        assert result.fitness == getattr(row.replicates[result.metrics["replicate"]], score)
+    with pytest.raises(ValueError, match="top rung only"):
+        evaluate_table(genome, seed=3, table=table_file, score="val_motion", fidelity=Fidelity(epochs=3))
+    with pytest.raises(ValueError, match="score must be one of"):
+        evaluate_table(genome, seed=3, table=table_file, score="test")
+
+
 def test_limits_reject_from_the_table_columns(table_file):
     genome = load_table(table_file).space().genome_at(9)  # 10,000 params, 0.59 ms
     assert evaluate_table(genome, seed=0, table=table_file, max_params=10_000).status == "done"

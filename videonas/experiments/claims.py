@@ -158,6 +158,19 @@ QUESTIONS = {question.key: question for question in (
               "same budget (successive halving and Hyperband, Li et al. 2018, arXiv 1603.06560)",
               ("with rungs: winner's test top-1 per seed", "without rungs: winner's test top-1 per seed"),
               margin=BEATS_POINTS, basis=_BEATS_BASIS),
+    _question("table_frames_by_kind", "TVN",
+              "On the tabulated benchmark, does the TVN search pick more frames when it selects on the motion classes "
+              "than on the scene classes?",
+              "the search picks few frames on scene-based data (Moments in Time: 2-4) and more on motion-based data "
+              "(Charades: 8)", ("frames of the motion-selected winner", "frames of the scene-selected winner"),
+              unit="x", kind="ratio_at_least", margin=1.5,
+              basis="our minimum effect of interest: 1.5x the frames (the table's frame counts double per step)"),
+    # Non-superiority, as tvn_frames_forced16: forcing may not add more than 5 points over the free search.
+    _question("table_forced_frames", "TVN",
+              "On the tabulated benchmark, does forcing the TVN search to the most frames buy accuracy?",
+              "TVN-16 frames is slower and hardly more accurate than the free search (MiT): at most 5 points better",
+              ("free search", "search forced to the most frames"), kind="greater", margin=-5.0,
+              basis="our reading of 'hardly more accurate': at most 5 points"),
 )}
 
 

@@ -20,13 +20,14 @@ import numpy
 
 from videonas import config as config_module
 from videonas.checks import check_float, check_int, check_keys, check_choice, quote
-from videonas.experiments import answers, claims, experiment, fields, landscape, prose, summaries
+from videonas.experiments import answers, claims, experiment, fields, landscape, prose, summaries, table_frames
 from videonas.experiments import table_searches as searches
 from videonas.table import is_synthetic, load_table, synthetic_table, write_table
 
 NAME = "search_strategies"
 STRATEGIES = ("random", "mutate-best", "regularized")  # the arms' strategies; each also runs with rungs
 RUNGS = " + rungs"
+FRAMES_ARM = "mutate-best"  # the TVN schedule: its searches also answer the frames questions (table_frames)
 SYNTHETIC_FILE = "synthetic_table.json.gz"
 SYNTHETIC_OPTIONS = ("menu", "rung_epochs", "replicates", "seed")
 GRID_POINTS = 61
@@ -277,8 +278,12 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     has_latency = any(row.latency_ms is not None for row in table.rows)
     limits = landscape.latency_limits(table, config.latency_quantiles) if has_latency and \
         config.latency_quantiles else []
-    records = searches.run_specs(arm_specs(config, table) + latency_specs(config, table, limits), budget,
-                                 workers=config.workers)
+    schedule = next(arm for arm in config.strategies if arm.label == FRAMES_ARM)
+    frame_specs = table_frames.frames_specs(schedule, seeds=range(config.num_seeds), top_epochs=table.rung_epochs[-1],
+                                            keep=config.rungs.keep, frame_counts=table.menu["frame_counts"],
+                                            max_latency_ms=config.max_latency_ms)
+    records = searches.run_specs(arm_specs(config, table) + latency_specs(config, table, limits) + frame_specs,
+                                 budget, workers=config.workers)
     labels = [arm.label + suffix for suffix in ("", RUNGS) for arm in config.strategies]
     grid = numpy.linspace(0, config.max_epochs, GRID_POINTS)
     bands = _curves(records, labels, grid)
@@ -288,6 +293,9 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         table, limits))
     noise = landscape.replicate_spread(table)
     verdicts = verdicts_of(records, noise_floor=noise, synthetic=synthetic)
+    frames = table_frames.frames_verdicts(records, free=FRAMES_ARM, most_frames=max(table.menu["frame_counts"]))
+    verdicts += [dataclasses.replace(v, question=f"SYNTHETIC table, not a measurement: {v.question}")
+                 for v in frames] if synthetic else frames
     best = landscape.oracle(table)
     motion = landscape.motion_learners(table, above_chance=config.motion_above_chance)
     pairs = landscape.parent_child(table)
@@ -307,7 +315,11 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
              _stall_note(arms, config.max_epochs),
              f"Oracle by validation: test top-1 {best['test']:.3f}; random search's final mean best {target:.3f}.",
              f"{motion['count']} of {motion['known']} genomes learn motion ({rule}).",
-             f"Parent-child correlation under the one-choice mutation: Spearman {pairs['spearman']:.2f}."]
+             f"Parent-child correlation under the one-choice mutation: Spearman {pairs['spearman']:.2f}.",
+             "Frames: the TVN schedule selecting on the scene classes' and on the motion classes' validation top-1 "
+             "(per-kind accuracies of networks trained on all classes: the table's stand-in for a scene-only and a "
+             "motion-only data set), and forced to the most frames; the winners' frame counts are in the frames "
+             "table."]
     extra = {"table": {"file": path.name, "synthetic": synthetic, "provenance": dict(table.provenance),
                        "genomes": len(table), "rung_epochs": list(table.rung_epochs)},
              "config": {"num_seeds": config.num_seeds, "max_epochs": config.max_epochs,
@@ -320,7 +332,10 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
              "target": float(target), "oracle": best, "noise_floor": noise,
              "motion": {k: v for k, v in motion.items() if k != "mask"},
              "parent_child": {k: v for k, v in pairs.items() if k not in ("parents", "children")},
-             "latency_sweep": latency}
+             "latency_sweep": latency, "frames": table_frames.frames_rows(records, free=FRAMES_ARM),
+             "frames_per_seed": {label: table_frames.winner_field(records, label, "num_frames")
+                                 for label in (table_frames.SCENE, table_frames.MOTION, FRAMES_ARM,
+                                               table_frames.FORCED)}}
     title = "Search strategies on the tabulated TVN benchmark" + (" (SYNTHETIC table)" if synthetic else "")
     result = experiment.finish(
         folder, title=title, question="At the same training budget, do the TVN schedule and regularized evolution "

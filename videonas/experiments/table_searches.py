@@ -36,7 +36,9 @@ CHUNK = 20  # searches per task of the worker pool: one store file each, few eno
 @dataclasses.dataclass(frozen=True)
 class SearchSpec:
     """One search: arm ``arm`` (strategy ``strategy`` with ``options``) at ``seed``, with ``rung_epochs`` (one entry:
-    no rungs) and ``keep``, under the latency limit ``max_latency_ms`` (R; ``None``: none)."""
+    no rungs) and ``keep``, under the latency limit ``max_latency_ms`` (R; ``None``: none). ``score`` is the fitness
+    it selects on (``videonas.table.lookup.SCORES``: all classes, or one kind of class), and ``frame_counts``
+    restricts the menu's frame counts (a search forced to many frames); ``None`` keeps the table's."""
 
     arm: str
     strategy: str
@@ -45,6 +47,8 @@ class SearchSpec:
     rung_epochs: tuple[int, ...]
     keep: float = 1 / 3
     max_latency_ms: float | None = None
+    score: str = "val"
+    frame_counts: tuple[int, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +66,12 @@ class Budget:
 
 def search_config(spec: SearchSpec, budget: Budget, *, store: str | Path) -> dict[str, Any]:
     """The ``run_search`` configuration of ``spec``."""
-    options = {"table": budget.table, "max_params": budget.max_params, "max_latency_ms": spec.max_latency_ms}
+    options = {"table": budget.table, "max_params": budget.max_params, "max_latency_ms": spec.max_latency_ms,
+               "score": None if spec.score == "val" else spec.score}
     limit = "" if spec.max_latency_ms is None else f"-R{spec.max_latency_ms:g}"
+    menu = dict(budget.menu) if spec.frame_counts is None else {**budget.menu, "frame_counts": list(spec.frame_counts)}
     return {"name": f"{spec.arm}{limit}-seed{spec.seed}", "store": str(store),
-            "space": {"family": "tvn", "options": {"table": dict(budget.menu)}},
+            "space": {"family": "tvn", "options": {"table": menu}},
             "strategy": {"name": spec.strategy, "options": dict(spec.options)}, "seed": spec.seed,
             "num_trials": budget.max_proposals, "max_epochs": budget.max_epochs, "batch_size": budget.batch_size,
             "rungs": {"epochs": list(spec.rung_epochs), "keep": spec.keep}, "reuse_duplicates": budget.reuse_duplicates,

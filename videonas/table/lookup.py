@@ -27,6 +27,7 @@ from videonas.search.store import TrialResult
 from videonas.table.tables import Table, load_table
 
 _CACHE: dict[tuple[str, int, int], Table] = {}
+SCORES = ("val", "val_scene", "val_motion")
 
 
 def cached_table(path: str | os.PathLike | Table) -> Table:
@@ -46,12 +47,16 @@ def cached_table(path: str | os.PathLike | Table) -> Table:
 
 def evaluate_table(genome: Any, *, seed: int, table: str | os.PathLike | Table, fidelity: Any = None,
                    epochs: int | None = None, max_params: int | None = None, max_flops: int | None = None,
-                   max_latency_ms: float | None = None) -> TrialResult:
+                   max_latency_ms: float | None = None, score: str = "val") -> TrialResult:
     """The genome's result from the table: fitness at ``fidelity.epochs`` (a rung of a multi-fidelity search), else
     at ``epochs``, else at the top rung, from the replicate the trial's ``seed`` draws; ``metrics["test"]`` (test
     top-1, overall and by class kind) only at the top rung, where the table has it. A genome the table lacks, or a
     genome whose every replicate failed, is a failed trial; epochs that are not a rung of the table are a
-    ``ValueError``."""
+    ``ValueError``. ``score`` is the fitness: validation top-1 on all classes (``"val"``), or on one kind of class
+    only (``"val_scene"``, ``"val_motion"``: what a search on a scene-only or a motion-only data set would select
+    on; the table has these at the top rung only)."""
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {list(SCORES)}, got {score!r}")
     table = cached_table(table)
     row = table.row(genome)  # KeyError: a failed trial naming the genome
     figures = {"params": row.params, "flops": row.flops, "latency_ms": row.latency_ms}
@@ -72,6 +77,9 @@ def evaluate_table(genome: Any, *, seed: int, table: str | os.PathLike | Table, 
     if wanted not in table.rung_epochs:
         raise ValueError(f"epochs {wanted} is not a rung of the table; its rungs are {list(table.rung_epochs)}")
     rung = table.rung_epochs.index(wanted)
+    if score != "val" and rung != len(table.rung_epochs) - 1:
+        raise ValueError(f"score {score!r} is in the table at its top rung only ({table.rung_epochs[-1]} epochs), not "
+                         f"at {wanted}: search on it without rungs")
     replicate = done[int(numpy.random.default_rng(seed).integers(len(done)))]
     metrics: dict[str, Any] = {"accuracy": replicate.val[rung], "epochs_trained": wanted,
                                "replicate": replicate.seed, "table_index": row.index,
@@ -81,7 +89,11 @@ def evaluate_table(genome: Any, *, seed: int, table: str | os.PathLike | Table, 
         metrics["test"] = {"accuracy": replicate.test,
                            "accuracy_by_kind": {"scene": replicate.test_scene, "motion": replicate.test_motion}}
         metrics["train_seconds"] = replicate.train_seconds
-    return TrialResult(fitness=replicate.val[rung], metrics=metrics, **figures)
+    fitness = replicate.val[rung] if score == "val" else getattr(replicate, score)
+    if fitness is None:
+        return TrialResult.failed(f"genome {row.key} has no {score} in the table", **figures)
+    metrics["accuracy"] = fitness
+    return TrialResult(fitness=fitness, metrics=metrics, **figures)
 
 
 __all__ = ["cached_table", "evaluate_table"]
