@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 import test_experiments_evanet  # noqa: E402
+from videonas.config import SpaceConfig  # noqa: E402
 from videonas.ensemble import Member  # noqa: E402
 from videonas.experiments import ensemble_runs, evanet_ensembles as ensembles, evanet_search, prose, protocol, retrain  # noqa: E402,E501
 from videonas.search.store import TrialResult  # noqa: E402
@@ -145,10 +146,7 @@ def dense(width):
 
 
 def _members():
-    space = evanet_search.Config.from_dict(test_experiments_evanet.CONFIG).search["space"]
-    from videonas.config import SpaceConfig
-
-    built = SpaceConfig.from_value(space).build()
+    built = SpaceConfig.from_value(test_experiments_evanet.SPACE).build()
     rng = numpy.random.default_rng(0)
     return {f"m{i}": built.sample(rng) for i in range(2)}
 

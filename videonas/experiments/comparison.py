@@ -45,3 +45,28 @@ def check_references(references: Mapping[str, Mapping[int, Any]],
         checked = protocol.check_steps({name: runs, **others}, reference=name)
         allowed = {label: min(steps, allowed.get(label, steps)) for label, steps in checked.items()}
     return allowed
+
+
+def matches_text(matches: Mapping[int, protocol.FlopsMatch], *, target: str) -> str:
+    """Both FLOP counts of each seed's matched pair, one clause per distinct pair: "seeds 0, 1: <target> 17.00 vs
+    x0.1 16.20 MFLOPs (-4.7%)"."""
+    groups: dict[tuple[float, int, float], list[int]] = {}
+    for seed, match in matches.items():
+        groups.setdefault((match.target_flops, match.flops, match.width), []).append(seed)
+    return "; ".join(f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}: {target} "
+                     f"{goal / 1e6:.2f} vs x{width:.3g} {flops / 1e6:.2f} MFLOPs ({flops / goal - 1:+.1%})"
+                     for (goal, flops, width), seeds in groups.items())
+
+
+def rates_text(choices: Mapping[str, protocol.LearningRateChoice]) -> str:
+    """How the networks' learning rates were set: "each chosen on validation (a 0.003, b 0.01)" or "the task's
+    learning rate 0.003"."""
+    if any(choice.scores for choice in choices.values()):
+        return "learning rates chosen on validation, once per network (" + ", ".join(
+            f"{name} {choice.rate:g}" for name, choice in choices.items()) + ")"
+    return "the task's learning rate " + "/".join(sorted({f"{choice.rate:g}" for choice in choices.values()}))
+
+
+def steps_text(steps: Mapping[str, int]) -> str:
+    """``check_references``' result for prose: "width: 40, flops: 40"."""
+    return ", ".join(f"{label}: {count}" for label, count in steps.items())

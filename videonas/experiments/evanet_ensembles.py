@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from videonas import ensemble, search
-from videonas.experiments import (answers, fields, claims, ensemble_runs, evanet_search, experiment, prose, protocol,
-                                  retrain, stats, summaries)
+from videonas.experiments import (answers, claims, comparison, ensemble_runs, evanet_search, experiment, fields,
+                                  prose, protocol, retrain, stats, summaries)
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
 from videonas.genome import published
 from videonas.task import Budget
@@ -304,18 +304,6 @@ def headline(result: EnsembleExperiment) -> list[dict[str, Any]]:
     return [*answers.verdict_rows(result.verdicts), *answers.score_rows(scores, metric="top-1")]
 
 
-def flops_text(pairs: Mapping[int, Mapping[str, Any]]) -> str:
-    """The same-FLOPs pairs, one clause per distinct pair: "seeds 0, 1: ensemble 17.0 vs R(2+1)D x0.1 16.2 MFLOPs
-    (-4.7%)"."""
-    groups: dict[tuple, list[int]] = {}
-    for seed, pair in pairs.items():
-        key = (pair["target_flops"], pair["baseline_flops"], pair["width_multiplier"])
-        groups.setdefault(key, []).append(seed)
-    return "; ".join(f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}: ensemble "
-                     f"{target / 1e6:.2f} vs x{width:.3g} {flops / 1e6:.2f} MFLOPs ({flops / target - 1:+.1%})"
-                     for (target, flops, width), seeds in groups.items())
-
-
 def notes(result: EnsembleExperiment) -> list[str]:
     """What the verdicts do not say: which members, how they and the baselines were trained, both FLOP counts per
     seed, and how the ensembles of the other searches did."""
@@ -324,21 +312,18 @@ def notes(result: EnsembleExperiment) -> list[str]:
     searched = runs.experiments[next(iter(runs.experiments))] if runs else None
     trained = {s: e.scores["ensemble"] for s, e in result.fixed.items() if e is not None}
     chance = "" if searched is None else answers.chance_text(searched, trained)
-    rates = sorted({choice.rate for choice in fixed.choices.values()})
-    chosen = ("each network's learning rate chosen on validation (" + ", ".join(
-        f"{name} {choice.rate:g}" for name, choice in fixed.choices.items()) + ")"
-              if any(choice.scores for choice in fixed.choices.values())
-              else f"the task's learning rate {'/'.join(f'{r:g}' for r in rates)}")
     gains = [e.scores["gain_over_selected"] for e in result.ensembles.values()]
     return [*([chance] if chance else []),
             f"The ensemble averages the logits of the top {len(fixed.members)} diverse RGB nets of search seed "
             f"{result.member_seed} (the search whose best is best on validation), each retrained over "
             f"{len(fixed.matches)} training seeds; the paper's four-model ensemble also uses optical flow, ours does "
             "not.",
-            f"Members and baselines trained with the same budget and {chosen}; every baseline's budget allowed at "
-            f"least as many steps as a member trained ({', '.join(f'{k}: {v}' for k, v in fixed.steps.items())}).",
+            f"Members and baselines trained with the same budget and {comparison.rates_text(fixed.choices)}; every "
+            f"baseline's budget allowed at least as many steps as a member trained "
+            f"({comparison.steps_text(fixed.steps)}).",
             f"R(2+1)D-18 at the members' width is {result.width.label} ({result.width_flops / 1e6:.2f} MFLOPs); at the "
-            f"ensemble's FLOPs, matched per seed within 10%: {flops_text(flops_pairs(result))}.",
+            f"ensemble's FLOPs, matched per seed within 10%: "
+            f"{comparison.matches_text(fixed.matches, target='ensemble')}.",
             *([f"Each search's own ensemble (its saved weights, one per search seed, no verdict) gained "
                f"{min(gains) * 100:+.1f} to {max(gains) * 100:+.1f} points over its best member on validation, over "
                f"{len(gains)} searches."] if gains else [])]
