@@ -192,8 +192,8 @@ def evaluate_fixed(genome, *, seed, task, budget):
 def evaluate_late_fusion(genome, *, seed, task, budget, model, model_options):
     """The late-fusion baseline: validation is best at 0.01 (not the candidates' 0.003); its width is kept."""
     return TrialResult(fitness=0.5 if task["learning_rate"] == 0.01 else 0.3, metrics={
-        "steps": STEPS["late fusion"], "learning_rate": task["learning_rate"], "width": model_options["width_multiplier"],
-        "test": {"mAP": 0.4}})
+        "steps": STEPS["late fusion"], "learning_rate": task["learning_rate"],
+        "width": model_options["width_multiplier"], "test": {"mAP": 0.4}})
 
 
 def _train_fixed(seeds, *, widths=None):

@@ -18,7 +18,8 @@ import yaml  # noqa: E402
 import test_experiments_evanet  # noqa: E402
 from videonas.config import SpaceConfig  # noqa: E402
 from videonas.ensemble import Member  # noqa: E402
-from videonas.experiments import ensemble_runs, evanet_ensembles as ensembles, evanet_search, prose, protocol, retrain  # noqa: E402,E501
+from videonas.experiments import ensemble_runs, evanet_search, prose, protocol, retrain  # noqa: E402
+from videonas.experiments import evanet_ensembles as ensembles  # noqa: E402
 from videonas.search.store import TrialResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,10 +190,11 @@ def test_a_same_flops_baseline_out_of_reach_is_an_error_not_a_silent_mismatch():
 
 
 def test_each_training_seed_ensembles_its_own_members_best_on_validation_first():
-    def run(fitness, accuracy=0.5, status="done"):
-        return TrialResult(fitness=fitness, flops=50, status=status)
+    def run(fitness):
+        return TrialResult(fitness=fitness, flops=50)
 
-    members = {"a": {0: run(0.4), 1: run(0.7), 2: run(0.5)}, "b": {0: run(0.6), 1: run(0.7), 2: TrialResult.failed("x")}}
+    members = {"a": {0: run(0.4), 1: run(0.7), 2: run(0.5)},
+               "b": {0: run(0.6), 1: run(0.7), 2: TrialResult.failed("x")}}
     logits = {"a": numpy.array(LOGITS_A), "b": numpy.array(LOGITS_B)}
     result = ensemble_runs.fixed_ensembles(members, lambda name, trial: (logits[name], numpy.array(LABELS)))
     assert [m.name for m in result[0].members] == ["b", "a"] and result[0].scores["selected_single"] == 0.5
@@ -229,7 +231,8 @@ def test_report_writes_both_flop_counts_per_seed_and_the_protocol(tmp_path):
     assert data["extra"]["learning_rates"]["width"]["learning_rate"] == 0.003
     assert len(data["verdicts"]) == 4 and data["verdicts"][0]["n"] == 2
     text = " ".join(ensembles.notes(result))
-    assert "seed 0: ensemble 0.00 vs x0.1 0.00 MFLOPs (-3.3%); seed 1: ensemble 0.00 vs x0.11 0.00 MFLOPs (+6.7%)" in text
+    assert ("seed 0: ensemble 0.00 vs x0.1 0.00 MFLOPs (-3.3%); "
+            "seed 1: ensemble 0.00 vs x0.11 0.00 MFLOPs (+6.7%)") in text
     assert "width: 40, flops: 40" in text and "chosen on validation" in text
 
 
