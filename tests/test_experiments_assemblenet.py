@@ -130,6 +130,7 @@ def test_report_writes_the_figures_and_results_the_index_reads(tmp_path):
     assert data["title"] == assemblenet_search.TITLE and data["conclusion"] == written.conclusion
     assert set(data["extra"]) == {"summary", "pruned_edge_ranks", "evolved", "baseline", "learning_rates",
                                   "steps_allowed", "store"}
+    assert data["extra"]["baseline"]["unmatched"] == {}
     assert data["extra"]["baseline"]["per_seed"]["1"] == {"width_multiplier": 0.1, "flops": 1_050_000,
                                                           "target_flops": 1_000_018.0}
     assert data["extra"]["learning_rates"]["late fusion"]["learning_rate"] == 0.01
@@ -201,7 +202,7 @@ def _train_fixed(seeds, *, widths=None):
     matches = {seed: protocol.FlopsMatch(widths[seed], 1_000_000, 1_050_000.0) for seed in seeds}
     sample = SpaceConfig.from_value(CONFIG["search"]["space"]).build().sample(numpy.random.default_rng(0))
     return assemblenet_search.train_fixed(
-        sample, matches=matches, executor="inprocess", learning_rates=(0.003, 0.01),
+        sample, seeds=seeds, matches=matches, executor="inprocess", learning_rates=(0.003, 0.01),
         options={"task": {"learning_rate": 0.003}, "budget": {"epochs": 3, "patience": 1}},
         function="test_experiments_assemblenet:evaluate_fixed",
         baseline_function="test_experiments_assemblenet:evaluate_late_fusion")
@@ -216,6 +217,17 @@ def test_the_baseline_gets_its_own_learning_rate_and_each_seed_its_matched_width
     assert list(fixed.evolved) == seeds and fixed.steps == {"late fusion": 30}
     for match in fixed.matches.values():
         protocol.check_flops(match.flops, match.target_flops)
+
+
+def test_without_a_matched_width_the_baseline_is_not_trained_and_the_evolved_net_still_is():
+    fixed = assemblenet_search.train_fixed(
+        SpaceConfig.from_value(CONFIG["search"]["space"]).build().sample(numpy.random.default_rng(0)), seeds=[0, 1],
+        matches={}, unmatched={0: "too wide", 1: "too wide"}, executor="inprocess", learning_rates=None,
+        options={"task": {"learning_rate": 0.003}, "budget": {"epochs": 3}},
+        function="test_experiments_assemblenet:evaluate_fixed",
+        baseline_function="test_experiments_assemblenet:evaluate_late_fusion")
+    assert list(fixed.evolved) == [0, 1] and fixed.baseline == {} and list(fixed.choices) == ["evolved"]
+    assert fixed.unmatched == {0: "too wide", 1: "too wide"}
 
 
 def test_a_late_fusion_baseline_that_trains_fewer_steps_is_refused(monkeypatch):

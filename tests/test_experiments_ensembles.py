@@ -18,7 +18,7 @@ import yaml  # noqa: E402
 import test_experiments_evanet  # noqa: E402
 from videonas.config import SpaceConfig  # noqa: E402
 from videonas.ensemble import Member  # noqa: E402
-from videonas.experiments import ensemble_runs, evanet_search, prose, protocol, retrain  # noqa: E402
+from videonas.experiments import comparison, ensemble_runs, evanet_search, prose, protocol, retrain  # noqa: E402
 from videonas.experiments import evanet_ensembles as ensembles  # noqa: E402
 from videonas.search.store import TrialResult  # noqa: E402
 
@@ -153,9 +153,10 @@ def _members():
 
 
 def _train(seeds, targets, *, rates=(0.003, 0.01)):
-    matches = protocol.match_per_seed(dense, dict(zip(seeds, targets)))
+    matches, unmatched = comparison.match_reachable(dense, dict(zip(seeds, targets)), label="dense")
     return ensemble_runs.train_fixed(
-        _members(), baseline="r2plus1d-18", width=0.0625, matches=matches, executor="inprocess",
+        _members(), baseline="r2plus1d-18", width=0.0625, seeds=seeds, matches=matches, unmatched=unmatched,
+        executor="inprocess",
         options={"task": {"learning_rate": 0.001}, "budget": {"epochs": 2}}, learning_rates=rates,
         save_weights="/weights", member_function="test_experiments_ensembles:evaluate_member",
         baseline_function="test_experiments_ensembles:evaluate_baseline")
@@ -184,9 +185,14 @@ def test_a_baseline_that_trains_fewer_steps_than_a_member_is_refused(monkeypatch
         _train([0, 1], [160, 160], rates=None)
 
 
-def test_a_same_flops_baseline_out_of_reach_is_an_error_not_a_silent_mismatch():
-    with pytest.raises(ValueError, match=r"\(seed 1\).*not FLOPs-matched within 10%"):
-        protocol.match_per_seed(dense, {0: 160, 1: 16 * 1000})
+def test_a_seed_out_of_the_baseline_s_reach_is_left_out_not_compared_at_unequal_flops():
+    fixed = _train([0, 1, 2], [160, 16 * 1000, 160], rates=None)  # 64 units at most: 16 x 1000 is out of reach
+    assert list(fixed.matches) == [0, 2] and list(fixed.baselines["flops"]) == [0, 2]
+    assert list(fixed.baselines["width"]) == [0, 1, 2] and list(fixed.members["m0"]) == [0, 1, 2]
+    assert "dense x1 has 1024 FLOPs and target 1.6e+04 FLOPs" in fixed.unmatched[1]
+    assert "seed 1: dense x1" in comparison.unmatched_text(fixed.unmatched)
+    none = _train([0, 1], [16 * 1000, 16 * 1000], rates=None)
+    assert none.baselines["flops"] == {} and "flops" not in none.choices and none.steps == {"width": 40}
 
 
 def test_each_training_seed_ensembles_its_own_members_best_on_validation_first():

@@ -110,14 +110,16 @@ def population(arm: Arm, *, space: Any, seed: int) -> list[Any]:
 @dataclasses.dataclass
 class Fixed:
     """The evolved net and the late-fusion baseline trained over the training seeds (``{seed: TrialResult}``), their
-    learning-rate choices (``"evolved"``, ``"late fusion"``), the baseline's per-seed FLOPs matches and the fewest
-    steps its budget allowed (``protocol.check_steps``)."""
+    learning-rate choices (``"evolved"``, ``"late fusion"``), the baseline's per-seed FLOPs matches (``unmatched``:
+    the seeds no width could match, and why; those are not compared) and the fewest steps its budget allowed
+    (``protocol.check_steps``)."""
 
     evolved: dict[int, Any]
     baseline: dict[int, Any]
     choices: dict[str, protocol.LearningRateChoice]
     matches: dict[int, protocol.FlopsMatch]
     steps: dict[str, int]
+    unmatched: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -132,23 +134,26 @@ class AssembleNetSearch:
     metric: str
 
 
-def train_fixed(genome: Any, *, matches: Mapping[int, protocol.FlopsMatch], executor: Any,
+def train_fixed(genome: Any, *, seeds: Sequence[int], matches: Mapping[int, protocol.FlopsMatch], executor: Any,
                 options: Mapping[str, Any], learning_rates: Sequence[float] | None, function: str | None = None,
-                baseline_function: str = protocol.EVALUATE_MODEL) -> Fixed:
-    """The evolved ``genome`` and the late-fusion baseline at each training seed's matched width (``matches``: its
-    seeds are the training seeds), each at its learning rate chosen on validation (``comparison.rate_choices``, the
-    baseline at the first seed's width), trained over the seeds with the same ``options``; ``ValueError`` when the
-    baseline's budget allowed fewer steps than the evolved net trained."""
-    seeds = list(matches)
-    networks = {"evolved": genome, "late fusion": retrain.Baseline(BASELINE, matches[seeds[0]].width)}
+                baseline_function: str = protocol.EVALUATE_MODEL, unmatched: Mapping[int, str] | None = None) -> Fixed:
+    """The evolved ``genome`` over the training ``seeds`` and the late-fusion baseline at each seed's matched width
+    (``matches``: the seeds some width could match), each at its learning rate chosen on validation
+    (``comparison.rate_choices`` with the first training seed, the baseline at its first matched width), trained with
+    the same ``options``; ``ValueError`` when the baseline's budget allowed fewer steps than the evolved net trained."""
+    seeds = list(seeds)
+    networks = {"evolved": genome}
+    if matches:
+        networks["late fusion"] = retrain.Baseline(BASELINE, next(iter(matches.values())).width)
     choices = comparison.rate_choices(networks, learning_rates=learning_rates, executor=executor, options=options,
                                       seed=seeds[0], functions={"evolved": function, "late fusion": baseline_function})
     evolved = protocol.train_at(genome, choices["evolved"], seeds=seeds, executor=executor, options=options,
                                 function=function)
-    baseline = protocol.train_matched(BASELINE, matches, executor=executor,
-                                      options=choices["late fusion"].options(options), function=baseline_function)
+    baseline = {} if not matches else protocol.train_matched(
+        BASELINE, matches, executor=executor, options=choices["late fusion"].options(options),
+        function=baseline_function)
     return Fixed(evolved, baseline, choices, dict(matches),
-                 comparison.check_references({"evolved": evolved}, {"late fusion": baseline}))
+                 comparison.check_references({"evolved": evolved}, {"late fusion": baseline}), dict(unmatched or {}))
 
 
 def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress: bool = True) -> experiment.Result:
@@ -163,6 +168,8 @@ def run_searches(config: Config, *, folder: Path, progress: bool = True) -> Asse
     """The searches (store in ``folder``) and the fixed networks' runs, on one executor this owns."""
     shared = fields.shared_search(config.search)
     typed, options = shared.task, fields.trial_fields(shared)
+    if "task" in options:  # fixed networks report held-out scores, so they score test (the candidates do not)
+        options = {**options, "task": {**options["task"], "score_test": True}}
     if config.budget is not None:
         options = {**options, "budget": config.budget.to_dict()}
     runner = shared.executor.build()
@@ -174,13 +181,14 @@ def run_searches(config: Config, *, folder: Path, progress: bool = True) -> Asse
             raise ValueError(f"guided's best (seed {seed}, trial {trial.index}) has no FLOPs count: nothing to match "
                              "the late-fusion baseline to")
         num_classes = len(typed.open_dataset().class_names)
-        matches = protocol.match_per_seed(
+        matches, unmatched = comparison.match_reachable(
             lambda w: retrain.Baseline(BASELINE, w).build(num_classes=num_classes, num_frames=typed.num_frames,
                                                          image_size=typed.image_size, multi_label=typed.multi_label),
             {training_seed: float(trial.flops) for training_seed in config.comparison_seeds},
             label="two-stream late fusion")
-        fixed = train_fixed(genome, matches=matches, executor=runner, options=options,
-                            learning_rates=config.learning_rates, function=shared.evaluate.function)
+        fixed = train_fixed(genome, seeds=config.comparison_seeds, matches=matches, unmatched=unmatched,
+                            executor=runner, options=options, learning_rates=config.learning_rates,
+                            function=shared.evaluate.function)
     finally:
         runner.close()
     result = AssembleNetSearch(runs, (seed, trial), fixed, [], "mAP" if typed.multi_label else "top-1")
@@ -208,7 +216,8 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
                "evolved": {"seed": result.evolved[0], "trial": result.evolved[1].index,
                            "flops": result.evolved[1].flops},
                "baseline": {"model": BASELINE, "per_seed": {seed: match.to_dict()
-                                                            for seed, match in result.fixed.matches.items()}},
+                                                            for seed, match in result.fixed.matches.items()},
+                            "unmatched": result.fixed.unmatched},
                "learning_rates": {name: choice.to_dict() for name, choice in result.fixed.choices.items()},
                "steps_allowed": result.fixed.steps, "store": str(folder / STORE)},
         outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
@@ -272,9 +281,12 @@ def notes(result: AssembleNetSearch) -> list[str]:
     fixed = result.fixed
     return [f"The evolved net is guided's best on validation (seed {seed}, trial {trial.index}); the late-fusion "
             f"baseline ({BASELINE}) is matched to its FLOPs within 10% per training seed: "
-            f"{comparison.matches_text(fixed.matches, target='evolved')}. Both trained over {len(fixed.matches)} "
+            f"{comparison.matches_text(fixed.matches, target='evolved') or 'no seed'}. Both trained over "
+            f"{len(fixed.evolved)} "
             f"training seeds with the same budget and {comparison.rates_text(fixed.choices)}; the baseline's budget "
             f"allowed at least as many steps as the evolved net trained ({comparison.steps_text(fixed.steps)}).",
+            *([f"Not compared at equal FLOPs (no width within 10%): {comparison.unmatched_text(fixed.unmatched)}."]
+              if fixed.unmatched else []),
             f"Each seed's best was an unmutated starting graph (both arms share them) in "
             f"{answers.seeds_text(start[GUIDED], total)} for guided and "
             f"{answers.seeds_text(start[UNGUIDED], total)} for unguided mutation.",

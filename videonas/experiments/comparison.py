@@ -1,12 +1,13 @@
-"""Two steps of the comparison protocol (``videonas.experiments.protocol``) that every experiment comparing fixed
-networks takes the same way: each network's learning rate (chosen on validation from a grid, or the task's own rate
-when the configuration gives no grid), and the steps check against every network a baseline is compared with."""
+"""Steps of the comparison protocol (``videonas.experiments.protocol``) that every experiment comparing fixed networks
+takes the same way: each network's learning rate (chosen on validation from a grid, or the task's own rate when the
+configuration gives no grid), FLOPs matching that leaves out a seed no width can match, the steps check against every
+network a baseline is compared with, and how each of these reads in a conclusion."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from videonas.experiments import protocol
+from videonas.experiments import protocol, retrain
 
 
 def task_rate(options: Mapping[str, Any], seed: int) -> protocol.LearningRateChoice:
@@ -70,3 +71,33 @@ def rates_text(choices: Mapping[str, protocol.LearningRateChoice]) -> str:
 def steps_text(steps: Mapping[str, int]) -> str:
     """``check_references``' result for prose: "width: 40, flops: 40"."""
     return ", ".join(f"{label}: {count}" for label, count in steps.items())
+
+
+def match_reachable(build: Callable[[float], Any], targets: Mapping[int, float], *, label: str,
+                    **search_range: Any) -> tuple[dict[int, protocol.FlopsMatch], dict[int, str]]:
+    """``protocol.match_per_seed`` that leaves out the seeds whose target no width can match within 10% (a baseline
+    whose narrowest width costs more than the network it would be compared with): ``(matches, {seed: why not})``.
+    A seed left out is not compared, rather than compared at unequal FLOPs."""
+    matches: dict[int, protocol.FlopsMatch] = {}
+    unmatched: dict[int, str] = {}
+    by_target: dict[float, list[int]] = {}
+    for seed, target in targets.items():
+        by_target.setdefault(float(target), []).append(seed)
+    for target, seeds in by_target.items():
+        width, flops = retrain.match_width(build, target_flops=target, **search_range)
+        try:
+            protocol.check_flops(flops, target, label=f"{label} x{width:.3g}")
+        except ValueError as error:
+            unmatched.update({seed: f"{error} (its closest width)" for seed in seeds})
+            continue
+        matches.update({seed: protocol.FlopsMatch(width, int(flops), target) for seed in seeds})
+    return {seed: matches[seed] for seed in targets if seed in matches}, unmatched
+
+
+def unmatched_text(unmatched: Mapping[int, str]) -> str:
+    """``match_reachable``'s left-out seeds for prose: "seeds 0, 1: <why>", one clause per reason."""
+    groups: dict[str, list[int]] = {}
+    for seed, why in unmatched.items():
+        groups.setdefault(why, []).append(seed)
+    return "; ".join(f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}: {why}"
+                     for why, seeds in groups.items())

@@ -38,28 +38,33 @@ def score_members(seed: int, members: Sequence[Any], labels: Any, *, multi_label
 class FixedRuns:
     """The fixed networks trained over the training seeds: ``members`` and ``baselines`` (``"width"``, ``"flops"``)
     as ``{name: {seed: TrialResult}}``, each network's learning-rate choice, the per-seed FLOPs matches of the
-    ``"flops"`` baseline and the fewest steps each arm's budget allowed (``protocol.check_steps``)."""
+    ``"flops"`` baseline (``unmatched``: the seeds no width could match, and why; those are not compared) and the
+    fewest steps each arm's budget allowed (``protocol.check_steps``)."""
 
     members: dict[str, dict[int, Any]]
     baselines: dict[str, dict[int, Any]]
     choices: dict[str, protocol.LearningRateChoice]
     matches: dict[int, protocol.FlopsMatch]
     steps: dict[str, int]
+    unmatched: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
-def train_fixed(members: Mapping[str, Any], *, baseline: str, width: float,
+def train_fixed(members: Mapping[str, Any], *, baseline: str, width: float, seeds: Sequence[int],
                 matches: Mapping[int, protocol.FlopsMatch], executor: Any, options: Mapping[str, Any],
                 learning_rates: Sequence[float] | None, save_weights: str | os.PathLike | None = None,
-                member_function: str | None = None, baseline_function: str | None = None) -> FixedRuns:
-    """Train the members (genomes), named model ``baseline`` at ``width`` and at each seed's matched width
-    (``matches``: its seeds are the training seeds) by the protocol: each network's learning rate chosen once on
-    validation from ``learning_rates`` with the first training seed (the ``"flops"`` baseline at that seed's width),
-    then every network trained over the seeds with ``options`` (the same task and budget); members save their weights
-    to ``save_weights`` (their test logits make the ensembles). Raises ``ValueError`` when a baseline's budget allowed
-    fewer steps than a member trained (``comparison.check_references``)."""
-    seeds = list(matches)
-    baselines = {"width": retrain.Baseline(baseline, width),
-                 "flops": retrain.Baseline(baseline, matches[seeds[0]].width)}
+                member_function: str | None = None, baseline_function: str | None = None,
+                unmatched: Mapping[int, str] | None = None) -> FixedRuns:
+    """Train the members (genomes) and named model ``baseline`` at ``width`` over the training ``seeds``, and the
+    baseline at each seed's matched width (``matches``: the seeds some width could match) by the protocol: each
+    network's learning rate chosen once on validation from ``learning_rates`` with the first training seed (the
+    ``"flops"`` baseline at its first matched seed's width), then every network trained with ``options`` (the same
+    task and budget); members save their weights to ``save_weights`` (their test logits make the ensembles). Raises
+    ``ValueError`` when a baseline's budget allowed fewer steps than a member trained
+    (``comparison.check_references``)."""
+    seeds = list(seeds)
+    baselines = {"width": retrain.Baseline(baseline, width)}
+    if matches:
+        baselines["flops"] = retrain.Baseline(baseline, next(iter(matches.values())).width)
     functions = {**{name: member_function for name in members}, **{name: baseline_function for name in baselines}}
     choices = comparison.rate_choices({**members, **baselines}, learning_rates=learning_rates, executor=executor,
                                       options=options, seed=seeds[0], functions=functions)
@@ -68,11 +73,11 @@ def train_fixed(members: Mapping[str, Any], *, baseline: str, width: float,
                                            function=member_function) for name, genome in members.items()}
     baseline_runs = {"width": protocol.train_at(baselines["width"], choices["width"], seeds=seeds, executor=executor,
                                                 options=options, function=baseline_function),
-                     "flops": protocol.train_matched(baseline, matches, executor=executor,
-                                                     options=choices["flops"].options(options),
-                                                     function=baseline_function or protocol.EVALUATE_MODEL)}
+                     "flops": {} if not matches else protocol.train_matched(
+                         baseline, matches, executor=executor, options=choices["flops"].options(options),
+                         function=baseline_function or protocol.EVALUATE_MODEL)}
     return FixedRuns(member_runs, baseline_runs, choices, dict(matches),
-                     comparison.check_references(member_runs, baseline_runs))
+                     comparison.check_references(member_runs, baseline_runs), dict(unmatched or {}))
 
 
 def fixed_ensembles(members: Mapping[str, Mapping[int, Any]],
