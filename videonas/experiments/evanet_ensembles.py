@@ -8,7 +8,8 @@ rate chosen once on validation from ``learning_rates``, the same ``budget`` (pat
 ``check_steps`` refuses a baseline that could train fewer steps than a member. Per training seed, the ensemble
 averages the test logits of the members retrained with that seed; its best member is the one best on validation in
 that seed; the R(2+1)D of the same FLOPs is matched to that seed's ensemble within 10% (``comparison.match_reachable``;
-both counts are reported per seed; a seed no width can match is left out of that comparison, with the reason). The verdicts pair these over the training seeds.
+both counts are reported per seed; a seed no width can match is left out of that comparison, with the reason). The
+verdicts pair these over the training seeds.
 
 Why not one ensemble per search seed: ``evanet_search`` runs 6 searches, and a verdict needs at least 10 paired units;
 running 10 searches costs far more than retraining 3 members 10 times, and treating (search, training seed) pairs as
