@@ -9,9 +9,9 @@ The evolved net against late fusion is a comparison of two fixed networks, by th
 (``videonas.experiments.protocol``): the evolved net is guided's best on validation over all seeds; the late-fusion
 baseline (an R(2+1)D-10 per stream, logits averaged) is matched to its FLOPs within 10% for every training seed
 (``comparison.match_reachable``: a seed no width can match is not compared); each network's learning rate is chosen
-once on validation from ``learning_rates`` (not the candidates' rate), both train over ``training_seeds`` with the same ``budget`` (patience, when it has one), and
-``check_steps`` refuses a baseline that could train fewer steps than the evolved net. The evolved net's spread over
-the training seeds is the noise floor.
+once on validation from ``learning_rates`` (not the candidates' rate), both train over ``training_seeds`` with the
+same ``budget`` (patience, when it has one), and ``check_steps`` refuses a baseline that could train fewer steps than
+the evolved net. The evolved net's spread over the training seeds is the noise floor.
 """
 
 from __future__ import annotations
