@@ -11,10 +11,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from videonas.experiments import assemblenet_search, prose, retrain  # noqa: E402
+from videonas.config import SpaceConfig  # noqa: E402
+from videonas.experiments import assemblenet_search, prose, protocol  # noqa: E402
 from videonas.experiments.arms import run_arms  # noqa: E402
 from videonas.genome.assemblenet import edges  # noqa: E402
 from videonas.search.store import TrialResult  # noqa: E402
@@ -50,11 +52,18 @@ def _runs(tmp_path, seeds=(0, 1)):
                     progress=False)
 
 
-def _experiment(runs, baseline_scores):
-    noise = {seed: TrialResult(fitness=0.5, metrics={"test": {"mAP": 0.5 + seed / 100}}) for seed in runs.seeds}
-    base = {seed: TrialResult(fitness=0.5, metrics={"test": {"mAP": baseline_scores[seed]}}) for seed in runs.seeds}
-    result = assemblenet_search.AssembleNetSearch(runs, noise, retrain.Baseline("two-stream", 0.1), 1_000_000,
-                                                  assemblenet_search.best_flops(runs), base, [], "mAP")
+def _experiment(runs, baseline_scores, *, seeds=None):
+    seeds = list(runs.seeds if seeds is None else seeds)
+    evolved = {seed: TrialResult(fitness=0.5, metrics={"steps": 30, "test": {"mAP": 0.5 + seed / 100}})
+               for seed in seeds}
+    base = {seed: TrialResult(fitness=0.5, metrics={"steps": 30, "test": {"mAP": baseline_scores[seed]}})
+            for seed in seeds}
+    choices = {name: protocol.LearningRateChoice(0.01, {0.003: 0.4, 0.01: 0.5}, seeds[0])
+               for name in ("evolved", "late fusion")}
+    matches = {seed: protocol.FlopsMatch(0.1, 1_050_000, 1_000_018.0) for seed in seeds}
+    fixed = assemblenet_search.Fixed(evolved, base, choices, matches, {"late fusion": 30})
+    seed, trial, _ = runs.overall_best("guided")
+    result = assemblenet_search.AssembleNetSearch(runs, (seed, trial), fixed, [], "mAP")
     result.verdicts = assemblenet_search.verdicts(result)
     return result
 
@@ -66,15 +75,14 @@ def test_arms_differ_only_in_guidance():
     assert unguided.strategy_options["guided"] is False
 
 
-def test_verdicts_pair_test_points_by_seed_with_a_noise_floor(tmp_path):
+def test_verdicts_pair_search_seeds_and_training_seeds_with_a_noise_floor(tmp_path):
     runs = _runs(tmp_path, seeds=range(6))
-    result = _experiment(runs, {seed: 0.2 for seed in range(6)})
+    result = _experiment(runs, {seed: 0.2 for seed in range(10)}, seeds=range(10))
     guided_vs, versus_baseline = result.verdicts
-    assert guided_vs.n == versus_baseline.n == 6 and guided_vs.unit == "points"
-    scores = runs.scores("guided")
-    assert versus_baseline.estimate == pytest.approx(sum(100 * (scores[s] - 0.2) for s in range(6)) / 6)
-    assert versus_baseline.noise_floor == pytest.approx(100 * 0.0187082869, rel=1e-6)
-    assert versus_baseline.verdict == "supported"  # every seed's best is far above 0.2 mAP
+    assert guided_vs.n == 6 and versus_baseline.n == 10 and guided_vs.unit == "points"
+    assert versus_baseline.estimate == pytest.approx(sum(100 * (0.5 + s / 100 - 0.2) for s in range(10)) / 10)
+    assert versus_baseline.noise_floor == pytest.approx(100 * 0.0302765035, rel=1e-6)  # the evolved net's spread
+    assert versus_baseline.verdict == "supported"
 
 
 def test_guided_pruning_removes_the_weakest_edges(tmp_path):
@@ -97,7 +105,8 @@ def test_conclusion_never_claims_agreement_when_inconclusive(tmp_path):
     result = _experiment(runs, {0: 0.2, 1: 0.2})
     assert [v.verdict for v in result.verdicts] == ["inconclusive", "inconclusive"]  # two seeds cannot decide
     text = prose.conclusion(result.verdicts, notes=assemblenet_search.notes(result))
-    assert "supports" not in text and "cannot tell" in text and "two-stream x0.1" in text
+    assert "supports" not in text and "cannot tell" in text
+    assert "seeds 0, 1: evolved 1.00 vs x0.1 1.05 MFLOPs (+5.0%)" in text and "late fusion: 30" in text
     rows = assemblenet_search.headline(result)
     assert [row["paper"] for row in rows] == [""] * len(rows)
     forced = [dataclasses.replace(v, verdict="contradicted") for v in result.verdicts]
@@ -119,9 +128,12 @@ def test_report_writes_the_figures_and_results_the_index_reads(tmp_path):
     assert data["figures"] == ["verdicts.png", "best_graph.png"]
     assert all((tmp_path / name).is_file() for name in data["figures"])
     assert data["title"] == assemblenet_search.TITLE and data["conclusion"] == written.conclusion
-    assert set(data["extra"]) == {"summary", "pruned_edge_ranks", "baseline", "store"}
-    assert data["extra"]["baseline"] == {"model": "two-stream x0.1", "flops": 1_000_000,
-                                         "target_flops": result.target_flops}
+    assert set(data["extra"]) == {"summary", "pruned_edge_ranks", "evolved", "baseline", "learning_rates",
+                                  "steps_allowed", "store"}
+    assert data["extra"]["baseline"]["unmatched"] == {}
+    assert data["extra"]["baseline"]["per_seed"]["1"] == {"width_multiplier": 0.1, "flops": 1_050_000,
+                                                          "target_flops": 1_000_018.0}
+    assert data["extra"]["learning_rates"]["late fusion"]["learning_rate"] == 0.01
     assert written.details is result and written.verdicts == result.verdicts
 
 
@@ -129,6 +141,7 @@ def test_the_default_profile_parses():
     with open(ROOT / "notebooks/params/default/assemblenet_search.yaml", encoding="utf-8") as handle:
         config = assemblenet_search.Config.from_dict(yaml.safe_load(handle)["config"])
     assert config.seeds == (0, 1, 2, 3, 4, 5) and [arm.label for arm in config.arms] == ["guided", "unguided"]
+    assert len(config.comparison_seeds) >= 10 and config.budget.patience and config.learning_rates
     assert config.arms[0].strategy_options == {"population_size": 2, "tournament_size": 2, "guided": True}
     assert config.search["task"]["dataset"] == "embedded:default"
 
@@ -166,3 +179,69 @@ def test_the_arms_must_be_guided_and_unguided():
         config_with(arms={"guided": "assemblenet"})
     with pytest.raises(ValueError, match=r"config\.search\.space\.family must be 'assemblenet'"):
         config_with(search={**CONFIG["search"], "space": {"family": "evanet"}})
+
+
+STEPS = {"evolved": 30, "late fusion": 30}
+
+
+def evaluate_fixed(genome, *, seed, task, budget):
+    """The evolved net, trained outside the search: validation is best at learning rate 0.003."""
+    return TrialResult(fitness=0.5 if task["learning_rate"] == 0.003 else 0.3, metrics={
+        "steps": STEPS["evolved"], "learning_rate": task["learning_rate"], "test": {"mAP": 0.5}})
+
+
+def evaluate_late_fusion(genome, *, seed, task, budget, model, model_options):
+    """The late-fusion baseline: validation is best at 0.01 (not the candidates' 0.003); its width is kept."""
+    return TrialResult(fitness=0.5 if task["learning_rate"] == 0.01 else 0.3, metrics={
+        "steps": STEPS["late fusion"], "learning_rate": task["learning_rate"],
+        "width": model_options["width_multiplier"], "test": {"mAP": 0.4}})
+
+
+def _train_fixed(seeds, *, widths=None):
+    widths = widths or {seed: 0.1 for seed in seeds}
+    matches = {seed: protocol.FlopsMatch(widths[seed], 1_000_000, 1_050_000.0) for seed in seeds}
+    sample = SpaceConfig.from_value(CONFIG["search"]["space"]).build().sample(numpy.random.default_rng(0))
+    return assemblenet_search.train_fixed(
+        sample, seeds=seeds, matches=matches, executor="inprocess", learning_rates=(0.003, 0.01),
+        options={"task": {"learning_rate": 0.003}, "budget": {"epochs": 3, "patience": 1}},
+        function="test_experiments_assemblenet:evaluate_fixed",
+        baseline_function="test_experiments_assemblenet:evaluate_late_fusion")
+
+
+def test_the_baseline_gets_its_own_learning_rate_and_each_seed_its_matched_width():
+    seeds = list(range(10))
+    fixed = _train_fixed(seeds, widths={seed: 0.1 + seed / 1000 for seed in seeds})
+    assert {name: choice.rate for name, choice in fixed.choices.items()} == {"evolved": 0.003, "late fusion": 0.01}
+    assert {r.metrics["learning_rate"] for r in fixed.baseline.values()} == {0.01}
+    assert {seed: r.metrics["width"] for seed, r in fixed.baseline.items()} == {s: 0.1 + s / 1000 for s in seeds}
+    assert list(fixed.evolved) == seeds and fixed.steps == {"late fusion": 30}
+    for match in fixed.matches.values():
+        protocol.check_flops(match.flops, match.target_flops)
+
+
+def test_without_a_matched_width_the_baseline_is_not_trained_and_the_evolved_net_still_is():
+    fixed = assemblenet_search.train_fixed(
+        SpaceConfig.from_value(CONFIG["search"]["space"]).build().sample(numpy.random.default_rng(0)), seeds=[0, 1],
+        matches={}, unmatched={0: "too wide", 1: "too wide"}, executor="inprocess", learning_rates=None,
+        options={"task": {"learning_rate": 0.003}, "budget": {"epochs": 3}},
+        function="test_experiments_assemblenet:evaluate_fixed",
+        baseline_function="test_experiments_assemblenet:evaluate_late_fusion")
+    assert list(fixed.evolved) == [0, 1] and fixed.baseline == {} and list(fixed.choices) == ["evolved"]
+    assert fixed.unmatched == {0: "too wide", 1: "too wide"}
+
+
+def test_a_late_fusion_baseline_that_trains_fewer_steps_is_refused(monkeypatch):
+    monkeypatch.setitem(STEPS, "late fusion", 29)
+    with pytest.raises(ValueError, match=r"arm 'late fusion' seed 0: its budget allowed 29 training steps, fewer "
+                                         r"than the 30 that 'evolved' trained"):
+        _train_fixed([0, 1])
+
+
+def test_training_seeds_budget_and_rates_are_checked_fields():
+    parsed = config_with(training_seeds=list(range(10)), budget={"epochs": 6, "patience": 2}, learning_rates=[0.01])
+    assert parsed.comparison_seeds == tuple(range(10)) and parsed.budget.epochs == 6
+    assert config_with().comparison_seeds == (0, 1)
+    with pytest.raises(ValueError, match=r"config\.learning_rates must hold distinct"):
+        config_with(learning_rates=[0.01, 0.01])
+    with pytest.raises(ValueError, match=r"config\.budget\.epoch"):
+        config_with(budget={"epoch": 3})

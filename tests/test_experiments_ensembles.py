@@ -16,8 +16,10 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 import test_experiments_evanet  # noqa: E402
+from videonas.config import SpaceConfig  # noqa: E402
 from videonas.ensemble import Member  # noqa: E402
-from videonas.experiments import evanet_ensembles as ensembles, evanet_search, prose, retrain  # noqa: E402
+from videonas.experiments import comparison, ensemble_runs, evanet_search, prose, protocol, retrain  # noqa: E402
+from videonas.experiments import evanet_ensembles as ensembles  # noqa: E402
 from videonas.search.store import TrialResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +35,7 @@ LABELS = [0, 1, 2, 0]
 
 def test_gain_is_over_the_member_chosen_on_validation():
     members = [Member("b", numpy.array(LOGITS_B), flops=50), Member("a", numpy.array(LOGITS_A), flops=100)]
-    seed = ensembles.score_members(3, members, LABELS)
+    seed = ensemble_runs.score_members(3, members, LABELS)
     assert seed.seed == 3 and seed.flops == 150
     assert seed.scores["single"] == [0.5, 0.75]
     assert seed.scores["selected_single"] == 0.5  # the first member, not the best on test
@@ -53,7 +55,7 @@ def test_four_questions_paired_by_seed_in_points_and_flop_ratios():
     single, cost, width, flops = _verdicts(6, gain=0.02, spread=0.001)
     assert single.question.startswith("Does an ensemble") and single.unit == "points"
     assert single.estimate == pytest.approx(2.0) and single.verdict == "supported"
-    assert single.paper_figure == 0.8 and single.noise_floor == pytest.approx(100 * numpy.std(
+    assert single.noise_floor == pytest.approx(100 * numpy.std(
         [0.5 + 0.01 * s for s in range(6)], ddof=1))
     assert cost.unit == "x" and cost.verdict == "contradicted"  # 200 / ~302 FLOPs: the ensemble costs more
     assert width.n == flops.n == 6
@@ -98,6 +100,7 @@ def test_the_default_profile_parses_and_reuses_evanet_search():
     with open(ROOT / "notebooks/params/default/evanet_ensembles.yaml", encoding="utf-8") as handle:
         config = ensembles.Config.from_dict(yaml.safe_load(handle)["config"])
     assert config.reuse_search and config.ensemble_size == 3 and config.seeds == (0, 1, 2, 3, 4, 5)
+    assert len(config.comparison_seeds) >= 10 and config.budget.patience and config.learning_rates
     with open(ROOT / "notebooks/params/default/evanet_search.yaml", encoding="utf-8") as handle:
         searched = evanet_search.Config.from_dict(yaml.safe_load(handle)["config"])
     assert config.search == searched.search and config.arms[0] == searched.arms[0]  # standalone: the same searches
@@ -119,34 +122,135 @@ def test_a_misspelled_key_names_its_dotted_path(where, dotted):
         ensembles.Config.from_dict(data)
 
 
-def test_report_writes_the_figure_and_results_the_index_reads(tmp_path):
+STEPS = {"member": 40, "baseline": 40}
+
+
+def evaluate_member(genome, *, seed, task, budget, save_weights=None):
+    """A stand-in member: validation is best at learning rate 0.003; the weights path names genome and seed."""
+    return TrialResult(fitness=0.6 if task["learning_rate"] == 0.003 else 0.5, flops=100,
+                       metrics={"steps": STEPS["member"], "weights_path": f"{save_weights}/{genome.key}-{seed}",
+                                "learning_rate": task["learning_rate"], "test": {"accuracy": 0.5}})
+
+
+def evaluate_baseline(genome, *, seed, task, budget, model, model_options):
+    """A stand-in R(2+1)D: validation is best at 0.01; the width it was built at is kept in the metrics."""
+    return TrialResult(fitness=0.6 if task["learning_rate"] == 0.01 else 0.4, flops=100,
+                       metrics={"steps": STEPS["baseline"], "width": model_options["width_multiplier"],
+                                "learning_rate": task["learning_rate"], "test": {"accuracy": 0.4 + seed / 100}})
+
+
+def dense(width):
+    import keras
+
+    inputs = keras.Input((16,))
+    return keras.Model(inputs, keras.layers.Dense(max(1, round(64 * width)))(inputs))
+
+
+def _members():
+    built = SpaceConfig.from_value(test_experiments_evanet.SPACE).build()
+    rng = numpy.random.default_rng(0)
+    return {f"m{i}": built.sample(rng) for i in range(2)}
+
+
+def _train(seeds, targets, *, rates=(0.003, 0.01)):
+    matches, unmatched = comparison.match_reachable(dense, dict(zip(seeds, targets)), label="dense")
+    return ensemble_runs.train_fixed(
+        _members(), baseline="r2plus1d-18", width=0.0625, seeds=seeds, matches=matches, unmatched=unmatched,
+        executor="inprocess",
+        options={"task": {"learning_rate": 0.001}, "budget": {"epochs": 2}}, learning_rates=rates,
+        save_weights="/weights", member_function="test_experiments_ensembles:evaluate_member",
+        baseline_function="test_experiments_ensembles:evaluate_baseline")
+
+
+def test_each_network_gets_its_rate_and_each_seed_its_matched_width():
+    seeds = list(range(10))
+    fixed = _train(seeds, [16 * (10 + 10 * (s % 2)) for s in seeds])  # two ensembles' FLOPs
+    assert {name: c.rate for name, c in fixed.choices.items()} == {"m0": 0.003, "m1": 0.003, "width": 0.01,
+                                                                   "flops": 0.01}
+    assert all(r.metrics["learning_rate"] == 0.003 for runs in fixed.members.values() for r in runs.values())
+    assert fixed.members["m0"][3].metrics["weights_path"].startswith("/weights/")
+    widths = {seed: r.metrics["width"] for seed, r in fixed.baselines["flops"].items()}
+    assert widths == {seed: fixed.matches[seed].width for seed in seeds} and len(set(widths.values())) == 2
+    assert {r.metrics["width"] for r in fixed.baselines["width"].values()} == {0.0625}
+    for match in fixed.matches.values():  # every same-FLOPs pair within 10%, by construction
+        protocol.check_flops(match.flops, match.target_flops)
+    assert fixed.steps == {"width": 40, "flops": 40}
+    assert {c.rate for c in _train(seeds[:2], [160, 160], rates=None).choices.values()} == {0.001}
+
+
+def test_a_baseline_that_trains_fewer_steps_than_a_member_is_refused(monkeypatch):
+    monkeypatch.setitem(STEPS, "baseline", 39)
+    with pytest.raises(ValueError, match=r"arm 'width' seed 0: its budget allowed 39 training steps, fewer than "
+                                         r"the 40 that 'm0' trained"):
+        _train([0, 1], [160, 160], rates=None)
+
+
+def test_a_seed_out_of_the_baseline_s_reach_is_left_out_not_compared_at_unequal_flops():
+    fixed = _train([0, 1, 2], [160, 16 * 1000, 160], rates=None)  # 64 units at most: 16 x 1000 is out of reach
+    assert list(fixed.matches) == [0, 2] and list(fixed.baselines["flops"]) == [0, 2]
+    assert list(fixed.baselines["width"]) == [0, 1, 2] and list(fixed.members["m0"]) == [0, 1, 2]
+    assert "dense x1 has 1024 FLOPs and target 1.6e+04 FLOPs" in fixed.unmatched[1]
+    assert "seed 1: dense x1" in comparison.unmatched_text(fixed.unmatched)
+    none = _train([0, 1], [16 * 1000, 16 * 1000], rates=None)
+    assert none.baselines["flops"] == {} and "flops" not in none.choices and none.steps == {"width": 40}
+
+
+def test_each_training_seed_ensembles_its_own_members_best_on_validation_first():
+    def run(fitness):
+        return TrialResult(fitness=fitness, flops=50)
+
+    members = {"a": {0: run(0.4), 1: run(0.7), 2: run(0.5)},
+               "b": {0: run(0.6), 1: run(0.7), 2: TrialResult.failed("x")}}
+    logits = {"a": numpy.array(LOGITS_A), "b": numpy.array(LOGITS_B)}
+    result = ensemble_runs.fixed_ensembles(members, lambda name, trial: (logits[name], numpy.array(LABELS)))
+    assert [m.name for m in result[0].members] == ["b", "a"] and result[0].scores["selected_single"] == 0.5
+    assert [m.name for m in result[1].members] == ["a", "b"]  # a tie keeps the search's ranking
+    assert result[0].scores["ensemble"] == 1.0 and result[0].flops == 100
+    assert result[2] is None  # a failed member: no ensemble of fewer members
+
+
+def _experiment(seeds=(0, 1)):
     members = [Member("b", numpy.array(LOGITS_B), flops=50), Member("a", numpy.array(LOGITS_A), flops=100)]
-    seeds = {seed: ensembles.score_members(seed, members, LABELS) for seed in (0, 1)}
-    baselines = {"width": retrain.Baseline("r2plus1d-18", 0.0625), "flops": retrain.Baseline("r2plus1d-18", 0.1)}
-    runs = {key: {seed: TrialResult(fitness=0.5, metrics={"test": {"accuracy": 0.4 + seed / 10}}) for seed in (0, 1)}
-            for key in baselines}
-    result = ensembles.EnsembleExperiment(None, seeds, baselines, {"width": 120, "flops": 160}, runs, [])
-    result.verdicts = ensembles.verdicts(
-        ensembles={s: e.scores["ensemble"] for s, e in seeds.items()},
-        best_members={s: e.scores["selected_single"] for s, e in seeds.items()},
-        ensemble_flops={s: e.flops for s, e in seeds.items()}, width_scores=retrain.held_out_scores(runs["width"]),
-        width_flops=120, flops_scores=retrain.held_out_scores(runs["flops"]))
+    fixed = {seed: ensemble_runs.score_members(seed, members, LABELS) for seed in seeds}
+    runs = {key: {seed: TrialResult(fitness=0.5, metrics={"steps": 40, "test": {"accuracy": 0.4 + seed / 10}})
+                  for seed in seeds} for key in ("width", "flops")}
+    matches = {0: protocol.FlopsMatch(0.1, 145, 150.0), 1: protocol.FlopsMatch(0.11, 160, 150.0)}
+    fixed_runs = ensemble_runs.FixedRuns({"b": runs["width"], "a": runs["width"]}, runs,
+                                         {name: protocol.LearningRateChoice(0.003, {0.003: 0.5, 0.01: 0.4}, 0)
+                                          for name in ("b", "a", "width", "flops")}, matches,
+                                         {"width": 40, "flops": 40})
+    result = ensembles.EnsembleExperiment(None, {3: fixed[0]}, 3, fixed, fixed_runs,
+                                          retrain.Baseline("r2plus1d-18", 0.0625), 120, [])
+    result.verdicts = ensembles.experiment_verdicts(result)
+    return result
+
+
+def test_report_writes_both_flop_counts_per_seed_and_the_protocol(tmp_path):
+    result = _experiment()
     written = ensembles.report(result, folder=tmp_path)
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["figures"] == ["verdicts.png"] and (tmp_path / "verdicts.png").is_file()
     assert data["title"] == ensembles.TITLE and data["conclusion"] == written.conclusion
-    assert data["extra"]["ensembles"]["0"]["member_names"] == ["b", "a"] and data["extra"]["ensembles"]["0"]["flops"] == 150
-    assert data["extra"]["baselines"] == {"width": {"model": "r2plus1d-18 x0.0625", "flops": 120},
-                                          "flops": {"model": "r2plus1d-18 x0.1", "flops": 160}}
-    assert len(data["verdicts"]) == 4
-
-
-def test_notes_say_when_the_flops_could_not_be_matched():
-    seeds = {s: ensembles.SeedEnsemble(s, [Member("a", numpy.zeros((1, 2)), flops=50)] * 2, {}, 100) for s in (0, 1)}
-    baselines = {"width": ensembles.retrain.Baseline("r2plus1d-18", 0.0625),
-                 "flops": ensembles.retrain.Baseline("r2plus1d-18", 1 / 64)}
-    result = ensembles.EnsembleExperiment(None, seeds, baselines, {"width": 160, "flops": 130}, {}, [])
+    assert data["extra"]["training_ensembles"]["0"]["member_names"] == ["b", "a"]
+    assert data["extra"]["baselines"]["flops"]["per_seed"]["1"] == {
+        "ensemble_flops": 150, "target_flops": 150.0, "baseline_flops": 160, "width_multiplier": 0.11}
+    assert data["extra"]["learning_rates"]["width"]["learning_rate"] == 0.003
+    assert len(data["verdicts"]) == 4 and data["verdicts"][0]["n"] == 2
     text = " ".join(ensembles.notes(result))
-    assert "top 2 diverse" in text and "+30% off" in text
-    result.baseline_flops["flops"] = 104
-    assert "off" not in " ".join(ensembles.notes(result))
+    assert ("seed 0: ensemble 0.00 vs x0.1 0.00 MFLOPs (-3.3%); "
+            "seed 1: ensemble 0.00 vs x0.11 0.00 MFLOPs (+6.7%)") in text
+    assert "width: 40, flops: 40" in text and "chosen on validation" in text
+
+
+def test_training_seeds_budget_and_rates_are_checked_fields():
+    parsed = config_with(training_seeds=list(range(10)), budget={"epochs": 6, "patience": 2},
+                         learning_rates=[0.001, 0.01])
+    assert parsed.comparison_seeds == tuple(range(10)) and parsed.budget.patience == 2
+    assert config_with().comparison_seeds == (0, 1) and config_with().learning_rates is None
+    for field, value, message in (("learning_rates", [0.01, 0.01], "config.learning_rates must hold distinct"),
+                                  ("learning_rates", "0.01", "config.learning_rates must be null or"),
+                                  ("learning_rates", [0.0], r"config.learning_rates\[0\]"),
+                                  ("training_seeds", [1, 1], "config.training_seeds"),
+                                  ("budget", {"patience": 0}, "config.budget.patience")):
+        with pytest.raises(ValueError, match=message):
+            config_with(**{field: value})

@@ -7,7 +7,8 @@ import pytest
 
 from videonas.genome.published import load
 from videonas.genome.tvn import TVNBlock, TVNGenome, TVNSpace
-from videonas.scale import compound, flops_factor, round_filters, scale_tvn, scaling_variants
+from videonas.scale import (compound, factor_limit, flops_factor, match_factor, round_filters, scale_tvn,
+                            scaling_variants)
 
 
 def small_genome() -> TVNGenome:
@@ -111,3 +112,33 @@ def test_bad_factors_raise(field: str, value: float) -> None:
 def test_non_tvn_genome_raises() -> None:
     with pytest.raises(ValueError, match="genome"):
         scale_tvn(load("EvaNet-A"), width=2.0)
+
+
+def analytic_flops(genome: TVNGenome) -> float:
+    return genome.image_size ** 2 * sum(b.filters ** 2 * b.repeats for b in genome.blocks)
+
+
+@pytest.mark.parametrize("dimension", ["resolution", "width", "depth"])
+def test_match_factor_finds_the_closest_genome_by_counted_flops(dimension: str) -> None:
+    genome = small_genome()
+    target = 2.5 * analytic_flops(genome)
+    factor, scaled, flops = match_factor(genome, dimension, target_flops=target, flops=analytic_flops)
+    assert scaled == scale_tvn(genome, **{dimension: factor}) and flops == analytic_flops(scaled)
+    others = [scale_tvn(genome, **{dimension: f}) for f in numpy.linspace(1.0, 4.0, 301)]
+    best = min(abs(math.log(analytic_flops(g) / target)) for g in others)
+    assert abs(math.log(flops / target)) <= best + 1e-12  # no factor on a fine grid comes closer
+
+
+def test_match_factor_counts_each_genome_once_and_stops_at_the_range() -> None:
+    genome, counted = small_genome(), []
+
+    def counting(scaled: TVNGenome) -> float:
+        counted.append(scaled.key)
+        return analytic_flops(scaled)
+
+    factor, scaled, _ = match_factor(genome, "depth", target_flops=1e12, flops=counting)
+    assert len(counted) == len(set(counted)) and factor == pytest.approx(factor_limit(genome, "depth"))
+    assert [b.repeats for b in scaled.blocks] == [8, 8, 8]
+    assert match_factor(genome, "width", target_flops=1.0, flops=analytic_flops)[0] == 1.0
+    with pytest.raises(ValueError, match="dimension"):
+        match_factor(genome, "frames", target_flops=10.0, flops=analytic_flops)

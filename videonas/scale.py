@@ -8,14 +8,19 @@ Our reading of the mapping (the paper gives no code): resolution scales ``image_
 ``filters`` (so the block output ``filters * expand`` scales too), rounded to multiples of 8 as EfficientNet does;
 depth scales every block's ``repeats`` (rounded up, as EfficientNet rounds layer counts). The number of frames and the
 frame stride are left alone: the frame-count question is a separate ablation.
+
+Nominal FLOP growth (``flops_factor``) is not what the rounding delivers (a width step of 8 channels, a whole repeat),
+so a comparison "at equal FLOPs" picks each dimension's factor by the FLOPs its genome really has: ``match_factor``
+searches the factor whose genome's FLOPs (counted by the caller, e.g. on the built model) are closest to a target.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable
 
-from videonas.checks import check_float, check_type
+from videonas.checks import check_choice, check_float, check_int, check_type
 from videonas.genome.tvn import BLOCK_INT_RANGES, IMAGE_SIZE_RANGE, TVNGenome
 
 # EfficientNet's grid-searched coefficients (depth alpha, width beta, resolution gamma): alpha * beta^2 * gamma^2 ~ 2,
@@ -24,6 +29,7 @@ EFFICIENTNET_ALPHA = 1.2
 EFFICIENTNET_BETA = 1.1
 EFFICIENTNET_GAMMA = 1.15
 FILTER_DIVISOR = 8
+DIMENSIONS = ("resolution", "width", "depth")
 
 
 def compound(
@@ -48,8 +54,9 @@ def flops_factor(*, resolution: float = 1.0, width: float = 1.0, depth: float = 
     return depth * width**2 * resolution**2
 
 
-def round_filters(filters: int, width: float) -> int:
-    """``filters * width`` to a multiple of 8 (never below 8 nor more than 10% under the exact value, as EfficientNet).
+def round_filters(filters: int, width: float, divisor: int = FILTER_DIVISOR) -> int:
+    """``filters * width`` to a multiple of ``divisor`` (8: never below 8 nor more than 10% under the exact value, as
+    EfficientNet; a smaller divisor gives finer steps, for matching FLOPs).
 
     ``width == 1`` keeps the value as it is, so released genomes with odd widths (TVN-2's 348) scale to themselves.
     """
@@ -57,9 +64,10 @@ def round_filters(filters: int, width: float) -> int:
         return filters
     low, high = BLOCK_INT_RANGES["filters"]
     exact = filters * width
-    rounded = max(FILTER_DIVISOR, int(exact + FILTER_DIVISOR / 2) // FILTER_DIVISOR * FILTER_DIVISOR)
+    check_int("divisor", divisor, 1, 64)
+    rounded = max(divisor, int(exact + divisor / 2) // divisor * divisor)
     if rounded < 0.9 * exact:
-        rounded += FILTER_DIVISOR
+        rounded += divisor
     return int(min(max(rounded, low), high))
 
 
@@ -75,8 +83,10 @@ def round_image_size(image_size: int, resolution: float) -> int:
     return int(min(max(round(image_size * resolution), low), high))
 
 
-def scale_tvn(genome: TVNGenome, *, resolution: float = 1.0, width: float = 1.0, depth: float = 1.0) -> TVNGenome:
-    """A TVN genome scaled in input resolution, block width and block depth; factors of 1 change nothing.
+def scale_tvn(genome: TVNGenome, *, resolution: float = 1.0, width: float = 1.0, depth: float = 1.0,
+              filter_divisor: int = FILTER_DIVISOR) -> TVNGenome:
+    """A TVN genome scaled in input resolution, block width (filters to multiples of ``filter_divisor``) and block
+    depth; factors of 1 change nothing.
 
     Raises ``ValueError`` if a factor is not positive, or if a smaller resolution leaves a block less pixels than its
     spatial stride (the genome's own feasibility check, which names the block).
@@ -85,7 +95,7 @@ def scale_tvn(genome: TVNGenome, *, resolution: float = 1.0, width: float = 1.0,
     for name, value in (("resolution", resolution), ("width", width), ("depth", depth)):
         check_float(name, value, 1e-3, 100.0)
     blocks = tuple(
-        dataclasses.replace(block, filters=round_filters(block.filters, width),
+        dataclasses.replace(block, filters=round_filters(block.filters, width, filter_divisor),
                             repeats=round_repeats(block.repeats, depth))
         for block in genome.blocks
     )
@@ -118,7 +128,52 @@ def scaling_variants(
     return {label: (plan, scale_tvn(genome, **plan)) for label, plan in plans.items()}
 
 
+def factor_limit(genome: TVNGenome, dimension: str) -> float:
+    """The largest factor of ``dimension`` that can still change ``genome`` (beyond it every scaled value is clipped
+    to the genome's range: 320 px, the widest filters, 8 repeats), at most 100 (``scale_tvn``'s limit)."""
+    check_choice("dimension", dimension, DIMENSIONS)
+    if dimension == "resolution":
+        return min(100.0, IMAGE_SIZE_RANGE[1] / genome.image_size)
+    field = "filters" if dimension == "width" else "repeats"
+    return min(100.0, BLOCK_INT_RANGES[field][1] / min(getattr(block, field) for block in genome.blocks))
+
+
+def match_factor(genome: TVNGenome, dimension: str, *, target_flops: float, flops: Callable[[TVNGenome], float],
+                 steps: int = 12, filter_divisor: int = FILTER_DIVISOR) -> tuple[float, TVNGenome, float]:
+    """``(factor, scaled genome, its FLOPs)``: the factor (at least 1) of ``dimension`` alone whose genome's FLOPs
+    (``flops(genome)``, e.g. counted on the built model) are closest to ``target_flops``.
+
+    FLOPs never fall as one factor grows, and rounding makes them step, so a bisection on the log factor (``steps``
+    halvings up to ``factor_limit``) ends at the step nearest the target; the closest genome tried wins (ties: the
+    smaller factor). Each distinct genome is counted once; widths round to multiples of ``filter_divisor``. The caller
+    holds the result to its tolerance (e.g. ``videonas.experiments.protocol.check_flops``): a target beyond the
+    dimension's reach returns its end."""
+    check_type("genome", genome, TVNGenome)
+    check_choice("dimension", dimension, DIMENSIONS)
+    check_float("target_flops", target_flops, 1.0, 1e18)
+    check_int("steps", steps, 1, 64)
+    counted: dict[str, float] = {}
+    tried: dict[float, tuple[TVNGenome, float]] = {}
+
+    def count(log_factor: float) -> float:
+        factor = min(math.exp(log_factor), 100.0)  # exp(log(100)) may round above it
+        scaled = scale_tvn(genome, **{dimension: factor}, filter_divisor=filter_divisor)
+        if scaled.key not in counted:
+            counted[scaled.key] = float(flops(scaled))
+        tried[factor] = (scaled, counted[scaled.key])
+        return counted[scaled.key]
+
+    lower, upper = 0.0, math.log(max(1.0, factor_limit(genome, dimension)))
+    if count(lower) < target_flops < count(upper):
+        for _ in range(steps):
+            middle = (lower + upper) / 2
+            lower, upper = (middle, upper) if count(middle) < target_flops else (lower, middle)
+    factor = min(tried, key=lambda f: (abs(math.log(tried[f][1] / target_flops)), f))
+    return (factor, *tried[factor])
+
+
 __all__ = [
-    "EFFICIENTNET_ALPHA", "EFFICIENTNET_BETA", "EFFICIENTNET_GAMMA", "compound", "flops_factor", "round_filters",
-    "round_image_size", "round_repeats", "scale_tvn", "scaling_variants",
+    "DIMENSIONS", "EFFICIENTNET_ALPHA", "EFFICIENTNET_BETA", "EFFICIENTNET_GAMMA", "compound", "factor_limit",
+    "flops_factor", "match_factor", "round_filters", "round_image_size", "round_repeats", "scale_tvn",
+    "scaling_variants",
 ]

@@ -1,11 +1,17 @@
 """AssembleNet's search experiment (``notebooks/assemblenet_search.ipynb``): connection-guided against unguided
-mutation at equal budgets over seeds, and the evolved four-stream nets against two-stream late fusion of the same
+mutation at equal budgets over seeds, and the evolved four-stream net against two-stream late fusion of the same
 FLOPs, with the verdicts.
 
 Both arms share the seed, so they start from the same random overly-connected graphs and differ only in how they
-mutate. Searches select on validation; every reported score (mAP, or top-1) is the held-out test split's. The
-late-fusion baseline (an R(2+1)D-10 per stream, logits averaged) gets the width whose FLOPs match the median FLOPs of
-the arms' best evolved nets, and the candidates' recipe and epochs, once per seed.
+mutate. Searches select on validation; every reported score (mAP, or top-1) is the held-out test split's.
+
+The evolved net against late fusion is a comparison of two fixed networks, by the comparison protocol
+(``videonas.experiments.protocol``): the evolved net is guided's best on validation over all seeds; the late-fusion
+baseline (an R(2+1)D-10 per stream, logits averaged) is matched to its FLOPs within 10% for every training seed
+(``comparison.match_reachable``: a seed no width can match is not compared); each network's learning rate is chosen
+once on validation from ``learning_rates`` (not the candidates' rate), both train over ``training_seeds`` with the
+same ``budget`` (patience, when it has one), and ``check_steps`` refuses a baseline that could train fewer steps than
+the evolved net. The evolved net's spread over the training seeds is the noise floor.
 """
 
 from __future__ import annotations
@@ -13,16 +19,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy
 
 from videonas import search
-from videonas.experiments import answers, fields, claims, experiment, prose, retrain, summaries
+from videonas.experiments import answers, claims, comparison, experiment, fields, prose, protocol, retrain, summaries
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
 from videonas.genome import published
 from videonas.genome.assemblenet import Stem, edges, pruned_edge_ranks
 from videonas.genome.base import edge_weights_from
+from videonas.task import Budget
 
 NAME = "assemblenet_search"
 STORE = "search.sqlite"
@@ -39,21 +46,35 @@ DETERMINISTIC = ("Deterministic for a fixed seed: the first candidates of each s
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """``search``: the ``SearchConfig`` fields both arms share (an AssembleNet space; its task and budget also train
-    the baseline); ``arms``: ``guided`` and ``unguided`` mutation, each a strategy; one search per arm and seed;
-    ``resume`` keeps the store of a previous run."""
+    """``search``: the ``SearchConfig`` fields both arms share (an AssembleNet space; its task also trains the
+    fixed networks); ``arms``: ``guided`` and ``unguided`` mutation, each a strategy; one search per arm and seed;
+    ``resume`` keeps the store of a previous run.
+
+    The evolved net against late fusion: ``training_seeds`` (``None``: ``seeds``) train both; ``budget`` (``None``:
+    the search's, its top rung) trains both; ``learning_rates`` (``None``: the task's rate) is the grid each one's
+    rate is chosen from on validation, with the first training seed."""
 
     search: Mapping[str, Any]
     arms: tuple[Arm, ...]
     seeds: tuple[int, ...]
     resume: bool = False
+    training_seeds: tuple[int, ...] | None = None
+    budget: Budget | None = None
+    learning_rates: tuple[float, ...] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
             "search": lambda value, where: fields.parse_search(value, where, family="assemblenet", compared=True),
             "arms": lambda value, where: fields.parse_arms(value, where, labels=(GUIDED, UNGUIDED)),
-            "seeds": fields.parse_seeds, "resume": fields.parse_flag})
+            "seeds": fields.parse_seeds, "resume": fields.parse_flag,
+            "training_seeds": lambda value, where: None if value is None else fields.parse_seeds(value, where),
+            "budget": fields.parse_budget, "learning_rates": fields.parse_learning_rates})
+
+    @property
+    def comparison_seeds(self) -> tuple[int, ...]:
+        """The training seeds of the evolved net and the late-fusion baseline."""
+        return self.seeds if self.training_seeds is None else self.training_seeds
 
 
 def deterministic_facts(config: Config) -> list[str]:
@@ -87,58 +108,90 @@ def population(arm: Arm, *, space: Any, seed: int) -> list[Any]:
 
 
 @dataclasses.dataclass
+class Fixed:
+    """The evolved net and the late-fusion baseline trained over the training seeds (``{seed: TrialResult}``), their
+    learning-rate choices (``"evolved"``, ``"late fusion"``), the baseline's per-seed FLOPs matches (``unmatched``:
+    the seeds no width could match, and why; those are not compared) and the fewest steps its budget allowed
+    (``protocol.check_steps``)."""
+
+    evolved: dict[int, Any]
+    baseline: dict[int, Any]
+    choices: dict[str, protocol.LearningRateChoice]
+    matches: dict[int, protocol.FlopsMatch]
+    steps: dict[str, int]
+    unmatched: dict[int, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
 class AssembleNetSearch:
-    """The arms' searches, the noise floor's runs, the matched late-fusion baseline's runs and the verdicts."""
+    """The arms' searches, the evolved net (``(seed, trial)`` of guided's overall best), the fixed networks' runs and
+    the verdicts."""
 
     runs: ArmRuns
-    noise_runs: dict[int, Any]
-    baseline: retrain.Baseline
-    baseline_flops: int
-    target_flops: float
-    baseline_runs: dict[int, Any]
+    evolved: tuple[int, Any]
+    fixed: Fixed
     verdicts: list
     metric: str
 
 
-def best_flops(runs: ArmRuns) -> float:
-    """The median FLOPs of every arm's per-seed best net: what the late-fusion baseline is matched to."""
-    flops = [t.flops for label in runs.labels for t in runs.best(label).values() if t is not None and t.flops]
-    if not flops:
-        raise ValueError("no arm has a finished trial with FLOPs: nothing to match the baseline to")
-    return float(numpy.median(flops))
+def train_fixed(genome: Any, *, seeds: Sequence[int], matches: Mapping[int, protocol.FlopsMatch], executor: Any,
+                options: Mapping[str, Any], learning_rates: Sequence[float] | None, function: str | None = None,
+                baseline_function: str = protocol.EVALUATE_MODEL, unmatched: Mapping[int, str] | None = None) -> Fixed:
+    """The evolved ``genome`` over the training ``seeds`` and the late-fusion baseline at each seed's matched width
+    (``matches``: the seeds some width could match), each at its learning rate chosen on validation
+    (``comparison.rate_choices`` with the first training seed, the baseline at its first matched width), trained with
+    the same ``options``; ``ValueError`` when the baseline's budget allowed fewer steps than the evolved net trained."""
+    seeds = list(seeds)
+    networks = {"evolved": genome}
+    if matches:
+        networks["late fusion"] = retrain.Baseline(BASELINE, next(iter(matches.values())).width)
+    choices = comparison.rate_choices(networks, learning_rates=learning_rates, executor=executor, options=options,
+                                      seed=seeds[0], functions={"evolved": function, "late fusion": baseline_function})
+    evolved = protocol.train_at(genome, choices["evolved"], seeds=seeds, executor=executor, options=options,
+                                function=function)
+    baseline = {} if not matches else protocol.train_matched(
+        BASELINE, matches, executor=executor, options=choices["late fusion"].options(options),
+        function=baseline_function)
+    return Fixed(evolved, baseline, choices, dict(matches),
+                 comparison.check_references({"evolved": evolved}, {"late fusion": baseline}), dict(unmatched or {}))
 
 
 def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress: bool = True) -> experiment.Result:
-    """Run both arms over the seeds, retrain guided's first-seed best over the seeds (the noise floor) and train the
-    FLOPs-matched two-stream baseline once per seed, all on the configured executor; judge the questions, draw the
-    figures and write ``results.json``."""
+    """Run both arms over the seeds, then train guided's overall best and the FLOPs-matched two-stream baseline over
+    the training seeds, all on the configured executor; judge the questions, draw the figures and write
+    ``results.json``."""
     folder = summaries.output_folder(NAME, output_dir=output_dir, store=STORE, resume=config.resume)
     return report(run_searches(config, folder=folder, progress=progress), folder=folder)
 
 
 def run_searches(config: Config, *, folder: Path, progress: bool = True) -> AssembleNetSearch:
-    """The searches (store in ``folder``), the noise floor's runs and the baseline's, on one executor this owns."""
+    """The searches (store in ``folder``) and the fixed networks' runs, on one executor this owns."""
     shared = fields.shared_search(config.search)
     typed, options = shared.task, fields.trial_fields(shared)
+    if "task" in options:  # fixed networks report held-out scores, so they score test (the candidates do not)
+        options = {**options, "task": {**options["task"], "score_test": True}}
+    if config.budget is not None:
+        options = {**options, "budget": config.budget.to_dict()}
     runner = shared.executor.build()
     try:
         runs = run_arms(arms=config.arms, seeds=config.seeds, search=config.search, store=folder / STORE,
                         executor=runner, progress=progress)
-        _, noise_runs = retrain.retrain_best(runs, label=GUIDED, executor=runner, options=options,
-                                             function=shared.evaluate.function)
-        target = best_flops(runs)
+        seed, trial, genome = runs.overall_best(GUIDED)
+        if not trial.flops:
+            raise ValueError(f"guided's best (seed {seed}, trial {trial.index}) has no FLOPs count: nothing to match "
+                             "the late-fusion baseline to")
         num_classes = len(typed.open_dataset().class_names)
-        width, flops = retrain.match_width(
+        matches, unmatched = comparison.match_reachable(
             lambda w: retrain.Baseline(BASELINE, w).build(num_classes=num_classes, num_frames=typed.num_frames,
                                                          image_size=typed.image_size, multi_label=typed.multi_label),
-            target_flops=target)
-        baseline = retrain.Baseline(BASELINE, width)
-        baseline_runs = retrain.train_baselines(baseline, seeds=config.seeds, executor=runner,
-                                                task=typed.to_dict(), budget=shared.budget.to_dict())
+            {training_seed: float(trial.flops) for training_seed in config.comparison_seeds},
+            label="two-stream late fusion")
+        fixed = train_fixed(genome, seeds=config.comparison_seeds, matches=matches, unmatched=unmatched,
+                            executor=runner, options=options, learning_rates=config.learning_rates,
+                            function=shared.evaluate.function)
     finally:
         runner.close()
-    result = AssembleNetSearch(runs, noise_runs, baseline, flops, target, baseline_runs, [],
-                               "mAP" if typed.multi_label else "top-1")
+    result = AssembleNetSearch(runs, (seed, trial), fixed, [], "mAP" if typed.multi_label else "top-1")
     result.verdicts = verdicts(result)
     return result
 
@@ -160,21 +213,24 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts, figures=drawn,
         deterministic=DETERMINISTIC,
         extra={"summary": runs.summary(), "pruned_edge_ranks": pruned_ranks(runs),
-               "baseline": {"model": result.baseline.label, "flops": result.baseline_flops,
-                            "target_flops": result.target_flops}, "store": str(folder / STORE)},
+               "evolved": {"seed": result.evolved[0], "trial": result.evolved[1].index,
+                           "flops": result.evolved[1].flops},
+               "baseline": {"model": BASELINE, "per_seed": {seed: match.to_dict()
+                                                            for seed, match in result.fixed.matches.items()},
+                            "unmatched": result.fixed.unmatched},
+               "learning_rates": {name: choice.to_dict() for name, choice in result.fixed.choices.items()},
+               "steps_allowed": result.fixed.steps, "store": str(folder / STORE)},
         outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
 
 
 def verdicts(result: AssembleNetSearch) -> list:
-    """Guided against unguided mutation, and guided's best against the matched late-fusion net (test points,
-    paired by seed), with the noise floor beside them."""
-    floor = retrain.noise_floor(result.noise_runs)
-    guided = {seed: None if v is None else 100 * v for seed, v in result.runs.scores(GUIDED).items()}
-    baseline = {seed: None if v is None else 100 * v
-                for seed, v in retrain.held_out_scores(result.baseline_runs).items()}
+    """Guided against unguided mutation (test points, paired by search seed), and the evolved net against the
+    matched late-fusion net (paired by training seed), with the noise floor (the evolved net's spread over the
+    training seeds) beside them."""
+    floor = retrain.noise_floor(result.fixed.evolved)
     return [result.runs.verdict("assemblenet_guided_vs_unguided", a=GUIDED, b=UNGUIDED, noise_floor=floor),
-            claims.ask("assemblenet_vs_two_stream", a=guided, b=baseline,
-                       noise_floor=None if floor is None else 100 * floor)]
+            claims.ask_scores("assemblenet_vs_two_stream", a=retrain.held_out_scores(result.fixed.evolved),
+                              b=retrain.held_out_scores(result.fixed.baseline), noise_floor=floor)]
 
 
 def pruned_ranks(runs: ArmRuns) -> dict[str, list[float]]:
@@ -221,11 +277,16 @@ def notes(result: AssembleNetSearch) -> list[str]:
     rank_text = "; ".join(f"{label} children lost edges of mean weight rank {numpy.mean(values):.2f} "
                           f"({len(values)} {'edge' if len(values) == 1 else 'edges'})"
                           for label, values in ranks.items() if values)
-    off = result.baseline_flops / result.target_flops - 1
-    matched = "" if abs(off) <= 0.1 else f" ({off:+.0%}: the closest its widths allow)"
-    return [f"The late-fusion baseline is {result.baseline.label} at {result.baseline_flops / 1e6:.1f} MFLOPs, "
-            f"matched to the evolved nets' median {result.target_flops / 1e6:.1f} MFLOPs{matched}, trained with the "
-            "same recipe and epochs.",
+    seed, trial = result.evolved
+    fixed = result.fixed
+    return [f"The evolved net is guided's best on validation (seed {seed}, trial {trial.index}); the late-fusion "
+            f"baseline ({BASELINE}) is matched to its FLOPs within 10% per training seed: "
+            f"{comparison.matches_text(fixed.matches, target='evolved') or 'no seed'}. Both trained over "
+            f"{len(fixed.evolved)} "
+            f"training seeds with the same budget and {comparison.rates_text(fixed.choices)}; the baseline's budget "
+            f"allowed at least as many steps as the evolved net trained ({comparison.steps_text(fixed.steps)}).",
+            *([f"Not compared at equal FLOPs (no width within 10%): {comparison.unmatched_text(fixed.unmatched)}."]
+              if fixed.unmatched else []),
             f"Each seed's best was an unmutated starting graph (both arms share them) in "
             f"{answers.seeds_text(start[GUIDED], total)} for guided and "
             f"{answers.seeds_text(start[UNGUIDED], total)} for unguided mutation.",
@@ -235,7 +296,9 @@ def notes(result: AssembleNetSearch) -> list[str]:
 def headline(result: AssembleNetSearch) -> list[dict[str, Any]]:
     """The verdicts, then the test scores over seeds of each arm, the noise floor's net and the baseline."""
     scores = {f"{label} mutation (best of each search)": result.runs.scores(label) for label in result.runs.labels}
-    scores[f"guided's seed-{result.runs.seeds[0]} best, retrained"] = retrain.held_out_scores(result.noise_runs)
-    scores[f"two-stream late fusion ({result.baseline.label}, same FLOPs)"] = retrain.held_out_scores(
-        result.baseline_runs)
+    seed, trial = result.evolved
+    scores[f"evolved net (guided seed {seed}, trial {trial.index}), over the training seeds"] = \
+        retrain.held_out_scores(result.fixed.evolved)
+    scores["two-stream late fusion (same FLOPs), over the training seeds"] = retrain.held_out_scores(
+        result.fixed.baseline)
     return [*answers.verdict_rows(result.verdicts), *answers.score_rows(scores, metric=result.metric)]

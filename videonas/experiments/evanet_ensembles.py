@@ -1,11 +1,25 @@
-"""EvaNet's ensemble experiment (``notebooks/evanet_ensembles.ipynb``): per seed, that seed's search, its top diverse
-members and their averaged logits on the held-out test split against the best member (chosen on validation), and
-against R(2+1)D-18 trained with the members' recipe and epochs at the members' width and at the ensemble's FLOPs; the
-verdicts paired over seeds.
+"""EvaNet's ensemble experiment (``notebooks/evanet_ensembles.ipynb``): does an ensemble of diverse evolved nets beat
+its best member, and R(2+1)D-18 at the members' width and at the ensemble's FLOPs?
+
+**Fixed networks over training seeds.** The members are the top diverse nets (on validation) of one search: the
+search whose best net is best on validation. They and both baselines are retrained over ``training_seeds`` (at least
+10 in the default profile) by the comparison protocol (``videonas.experiments.protocol``): each network's learning
+rate chosen once on validation from ``learning_rates``, the same ``budget`` (patience, when it has one) for all, and
+``check_steps`` refuses a baseline that could train fewer steps than a member. Per training seed, the ensemble
+averages the test logits of the members retrained with that seed; its best member is the one best on validation in
+that seed; the R(2+1)D of the same FLOPs is matched to that seed's ensemble within 10% (``comparison.match_reachable``;
+both counts are reported per seed; a seed no width can match is left out of that comparison, with the reason). The
+verdicts pair these over the training seeds.
+
+Why not one ensemble per search seed: ``evanet_search`` runs 6 searches, and a verdict needs at least 10 paired units;
+running 10 searches costs far more than retraining 3 members 10 times, and treating (search, training seed) pairs as
+independent units would overstate the evidence. The ensembles of all searches, from their own saved weights, stay as
+a description (how the gain varies across searches), with no verdict. So the verdicts say what the ensemble of one
+search's diverse nets buys over training noise, not how that varies from search to search.
 
 The searches are ``evanet_search``'s when the config says to reuse them (its store is this experiment's declared
 input: the folder beside this one's), else the same evolution arm run here. The noise floor is the matched-width
-R(2+1)D retrained over the seeds: the spread of its test scores.
+R(2+1)D's spread over the training seeds.
 """
 
 from __future__ import annotations
@@ -13,15 +27,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-import numpy
+from typing import Any, Mapping
 
 from videonas import ensemble, search
-from videonas.experiments import (answers, fields, claims, evanet_search, experiment, prose, retrain, stats,
-                                  summaries)
+from videonas.experiments import (answers, claims, comparison, ensemble_runs, evanet_search, experiment, fields,
+                                  prose, protocol, retrain, stats, summaries)
 from videonas.experiments.arms import Arm, ArmRuns, run_arms
 from videonas.genome import published
+from videonas.task import Budget
 
 NAME = "evanet_ensembles"
 STORE = "search.sqlite"  # the searches run here when evanet_search's are not reused
@@ -33,22 +46,17 @@ DETERMINISTIC = ("Deterministic: parameter counts and FLOPs (checked above). Not
                  "later rounds and every accuracy (CPU training), hence which nets are chosen and the gains.")
 
 
-@dataclasses.dataclass
-class SeedEnsemble:
-    """One seed's members (test logits, best on validation first), their ensemble's scores and total FLOPs."""
-
-    seed: int
-    members: list
-    scores: dict[str, Any]
-    flops: int | None
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     """``search``: the ``SearchConfig`` fields of the searches run here (an EvaNet space; its task is also the one
-    ``published_costs`` measures at); ``arms``: the ``evolution`` arm, as in ``evanet_search``; one search and one
-    ensemble per seed; ``ensemble_size`` members at least ``min_distance`` module components apart; with
-    ``reuse_search``, the searches are ``evanet_search``'s (run it first) instead of run here."""
+    ``published_costs`` measures at); ``arms``: the ``evolution`` arm, as in ``evanet_search``; one search per seed
+    of ``seeds``; ``ensemble_size`` members at least ``min_distance`` module components apart; with
+    ``reuse_search``, the searches are ``evanet_search``'s (run it first) instead of run here.
+
+    The fixed-network comparisons: ``training_seeds`` (``None``: ``seeds``) retrain the members and the baselines;
+    ``budget`` (``None``: the members' search budget, its top rung) trains them all; ``learning_rates`` (``None``:
+    the task's rate for every network) is the grid each network's rate is chosen from on validation, with the first
+    training seed."""
 
     search: Mapping[str, Any]
     arms: tuple[Arm, ...]
@@ -56,6 +64,9 @@ class Config:
     ensemble_size: int
     min_distance: int
     reuse_search: bool = False
+    training_seeds: tuple[int, ...] | None = None
+    budget: Budget | None = None
+    learning_rates: tuple[float, ...] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
@@ -63,9 +74,16 @@ class Config:
             "search": lambda value, where: fields.parse_search(value, where, family="evanet"),
             "arms": lambda value, where: fields.parse_arms(value, where, labels=(evanet_search.EVOLUTION,)),
             "seeds": fields.parse_seeds, "ensemble_size": fields.parse_count,
-            "min_distance": fields.parse_count, "reuse_search": fields.parse_flag})
+            "min_distance": fields.parse_count, "reuse_search": fields.parse_flag,
+            "training_seeds": lambda value, where: None if value is None else fields.parse_seeds(value, where),
+            "budget": fields.parse_budget, "learning_rates": fields.parse_learning_rates})
         return dataclasses.replace(parsed, arms=evanet_search.with_schedule(parsed.arms,
                                                                             num_trials=parsed.search["num_trials"]))
+
+    @property
+    def comparison_seeds(self) -> tuple[int, ...]:
+        """The training seeds of the fixed-network comparisons."""
+        return self.seeds if self.training_seeds is None else self.training_seeds
 
 
 def reused_searches(folder: str | os.PathLike, config: Config) -> ArmRuns:
@@ -80,45 +98,51 @@ def reused_searches(folder: str | os.PathLike, config: Config) -> ArmRuns:
                          f"set reuse_search to false to search here") from None
 
 
-def score_members(seed: int, members: Sequence[Any], labels: Any, *, multi_label: bool = False) -> SeedEnsemble:
-    """The ensemble of ``members`` (best on validation first) on the labels; its ``gain`` is over that first member,
-    the one a user would otherwise pick."""
-    scores = ensemble.evaluate_ensemble([m.logits for m in members], labels, multi_label=multi_label)
-    scores["selected_single"] = scores["single"][0]
-    scores["gain_over_selected"] = scores["ensemble"] - scores["single"][0]
-    return SeedEnsemble(seed, list(members), scores, ensemble.ensemble_cost(members)["flops"])
-
-
 def seed_ensembles(runs: ArmRuns, *, label: str, size: int, min_distance: int,
-                   retrain_dir: str | Path | None = None) -> dict[int, SeedEnsemble]:
-    """Per seed: the top-``size`` diverse trials of that seed's search (on validation) and their test-split ensemble.
-    Members are loaded from the weights the search saved, or retrained where those are gone."""
+                   retrain_dir: str | Path | None = None) -> dict[int, ensemble_runs.SeedEnsemble]:
+    """Per search seed (a description, no verdict): the top-``size`` diverse trials of that seed's search (on
+    validation) and their test-split ensemble, from the weights the search saved (retrained where those are gone)."""
     result = {}
     for seed in runs.seeds:
         experiment = runs.experiments[label, seed]
         trials = ensemble.select_diverse_trials(experiment, size, min_distance=min_distance)
         members, labels = ensemble.trial_members(experiment, trials, retrain_dir=retrain_dir, split="test")
         task, _ = ensemble.trial_task(experiment)
-        result[seed] = score_members(seed, members, labels, multi_label=task.multi_label)
+        result[seed] = ensemble_runs.score_members(seed, members, labels, multi_label=task.multi_label)
     return result
+
+
+def chosen_members(runs: ArmRuns, *, label: str, size: int, min_distance: int) -> tuple[int, dict[str, Any], int]:
+    """``(search seed, {member name: genome}, their total FLOPs)``: the top-``size`` diverse nets of the search whose
+    best net is best on validation (names ``"seed S trial I"``, best on validation first)."""
+    seed, _, _ = runs.overall_best(label)
+    experiment = runs.experiments[label, seed]
+    trials = ensemble.select_diverse_trials(experiment, size, min_distance=min_distance)
+    if any(not trial.flops for trial in trials):
+        raise ValueError(f"search {experiment.name!r}: a member has no FLOPs count; nothing to match the baseline to")
+    return (seed, {f"seed {seed} trial {trial.index}": experiment.genome(trial) for trial in trials},
+            sum(int(trial.flops) for trial in trials))
 
 
 @dataclasses.dataclass
 class EnsembleExperiment:
-    """The searches, each seed's ensemble, the two R(2+1)D baselines (keys "width" and "flops": matched width, matched
-    FLOPs) with their FLOPs and per-seed runs, and the verdicts."""
+    """The searches, the per-search ensembles (a description), the member search's seed, the training seeds'
+    ensembles, the fixed runs (members, baselines ``"width"`` and ``"flops"``), the baselines' FLOPs at the members'
+    width and the verdicts."""
 
-    runs: ArmRuns
-    ensembles: dict[int, SeedEnsemble]
-    baselines: dict[str, retrain.Baseline]
-    baseline_flops: dict[str, int]
-    baseline_runs: dict[str, dict[int, Any]]
+    runs: ArmRuns | None
+    ensembles: dict[int, ensemble_runs.SeedEnsemble]
+    member_seed: int
+    fixed: dict[int, ensemble_runs.SeedEnsemble | None]
+    fixed_runs: ensemble_runs.FixedRuns
+    width: retrain.Baseline
+    width_flops: int
     verdicts: list
 
 
 def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress: bool = True) -> experiment.Result:
-    """The searches (reused or run here), each seed's ensemble, the two matched R(2+1)D baselines trained once per seed
-    with the members' task and budget, the verdicts, the figure and ``results.json``."""
+    """The searches (reused or run here), each search's ensemble, the members and baselines retrained over the
+    training seeds, the verdicts, the figure and ``results.json``."""
     # A search run here starts afresh (a store of an earlier run is removed, as the other experiments do unless
     # they resume); a reused one is evanet_search's, beside this folder.
     folder = summaries.output_folder(NAME, output_dir=output_dir, store=None if config.reuse_search else STORE)
@@ -128,8 +152,8 @@ def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress
 
 def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progress: bool = True
                   ) -> EnsembleExperiment:
-    """Run the search arm over the seeds into ``folder`` unless ``runs`` are given, ensemble each seed's members
-    (retrained into ``folder`` where their weights are gone), train the baselines and judge, on one executor this
+    """Run the search arm over the seeds into ``folder`` unless ``runs`` are given, ensemble each search's members,
+    retrain the chosen members and the matched baselines over the training seeds, and judge, on one executor this
     owns."""
     shared = fields.shared_search(config.search)
     arm = config.arms[0]
@@ -141,45 +165,35 @@ def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progres
                             store=folder / STORE, executor=runner, progress=progress)
         ensembles = seed_ensembles(runs, label=arm.label, size=config.ensemble_size,
                                    min_distance=config.min_distance, retrain_dir=folder / "retrained")
-        task, budget = ensemble.trial_task(runs.experiments[arm.label, runs.seeds[0]])
-        baselines, flops = matched_baselines(task, target_flops=float(numpy.median([e.flops for e in
-                                                                                   ensembles.values()])))
-        baseline_runs = {key: retrain.train_baselines(model, seeds=runs.seeds, executor=runner, task=task.to_dict(),
-                                                      budget=budget.to_dict())
-                         for key, model in baselines.items()}
+        member_seed, members, members_flops = chosen_members(runs, label=arm.label, size=config.ensemble_size,
+                                                             min_distance=config.min_distance)
+        task, budget = ensemble.trial_task(runs.experiments[arm.label, member_seed])
+        # Fixed networks report held-out scores, so they score test (a search's candidates do not).
+        options = {"task": {**task.to_dict(), "score_test": True}, "budget": (config.budget or budget).to_dict()}
+        width_flops, matches, unmatched = matched_baselines(
+            task, targets={seed: members_flops for seed in config.comparison_seeds})
+        fixed_runs = ensemble_runs.train_fixed(members, baseline=BASELINE, width=task.width_multiplier,
+                                               seeds=config.comparison_seeds, matches=matches, unmatched=unmatched,
+                                               executor=runner, options=options,
+                                               learning_rates=config.learning_rates, save_weights=folder / "members")
     finally:
         runner.close()
-    result = EnsembleExperiment(runs, ensembles, baselines, flops, baseline_runs, [])
-    result.verdicts = verdicts(
-        ensembles={seed: e.scores["ensemble"] for seed, e in ensembles.items()},
-        best_members={seed: e.scores["selected_single"] for seed, e in ensembles.items()},
-        ensemble_flops={seed: e.flops for seed, e in ensembles.items()},
-        width_scores=retrain.held_out_scores(baseline_runs["width"]), width_flops=flops["width"],
-        flops_scores=retrain.held_out_scores(baseline_runs["flops"]))
+    dataset = task.open_dataset()
+    fixed = ensemble_runs.fixed_ensembles(
+        fixed_runs.members, lambda name, trial: ensemble_runs.member_logits(members[name], trial, task=task,
+                                                                           dataset=dataset),
+        multi_label=task.multi_label)
+    result = EnsembleExperiment(runs, ensembles, member_seed, fixed, fixed_runs,
+                                retrain.Baseline(BASELINE, task.width_multiplier), width_flops, [])
+    result.verdicts = experiment_verdicts(result)
     return result
 
 
-def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
-    """The figure, conclusion and ``results.json`` in ``folder``."""
-    from matplotlib import pyplot  # deferred: matplotlib
-
-    from videonas.plots import evanet as evanet_plots  # deferred: matplotlib
-
-    figure = evanet_plots.ensembles_figure(points(result), result.verdicts)
-    pyplot.close(figure)  # shown by Result.show, not again by a notebook's inline backend
-    return experiment.finish(
-        folder, title=TITLE, question=QUESTION, headline=headline(result),
-        conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts,
-        figures={"verdicts.png": figure}, deterministic=DETERMINISTIC,
-        extra={"ensembles": {seed: {**e.scores, "member_names": [m.name for m in e.members], "flops": e.flops}
-                             for seed, e in result.ensembles.items()},
-               "baselines": {key: {"model": m.label, "flops": result.baseline_flops[key]}
-                             for key, m in result.baselines.items()}},
-        dataset=None if result.runs is None else result.runs.dataset(), details=result)
-
-
-def matched_baselines(task: Any, *, target_flops: float) -> tuple[dict[str, retrain.Baseline], dict[str, int]]:
-    """R(2+1)D-18 at the members' width and at the width whose FLOPs match ``target_flops``, with their FLOPs."""
+def matched_baselines(task: Any, *, targets: Mapping[int, float]
+                      ) -> tuple[int, dict[int, protocol.FlopsMatch], dict[int, str]]:
+    """The FLOPs of R(2+1)D-18 at the members' width, and per training seed its width matched to that seed's
+    ensemble FLOPs (``targets``) within 10%, with the seeds no width matches that closely and why
+    (``comparison.match_reachable``: those are not compared)."""
     import keras  # deferred: Keras starts TensorFlow
 
     from videonas import measure  # deferred: TensorFlow
@@ -192,9 +206,18 @@ def matched_baselines(task: Any, *, target_flops: float) -> tuple[dict[str, retr
 
     keras.backend.clear_session()
     width_flops = measure.count_flops(build(task.width_multiplier))
-    matched, matched_flops = retrain.match_width(build, target_flops=target_flops)
-    return ({"width": retrain.Baseline(BASELINE, task.width_multiplier), "flops": retrain.Baseline(BASELINE, matched)},
-            {"width": width_flops, "flops": matched_flops})
+    return (width_flops, *comparison.match_reachable(build, targets, label=f"{BASELINE} at the ensemble's FLOPs"))
+
+
+def experiment_verdicts(result: EnsembleExperiment) -> list:
+    """``verdicts`` over the training seeds (a seed without an ensemble counts as a dropped pair)."""
+    fixed = result.fixed
+    return verdicts(
+        ensembles={s: None if e is None else e.scores["ensemble"] for s, e in fixed.items()},
+        best_members={s: None if e is None else e.scores["selected_single"] for s, e in fixed.items()},
+        ensemble_flops={s: None if e is None else e.flops for s, e in fixed.items()},
+        width_scores=retrain.held_out_scores(result.fixed_runs.baselines["width"]), width_flops=result.width_flops,
+        flops_scores=retrain.held_out_scores(result.fixed_runs.baselines["flops"]))
 
 
 def verdicts(*, ensembles: Mapping[int, float | None], best_members: Mapping[int, float | None],
@@ -215,51 +238,102 @@ def verdicts(*, ensembles: Mapping[int, float | None], best_members: Mapping[int
                        noise_floor=floor)]
 
 
+def flops_pairs(result: EnsembleExperiment) -> dict[int, dict[str, Any]]:
+    """Per training seed, both FLOP counts of the same-FLOPs comparison: the ensemble's and its matched R(2+1)D's."""
+    return {seed: {"ensemble_flops": None if e is None else e.flops, "target_flops": match.target_flops,
+                   "baseline_flops": match.flops, "width_multiplier": match.width}
+            for seed, e, match in ((s, result.fixed.get(s), m) for s, m in result.fixed_runs.matches.items())}
+
+
+def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
+    """The figure, conclusion and ``results.json`` in ``folder``."""
+    from matplotlib import pyplot  # deferred: matplotlib
+
+    from videonas.plots import evanet as evanet_plots  # deferred: matplotlib
+
+    figure = evanet_plots.ensembles_figure(points(result), result.verdicts)
+    pyplot.close(figure)  # shown by Result.show, not again by a notebook's inline backend
+    fixed = result.fixed_runs
+    return experiment.finish(
+        folder, title=TITLE, question=QUESTION, headline=headline(result),
+        conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts,
+        figures={"verdicts.png": figure}, deterministic=DETERMINISTIC,
+        extra={"search_ensembles": {seed: {**e.scores, "member_names": [m.name for m in e.members], "flops": e.flops}
+                                    for seed, e in result.ensembles.items()},
+               "member_search_seed": result.member_seed, "members": list(fixed.members),
+               "training_ensembles": {seed: None if e is None else {**e.scores, "flops": e.flops,
+                                                                    "member_names": [m.name for m in e.members]}
+                                      for seed, e in result.fixed.items()},
+               "learning_rates": {name: choice.to_dict() for name, choice in fixed.choices.items()},
+               "steps_allowed": fixed.steps,
+               "baselines": {"width": {"model": result.width.label, "flops": result.width_flops},
+                             "flops": {"model": BASELINE, "per_seed": flops_pairs(result),
+                                       "unmatched": fixed.unmatched}}},
+        dataset=None if result.runs is None else result.runs.dataset(), details=result)
+
+
 def points(result: EnsembleExperiment) -> list[dict[str, Any]]:
-    """Accuracy-vs-MFLOPs points (``videonas.plots.curves.plot_runtime_accuracy``): every member and ensemble per
-    seed, and each baseline per seed, all on test."""
+    """Accuracy-vs-MFLOPs points (``videonas.plots.curves.plot_runtime_accuracy``), all on test, per training seed:
+    the members, their ensemble and both baselines."""
     rows = []
-    for e in result.ensembles.values():
+    for e in (e for e in result.fixed.values() if e is not None):
         rows += [{"label": "", "runtime_ms": m.flops / 1e6, "accuracy": m.fitness, "group": "members (per seed)"}
-                 for m in e.members]
+                 for m in e.members if m.flops]
         rows.append({"label": "", "runtime_ms": e.flops / 1e6, "accuracy": e.scores["ensemble"],
                      "group": f"ensemble of {len(e.members)} (per seed)"})
-    for key, runs in result.baseline_runs.items():
-        name = f"R(2+1)D-18 x{result.baselines[key].width_multiplier:.3g} ({'same width' if key == 'width' else 'same FLOPs'})"
-        rows += [{"label": "", "runtime_ms": result.baseline_flops[key] / 1e6, "accuracy": score, "group": name}
-                 for score in retrain.held_out_scores(runs).values() if score is not None]
+    width_scores = retrain.held_out_scores(result.fixed_runs.baselines["width"])
+    rows += [{"label": "", "runtime_ms": result.width_flops / 1e6, "accuracy": score,
+              "group": f"R(2+1)D-18 x{result.width.width_multiplier:.3g} (same width)"}
+             for score in width_scores.values() if score is not None]
+    flops_scores = retrain.held_out_scores(result.fixed_runs.baselines["flops"])
+    rows += [{"label": "", "runtime_ms": result.fixed_runs.matches[seed].flops / 1e6, "accuracy": score,
+              "group": "R(2+1)D-18 (same FLOPs, per seed)"}
+             for seed, score in flops_scores.items() if score is not None]
     return rows
 
 
 def headline(result: EnsembleExperiment) -> list[dict[str, Any]]:
-    """The verdicts, then test top-1 over seeds of the ensembles, their best members and both baselines."""
-    scores = {"ensemble": {s: e.scores["ensemble"] for s, e in result.ensembles.items()},
-              "best member (chosen on validation)": {s: e.scores["selected_single"]
-                                                     for s, e in result.ensembles.items()}}
-    for key, model in result.baselines.items():
-        scores[f"{model.label} ({result.baseline_flops[key] / 1e6:.1f} MFLOPs)"] = retrain.held_out_scores(
-            result.baseline_runs[key])
+    """The verdicts, then test top-1 over the training seeds of the ensembles, their best members and both baselines,
+    and over the searches of each search's own ensemble (a description)."""
+    fixed = {s: e for s, e in result.fixed.items() if e is not None}
+    scores = {"ensemble": {s: e.scores["ensemble"] for s, e in fixed.items()},
+              "best member (chosen on validation)": {s: e.scores["selected_single"] for s, e in fixed.items()},
+              f"{result.width.label} ({result.width_flops / 1e6:.1f} MFLOPs)": retrain.held_out_scores(
+                  result.fixed_runs.baselines["width"]),
+              f"{BASELINE} at each seed's ensemble FLOPs": retrain.held_out_scores(
+                  result.fixed_runs.baselines["flops"]),
+              "each search's own ensemble (not retrained; no verdict)": {
+                  s: e.scores["ensemble"] for s, e in result.ensembles.items()},
+              "each search's own best member (not retrained; no verdict)": {
+                  s: e.scores["selected_single"] for s, e in result.ensembles.items()}}
     return [*answers.verdict_rows(result.verdicts), *answers.score_rows(scores, metric="top-1")]
 
 
 def notes(result: EnsembleExperiment) -> list[str]:
-    """What the verdicts do not say: the members, the costs and the baselines' widths."""
-    sizes = sorted({len(e.members) for e in result.ensembles.values()})
-    flops = answers.median_score({s: e.flops for s, e in result.ensembles.items()})
-    off = result.baseline_flops["flops"] / flops - 1
-    matched = "" if abs(off) <= 0.1 else f", {off:+.0%} off: the closest its widths allow"
-    experiment = result.runs.experiments[next(iter(result.runs.experiments))] if result.runs else None
-    chance = "" if experiment is None else answers.chance_text(
-        experiment, {s: e.scores["ensemble"] for s, e in result.ensembles.items()})
+    """What the verdicts do not say: which members, how they and the baselines were trained, both FLOP counts per
+    seed, and how the ensembles of the other searches did."""
+    fixed = result.fixed_runs
+    runs = result.runs
+    searched = runs.experiments[next(iter(runs.experiments))] if runs else None
+    trained = {s: e.scores["ensemble"] for s, e in result.fixed.items() if e is not None}
+    chance = "" if searched is None else answers.chance_text(searched, trained)
+    gains = [e.scores["gain_over_selected"] for e in result.ensembles.values()]
     return [*([chance] if chance else []),
-            f"Each seed's ensemble averages the logits of its search's top {'/'.join(map(str, sizes))} diverse "
-            f"RGB nets (median {flops / 1e6:.1f} MFLOPs in all); the paper's four-model ensemble also uses optical "
-            "flow, ours does not.",
-            f"R(2+1)D-18 at the members' width is {result.baselines['width'].label} "
-            f"({result.baseline_flops['width'] / 1e6:.1f} MFLOPs); at the ensemble's FLOPs it is "
-            f"{result.baselines['flops'].label} ({result.baseline_flops['flops'] / 1e6:.1f} MFLOPs{matched}); "
-            "both trained "
-            "with the members' recipe and epochs, once per seed."]
+            f"The ensemble averages the logits of the top {len(fixed.members)} diverse RGB nets of search seed "
+            f"{result.member_seed} (the search whose best is best on validation), each retrained over "
+            f"{len(result.fixed)} training seeds; the paper's four-model ensemble also uses optical flow, ours does "
+            "not.",
+            f"Members and baselines trained with the same budget and {comparison.rates_text(fixed.choices)}; every "
+            f"baseline's budget allowed at least as many steps as a member trained "
+            f"({comparison.steps_text(fixed.steps)}).",
+            f"R(2+1)D-18 at the members' width is {result.width.label} ({result.width_flops / 1e6:.2f} MFLOPs); at the "
+            f"ensemble's FLOPs, matched per seed within 10%: "
+            f"{comparison.matches_text(fixed.matches, target='ensemble') or 'no seed'}.",
+            *([f"Not compared at equal FLOPs (no width within 10%): {comparison.unmatched_text(fixed.unmatched)}."]
+              if fixed.unmatched else []),
+            *([f"Each search's own ensemble (its saved weights, one per search seed, no verdict) gained "
+               f"{min(gains) * 100:+.1f} to {max(gains) * 100:+.1f} test points over its member chosen on validation, "
+               f"over {len(gains)} searches."] if gains else [])]
 
 
 def published_costs(config: Config) -> list[str]:

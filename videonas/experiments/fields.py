@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from videonas import config, runtimes
-from videonas.checks import check_choice, check_int, check_keys, check_seeds, quote
+from videonas import config, runtimes, task
+from videonas.checks import check_choice, check_float, check_int, check_keys, check_seeds, quote
 from videonas.experiments.arms import Arm
 
 PER_SEARCH = ("name", "store", "seed", "strategy", "save_weights")
@@ -91,3 +91,22 @@ def trial_fields(search: config.SearchConfig) -> dict[str, Any]:
     if search.evaluate.default:
         return {"task": search.task.to_dict(), "budget": search.budget.to_dict()}
     return dict(search.evaluate.options)
+
+
+def parse_learning_rates(value: Any, path: str) -> tuple[float, ...] | None:
+    """``None`` (every network trains at its task's rate) or the grid a comparison chooses each network's learning
+    rate from on validation (``videonas.experiments.protocol.choose_learning_rate``): distinct positive rates."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f"{path} must be null or a non-empty list of learning rates, got {quote(value)}")
+    for index, rate in enumerate(value):
+        check_float(f"{path}[{index}]", rate, 1e-8, 10.0)
+    if len(set(value)) != len(value):
+        raise ValueError(f"{path} must hold distinct learning rates, got {quote(value)}")
+    return tuple(float(rate) for rate in value)
+
+
+def parse_budget(value: Any, path: str) -> Any:
+    """``None`` or a ``videonas.task.Budget`` (e.g. ``{"epochs": 12, "patience": 3}``)."""
+    return None if value is None else task.Budget.from_dict(value, path=path)
