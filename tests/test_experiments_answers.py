@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 from videonas import config
-from videonas.experiments import answers, claims
+from videonas.experiments import answers, claims, verdicts
 
 
 def _trial(index, parent=None, fitness=0.5):
@@ -26,7 +26,10 @@ def test_unmutated_bests_and_lineage_roots():
 
 
 def test_verdict_rows_carry_a_paper_figure_only_where_the_paper_has_one():
-    with_figure = claims.ask("evanet_ensemble_vs_single", a=[71.0, 72.0], b=[70.0, 70.5])
+    # No question of ours has a paper figure measuring the same quantity any more: a claim made up for the test.
+    claim = verdicts.Claim("A beats B by about a point", margin=0.5, paper_figure=0.8, paper_unit="points")
+    with_figure = verdicts.compare(question="Does A beat B?", claim=claim, a=[71.0, 72.0], b=[70.0, 70.5],
+                                   unit="points", paper="EvaNet")
     without = claims.ask("evanet_evolution_vs_random", a=[71.0, 72.0], b=[70.0, 70.5])
     rows = answers.verdict_rows([with_figure, without])
     assert rows[0]["paper"] == "0.8 points" and rows[1]["paper"] == ""

@@ -54,7 +54,7 @@ def _verdicts(n, *, gain=0.02, spread=0.01):
 def test_four_questions_paired_by_seed_in_points_and_flop_ratios():
     single, cost, width, flops = _verdicts(6, gain=0.02, spread=0.001)
     assert single.question.startswith("Does an ensemble") and single.unit == "points"
-    assert single.estimate == pytest.approx(2.0) and single.verdict == "supported"
+    assert single.estimate == pytest.approx(2.0) and single.verdict == "supported" and single.paper_figure is None
     assert single.noise_floor == pytest.approx(100 * numpy.std(
         [0.5 + 0.01 * s for s in range(6)], ddof=1))
     assert cost.unit == "x" and cost.verdict == "contradicted"  # 200 / ~302 FLOPs: the ensemble costs more

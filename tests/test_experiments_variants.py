@@ -25,7 +25,7 @@ def test_scores_pair_by_seed_and_verdicts_use_points():
                        | {("few", "motion", 0): TrialResult.failed("boom")})
     assert runs.scores("many", "scene") == {s: pytest.approx(0.70 + 0.01 * s) for s in range(6)}
     assert runs.scores("few", "motion") == {0: None} and runs.figure("few", "scene", "flops") == 100
-    verdict = runs.verdict("tvn_frames_motion_rising", a=("many", "scene"), b=("few", "scene"))
+    verdict = runs.verdict("tvn_scaling_width_vs_depth", a=("many", "scene"), b=("few", "scene"))
     assert verdict.estimate == pytest.approx(20.0) and verdict.n == 6 and verdict.verdict == "supported"
     assert runs.noise_floor("many", "scene") == pytest.approx(runs.noise_floor("few", "scene"))
     rows = {(row["variant"], row["task"]): row for row in runs.table()}
