@@ -80,14 +80,11 @@ def _image_size(value: Any, path: str) -> int:
 
 
 def _rates(value: Any, path: str) -> tuple[float, ...]:
-    """The learning-rate grid each network's rate is chosen from (on validation, once per network)."""
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence) or not value:
+    """The learning-rate grid each network's rate is chosen from (on validation, once per network): required here,
+    since every network of the comparison gets its own rate."""
+    if value is None or (isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and not value):
         raise ValueError(f"{path} must be a non-empty list of learning rates, got {quote(value)}")
-    for index, rate in enumerate(value):
-        check_float(f"{path}[{index}]", rate, 1e-8, 10.0)
-    if len(set(value)) != len(value):
-        raise ValueError(f"{path} must hold distinct learning rates, got {quote(value)}")
-    return tuple(float(rate) for rate in value)
+    return fields.parse_learning_rates(value, path)
 
 
 def _seed(value: Any, path: str) -> int:
