@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any, Mapping, Sequence
 
 from videonas.data import embedded, spec as data_spec
-from videonas.experiments import claims, protocol, retrain, tvn_common
+from videonas.experiments import claims, comparison, protocol, retrain, tvn_common
 from videonas.experiments.variants import Variant, VariantRuns
 from videonas.genome import published
 from videonas.genome.tvn import TVNGenome
@@ -104,12 +104,10 @@ def train_networks(networks: Mapping[str, Any], *, task: Mapping[str, Any], budg
     ``ValueError`` when a baseline's budget allowed fewer steps than the found TVN trained. Returns the choices,
     ``{label: {seed: TrialResult}}`` and the fewest steps each baseline's budget allowed."""
     options = {"task": dict(task), "budget": dict(budget)}
-    choices: dict[str, Any] = {}
-    results: dict[str, dict[int, Any]] = {}
-    for label, model in networks.items():
-        choices[label] = protocol.choose_learning_rate(model, executor=executor, options=options, rates=rates,
-                                                       seed=selection_seed)
-        results[label] = protocol.train_at(model, choices[label], seeds=seeds, executor=executor, options=options)
+    choices = comparison.rate_choices(networks, learning_rates=rates, executor=executor, options=options,
+                                      seed=selection_seed)
+    results = {label: protocol.train_at(model, choices[label], seeds=seeds, executor=executor, options=options)
+               for label, model in networks.items()}
     allowed = protocol.check_steps(results, reference=FOUND) if FOUND in results else {}
     return choices, results, allowed
 
