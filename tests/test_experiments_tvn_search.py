@@ -6,6 +6,7 @@ two inputs with the task's ceiling at each, and the verdicts (training stands in
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,20 @@ def test_the_default_profile_parses_with_p_and_r_in_search_constraints():
     # seed that is not scored, at the found TVN's input and at one where motion matters.
     assert len(parsed.comparison_seeds) >= 10 and parsed.selection_seed not in parsed.comparison_seeds
     assert len(parsed.learning_rates) >= 3 and parsed.latency_repeats >= 5
-    assert parsed.common_input == {"num_frames": 8, "image_size": 64, "frame_stride": 2}
+    assert parsed.common_input["num_frames"] >= 8 and parsed.comparison_train_clips is not None
+
+
+def test_the_comparison_trains_on_its_own_clip_count_and_the_searches_keep_theirs():
+    parsed = tvn_search.Config.from_dict(_default())
+    shared = next(iter(tvn_search.search_configs(parsed, output_dir=None).values()))
+    task = tvn_search.comparison_task(parsed, shared)
+    assert shared.task.max_train_clips is None and task["max_train_clips"] == parsed.comparison_train_clips
+    assert {key: value for key, value in task.items() if key != "max_train_clips"} == {
+        key: value for key, value in shared.task.to_dict().items() if key != "max_train_clips"}
+    unset = dataclasses.replace(parsed, comparison_train_clips=None)
+    assert tvn_search.comparison_task(unset, shared)["max_train_clips"] is None
+    with pytest.raises(ValueError, match=r"config\.comparison_train_clips"):
+        tvn_search.Config.from_dict({**_default(), "comparison_train_clips": 0})
 
 
 @pytest.mark.parametrize("path", [

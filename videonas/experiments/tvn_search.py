@@ -103,6 +103,12 @@ def _common_input(value: Any, path: str) -> dict[str, int] | None:
     return dict(value)
 
 
+def _clips(value: Any, path: str) -> int | None:
+    if value is not None:
+        check_int(path, value, 1, 10**9)
+    return value
+
+
 def _repeats(value: Any, path: str) -> int:
     check_int(path, value, 1, 100)
     return value
@@ -118,7 +124,10 @@ class Config:
     TVN and each of ``baselines`` (at ``baseline_width``) get a learning rate chosen from ``learning_rates`` on
     validation (one training each with ``selection_seed``), then train over ``comparison_seeds`` with
     ``baseline_budget`` (``patience``: until validation stops improving) at the found TVN's input and at
-    ``common_input`` (``None``: only the former); every network is timed ``latency_repeats`` times."""
+    ``common_input`` (``None``: only the former); every network is timed ``latency_repeats`` times.
+    ``comparison_train_clips``: the comparison trains every network on this many training clips (the task's fixed
+    subset, ``max_train_clips``) instead of the search's, so that ten seeds of each network fit the time; validation
+    and test stay whole."""
 
     search: Mapping[str, Any]
     arms: Mapping[str, Any]
@@ -133,6 +142,7 @@ class Config:
     common_input: Mapping[str, int] | None = dataclasses.field(default_factory=lambda: dict(COMMON_INPUT))
     latency_repeats: int = 5
     preset_image_size: int = 64
+    comparison_train_clips: int | None = None
     resume: bool = False
 
     @classmethod
@@ -143,7 +153,7 @@ class Config:
             "baseline_budget": lambda value, where: Budget.from_dict(value, path=where),
             "comparison_seeds": fields.parse_seeds, "learning_rates": _rates, "selection_seed": _seed,
             "common_input": _common_input, "latency_repeats": _repeats, "preset_image_size": _image_size,
-            "resume": fields.parse_flag})
+            "comparison_train_clips": _clips, "resume": fields.parse_flag})
 
 
 def search_configs(config: Config, *, output_dir: str | Path | None) -> dict[tuple[str, int], Any]:
@@ -220,10 +230,19 @@ def _figures(config: Config, searches: Any, found: tuple[int, Any, TVNGenome], h
             "inputs.png": hand_made.figure(runtime=limits["latency_runtime"])}
 
 
+def comparison_task(config: Config, shared: Any) -> dict[str, Any]:
+    """The task (plain form) every network of the comparison trains on: the searches' (``shared``, a
+    ``SearchConfig``), on ``config.comparison_train_clips`` training clips when set."""
+    task = shared.task.to_dict()
+    if config.comparison_train_clips is not None:
+        task["max_train_clips"] = config.comparison_train_clips
+    return task
+
+
 def compare(config: Config, found: TVNGenome, shared: Any, *, num_classes: int) -> Any:
     """``hand_made.against_hand_made`` of ``found`` with ``config``'s comparison fields, on one executor built from
     the searches' configuration (``shared``, one of their ``SearchConfig``s) and closed at the end."""
-    task = shared.task.to_dict()
+    task = comparison_task(config, shared)
     limits = shared.constraints.to_dict()
     runner = shared.executor.build()
     try:
