@@ -30,6 +30,8 @@ import signal
 import sys
 from typing import Any, Sequence
 
+from videonas import native_stderr
+
 COMMANDS = {
     "search": "run or resume a search from a YAML config",
     "reproduce": "run the experiment notebooks with a profile's parameters and build reports/index.html",
@@ -167,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm  # log lines above the progress bar, not into it
 
-        with logging_redirect_tqdm():
+        # TF_CPP_MIN_LOG_LEVEL no longer hides absl's start-up lines; the filter covers the kernels and workers a
+        # command starts too, since they inherit its stderr.
+        with native_stderr.filtered(), logging_redirect_tqdm():
             return _dispatch(args.command, rest)
     except KeyboardInterrupt:
         if debug:
