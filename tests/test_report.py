@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html.parser
 import json
 import os
@@ -556,3 +557,32 @@ def test_pages_carry_no_style_for_stderr_output():
     assert "jupyter.stderr" not in cleaned and ".a { color: red; }" in cleaned and ".b { color: blue; }" in cleaned
     for page in (Path(__file__).resolve().parent.parent / "reports").glob("*/*.html"):
         assert "application/vnd.jupyter.stderr" not in page.read_text(), page
+
+
+def test_a_figure_carries_its_title_as_alternative_text_into_the_page(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from videonas.report import display
+
+    figure, (left, right) = pyplot.subplots(1, 2)
+    left.set_title("accuracy by frames")
+    right.set_title("latency by frames")
+    assert display.figure_description(figure, "frames.png") == "accuracy by frames; latency by frames"
+    figure.suptitle("Frames <ablation>")
+    assert display.figure_description(figure, "frames.png") == "Frames <ablation>"
+    assert display.figure_description(pyplot.figure(), "empty.png") == "empty.png"
+    notebook = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("result.show()")
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
+    code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png},
+                                           metadata={"image/png": {"alt": "Frames <ablation>"}}),
+                    nbformat.v4.new_output("display_data", data={"image/png": png})]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# t"), code]
+    nbformat.write(notebook, str(tmp_path / "exp.ipynb"))
+    page = runner.render_html(tmp_path / "exp.ipynb").read_text()
+    images = re.findall(r"<img [^>]*>", page)
+    assert len(images) == 2 and 'alt="Frames &lt;ablation&gt;"' in images[0]
+    assert "No description has been provided" in images[1]  # nbconvert's own, for an image without one

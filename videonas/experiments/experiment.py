@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from videonas.checks import check_keys, within
 from videonas.experiments import prose
+from videonas.report import display
 from videonas.report.results import Results
 
 FIGURE_DPI = 120
@@ -69,10 +70,8 @@ class Result:
 
     def show(self, names: Sequence[str] | None = None) -> None:
         """Display the figures (all, or those named) in a notebook."""
-        from IPython.display import display  # deferred: only notebooks display
-
         for name in names or list(self.figures):
-            display(self.figures[name])
+            display.show_figure(self.figures[name], name)
 
     def __repr__(self) -> str:
         """Short and free of local paths: a notebook stores it beside the Markdown view."""

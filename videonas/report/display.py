@@ -1,6 +1,7 @@
 """Tables as an experiment notebook displays them: HTML without pandas' positional index (0..n says nothing) and
 with missing values as a dash, not "NaN" or "None". The exporter (``videonas.report.export``) gives tables of
-notebooks executed before this existed the same shape. (The conclusion is ``Result._repr_markdown_``, from
+notebooks executed before this existed the same shape. Figures carry alternative text (their titles), which the
+report template writes into the page. (The conclusion is ``Result._repr_markdown_``, from
 ``videonas.experiments.prose.conclusion_markdown``.)
 """
 
@@ -41,3 +42,17 @@ def show_tables(tables: Iterable[Any]) -> None:
 
     for table in tables:
         display(HTML(table_html(table)))
+
+
+def figure_description(figure: Any, name: str) -> str:
+    """A figure's alternative text: its overall title, else its panels' titles, else ``name``."""
+    title = figure._suptitle.get_text() if getattr(figure, "_suptitle", None) is not None else ""
+    panels = [axes.get_title() for axes in figure.get_axes() if axes.get_title()]
+    return title or "; ".join(panels) or name
+
+
+def show_figure(figure: Any, name: str) -> None:
+    """Display ``figure`` in a notebook with ``figure_description`` as its PNG's alternative text."""
+    from IPython.display import display  # deferred: only notebooks display
+
+    display(figure, metadata={"image/png": {"alt": figure_description(figure, name)}})
