@@ -586,3 +586,31 @@ def test_a_figure_carries_its_title_as_alternative_text_into_the_page(tmp_path):
     images = re.findall(r"<img [^>]*>", page)
     assert len(images) == 2 and 'alt="Frames &lt;ablation&gt;"' in images[0]
     assert "No description has been provided" in images[1]  # nbconvert's own, for an image without one
+
+
+def test_resume_keeps_only_what_finished_at_this_commit_with_this_profile(tmp_path, monkeypatch):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    names = ["done_here", "done_elsewhere", "failed_here", "other_profile", "never_ran"]
+    for name in names:
+        (notebooks / f"{name}.ipynb").write_text("{}")
+    records = {"done_here": ("done", "abc1234", "default"), "done_elsewhere": ("done", "0000000", "default"),
+               "failed_here": ("failed", "abc1234", "default"), "other_profile": ("done", "abc1234", "smoke")}
+    for name, (status, commit, profile) in records.items():
+        (reports / name).mkdir(parents=True)
+        (reports / name / "run.json").write_text(json.dumps({"status": status, "commit": commit, "profile": profile}))
+        (reports / name / "results.json").write_text("{}")
+    ran = []
+    monkeypatch.setattr(runner, "run_notebook", lambda name, **_: ran.append(name) or {"status": "done",
+                                                                                     "wall_seconds": 0})
+    monkeypatch.setattr(runner.index, "build_index", lambda folder, **_: folder / "index.html")
+    monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234")
+    runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports, resume=True)
+    assert ran == ["done_elsewhere", "failed_here", "other_profile", "never_ran"]
+    ran.clear()
+    runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports)
+    assert ran == names  # without resume every notebook runs again
+    ran.clear()
+    monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234+changes")  # code changed: nothing is kept
+    runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports, resume=True)
+    assert ran == names

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import json
 import logging
 import os
 import re
@@ -184,14 +185,32 @@ def checkpoint_stores(folder: Path) -> list[Path]:
     return stores
 
 
+def finished_at_this_commit(reports_dir: Path, name: str, *, profile: str) -> dict[str, Any] | None:
+    """``name``'s run record when its last run finished with ``profile`` at this checkout's commit from a clean tree
+    (rerunning it would redo the same work), else ``None``."""
+    path = reports_dir / name / index.RUN_FILE
+    commit = index.git_commit()
+    if not path.is_file() or commit == "unknown" or commit.endswith("+changes"):
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    done = record.get("status") == "done" and (reports_dir / name / RESULTS_FILE).is_file()
+    return record if done and record.get("profile") == profile and record.get("commit") == commit else None
+
+
 def reproduce(
     *,
     profile: str = "default",
     names: Sequence[str] | None = None,
     notebooks_dir: Path | None = None,
     reports_dir: Path | None = None,
+    resume: bool = False,
 ) -> Path:
-    """Run the experiment notebooks (all, or ``names``) and rebuild the index."""
+    """Run the experiment notebooks (all, or ``names``) and rebuild the index. ``resume`` keeps each notebook that
+    already finished at this commit (``finished_at_this_commit``), so a reproduce cut short continues where it
+    stopped, on any machine with the committed reports."""
     notebooks_dir = notebooks_dir or index.project_root() / "notebooks"
     reports_dir = reports_dir or index.project_root() / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +221,11 @@ def reproduce(
             raise ValueError(f"notebook must be one of {available}, got {name!r}")
     started = time.perf_counter()
     for number, name in enumerate(chosen, 1):
+        kept = finished_at_this_commit(reports_dir, name, profile=profile) if resume else None
+        if kept is not None:
+            LOG.info("notebook %d of %d: %s kept: done at %s on %s in %.0f s", number, len(chosen), name,
+                     kept.get("commit"), kept.get("date"), kept.get("wall_seconds", 0))
+            continue
         LOG.info("notebook %d of %d: %s (%.0f min so far)", number, len(chosen), name,
                  (time.perf_counter() - started) / 60)
         record = run_notebook(name, profile=profile, notebooks_dir=notebooks_dir, reports_dir=reports_dir)
@@ -224,12 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="parameter profile (reproduce) or the profile shown in the index header")
     if command == "reproduce":
         parser.add_argument("--notebook", action="append", help="run only this notebook (repeatable)")
+        parser.add_argument("--resume", action="store_true",
+                            help="keep the notebooks that already finished at this commit with this profile")
     parser.add_argument("--reports-dir", type=Path, default=None, help="default: <project>/reports")
     args = parser.parse_args(rest)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     reports_dir = args.reports_dir or index.project_root() / "reports"
     if command == "reproduce":
-        path = reproduce(profile=args.profile, names=args.notebook, reports_dir=reports_dir)
+        path = reproduce(profile=args.profile, names=args.notebook, reports_dir=reports_dir, resume=args.resume)
     else:
         reports_dir.mkdir(parents=True, exist_ok=True)
         path = index.build_index(reports_dir, profile=args.profile)
