@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -553,8 +554,13 @@ def test_pages_carry_no_style_for_stderr_output():
 
     css = (".a { color: red; }\n.jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] {\n  padding: 0;\n}\n"
            ".b { color: blue; }")
-    cleaned = export.without_stderr_style(css)
-    assert "jupyter.stderr" not in cleaned and ".a { color: red; }" in cleaned and ".b { color: blue; }" in cleaned
+    # The rules go from the page's <style> elements; the body (prose, a figure's megabyte of base64) is left as is.
+    prose = "<p>our stderr rule: application/vnd.jupyter.stderr {kept}</p>"
+    image = '<img src="data:image/png;base64,' + "iVBORw0KGgo/AAAA" * 60_000 + '">'
+    page = f'<html><head><style type="text/css">{css}</style></head><body>{prose}{image}</body></html>'
+    cleaned = export.without_stderr_style(page)
+    assert "jupyter.stderr'" not in cleaned and ".a { color: red; }" in cleaned and ".b { color: blue; }" in cleaned
+    assert prose in cleaned and image in cleaned
     for page in (Path(__file__).resolve().parent.parent / "reports").glob("*/*.html"):
         assert "application/vnd.jupyter.stderr" not in page.read_text(), page
 
@@ -588,14 +594,16 @@ def test_a_figure_carries_its_title_as_alternative_text_into_the_page(tmp_path):
     assert "No description has been provided" in images[1]  # nbconvert's own, for an image without one
 
 
-def test_resume_keeps_only_what_finished_at_this_commit_with_this_profile(tmp_path, monkeypatch):
+def test_resume_keeps_only_what_finished_with_this_code_and_profile(tmp_path, monkeypatch):
     notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
     notebooks.mkdir()
-    names = ["done_here", "done_elsewhere", "failed_here", "other_profile", "never_ran"]
+    records = {"done_here": ("done", "abc1234", "default"), "done_before_a_results_commit": ("done", "0ld0000", "default"),
+               "done_with_other_code": ("done", "1111111", "default"), "done_dirty": ("done", "abc1234+changes",
+                                                                                      "default"),
+               "failed_here": ("failed", "abc1234", "default"), "other_profile": ("done", "abc1234", "smoke")}
+    names = [*records, "never_ran"]
     for name in names:
         (notebooks / f"{name}.ipynb").write_text("{}")
-    records = {"done_here": ("done", "abc1234", "default"), "done_elsewhere": ("done", "0000000", "default"),
-               "failed_here": ("failed", "abc1234", "default"), "other_profile": ("done", "abc1234", "smoke")}
     for name, (status, commit, profile) in records.items():
         (reports / name).mkdir(parents=True)
         (reports / name / "run.json").write_text(json.dumps({"status": status, "commit": commit, "profile": profile}))
@@ -605,8 +613,9 @@ def test_resume_keeps_only_what_finished_at_this_commit_with_this_profile(tmp_pa
                                                                                      "wall_seconds": 0})
     monkeypatch.setattr(runner.index, "build_index", lambda folder, **_: folder / "index.html")
     monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234")
+    monkeypatch.setattr(runner, "same_code", lambda commit: commit == "0ld0000")
     runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports, resume=True)
-    assert ran == ["done_elsewhere", "failed_here", "other_profile", "never_ran"]
+    assert ran == ["done_with_other_code", "done_dirty", "failed_here", "other_profile", "never_ran"]
     ran.clear()
     runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports)
     assert ran == names  # without resume every notebook runs again
@@ -614,3 +623,27 @@ def test_resume_keeps_only_what_finished_at_this_commit_with_this_profile(tmp_pa
     monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234+changes")  # code changed: nothing is kept
     runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports, resume=True)
     assert ran == names
+
+
+def test_same_code_ignores_commits_of_reports_and_markdown_only(tmp_path, monkeypatch):
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+
+    def commit(path, text):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+        git("add", "-A")
+        git("commit", "-qm", path)
+        return git("rev-parse", "--short", "HEAD")
+
+    first = commit("videonas/a.py", "x = 1\n")
+    monkeypatch.setattr(runner.index, "project_root", lambda: tmp_path)
+    commit("reports/exp/run.json", "{}")
+    commit("README.md", "# new figures\n")
+    assert runner.same_code(first)
+    commit("notebooks/params/default/exp.yaml", "config: {}\n")
+    assert not runner.same_code(first) and not runner.same_code("not-a-commit")

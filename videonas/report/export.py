@@ -30,8 +30,10 @@ _INDEX_CELL = re.compile(r"(<tr[^>]*>)\s*<th>-?\d+</th>")
 _EMPTY_HEAD = re.compile(r"(<thead>\s*<tr[^>]*>)\s*<th></th>")
 _MISSING_CELL = re.compile(r"<td>(?:NaN|nan|None|NaT|&lt;NA&gt;)</td>")
 
-# A style block whose selector names the stderr MIME type, as nbconvert's JupyterLab stylesheet writes them.
+# A style rule whose selector names the stderr MIME type, as nbconvert's JupyterLab stylesheet writes them; looked for
+# inside <style> elements only: from every position of a page's base64 images, "[^{}]*" would scan to the image's end.
 _STDERR_STYLE = re.compile(r"[^{}]*application/vnd\.jupyter\.stderr[^{}]*\{[^{}]*\}")
+_STYLE_ELEMENT = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.S)
 
 
 def local_roots(notebook: Any, extra: Iterable[str | Path] = ()) -> list[str]:
@@ -129,4 +131,5 @@ def _clean_output(output: Any, roots: Sequence[str]) -> Any:
 def without_stderr_style(html: str) -> str:
     """The page without JupyterLab's style rules for stderr output: no such output is left to style (they are
     dropped above), so the rules only make the page look as if it had some."""
-    return _STDERR_STYLE.sub("", html)
+    return _STYLE_ELEMENT.sub(lambda match: match.group(1) + _STDERR_STYLE.sub("", match.group(2)) + match.group(3),
+                              html)

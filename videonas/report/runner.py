@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -185,9 +186,9 @@ def checkpoint_stores(folder: Path) -> list[Path]:
     return stores
 
 
-def finished_at_this_commit(reports_dir: Path, name: str, *, profile: str) -> dict[str, Any] | None:
-    """``name``'s run record when its last run finished with ``profile`` at this checkout's commit from a clean tree
-    (rerunning it would redo the same work), else ``None``."""
+def finished_with_this_code(reports_dir: Path, name: str, *, profile: str) -> dict[str, Any] | None:
+    """``name``'s run record when its last run finished with ``profile`` from a clean tree whose code is this clean
+    checkout's (``same_code``: later commits of reports or Markdown alone do not count), else ``None``."""
     path = reports_dir / name / index.RUN_FILE
     commit = index.git_commit()
     if not path.is_file() or commit == "unknown" or commit.endswith("+changes"):
@@ -197,7 +198,20 @@ def finished_at_this_commit(reports_dir: Path, name: str, *, profile: str) -> di
     except (OSError, ValueError):
         return None
     done = record.get("status") == "done" and (reports_dir / name / RESULTS_FILE).is_file()
-    return record if done and record.get("profile") == profile and record.get("commit") == commit else None
+    recorded = str(record.get("commit", ""))
+    if not done or record.get("profile") != profile or not recorded or recorded.endswith("+changes"):
+        return None
+    return record if recorded == commit or same_code(recorded) else None
+
+
+def same_code(commit: str) -> bool:
+    """Whether ``commit`` and HEAD differ in nothing but ``reports/`` and Markdown files (a commit of partial results
+    or of the README changes no experiment)."""
+    try:
+        return subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", ".", ":!reports", ":!*.md"],
+                              cwd=index.project_root(), capture_output=True).returncode == 0
+    except OSError:
+        return False
 
 
 def reproduce(
@@ -209,7 +223,7 @@ def reproduce(
     resume: bool = False,
 ) -> Path:
     """Run the experiment notebooks (all, or ``names``) and rebuild the index. ``resume`` keeps each notebook that
-    already finished at this commit (``finished_at_this_commit``), so a reproduce cut short continues where it
+    already finished with this code (``finished_with_this_code``), so a reproduce cut short continues where it
     stopped, on any machine with the committed reports."""
     notebooks_dir = notebooks_dir or index.project_root() / "notebooks"
     reports_dir = reports_dir or index.project_root() / "reports"
@@ -221,7 +235,7 @@ def reproduce(
             raise ValueError(f"notebook must be one of {available}, got {name!r}")
     started = time.perf_counter()
     for number, name in enumerate(chosen, 1):
-        kept = finished_at_this_commit(reports_dir, name, profile=profile) if resume else None
+        kept = finished_with_this_code(reports_dir, name, profile=profile) if resume else None
         if kept is not None:
             LOG.info("notebook %d of %d: %s kept: done at %s on %s in %.0f s", number, len(chosen), name,
                      kept.get("commit"), kept.get("date"), kept.get("wall_seconds", 0))
@@ -249,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "reproduce":
         parser.add_argument("--notebook", action="append", help="run only this notebook (repeatable)")
         parser.add_argument("--resume", action="store_true",
-                            help="keep the notebooks that already finished at this commit with this profile")
+                            help="keep the notebooks that already finished with this code and profile")
     parser.add_argument("--reports-dir", type=Path, default=None, help="default: <project>/reports")
     args = parser.parse_args(rest)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
