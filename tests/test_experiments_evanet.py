@@ -127,7 +127,8 @@ def test_compared_searches_need_a_training_budget():
 def test_the_default_profile_parses():
     with open(ROOT / "notebooks/params/default/evanet_search.yaml", encoding="utf-8") as handle:
         config = evanet_search.Config.from_dict(yaml.safe_load(handle)["config"])
-    assert config.seeds == (0, 1, 2, 3, 4, 5) and config.search["num_trials"] == 12
+    # Enough paired seeds for the exact test to decide at all: its smallest attainable p is 1/2^n.
+    assert 2.0 ** -len(config.seeds) < 0.025 and config.search["num_trials"] == 12
     assert config.arms[0].strategy_options == {"decay_trials": 11, "population_size": 3, "tournament_size": 2,
                                                "num_changes_start": 3, "num_changes_end": 1}
 
