@@ -321,3 +321,10 @@ def test_answers_judge_evolution_against_random_and_note_the_found_tvn(tmp_path)
     assert "The baselines train at 0.25 of their width" in text and "Pareto" not in text  # one input only
     path = tvn_search.save_genome(tvn_common.FRAMES_TVN, tmp_path / "found_genome.json")
     assert TVNGenome.from_json(path.read_text()) == tvn_common.FRAMES_TVN
+    # Three paired seeds cannot decide at any effect (smallest attainable p 1/8): described, not judged.
+    few = _Searches({"evolution": [0.60, 0.61, 0.62], "random": [0.50] * 3})
+    verdicts, text = tvn_search.answers_of(few, compared, found=found, runtime="onnxruntime", num_classes=10,
+                                           max_params=200_000)
+    assert claims.get("tvn_evolution_vs_random").question not in [v.question for v in verdicts]
+    assert len(verdicts) == 2 and "described rather than judged: +11.0 points" in text
+    assert "smallest attainable 0.12" in text and "search_strategies" in text

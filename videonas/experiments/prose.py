@@ -109,7 +109,7 @@ def power_text(verdict: Verdict) -> str:
     """What the run could have detected: "80% power for a true difference of +5.1 points or more (4.1 points
     beyond the claim's boundary, +1.0 points)"; "" without a power statement (exact figures, one seed)."""
     level = (1 - verdict.confidence) / 2
-    if verdict.min_p_value is not None and verdict.min_p_value >= level:
+    if not verdict.can_decide:
         return (f"with {_seeds(verdict.n)} the exact test cannot decide at any effect size: its smallest attainable "
                 f"p is {verdict.min_p_value:.2g}, and it needs below {level:.2g}")
     if verdict.detectable is None:

@@ -180,9 +180,15 @@ def answers_of(searches: Any, hand_made: Any, *, found: tuple[int, Any, TVNGenom
     networks at each input) and the conclusion; ``found`` is ``ArmRuns.overall_best("evolution")``, ``hand_made`` a
     ``hand_made.HandMade`` and ``max_params`` is P."""
     _, trial, genome = found
-    verdicts = [searches.verdict("tvn_evolution_vs_random", a="evolution", b="random"), *hand_made.verdicts()]
+    arms = searches.verdict("tvn_evolution_vs_random", a="evolution", b="random")
+    # Too few seeds to decide is no evidence either way: a description, and the question goes to the table.
+    verdicts = [arms, *hand_made.verdicts()] if arms.can_decide else hand_made.verdicts()
+    described = [] if arms.can_decide else [
+        f"Evolution against random search, described rather than judged: {prose.short_result(arms)}; so few "
+        f"paired seeds cannot decide at any effect size, so the tabulated benchmark decides it (search_strategies, "
+        f"hundreds of seeds)."]
     own = hand_made.cost(hand_made.tvn_label, hand_made.inputs[0])
-    notes = [summaries.chance_note(searches.top_score("evolution"), num_classes=num_classes),
+    notes = [*described, summaries.chance_note(searches.top_score("evolution"), num_classes=num_classes),
              f"The found TVN has {trial.params:,} parameters and takes {tvn_common.latency_text(own)} on {runtime} "
              f"({genome.num_frames} frames at {genome.image_size} px).",
              *hand_made.conclusion_notes(max_params=max_params)]

@@ -141,6 +141,12 @@ class Verdict:
             object.__setattr__(self, name, _per_seed(getattr(self, name), name))
 
     @property
+    def can_decide(self) -> bool:
+        """Whether the exact test could reach the interval's one-sided level at all: with n paired seeds its smallest
+        attainable p is 1/2^n, so 5 or fewer can never be decisive, whatever the effect."""
+        return self.min_p_value is None or self.min_p_value < (1 - self.confidence) / 2
+
+    @property
     def decision_p_value(self) -> float | None:
         """The p-value a multiplicity adjustment uses: the larger of the exact and the t test's (a decisive verdict
         needs both); ``None`` for exact figures, which have no noise."""
