@@ -33,7 +33,7 @@ def _result(value):
 
 def test_the_default_profile_parses_with_p_and_r_in_search_constraints():
     parsed = tvn_search.Config.from_dict(_default())
-    assert parsed.seeds == (0, 1, 2) and parsed.preset_image_size == 64 and parsed.resume is False
+    assert parsed.seeds == (0, 1) and parsed.preset_image_size == 64 and parsed.resume is False
     assert parsed.search["constraints"]["max_params"] == 200_000 and parsed.search["constraints"]["max_latency_ms"] == 2
     assert parsed.baselines == ("R(2+1)D-18", "X3D-XS") and parsed.baseline_budget.patience is not None
     # Fixed networks are compared over at least 10 paired seeds, each with a learning rate chosen from a grid on a
@@ -116,9 +116,9 @@ def test_the_comparison_fields_default_and_may_leave_out_the_common_input():
 def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_start(tmp_path):
     parsed = tvn_search.Config.from_dict(_default())
     configs = tvn_search.search_configs(parsed, output_dir=tmp_path)
-    assert list(configs) == [(label, seed) for label in ("evolution", "random") for seed in range(3)]
-    evolution = configs["evolution", 2]
-    assert (evolution.name, evolution.seed, evolution.store) == ("evolution-seed2", 2, str(tmp_path / "search.sqlite"))
+    assert list(configs) == [(label, seed) for label in ("evolution", "random") for seed in parsed.seeds]
+    evolution = configs["evolution", 1]
+    assert (evolution.name, evolution.seed, evolution.store) == ("evolution-seed1", 1, str(tmp_path / "search.sqlite"))
     assert evolution.strategy.name == "mutate-best" and dict(evolution.strategy.options) == {"population_size": 4}
     assert configs["random", 0].strategy.name == "random"
     # The same search written as a run configuration file, and given to the Python API; an experiment's searches
@@ -126,15 +126,15 @@ def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_sta
     search = copy.deepcopy(_default()["search"])
     search["task"]["score_test"] = False
     assert not evolution.task.score_test and evolution.save_weights == str(tmp_path / "weights")
-    as_file = {"name": "evolution-seed2", "store": str(tmp_path / "search.sqlite"), "seed": 2,
+    as_file = {"name": "evolution-seed1", "store": str(tmp_path / "search.sqlite"), "seed": 1,
                "strategy": {"name": "mutate-best", "options": {"population_size": 4}}, **search,
                "save_weights": str(tmp_path / "weights")}
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(as_file))
     from_file = config_module.SearchConfig.from_dict(config_module.load_yaml(path))
     from_python = config_module.SearchConfig(
-        name="evolution-seed2", store=str(tmp_path / "search.sqlite"),
-        space=config_module.SpaceConfig.from_value(search["space"]), num_trials=60, seed=2, batch_size=9,
+        name="evolution-seed1", store=str(tmp_path / "search.sqlite"),
+        space=config_module.SpaceConfig.from_value(search["space"]), num_trials=60, seed=1, batch_size=9,
         max_epochs=32, rungs=config_module.RungsConfig(epochs=(1, 2, 6)),
         strategy=config_module.StrategyConfig("mutate-best", {"population_size": 4}),
         task=evolution.task, budget=evolution.budget, constraints=evolution.constraints,
