@@ -297,7 +297,7 @@ def test_committed_reports_read_cleanly_in_headless_chromium():
     verdicts = [verdict for result in results for verdict in result.verdicts]
     assert index["answer_rows"] == len(verdicts) + sum(not result.verdicts for result in results)
     assert all(index["text"].count(verdict.question) == 1 for verdict in verdicts)
-    assert "no paper figure" not in index["text"]
+    assert "no paper figure for this quantity" not in index["text"]  # the filler, not a claim that says why
 
 
 def _verdicts() -> list:
@@ -344,7 +344,7 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
     assert "Which scaling helps most?" in rows[2] and "measurements, no comparison" in rows[2]
     # Each verdict once on the page (the answers table); no filler where the paper gives no figure.
     assert text.count("TVN evolution beats random") == 1 and text.count("EvaNet evolution beats random") == 1
-    assert "no paper figure" not in text and "2 questions" in text
+    assert "no paper figure for this quantity" not in text and "2 questions" in text
     parser = _Links()
     parser.feed(answers)
     assert "tvn_search/tvn_search.html" in parser.targets
