@@ -42,7 +42,7 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow" -q $(XDIST) $(PYTEST_ARGS)
 
-# RESUME=1 keeps the notebooks that already finished with this code (a reproduce cut short continues).
+# RESUME=1 keeps the notebooks that already finished with this code and continues an unfinished one's stores.
 reproduce: setup
 	$(BIN)/python -m videonas reproduce --profile $(PROFILE) $(if $(RESUME),--resume)
 

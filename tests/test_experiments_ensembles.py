@@ -42,11 +42,11 @@ def test_gain_is_over_the_member_chosen_on_validation():
     assert seed.scores["ensemble"] == 1.0 and seed.scores["gain_over_selected"] == pytest.approx(0.5)
 
 
-def _verdicts(n, *, gain=0.02, spread=0.01):
+def _verdicts(n, *, gain=0.02, spread=0.01, ensemble_flops=None):
     rng = numpy.random.default_rng(0)
     best = {seed: 0.6 + spread * rng.standard_normal() for seed in range(n)}
     return ensembles.verdicts(ensembles={s: v + gain for s, v in best.items()}, best_members=best,
-                              ensemble_flops={s: 300 + s for s in range(n)},
+                              ensemble_flops=ensemble_flops or {s: 300 + s for s in range(n)},
                               width_scores={s: 0.5 + 0.01 * s for s in range(n)}, width_flops=200,
                               flops_scores={s: 0.55 for s in range(n)})
 
@@ -59,6 +59,14 @@ def test_four_questions_paired_by_seed_in_points_and_flop_ratios():
         [0.5 + 0.01 * s for s in range(6)], ddof=1))
     assert cost.unit == "x" and cost.verdict == "contradicted"  # 200 / ~302 FLOPs: the ensemble costs more
     assert width.n == flops.n == 6
+
+
+def test_one_flops_count_for_every_training_seed_is_an_exact_figure_not_a_test_over_seeds():
+    _, cost, _, _ = _verdicts(10, ensemble_flops={s: 170 for s in range(10)} | {3: None})
+    assert cost.method == "exact" and cost.p_value is None and cost.estimate == pytest.approx(200 / 170)
+    assert cost.verdict == "supported" and cost.values_a == {"figure": 200.0}
+    _, cost, _, _ = _verdicts(10, ensemble_flops={s: 230 for s in range(10)})
+    assert cost.method == "exact" and cost.verdict == "contradicted"
 
 
 def test_conclusion_never_claims_agreement_when_inconclusive():

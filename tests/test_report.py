@@ -297,7 +297,7 @@ def test_committed_reports_read_cleanly_in_headless_chromium():
     verdicts = [verdict for result in results for verdict in result.verdicts]
     assert index["answer_rows"] == len(verdicts) + sum(not result.verdicts for result in results)
     assert all(index["text"].count(verdict.question) == 1 for verdict in verdicts)
-    assert "no paper figure" not in index["text"]
+    assert "no paper figure for this quantity" not in index["text"]  # the filler, not a claim that says why
 
 
 def _verdicts() -> list:
@@ -344,7 +344,7 @@ def test_index_opens_with_the_answers_and_lists_experiments_without_verdicts(tmp
     assert "Which scaling helps most?" in rows[2] and "measurements, no comparison" in rows[2]
     # Each verdict once on the page (the answers table); no filler where the paper gives no figure.
     assert text.count("TVN evolution beats random") == 1 and text.count("EvaNet evolution beats random") == 1
-    assert "no paper figure" not in text and "2 questions" in text
+    assert "no paper figure for this quantity" not in text and "2 questions" in text
     parser = _Links()
     parser.feed(answers)
     assert "tvn_search/tvn_search.html" in parser.targets
@@ -608,21 +608,68 @@ def test_resume_keeps_only_what_finished_with_this_code_and_profile(tmp_path, mo
         (reports / name).mkdir(parents=True)
         (reports / name / "run.json").write_text(json.dumps({"status": status, "commit": commit, "profile": profile}))
         (reports / name / "results.json").write_text("{}")
-    ran = []
-    monkeypatch.setattr(runner, "run_notebook", lambda name, **_: ran.append(name) or {"status": "done",
-                                                                                     "wall_seconds": 0})
+    ran, continued = [], []
+
+    def run_notebook(name, *, continue_stores=False, **_):
+        ran.append(name)
+        continued.extend([name] if continue_stores else [])
+        return {"status": "done", "wall_seconds": 0}
+
+    monkeypatch.setattr(runner, "run_notebook", run_notebook)
     monkeypatch.setattr(runner.index, "build_index", lambda folder, **_: folder / "index.html")
     monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234")
     monkeypatch.setattr(runner, "same_code", lambda commit: commit == "0ld0000")
     runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports, resume=True)
     assert ran == ["done_with_other_code", "done_dirty", "failed_here", "other_profile", "never_ran"]
+    assert continued == ["failed_here"]  # started with this code and profile: its stores continue
     ran.clear()
+    continued.clear()
     runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports)
-    assert ran == names  # without resume every notebook runs again
+    assert ran == names and not continued  # without resume every notebook runs again, from nothing
     ran.clear()
     monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234+changes")  # code changed: nothing is kept
     runner.reproduce(profile="default", names=names, notebooks_dir=notebooks, reports_dir=reports, resume=True)
     assert ran == names
+
+
+def test_an_unfinished_run_leaves_its_record_and_continues_from_its_stores(tmp_path, monkeypatch):
+    import papermill
+
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    (notebooks / "params" / "default").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "config = {}\noutput_dir = None", metadata={"tags": ["parameters"]})]), str(notebooks / "exp.ipynb"))
+    (notebooks / "params" / "default" / "exp.yaml").write_text("config: {seeds: [0], resume: false}\n")
+    monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234")
+    seen = []
+
+    def killed(source, executed, *, parameters, **_):
+        seen.append(parameters["config"])
+        assert json.loads((reports / "exp" / "run.json").read_text())["status"] == "running"
+        (Path(parameters["output_dir"]) / "search.sqlite").write_text("finished trials")
+        raise KeyboardInterrupt  # the machine went away mid-run
+
+    monkeypatch.setattr(papermill, "execute_notebook", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_notebook("exp", profile="default", notebooks_dir=notebooks, reports_dir=reports)
+    record = json.loads((reports / "exp" / "run.json").read_text())
+    assert (record["status"], record["commit"], record["profile"]) == ("running", "abc1234", "default")
+    assert runner.run_with_this_code(reports, "exp", profile="default") == record
+    assert runner.finished_with_this_code(reports, "exp", profile="default") is None
+
+    def finishes(source, executed, *, parameters, **_):
+        seen.append(parameters["config"])
+        assert (Path(parameters["output_dir"]) / "search.sqlite").read_text() == "finished trials"
+        (Path(parameters["output_dir"]) / "results.json").write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", finishes)
+    monkeypatch.setattr(runner, "render_html", lambda executed: executed.with_suffix(".html"))
+    record = runner.run_notebook("exp", profile="default", notebooks_dir=notebooks, reports_dir=reports,
+                                 continue_stores=True)
+    assert record["status"] == "done" and [config["resume"] for config in seen] == [False, True]
+    monkeypatch.setattr(papermill, "execute_notebook", lambda source, executed, **_: None)
+    runner.run_notebook("exp", profile="default", notebooks_dir=notebooks, reports_dir=reports)
+    assert not (reports / "exp" / "search.sqlite").exists()  # without continue_stores a run starts from nothing
 
 
 def test_same_code_ignores_commits_of_reports_and_markdown_only(tmp_path, monkeypatch):

@@ -229,9 +229,14 @@ def verdicts(*, ensembles: Mapping[int, float | None], best_members: Mapping[int
         return {seed: None if v is None else 100 * v for seed, v in values.items()}
 
     floor = stats.spread(list(points(width_scores).values()))
+    # The members' FLOPs do not change with the training seed: one count against another is an exact figure, not a
+    # test over seeds (whose p would only count how many seeds repeat the same numbers).
+    counted = {flops for flops in ensemble_flops.values() if flops is not None}
+    cost = (claims.ask_exact("evanet_ensemble_cost", a=float(width_flops), b=float(next(iter(counted))))
+            if len(counted) == 1 else
+            claims.ask("evanet_ensemble_cost", a={seed: width_flops for seed in ensemble_flops}, b=dict(ensemble_flops)))
     return [claims.ask("evanet_ensemble_vs_single", a=points(ensembles), b=points(best_members), noise_floor=floor),
-            claims.ask("evanet_ensemble_cost", a={seed: width_flops for seed in ensemble_flops},
-                       b=dict(ensemble_flops)),
+            cost,
             claims.ask("evanet_ensemble_vs_r2plus1d_width", a=points(ensembles), b=points(width_scores),
                        noise_floor=floor),
             claims.ask("evanet_ensemble_vs_r2plus1d_flops", a=points(ensembles), b=points(flops_scores),

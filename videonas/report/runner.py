@@ -77,17 +77,28 @@ def parameter_names(notebook_path: Path) -> set[str]:
     return names
 
 
-def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: Path) -> dict[str, Any]:
-    """Execute one notebook into ``reports_dir/name/`` and render it; returns the run record (also saved)."""
+def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: Path,
+                 continue_stores: bool = False) -> dict[str, Any]:
+    """Execute one notebook into ``reports_dir/name/`` and render it; returns the run record (also saved, first as
+    ``running``, so that a killed run leaves its code and profile behind). ``continue_stores`` keeps the folder of an
+    unfinished run and sets ``config.resume`` where the profile names it, so its searches continue from their stores
+    instead of training again what they had finished."""
     import papermill  # Jupyter: deferred
 
     out_dir = reports_dir / name
-    if out_dir.exists():
+    if out_dir.exists() and not continue_stores:
         shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (RESULTS_FILE, f"{name}.ipynb", f"{name}.html"):  # outputs of the unfinished run, not its stores
+        (out_dir / stale).unlink(missing_ok=True)
     parameters = {**load_parameters(notebooks_dir, name, profile), "output_dir": str(out_dir.resolve())}
+    if continue_stores and isinstance(parameters.get("config"), dict) and "resume" in parameters["config"]:
+        parameters["config"] = {**parameters["config"], "resume": True}
     executed = out_dir / f"{name}.ipynb"
-    record: dict[str, Any] = {"name": name, "profile": profile, "status": "done", "error": ""}
+    record: dict[str, Any] = {"name": name, "profile": profile, "status": "running", "error": "",
+                              "commit": index.git_commit(), "date": index.now()}
+    jsonio.dump(record, out_dir / index.RUN_FILE)
+    record["status"] = "done"
     started = time.perf_counter()
     LOG.info("running %s (%s profile)", name, profile)
     try:
@@ -186,9 +197,9 @@ def checkpoint_stores(folder: Path) -> list[Path]:
     return stores
 
 
-def finished_with_this_code(reports_dir: Path, name: str, *, profile: str) -> dict[str, Any] | None:
-    """``name``'s run record when its last run finished with ``profile`` from a clean tree whose code is this clean
-    checkout's (``same_code``: later commits of reports or Markdown alone do not count), else ``None``."""
+def run_with_this_code(reports_dir: Path, name: str, *, profile: str) -> dict[str, Any] | None:
+    """``name``'s run record when its last run (finished or not) used ``profile`` from a clean tree whose code is
+    this clean checkout's (``same_code``: later commits of reports or Markdown alone do not count), else ``None``."""
     path = reports_dir / name / index.RUN_FILE
     commit = index.git_commit()
     if not path.is_file() or commit == "unknown" or commit.endswith("+changes"):
@@ -197,11 +208,17 @@ def finished_with_this_code(reports_dir: Path, name: str, *, profile: str) -> di
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    done = record.get("status") == "done" and (reports_dir / name / RESULTS_FILE).is_file()
-    recorded = str(record.get("commit", ""))
-    if not done or record.get("profile") != profile or not recorded or recorded.endswith("+changes"):
+    recorded = str(record.get("commit", "")) if isinstance(record, dict) else ""
+    if not recorded or recorded.endswith("+changes") or record.get("profile") != profile:
         return None
     return record if recorded == commit or same_code(recorded) else None
+
+
+def finished_with_this_code(reports_dir: Path, name: str, *, profile: str) -> dict[str, Any] | None:
+    """``name``'s run record when its last run with this code and ``profile`` finished, else ``None``."""
+    record = run_with_this_code(reports_dir, name, profile=profile)
+    done = record is not None and record.get("status") == "done" and (reports_dir / name / RESULTS_FILE).is_file()
+    return record if done else None
 
 
 def same_code(commit: str) -> bool:
@@ -223,8 +240,9 @@ def reproduce(
     resume: bool = False,
 ) -> Path:
     """Run the experiment notebooks (all, or ``names``) and rebuild the index. ``resume`` keeps each notebook that
-    already finished with this code (``finished_with_this_code``), so a reproduce cut short continues where it
-    stopped, on any machine with the committed reports."""
+    already finished with this code (``finished_with_this_code``) and continues the stores of one that started with
+    this code but did not finish, so a reproduce cut short continues where it stopped, on any machine with the
+    committed reports."""
     notebooks_dir = notebooks_dir or index.project_root() / "notebooks"
     reports_dir = reports_dir or index.project_root() / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -240,9 +258,12 @@ def reproduce(
             LOG.info("notebook %d of %d: %s kept: done at %s on %s in %.0f s", number, len(chosen), name,
                      kept.get("commit"), kept.get("date"), kept.get("wall_seconds", 0))
             continue
-        LOG.info("notebook %d of %d: %s (%.0f min so far)", number, len(chosen), name,
+        unfinished = resume and run_with_this_code(reports_dir, name, profile=profile) is not None
+        LOG.info("notebook %d of %d: %s%s (%.0f min so far)", number, len(chosen), name,
+                 ", continuing the stores of its unfinished run" if unfinished else "",
                  (time.perf_counter() - started) / 60)
-        record = run_notebook(name, profile=profile, notebooks_dir=notebooks_dir, reports_dir=reports_dir)
+        record = run_notebook(name, profile=profile, notebooks_dir=notebooks_dir, reports_dir=reports_dir,
+                              continue_stores=unfinished)
         LOG.info("notebook %d of %d: %s %s in %.0f s", number, len(chosen), name, record["status"],
                  record["wall_seconds"])
     return index.build_index(reports_dir, profile=profile)
