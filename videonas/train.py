@@ -66,6 +66,10 @@ class ModelTrialOptions:
         except ValueError as error:
             raise ValueError(f"model: {error}") from None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form ``typed_options`` reads back."""
+        return {"model": self.model, "model_options": dict(self.model_options), **self.trial.to_dict()}
+
 
 def typed_options(options: Mapping[str, Any]) -> TrialOptions | ModelTrialOptions:
     """The typed options of a job from their plain form: ``{"task", "budget", ...}`` trains a genome

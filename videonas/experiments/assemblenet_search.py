@@ -187,7 +187,8 @@ def run_searches(config: Config, *, folder: Path, progress: bool = True) -> Asse
             {training_seed: float(trial.flops) for training_seed in config.comparison_seeds},
             label="two-stream late fusion")
         fixed = train_fixed(genome, seeds=config.comparison_seeds, matches=matches, unmatched=unmatched,
-                            executor=runner, options=options, learning_rates=config.learning_rates,
+                            executor=summaries.stored_trainings(runner, folder), options=options,
+                            learning_rates=config.learning_rates,
                             function=shared.evaluate.function)
     finally:
         runner.close()

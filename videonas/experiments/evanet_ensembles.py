@@ -56,7 +56,7 @@ class Config:
     The fixed-network comparisons: ``training_seeds`` (``None``: ``seeds``) retrain the members and the baselines;
     ``budget`` (``None``: the members' search budget, its top rung) trains them all; ``learning_rates`` (``None``:
     the task's rate for every network) is the grid each network's rate is chosen from on validation, with the first
-    training seed."""
+    training seed. ``resume`` keeps the finished trainings (and a search store) of an unfinished earlier run."""
 
     search: Mapping[str, Any]
     arms: tuple[Arm, ...]
@@ -67,6 +67,7 @@ class Config:
     training_seeds: tuple[int, ...] | None = None
     budget: Budget | None = None
     learning_rates: tuple[float, ...] | None = None
+    resume: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
@@ -76,7 +77,7 @@ class Config:
             "seeds": fields.parse_seeds, "ensemble_size": fields.parse_count,
             "min_distance": fields.parse_count, "reuse_search": fields.parse_flag,
             "training_seeds": lambda value, where: None if value is None else fields.parse_seeds(value, where),
-            "budget": fields.parse_budget, "learning_rates": fields.parse_learning_rates})
+            "budget": fields.parse_budget, "learning_rates": fields.parse_learning_rates, "resume": fields.parse_flag})
         return dataclasses.replace(parsed, arms=evanet_search.with_schedule(parsed.arms,
                                                                             num_trials=parsed.search["num_trials"]))
 
@@ -143,9 +144,10 @@ class EnsembleExperiment:
 def run(config: Config, *, output_dir: str | os.PathLike | None = None, progress: bool = True) -> experiment.Result:
     """The searches (reused or run here), each search's ensemble, the members and baselines retrained over the
     training seeds, the verdicts, the figure and ``results.json``."""
-    # A search run here starts afresh (a store of an earlier run is removed, as the other experiments do unless
-    # they resume); a reused one is evanet_search's, beside this folder.
-    folder = summaries.output_folder(NAME, output_dir=output_dir, store=None if config.reuse_search else STORE)
+    # A search run here starts afresh unless ``resume`` (as in the other experiments); a reused one is
+    # evanet_search's, beside this folder.
+    folder = summaries.output_folder(NAME, output_dir=output_dir, store=None if config.reuse_search else STORE,
+                                     resume=config.resume)
     runs = reused_searches(folder, config) if config.reuse_search else None
     return report(run_ensembles(config, runs=runs, folder=folder, progress=progress), folder=folder)
 
@@ -174,7 +176,7 @@ def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progres
             task, targets={seed: members_flops for seed in config.comparison_seeds})
         fixed_runs = ensemble_runs.train_fixed(members, baseline=BASELINE, width=task.width_multiplier,
                                                seeds=config.comparison_seeds, matches=matches, unmatched=unmatched,
-                                               executor=runner, options=options,
+                                               executor=summaries.stored_trainings(runner, folder), options=options,
                                                learning_rates=config.learning_rates, save_weights=folder / "members")
     finally:
         runner.close()

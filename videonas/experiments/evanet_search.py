@@ -97,7 +97,8 @@ def run_searches(config: Config, *, folder: Path, progress: bool = True) -> EvaN
     try:
         runs = run_arms(arms=config.arms, seeds=config.seeds, search=shared_fields, store=folder / STORE,
                         executor=runner, progress=progress)
-        noise_trial, noise_runs = retrain.retrain_best(runs, label=EVOLUTION, executor=runner,
+        noise_trial, noise_runs = retrain.retrain_best(runs, label=EVOLUTION,
+                                                       executor=summaries.stored_trainings(runner, folder),
                                                        options=fields.trial_fields(shared),
                                                        function=shared.evaluate.function)
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 STORE_SUFFIXES = ("", "-wal", "-shm")
+TRAININGS = "trainings.sqlite"  # the fixed networks' finished trainings (videonas.search.trainings)
 
 
 def finished(trials: Iterable[Any]) -> list[Any]:
@@ -98,18 +99,28 @@ def chance_note(best: float | None, *, num_classes: int, factor: float = 2.5) ->
 
 def output_folder(name: str, *, output_dir: str | os.PathLike | None = None, store: str | None = None,
                   resume: bool = False) -> Path:
-    """The notebook's output folder (``output_dir``, or ``runs/<name>`` under the project root), created; with
-    ``store``, that trial store file is removed first unless ``resume`` (a fresh search, not a continued one)."""
+    """The notebook's output folder (``output_dir``, or ``runs/<name>`` under the project root), created. Unless
+    ``resume``, a fresh run, not a continued one: the trial store file ``store`` (when given) and the fixed networks'
+    trainings file (``TRAININGS``) are removed first."""
     if output_dir is None:
         from videonas.report.index import project_root
 
         output_dir = project_root() / "runs" / name
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    if store is not None and not resume:
-        for suffix in STORE_SUFFIXES:
-            Path(f"{folder / store}{suffix}").unlink(missing_ok=True)
+    if not resume:
+        for kept in ([store] if store is not None else []) + [TRAININGS]:
+            for suffix in STORE_SUFFIXES:
+                Path(f"{folder / kept}{suffix}").unlink(missing_ok=True)
     return folder
+
+
+def stored_trainings(runner: Any, folder: str | os.PathLike) -> Any:
+    """``runner`` (an executor) with the fixed networks' finished trainings kept in ``folder``'s ``TRAININGS`` file,
+    so a comparison run again after a kill trains only what it had not finished. Closing it closes ``runner``."""
+    from videonas.search.trainings import StoredExecutor
+
+    return StoredExecutor(runner, Path(folder) / TRAININGS)
 
 
 def dataset_value(dataset: Any, profile: str) -> Any:

@@ -53,7 +53,8 @@ def _executor(value: Any, path: str) -> Any:
 @dataclasses.dataclass(frozen=True)
 class Config:
     """``task`` (a ``TrainTask``: data set and recipe) and ``executor`` train the frame-count variants (``seeds``,
-    ``frame_counts``, ``budget``) of ``genome``; ``latency_runtime`` times them."""
+    ``frame_counts``, ``budget``) of ``genome``; ``latency_runtime`` times them; ``resume`` keeps the finished
+    trainings of an unfinished earlier run."""
 
     task: TrainTask
     seeds: tuple[int, ...]
@@ -63,13 +64,15 @@ class Config:
     genome: Any = None
     class_kinds: Mapping[str, str] | None = None
     latency_runtime: str = "onnxruntime"
+    resume: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         parsed = experiment.parse_config(cls, data, path=path, parsers={
             "task": _task, "executor": _executor, "seeds": fields.parse_seeds, "frame_counts": _frame_counts,
             "budget": lambda value, where: Budget.from_dict(value, path=where),
-            "genome": tvn_common.check_genome_choice, "class_kinds": _class_kinds, "latency_runtime": fields.parse_runtime})
+            "genome": tvn_common.check_genome_choice, "class_kinds": _class_kinds, "latency_runtime": fields.parse_runtime,
+            "resume": fields.parse_flag})
         return parsed if parsed.executor is not None else dataclasses.replace(
             parsed, executor=config_module.ExecutorConfig.from_value("subprocess", path=f"{path}.executor"))
 
@@ -160,14 +163,13 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     from videonas.data.embedded import scene_ceiling
     from videonas.plots.ablation import plot_frames_ablation
 
-    folder = summaries.output_folder(NAME, output_dir=output_dir)
+    folder = summaries.output_folder(NAME, output_dir=output_dir, resume=config.resume)
     chosen = plan(config, output_dir=folder)
-    executor = config.executor
     class_names = chosen.dataset.class_names
     latency = tvn_common.costs(chosen.variants, num_classes=len(class_names), runtime=config.latency_runtime,
                                threads=chosen.task.threads)
     runs = train_variants(chosen.variants, tasks=chosen.tasks, seeds=config.seeds, budget=config.budget.to_dict(),
-                          executor=executor.kind, executor_options=executor.options)
+                          executor=summaries.stored_trainings(config.executor.build(), folder))
     conclusion = description(runs, tasks=list(chosen.tasks), frame_counts=config.frame_counts, latency=latency,
                              runtime=config.latency_runtime)
     embedded = DatasetSpec.from_value(chosen.task.dataset).format == "embedded"

@@ -53,7 +53,8 @@ def _executor(value: Any, path: str) -> Any:
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The base TVN (``base_genome``), the compound steps (``phis``) and how every variant trains (``task``,
-    ``budget``, ``seeds``, ``executor``) and is timed (``latency_runtime``)."""
+    ``budget``, ``seeds``, ``executor``) and is timed (``latency_runtime``); ``resume`` keeps the finished trainings
+    of an unfinished earlier run."""
 
     task: TrainTask
     seeds: tuple[int, ...]
@@ -62,13 +63,15 @@ class Config:
     executor: Any
     base_genome: Any = None
     latency_runtime: str = "onnxruntime"
+    resume: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, path: str = "config") -> "Config":
         return experiment.parse_config(cls, data, path=path, parsers={
             "task": lambda value, where: TrainTask.from_dict(value, path=where), "seeds": fields.parse_seeds,
             "phis": _phis, "budget": lambda value, where: Budget.from_dict(value, path=where),
-            "executor": _executor, "base_genome": tvn_common.check_genome_choice, "latency_runtime": fields.parse_runtime})
+            "executor": _executor, "base_genome": tvn_common.check_genome_choice, "latency_runtime": fields.parse_runtime,
+            "resume": fields.parse_flag})
 
 
 def measured_flops(num_classes: int) -> Callable[[TVNGenome], int]:
@@ -235,14 +238,14 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
 
     from videonas.plots.ablation import plot_scaling
 
-    folder = summaries.output_folder(NAME, output_dir=output_dir)
+    folder = summaries.output_folder(NAME, output_dir=output_dir, resume=config.resume)
     chosen = plan(config, output_dir=folder)
     latency = {row["variant"]: row["latency_ms"] for row in
                tvn_common.costs(chosen.variants, num_classes=chosen.num_classes, runtime=config.latency_runtime,
                                 threads=config.task.threads)}
     runs = train_variants(chosen.variants, tasks={"all": config.task.to_dict()}, seeds=config.seeds,
-                          budget=config.budget.to_dict(), executor=config.executor.kind,
-                          executor_options=config.executor.options)
+                          budget=config.budget.to_dict(),
+                          executor=summaries.stored_trainings(config.executor.build(), folder))
     figure = plot_scaling(runs, chains=scaling_chains(config.phis), base="base", task="all", cost=latency,
                           cost_label=f"latency, ms (batch 1, {config.latency_runtime})")
     steps = {f"{phi:g}": check_steps(runs, phi=phi) for phi in config.phis}

@@ -245,12 +245,13 @@ def comparison_task(config: Config, shared: Any) -> dict[str, Any]:
     return task
 
 
-def compare(config: Config, found: TVNGenome, shared: Any, *, num_classes: int) -> Any:
+def compare(config: Config, found: TVNGenome, shared: Any, *, num_classes: int, folder: Path) -> Any:
     """``hand_made.against_hand_made`` of ``found`` with ``config``'s comparison fields, on one executor built from
-    the searches' configuration (``shared``, one of their ``SearchConfig``s) and closed at the end."""
+    the searches' configuration (``shared``, one of their ``SearchConfig``s), its finished trainings kept in
+    ``folder`` (``summaries.stored_trainings``), closed at the end."""
     task = comparison_task(config, shared)
     limits = shared.constraints.to_dict()
-    runner = shared.executor.build()
+    runner = summaries.stored_trainings(shared.executor.build(), folder)
     try:
         return hand_made_module.against_hand_made(
             found, task=task, inputs=hand_made_module.inputs_of(found, config.common_input, task=task),
@@ -277,7 +278,7 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     limits = shared.constraints.to_dict()
     found = searches.overall_best("evolution")  # (seed, trial, genome), chosen on validation
     genome_path = save_genome(found[2], folder / tvn_common.FOUND_GENOME)
-    hand_made = compare(config, found[2], shared, num_classes=num_classes)
+    hand_made = compare(config, found[2], shared, num_classes=num_classes, folder=folder)
     verdicts, conclusion = answers_of(searches, hand_made, found=found, runtime=limits["latency_runtime"],
                                       num_classes=num_classes, max_params=limits.get("max_params"))
     figures = _figures(config, searches, found, hand_made, limits)

@@ -103,10 +103,11 @@ class VariantRuns:
 
 
 def train_variants(variants: Sequence[Variant], *, tasks: Mapping[str, Mapping[str, Any]], seeds: Sequence[int],
-                   budget: Mapping[str, Any], executor: str = "subprocess",
+                   budget: Mapping[str, Any], executor: Any = "subprocess",
                    executor_options: Mapping[str, Any] | None = None, progress: bool = True) -> VariantRuns:
-    """Train every variant on every task with every seed (same budget everywhere); failures are recorded, not
-    raised. Options are checked once, before anything trains."""
+    """Train every variant on every task with every seed (same budget everywhere) on ``executor`` (a name with
+    ``executor_options``, or an executor, closed at the end); failures are recorded, not raised. Options are checked
+    once, before anything trains."""
 
     if not variants or len({v.label for v in variants}) != len(variants):
         raise ValueError(f"variants must be a non-empty list of distinct labels, got {[v.label for v in variants]}")
