@@ -156,6 +156,19 @@ def test_latency_on_a_deploy_runtime_records_its_setup(runtime):
     assert result["median_ms"] > 0
 
 
+def test_sessions_of_one_conversion_each_time_a_fresh_session(monkeypatch):
+    converted, loaded = [], []
+    convert, load = runtimes.convert, runtimes.load
+    monkeypatch.setattr(runtimes, "convert", lambda *a, **k: converted.append(1) or convert(*a, **k))
+    monkeypatch.setattr(runtimes, "load", lambda *a, **k: loaded.append(1) or load(*a, **k))
+    timings = runtimes.measure_sessions(_small_model(), sessions=3, runs=2, warmup=0, runtime="onnxruntime",
+                                        threads=1)
+    assert (len(converted), len(loaded), len(timings)) == (1, 3, 3)
+    assert all(t["median_ms"] > 0 and t["runtime"] == "onnxruntime" for t in timings)
+    with pytest.raises(ValueError, match="sessions"):
+        runtimes.measure_sessions(_small_model(), sessions=0, runtime="onnxruntime")
+
+
 def test_latency_on_keras_through_deploy_is_measure_latency():
     result = runtimes.measure_latency(_small_model(), runs=2, warmup=0, runtime="keras", threads=1)
     assert (result["runtime"], result["runs"], result["threads"]) == ("keras", 2, measure.environment()[1])

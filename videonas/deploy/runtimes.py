@@ -50,26 +50,41 @@ def measure_latency(model, *, runtime: str = "keras", threads: int | None = None
     the model into a temporary folder first and time the runtime's session on ``threads`` threads (default: as many
     as the Keras backend uses), on the CPU.
     """
+    return measure_sessions(model, sessions=1, runtime=runtime, threads=threads, runs=runs, warmup=warmup,
+                            batch_size=batch_size, seed=seed, inputs=inputs)[0]
+
+
+def measure_sessions(model, *, sessions: int, runtime: str = "keras", threads: int | None = None, runs: int = 20,
+                     warmup: int = 3, batch_size: int = 1, seed: int = 0, inputs: Any = None) -> list[dict[str, Any]]:
+    """``measure_latency`` in ``sessions`` fresh sessions of one conversion (Keras: that many timings): the
+    run-to-run spread of a latency without converting again, since each conversion holds copies of the weights that
+    the converter does not all give back (five conversions each of TVN-1, -3 and -4 took a notebook's kernel past
+    15 GiB, and the OOM killer ended it)."""
     from videonas import measure  # Keras: deferred
 
     runtime_names.check_runtime("runtime", runtime)
+    if not isinstance(sessions, int) or isinstance(sessions, bool) or sessions < 1:
+        raise ValueError(f"sessions must be an int >= 1, got {sessions!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     if runtime == "keras":
-        return measure.measure_latency(model, runs=runs, warmup=warmup, batch_size=batch_size, seed=seed,
-                                       inputs=inputs)
+        return [measure.measure_latency(model, runs=runs, warmup=warmup, batch_size=batch_size, seed=seed,
+                                        inputs=inputs) for _ in range(sessions)]
     for field, value, lowest in (("runs", runs, 1), ("warmup", warmup, 0), ("batch_size", batch_size, 1)):
         if not isinstance(value, int) or value < lowest:
             raise ValueError(f"{field} must be an int >= {lowest}, got {value!r}")
     data = measure.random_inputs(model, batch_size=batch_size, seed=seed) if inputs is None else inputs
     threads = threads or measure.environment()[1]
     feed = as_feed(model, data)
+    timings = []
     with tempfile.TemporaryDirectory(prefix="videonas-latency-") as folder:
         path = convert(model, runtime=runtime, path=f"{folder}/model{SUFFIXES[runtime]}")
-        runner = load(path, runtime=runtime, threads=threads)
-        timing = measure.time_calls(lambda: runner(feed), runs=runs, warmup=warmup)
-    return {**timing, "batch_size": batch_size, "threads": threads, "device": "cpu",
-            "backend": runtime_names.backend(), "runtime": runtime}
+        for _ in range(sessions):
+            runner = load(path, runtime=runtime, threads=threads)
+            timings.append(measure.time_calls(lambda: runner(feed), runs=runs, warmup=warmup))
+            del runner
+    return [{**timing, "batch_size": batch_size, "threads": threads, "device": "cpu",
+             "backend": runtime_names.backend(), "runtime": runtime} for timing in timings]
 
 
 def as_feed(model, inputs: Any) -> dict[str, numpy.ndarray]:

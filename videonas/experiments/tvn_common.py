@@ -112,8 +112,9 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
     """Parameters and FLOPs (deterministic) of each variant, and its batch-1 latency on ``runtime`` (median of
     ``runs``; ``None``: no timing; a model too large to convert for a deploy runtime gets ``None`` and a note). A
     genome brings its own input; a named model is built at ``num_frames`` x ``image_size``. With ``repeats`` > 1 the
-    model is timed that many times, each a fresh conversion and session (``latency_repeats_ms``: their medians, so a
-    ratio of latencies can carry its run-to-run spread), and ``latency_ms`` is the median of those."""
+    model is timed in that many fresh sessions of one conversion (``runtimes.measure_sessions``;
+    ``latency_repeats_ms``: their medians, so a ratio of latencies can carry its run-to-run spread), and
+    ``latency_ms`` is the median of those."""
     import keras
 
     check_int("repeats", repeats, 1, 1000)
@@ -135,8 +136,8 @@ def costs(variants: Sequence[Variant], *, num_classes: int, runtime: str | None 
         if too_large:  # a row without a figure, saying why, rather than a kernel killed for memory
             row.update(latency_ms=None, runtime=runtime, note=too_large)
         elif runtime is not None:
-            medians = [float(runtimes.measure_latency(model, runs=runs, runtime=runtime, threads=threads)["median_ms"])
-                       for _ in range(repeats)]
+            medians = [float(timing["median_ms"]) for timing in runtimes.measure_sessions(
+                model, sessions=repeats, runs=runs, runtime=runtime, threads=threads)]
             row.update(latency_ms=statistics.median(medians), runtime=runtime)
             if repeats > 1:
                 row["latency_repeats_ms"] = medians
