@@ -15,6 +15,7 @@ import yaml
 
 from videonas.__main__ import main
 from videonas.data.samples import indexed_frames, write_video
+from videonas.experiments import summaries
 from videonas.search import Experiment, TrialStore
 
 SPACE = {"family": "tvn", "options": {"image_sizes": [32], "frame_counts": [2], "frame_strides": [1], "min_blocks": 2,
@@ -106,6 +107,7 @@ def test_tvn_search_notebook_takes_a_dataset_parameter(tmp_path):
     papermill.execute_notebook(str(tmp_path / "notebooks" / "tvn_search.ipynb"), str(tmp_path / "out.ipynb"),
                                parameters={"config": config, "output_dir": str(tmp_path / "out")},
                                kernel_name="videonas", cwd=str(tmp_path / "notebooks"), progress_bar=False)
-    trials = [t for store in (tmp_path / "out").glob("*.sqlite") for e in TrialStore(store).experiments()
+    stores = [path for path in (tmp_path / "out").glob("*.sqlite") if path.name != summaries.TRAININGS]
+    trials = [t for store in stores for e in TrialStore(store).experiments()
               for t in Experiment(e, TrialStore(store)).trials()]
     assert trials and any(t.status == "done" for t in trials)
