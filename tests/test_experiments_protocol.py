@@ -19,8 +19,9 @@ def evaluate(genome, *, seed, task, budget, **model):
     rate = task["learning_rate"]
     if rate == 0.03:
         return TrialResult.failed("NaN loss: training diverged")
+    test = {"test": {"accuracy": 0.5}} if task.get("score_test", True) else {}
     return TrialResult(fitness=VAL_BY_RATE[rate], metrics={"learning_rate": rate, "seed": seed, "model": model,
-                                                           "test": {"accuracy": 0.5}})
+                                                           **test})
 
 
 FUNCTION = "test_experiments_protocol:evaluate"
@@ -40,6 +41,18 @@ def test_the_learning_rate_is_chosen_on_validation_and_reused_across_seeds():
                                 function=FUNCTION)
     assert {seed: r.metrics["learning_rate"] for seed, r in results.items()} == {0: 0.003, 1: 0.003, 2: 0.003}
     assert [r.metrics["seed"] for r in results.values()] == [retrain.training_seed(s) for s in (0, 1, 2)]
+
+
+def test_the_trainings_a_comparison_reports_score_test_even_on_a_searchs_task():
+    """A search's task leaves test unscored (tvn_search handed it to its comparison, which then had no test score
+    on either side): the protocol's trainings score it regardless."""
+    searchs = {**OPTIONS, "task": {**OPTIONS["task"], "score_test": False}}
+    choice = protocol.choose_learning_rate(None, executor="inprocess", options=searchs, rates=(0.001, 0.003),
+                                           function=FUNCTION)
+    assert all("test" not in result.metrics for result in choice.results.values())  # selection is on validation
+    results = protocol.train_at(None, choice, seeds=[0, 1], executor="inprocess", options=searchs,
+                                function=FUNCTION)
+    assert retrain.held_out_scores(results) == {0: 0.5, 1: 0.5}
 
 
 def test_a_learning_rate_grid_is_checked_and_all_failures_are_an_error():

@@ -34,6 +34,16 @@ def test_scores_pair_by_seed_and_verdicts_use_points():
         runs.scores("many", "motion")
 
 
+def test_a_finished_training_without_a_test_score_is_an_error_not_a_dropped_seed():
+    """A comparison on a task that does not score test (a search's) once reported 'n/a, 10 failed seeds dropped'."""
+    runs = VariantRuns({("found", "input", 0): _result(0.6), ("found", "input", 1): TrialResult(fitness=0.5)})
+    with pytest.raises(ValueError, match=r"variant 'found' on task 'input' seed 1 finished without a test score"):
+        runs.scores("found", "input")
+    assert runs.scores("found", "input", split="val") == {0: 0.5, 1: 0.5}
+    with pytest.raises(ValueError, match="seed 3 finished without a test score"):
+        retrain.held_out_scores({3: TrialResult(fitness=0.5)})
+
+
 def test_bad_variants_raise_value_error():
     with pytest.raises(ValueError, match="exactly one of genome and model"):
         Variant("x")

@@ -105,10 +105,15 @@ def choose_learning_rate(model: Any, *, executor: Any, options: Mapping[str, Any
 
 def train_at(model: Any, choice: LearningRateChoice, *, seeds: Sequence[int], executor: Any,
              options: Mapping[str, Any], function: str | None = None) -> dict[int, Any]:
-    """``retrain.retrain`` of ``model`` at the chosen learning rate, the same for every seed: ``{seed: result}``."""
+    """``retrain.retrain`` of ``model`` at the chosen learning rate, the same for every seed: ``{seed: result}``.
+
+    These are the trainings a comparison reports, so each scores the held-out test split (``score_test``), whatever
+    the task says: a search's task does not (its trials are scored on test only when selected), and a comparison
+    handed that task had no test score on either side."""
     genome, function, extra = network_job(model, function)
-    return retrain.retrain(genome, seeds=seeds, executor=executor, options={**choice.options(options), **extra},
-                           function=function)
+    chosen = choice.options(options)
+    chosen["task"] = {**chosen["task"], "score_test": True}
+    return retrain.retrain(genome, seeds=seeds, executor=executor, options={**chosen, **extra}, function=function)
 
 
 def allowed_steps(result: Any) -> int:

@@ -79,10 +79,21 @@ def train_baselines(baseline: Baseline, *, seeds: Sequence[int], executor: Any, 
                    function="videonas.train:evaluate_model")
 
 
+def required_test_score(result: Any, what: str) -> float | None:
+    """The held-out test score of a fixed network's training (``None``: it failed). A finished training without one
+    was trained on a task that does not score test: a ``ValueError`` naming ``what``, not a verdict of "n/a"."""
+    if getattr(result, "status", "done") != "done":
+        return None
+    value = arms.held_out_score(result)
+    if value is None:
+        raise ValueError(f"{what} finished without a test score: its task did not score the test split "
+                         f"(score_test); a comparison reports held-out scores")
+    return value
+
+
 def held_out_scores(results: Mapping[int, Any]) -> dict[int, float | None]:
-    """``{seed: held-out test score}`` of retrained results (``None`` for a failed one)."""
-    return {seed: (arms.held_out_score(result) if getattr(result, "status", "done") == "done" else None)
-            for seed, result in results.items()}
+    """``{seed: held-out test score}`` of retrained results (``None`` for a failed one; ``required_test_score``)."""
+    return {seed: required_test_score(result, f"seed {seed}") for seed, result in results.items()}
 
 
 def noise_floor(results: Mapping[int, Any]) -> float | None:

@@ -16,7 +16,6 @@ from typing import Any, Mapping, Sequence
 from videonas import search, train
 from videonas.checks import check_seeds
 from videonas.experiments import claims, retrain, stats
-from videonas.experiments.arms import held_out_score
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +63,8 @@ class VariantRuns:
             raise ValueError(f"split must be 'test' or 'val', got {split!r}")
         if split == "val":
             return self._values(label, task, lambda r: r.fitness if r.status == "done" else None)
-        return self._values(label, task, lambda r: held_out_score(r) if r.status == "done" else None)
+        return {seed: retrain.required_test_score(result, f"variant {label!r} on task {task!r} seed {seed}")
+                for seed, result in self._values(label, task, lambda r: r).items()}
 
     def figure(self, label: str, task: str, field: str) -> float | None:
         """A seed-independent figure of the variant (``params``, ``flops``): the first run's that has it."""
