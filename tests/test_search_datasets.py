@@ -48,7 +48,7 @@ def _split_lists(root: Path) -> dict:
 
 def _csv(root: Path) -> dict:
     rows = ["label,youtube_id,time_start,time_end,split"]
-    for split, count in (("train", 3), ("val", 1)):
+    for split, count in (("train", 3), ("val", 1), ("test", 1)):
         for label in ("abseiling", "zumba"):
             names = []
             for index in range(count):
@@ -111,3 +111,11 @@ def test_tvn_search_notebook_takes_a_dataset_parameter(tmp_path):
     trials = [t for store in stores for e in TrialStore(store).experiments()
               for t in Experiment(e, TrialStore(store)).trials()]
     assert trials and any(t.status == "done" for t in trials)
+
+
+def test_an_experiment_that_reports_test_refuses_a_dataset_without_one(tmp_path):
+    from videonas.task import TrainTask
+
+    dataset = TrainTask.from_dict({"dataset": _folder(tmp_path / "data")}).open_dataset()  # train and val only
+    with pytest.raises(ValueError, match=r"tvn_search compares .* has only the splits \['train', 'val'\]"):
+        summaries.require_test_split(dataset, experiment="tvn_search")

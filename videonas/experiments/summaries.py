@@ -123,6 +123,15 @@ def stored_trainings(runner: Any, folder: str | os.PathLike) -> Any:
     return StoredExecutor(runner, Path(folder) / TRAININGS)
 
 
+def require_test_split(dataset: Any, *, experiment: str) -> None:
+    """Refuse, before anything trains, a data set without a held-out test split for an experiment whose comparisons
+    report test scores (selection is on validation; a comparison scored on the split it selected on says nothing)."""
+    if "test" not in dataset.splits:
+        raise ValueError(f"{experiment} compares fixed networks on the held-out test split, but dataset "
+                         f"{dataset.name!r} has only the splits {list(dataset.splits)}: give it a test split (for "
+                         f"a CSV list, rows with split 'test')")
+
+
 def dataset_value(dataset: Any, profile: str) -> Any:
     """The dataset a notebook opens: ``dataset`` when given, else the embedded dataset at ``profile``."""
     if dataset is None and not profile:

@@ -273,7 +273,9 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     folder = summaries.output_folder(NAME, output_dir=output_dir, store=STORE, resume=config.resume)
     configs = search_configs(config, output_dir=folder)
     shared = next(iter(configs.values()))
-    num_classes = len(shared.task.open_dataset().class_names)
+    dataset = shared.task.open_dataset()
+    summaries.require_test_split(dataset, experiment=NAME)
+    num_classes = len(dataset.class_names)
     searches = tvn_common.run_searches(configs)
     limits = shared.constraints.to_dict()
     found = searches.overall_best("evolution")  # (seed, trial, genome), chosen on validation
