@@ -158,6 +158,7 @@ def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progres
     retrain the chosen members and the matched baselines over the training seeds, and judge, on one executor this
     owns."""
     shared = fields.shared_search(config.search)
+    summaries.require_test_split(shared.task.open_dataset(), experiment=NAME)
     arm = config.arms[0]
     runner = shared.executor.build()
     try:
