@@ -7,7 +7,9 @@ import types
 
 import pytest
 
+from videonas import search
 from videonas.experiments import protocol, retrain
+from videonas.search import trainings
 from videonas.search.store import TrialResult
 
 VAL_BY_RATE = {0.001: 0.40, 0.003: 0.55, 0.01: 0.55, 0.03: 0.10}  # 0.003 and 0.01 tie: the smaller wins
@@ -49,10 +51,24 @@ def test_the_trainings_a_comparison_reports_score_test_even_on_a_searchs_task():
     searchs = {**OPTIONS, "task": {**OPTIONS["task"], "score_test": False}}
     choice = protocol.choose_learning_rate(None, executor="inprocess", options=searchs, rates=(0.001, 0.003),
                                            function=FUNCTION)
-    assert all("test" not in result.metrics for result in choice.results.values())  # selection is on validation
+    assert choice.rate == 0.003  # the choice reads validation (fitness), though each grid training scored test
     results = protocol.train_at(None, choice, seeds=[0, 1], executor="inprocess", options=searchs,
                                 function=FUNCTION)
     assert retrain.held_out_scores(results) == {0: 0.5, 1: 0.5}
+    matched = protocol.train_matched("r2plus1d-18", {3: protocol.FlopsMatch(0.5, 1000000, 1e6)}, executor="inprocess",
+                                     options=choice.options(searchs), function=FUNCTION)
+    assert retrain.held_out_scores(matched) == {3: 0.5}
+
+
+def test_the_grids_training_at_the_chosen_rate_is_the_first_seeds_reported_one(tmp_path):
+    """Both score test, so a stored executor answers the first seed's training from the grid's: one training less
+    per network."""
+    stored = trainings.StoredExecutor(search.make_executor("inprocess"), tmp_path / "trainings.sqlite")
+    choice = protocol.choose_learning_rate(None, executor=stored, options=OPTIONS, rates=(0.001, 0.003),
+                                           function=FUNCTION)
+    assert stored.hits == 0
+    protocol.train_at(None, choice, seeds=[0, 1], executor=stored, options=OPTIONS, function=FUNCTION)
+    assert stored.hits == 1
 
 
 def test_a_learning_rate_grid_is_checked_and_all_failures_are_an_error():

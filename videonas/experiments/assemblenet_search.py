@@ -169,8 +169,6 @@ def run_searches(config: Config, *, folder: Path, progress: bool = True) -> Asse
     shared = fields.shared_search(config.search)
     typed, options = shared.task, fields.trial_fields(shared)
     summaries.require_test_split(typed.open_dataset(), experiment=NAME)
-    if "task" in options:  # fixed networks report held-out scores, so they score test (the candidates do not)
-        options = {**options, "task": {**options["task"], "score_test": True}}
     if config.budget is not None:
         options = {**options, "budget": config.budget.to_dict()}
     runner = shared.executor.build()

@@ -171,8 +171,7 @@ def run_ensembles(config: Config, *, runs: ArmRuns | None, folder: Path, progres
         member_seed, members, members_flops = chosen_members(runs, label=arm.label, size=config.ensemble_size,
                                                              min_distance=config.min_distance)
         task, budget = ensemble.trial_task(runs.experiments[arm.label, member_seed])
-        # Fixed networks report held-out scores, so they score test (a search's candidates do not).
-        options = {"task": {**task.to_dict(), "score_test": True}, "budget": (config.budget or budget).to_dict()}
+        options = {"task": task.to_dict(), "budget": (config.budget or budget).to_dict()}
         width_flops, matches, unmatched = matched_baselines(
             task, targets={seed: members_flops for seed in config.comparison_seeds})
         fixed_runs = ensemble_runs.train_fixed(members, baseline=BASELINE, width=task.width_multiplier,

@@ -55,6 +55,17 @@ def with_learning_rate(options: Mapping[str, Any], rate: float) -> dict[str, Any
     return {**options, "task": {**task, "learning_rate": rate}}
 
 
+def reported(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of trial ``options`` whose task scores the held-out test split (``score_test``): the trainings of a
+    comparison report test scores, whatever the task they were handed says (a search's task scores validation only,
+    its trials on test only when selected). The learning-rate grid trains with it too, so that its training at the
+    chosen rate is the same job as the first seed's reported one (a stored executor answers it once); the choice
+    still reads validation only."""
+    task = options.get("task") or {}
+    task = task.to_dict() if hasattr(task, "to_dict") else dict(task)
+    return {**options, "task": {**task, "score_test": True}}
+
+
 def network_job(model: Any, function: str | None = None) -> tuple[Any, str, dict[str, Any]]:
     """``(genome, function, extra options)`` of a job training ``model``: a genome with ``evaluate_trial``, or a
     ``retrain.Baseline`` with ``evaluate_model`` (no genome; the model named in the options)."""
@@ -78,7 +89,8 @@ def choose_learning_rate(model: Any, *, executor: Any, options: Mapping[str, Any
     """Train ``model`` (a genome or a ``retrain.Baseline``) once per rate of ``rates`` with the training seed of
     declared seed ``seed`` (``retrain.training_seed``) and ``options`` (``{"task", "budget"}``; a budget with
     patience trains each rate as long as it profits), all on ``executor`` at once; choose the rate of the best
-    validation score, the smaller of equal ones. Raises ``ValueError`` when every training failed."""
+    validation score, the smaller of equal ones (each training also scores test: ``reported``). Raises
+    ``ValueError`` when every training failed."""
     if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or not rates:
         raise ValueError(f"rates must be a non-empty list of learning rates, got {rates!r}")
     for index, rate in enumerate(rates):
@@ -88,7 +100,7 @@ def choose_learning_rate(model: Any, *, executor: Any, options: Mapping[str, Any
     check_int("seed", seed, 0, 2**32 - 1)
     genome, function, extra = network_job(model, function)
     jobs = [search.Job(genome=genome, seed=retrain.training_seed(seed),
-                       options=train.job_options(function, {**with_learning_rate(options, rate), **extra}))
+                       options=train.job_options(function, {**with_learning_rate(reported(options), rate), **extra}))
             for rate in rates]
     by_position = _run(executor, function, jobs)
     results = {float(rate): by_position[position] for position, rate in enumerate(rates)}
@@ -107,12 +119,9 @@ def train_at(model: Any, choice: LearningRateChoice, *, seeds: Sequence[int], ex
              options: Mapping[str, Any], function: str | None = None) -> dict[int, Any]:
     """``retrain.retrain`` of ``model`` at the chosen learning rate, the same for every seed: ``{seed: result}``.
 
-    These are the trainings a comparison reports, so each scores the held-out test split (``score_test``), whatever
-    the task says: a search's task does not (its trials are scored on test only when selected), and a comparison
-    handed that task had no test score on either side."""
+    These are the trainings a comparison reports, so each scores the held-out test split (``reported``)."""
     genome, function, extra = network_job(model, function)
-    chosen = choice.options(options)
-    chosen["task"] = {**chosen["task"], "score_test": True}
+    chosen = reported(choice.options(options))
     return retrain.retrain(genome, seeds=seeds, executor=executor, options={**chosen, **extra}, function=function)
 
 
@@ -218,10 +227,11 @@ def match_per_seed(build: Callable[[float], Any], targets: Mapping[int, float], 
 def train_matched(name: str, matches: Mapping[int, FlopsMatch], *, executor: Any, options: Mapping[str, Any],
                   function: str = EVALUATE_MODEL) -> dict[int, Any]:
     """Train named model ``name`` once per seed of ``matches``, each at its own seed's matched width, in one run on
-    ``executor`` (so they train in parallel), with ``options`` (``{"task", "budget"}``): ``{seed: result}``."""
+    ``executor`` (so they train in parallel), with ``options`` (``{"task", "budget"}``), scoring the held-out test
+    split (``reported``): ``{seed: result}``."""
     seeds = list(matches)
     check_seeds("seeds", seeds)
     jobs = [search.Job(genome=None, seed=retrain.training_seed(seed), options=train.job_options(
-        function, {**options, **retrain.Baseline(name, matches[seed].width).options()})) for seed in seeds]
+        function, {**reported(options), **retrain.Baseline(name, matches[seed].width).options()})) for seed in seeds]
     results = _run(executor, function, jobs)
     return {seed: results[position] for position, seed in enumerate(seeds)}
