@@ -33,6 +33,19 @@ def test_findings_sets_the_paper_figure_only_beside_tvn_latency_at_published_inp
     assert "GPU: not measured" in conclusion
 
 
+def test_the_speed_claim_is_judged_at_published_inputs_from_every_timed_run():
+    counts, timed = _tables(same_clip=False)
+    timed = timed.assign(model=["TVN-1", "R(2+1)D-18", "AssembleNet-50"],
+                         latency_runs_ms=[[40.0, 41.0, 39.0], [400.0, 410.0, 395.0], [300.0]])
+    fast, single = published.speed_verdicts(timed, same_input=False)
+    assert fast.question.endswith("(R(2+1)D-18 against TVN-1, each at its published input)?")
+    assert fast.estimate == pytest.approx((400 * 410 * 395) ** (1 / 3) / (40 * 41 * 39) ** (1 / 3))
+    assert fast.low < fast.estimate < fast.high and fast.verdict == "inconclusive"  # 10.0x against a 10x margin
+    assert single.estimate == pytest.approx(300 / 40) and single.verdict == "contradicted"  # one run: exact
+    assert published.speed_verdicts(timed, same_input=True) == []  # one reduced clip is not the paper's setting
+    assert published.speed_verdicts(timed.drop(columns="latency_runs_ms"), same_input=False) == []
+
+
 def test_findings_at_one_reduced_clip_gives_no_paper_figure():
     counts, timed = _tables(same_clip=True)
     headline, conclusion = published.findings(counts, timed, {"TVN-1": 9.5}, same_input=True)

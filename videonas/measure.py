@@ -241,7 +241,8 @@ def measure_latency(model: keras.Model, *, runs: int = 20, warmup: int = 3, batc
 
 def time_calls(call: Callable[[], Any], *, runs: int, warmup: int,
                sync: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Median/mean ms and cv of ``runs`` timed calls of ``call`` after ``warmup`` untimed ones."""
+    """Median/mean ms and cv of ``runs`` timed calls of ``call`` after ``warmup`` untimed ones, and each call's ms
+    (``times_ms``: their spread is the run-to-run noise that a latency ratio's interval carries)."""
     for _ in range(warmup):
         call()
     if sync is not None:
@@ -255,4 +256,5 @@ def time_calls(call: Callable[[], Any], *, runs: int, warmup: int,
         times.append((time.perf_counter() - start) * 1000.0)
     mean = statistics.fmean(times)
     return {"median_ms": statistics.median(times), "mean_ms": mean,
-            "cv": statistics.pstdev(times) / mean if mean > 0 else 0.0, "runs": runs, "warmup": warmup}
+            "cv": statistics.pstdev(times) / mean if mean > 0 else 0.0, "runs": runs, "warmup": warmup,
+            "times_ms": times}

@@ -14,7 +14,7 @@ from videonas import models
 
 NUM_CLASSES = 400  # a Kinetics-400 head for every model, so the classifier layer never decides a comparison
 COLUMNS = ("model", "family", "frames", "image_size", "params_m", "gflops", "latency_ms", "latency_cv", "threads",
-           "device")
+           "device", "latency_runs_ms")
 
 
 def model_names() -> list[str]:
@@ -65,11 +65,13 @@ def architecture_table(names: Sequence[str], *, input_override: tuple[int, int] 
             "model": name, "family": family_of(name), "frames": num_frames, "image_size": image_size,
             "params_m": measure.count_params(model) / 1e6, "gflops": measure.count_flops(model) / 1e9,
             "latency_ms": float("nan"), "latency_cv": float("nan"), "threads": None, "device": None,
+            "latency_runs_ms": None,
         }
         if latency:
             timed_runs = runs if runs is not None else runs_for(row["gflops"])
             timing = measure.measure_latency(model, runs=timed_runs, warmup=warmup)
             row.update(latency_ms=float(timing["median_ms"]), latency_cv=float(timing["cv"]),
+                       latency_runs_ms=[float(ms) for ms in timing["times_ms"]],
                        threads=timing.get("threads"), device=timing.get("device"))
         rows.append(row)
         del model

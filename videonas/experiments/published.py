@@ -6,7 +6,9 @@ counted from its layer definitions), and the interpretations that remain are nam
 
 Nothing here is compared over seeds: counts are exact, latencies are measurements on this machine. The paper's figures
 stand only beside the same quantity: a TVN preset's CPU (or GPU) milliseconds beside ours for the same preset at its
-published input. The paper's "prior models need 2000+ ms" names no model, so no ratio of ours gets a paper figure.
+published input. The paper's speed claim ("TVNs run in 37-100 ms on a CPU where prior models need 2000+ ms") sets
+networks at their own inputs side by side, so it is judged here (``speed_verdicts``), from each model's timed runs;
+the paper names no prior model, so no ratio of ours gets a paper figure.
 ``run(Config)`` is the published_architectures notebook; a GPU machine's ``gpu_latency.json`` is an optional input
 from the ``bench`` folder beside the output folder (``reports/bench/`` beside ``reports/published_architectures/``).
 """
@@ -16,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from videonas import families
 from videonas.bench import table
 from videonas.checks import check_int, quote
-from videonas.experiments import experiment, summaries
+from videonas.experiments import answers, claims, experiment, prose, summaries
 from videonas.genome import published
 
 NAME = "published_architectures"
@@ -32,6 +35,11 @@ GPU_LATENCY_FILE = "gpu_latency.json"  # written by `python -m videonas.bench.la
 PAPER_PARAM_LIMIT = {"TVN-2": 12e6, "TVN-4": 30e6}  # P where the TVN paper states one
 PAPER_CPU_MS = {"TVN-1": 37, "TVN-2": 65, "TVN-3": 85, "TVN-4": 402}
 PAPER_GPU_MS = {"TVN-1": 10, "TVN-2": 13}
+# The speed claim's pair, our interpretation (the paper names no prior model): TVN-1, the 37 ms headline, against
+# the (2+1)D ResNet that the paper plots runtime against and AssembleNet-50, the same authors' prior network; each at
+# its published input.
+SPEED_TVN = "TVN-1"
+PRIOR_MODELS = ("R(2+1)D-18", "AssembleNet-50")
 # How close a preset must come to the released code's counts to be called "as released" (parameters, multiply-adds).
 RELEASED_TOLERANCE = {"params": 0.02, "flops": 0.03}
 
@@ -152,6 +160,26 @@ def findings(counts: Any, timed: Any, gpu_ms: Mapping[str, float], *, same_input
     return headline, ". ".join(p[0].upper() + p[1:] for p in parts) + "."
 
 
+def speed_verdicts(timed: Any, *, same_input: bool) -> list[Any]:
+    """The ``tvn_speed`` verdicts: each of ``PRIOR_MODELS`` against ``SPEED_TVN``, from each model's timed runs
+    (``latency_runs_ms``: the ratio of geometric means with an interval from their run-to-run spread; one run each
+    is judged as an exact figure). None at one reduced clip (``same_input``): the claim is about published inputs."""
+    if same_input or "latency_runs_ms" not in timed:
+        return []
+    runs = {model: list(times) for model, times in zip(timed["model"], timed["latency_runs_ms"])
+            if isinstance(times, (list, tuple)) and times}
+    verdicts = []
+    for prior in PRIOR_MODELS:
+        if prior not in runs or SPEED_TVN not in runs:
+            continue
+        slow, fast = runs[prior], runs[SPEED_TVN]
+        verdict = (claims.ask_exact("tvn_speed", a=slow, b=fast) if len(slow) > 1 and len(fast) > 1 else
+                   claims.ask_exact("tvn_speed", a=float(statistics.median(slow)), b=float(statistics.median(fast))))
+        verdicts.append(dataclasses.replace(verdict, question=f"{verdict.question[:-1]} ({prior} against "
+                                                              f"{SPEED_TVN}, each at its published input)?"))
+    return verdicts
+
+
 def _models(value: Any, path: str) -> tuple[str, ...]:
     names = table.model_names()
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
@@ -265,12 +293,17 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
                          default=Path(folder).resolve().parent / "bench" / GPU_LATENCY_FILE)
     figure = plot_runtime_vs_flops(timed, backend=keras.backend.backend(), same_input=config.latency_input).figure
     headline, conclusion = findings(counted, timed, gpu_ms, same_input=config.latency_input is not None)
+    verdicts = speed_verdicts(timed, same_input=config.latency_input is not None)
+    if verdicts:
+        headline = [*answers.verdict_rows(verdicts), *headline]
+        conclusion = prose.conclusion(verdicts, notes=[conclusion])
     result = experiment.finish(
         folder, title="Published architectures: parameters, FLOPs and runtime",
         question="How small and how fast are TVN-1..4 next to AssembleNet, EvaNet and hand-made 3D CNN baselines?",
-        headline=headline, conclusion=conclusion, figures={"runtime_vs_flops.png": figure},
+        headline=headline, conclusion=conclusion, verdicts=verdicts, figures={"runtime_vs_flops.png": figure},
         deterministic="Parameter and FLOP counts repeat exactly on every machine and backend; latencies are timings "
-                      "on a machine shared with other jobs and vary from run to run (see the cv column).",
+                      "on a machine shared with other jobs and vary from run to run (see the cv column); the speed "
+                      "verdicts' intervals come from that spread.",
         extra={"counts": counted.to_dict(orient="records"), "released": released,
                "timed": timed.to_dict(orient="records"), "gpu_ms": gpu_ms,
                "latency_input": None if config.latency_input is None else list(config.latency_input)},

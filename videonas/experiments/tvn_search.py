@@ -191,7 +191,7 @@ def answers_of(searches: Any, hand_made: Any, *, found: tuple[int, Any, TVNGenom
     notes = [*described, summaries.chance_note(searches.top_score("evolution"), num_classes=num_classes),
              f"The found TVN has {trial.params:,} parameters and takes {tvn_common.latency_text(own)} on {runtime} "
              f"({genome.num_frames} frames at {genome.image_size} px).",
-             *hand_made.conclusion_notes(max_params=max_params)]
+             *hand_made.conclusion_notes(max_params=max_params), *hand_made.speed_notes(runtime=runtime)]
     return verdicts, prose.conclusion(verdicts, notes=notes)
 
 
