@@ -49,6 +49,15 @@ def test_best_is_chosen_on_val_and_reported_on_test(tmp_path):
     assert held_out_score(None) is None
 
 
+def test_children_leave_out_the_starting_samples_the_arms_share(tmp_path):
+    runs = _runs(tmp_path, seeds=(0, 1))
+    for seed, child in runs.best("evolution", children=True).items():
+        trials = runs.experiments["evolution", seed].trials()
+        assert child.parent is not None
+        assert child.fitness == max(t.fitness for t in trials if t.parent is not None)
+    assert runs.scores("random", children=True) == {0: None, 1: None}  # random search mutates nothing
+
+
 def test_verdict_pairs_seeds_in_points(tmp_path):
     runs = _runs(tmp_path)
     verdict = runs.verdict("tvn_evolution_vs_random", a="evolution", b="random", split="val")

@@ -80,6 +80,9 @@ def test_verdicts_pair_search_seeds_and_training_seeds_with_a_noise_floor(tmp_pa
     result = _experiment(runs, {seed: 0.2 for seed in range(10)}, seeds=range(10))
     guided_vs, versus_baseline = result.verdicts
     assert guided_vs.n == 6 and versus_baseline.n == 10 and guided_vs.unit == "points"
+    children = {label: runs.scores(label, children=True) for label in ("guided", "unguided")}
+    assert guided_vs.estimate == pytest.approx(sum(100 * (children["guided"][s] - children["unguided"][s])
+                                                   for s in range(6)) / 6)  # the mutated candidates only
     assert versus_baseline.estimate == pytest.approx(sum(100 * (0.5 + s / 100 - 0.2) for s in range(10)) / 10)
     assert versus_baseline.noise_floor == pytest.approx(100 * 0.0302765035, rel=1e-6)  # the evolved net's spread
     assert versus_baseline.verdict == "supported"

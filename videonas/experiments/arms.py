@@ -69,16 +69,20 @@ class ArmRuns:
     def trials(self) -> dict[tuple[str, int], list[Any]]:
         return {key: experiment.trials() for key, experiment in self.experiments.items()}
 
-    def _arm(self, label: str) -> dict[int, list[Any]]:
+    def _arm(self, label: str, *, children: bool = False) -> dict[int, list[Any]]:
         if label not in self.labels:
             raise ValueError(f"label must be one of the arms {self.labels}, got {label!r}")
-        return {seed: self.experiments[label, seed].trials() for seed in self.seeds if (label, seed) in self.experiments}
+        return {seed: [trial for trial in self.experiments[label, seed].trials()
+                       if not children or trial.parent is not None]
+                for seed in self.seeds if (label, seed) in self.experiments}
 
-    def best(self, label: str) -> dict[int, Any]:
+    def best(self, label: str, *, children: bool = False) -> dict[int, Any]:
         """``{seed: the trial of highest validation fitness}`` (``None`` where nothing finished), scored on the test
-        split now if the search did not score it (``videonas.selected.score_test``: once, then stored)."""
+        split now if the search did not score it (``videonas.selected.score_test``: once, then stored).
+        ``children``: among the mutated candidates only, leaving out the starting samples, which arms of one seed
+        share, so that a comparison of mutation operators sees only what the operators made."""
         return {seed: selected.score_test(self.experiments[label, seed], summaries.best_trial(trials))
-                for seed, trials in self._arm(label).items()}
+                for seed, trials in self._arm(label, children=children).items()}
 
     def overall_best(self, label: str) -> tuple[int, Any, Any]:
         """``(seed, trial, genome)`` of arm ``label``'s best trial on validation over all its seeds (what a notebook
@@ -92,11 +96,12 @@ class ArmRuns:
         chance note compares with chance."""
         return max((score for score in self.scores(label).values() if score is not None), default=0.0)
 
-    def scores(self, label: str, *, split: str = "test") -> dict[int, float | None]:
-        """Per seed, the validation-selected best trial's score on ``split`` (``"test"`` or ``"val"``)."""
+    def scores(self, label: str, *, split: str = "test", children: bool = False) -> dict[int, float | None]:
+        """Per seed, the validation-selected best trial's score on ``split`` (``"test"`` or ``"val"``); ``children``
+        as in ``best``."""
         if split not in ("test", "val"):
             raise ValueError(f"split must be 'test' or 'val', got {split!r}")
-        best = self.best(label)
+        best = self.best(label, children=children)
         if split == "val":
             return {seed: None if trial is None else float(trial.fitness) for seed, trial in best.items()}
         return {seed: held_out_score(trial) for seed, trial in best.items()}
@@ -136,11 +141,12 @@ class ArmRuns:
             rows.append(row)
         return rows
 
-    def verdict(self, key: str, *, a: str, b: str, split: str = "test", noise_floor: float | None = None):
+    def verdict(self, key: str, *, a: str, b: str, split: str = "test", noise_floor: float | None = None,
+                children: bool = False):
         """The verdict on question ``key`` (``videonas.experiments.QUESTIONS``), arm ``a`` against arm ``b``, paired
-        by seed (in points where the question's unit is points)."""
-        return claims.ask_scores(key, a=self.scores(a, split=split), b=self.scores(b, split=split),
-                                 noise_floor=noise_floor)
+        by seed (in points where the question's unit is points); ``children`` as in ``best``."""
+        return claims.ask_scores(key, a=self.scores(a, split=split, children=children),
+                                 b=self.scores(b, split=split, children=children), noise_floor=noise_floor)
 
 
 def first_round(arm: Arm, *, space: Any, seed: int, batch_size: int) -> list[Any]:

@@ -224,11 +224,13 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
 
 
 def verdicts(result: AssembleNetSearch) -> list:
-    """Guided against unguided mutation (test points, paired by search seed), and the evolved net against the
-    matched late-fusion net (paired by training seed), with the noise floor (the evolved net's spread over the
-    training seeds) beside them."""
+    """Guided against unguided mutation (each search's best mutated candidate, test points, paired by search seed:
+    the starting graphs both arms share are left out), and the evolved net against the matched late-fusion net
+    (paired by training seed), with the noise floor (the evolved net's spread over the training seeds) beside
+    them."""
     floor = retrain.noise_floor(result.fixed.evolved)
-    return [result.runs.verdict("assemblenet_guided_vs_unguided", a=GUIDED, b=UNGUIDED, noise_floor=floor),
+    return [result.runs.verdict("assemblenet_guided_vs_unguided", a=GUIDED, b=UNGUIDED, noise_floor=floor,
+                                children=True),
             claims.ask_scores("assemblenet_vs_two_stream", a=retrain.held_out_scores(result.fixed.evolved),
                               b=retrain.held_out_scores(result.fixed.baseline), noise_floor=floor)]
 
@@ -296,6 +298,8 @@ def notes(result: AssembleNetSearch) -> list[str]:
 def headline(result: AssembleNetSearch) -> list[dict[str, Any]]:
     """The verdicts, then the test scores over seeds of each arm, the noise floor's net and the baseline."""
     scores = {f"{label} mutation (best of each search)": result.runs.scores(label) for label in result.runs.labels}
+    scores.update({f"{label} mutation (best mutated candidate of each search)": result.runs.scores(label, children=True)
+                   for label in result.runs.labels})
     seed, trial = result.evolved
     scores[f"evolved net (guided seed {seed}, trial {trial.index}), over the training seeds"] = \
         retrain.held_out_scores(result.fixed.evolved)
