@@ -36,9 +36,18 @@ def test_the_readmes_python_search_is_a_valid_configuration():
 
 def test_the_readme_verdict_table_is_the_generated_one():
     """One source of each figure: the README's verdict table is the index's answers, rendered from the committed
-    results (refresh it with ``videonas.report.index.write_readme_table()`` after a run)."""
-    from videonas.report import index
+    results (refresh it with ``videonas.report.readme.refresh()`` after a run)."""
+    from videonas.report import index, readme
 
-    table = index.readme_table_in((ROOT / "README.md").read_text())
+    table = readme.block_in((ROOT / "README.md").read_text(), readme.VERDICTS_START, readme.VERDICTS_END)
     assert table.startswith("| question |")
     assert table == index.readme_table(ROOT / "reports")
+
+
+def test_the_readme_reproduce_timings_are_the_committed_run_records():
+    """The README's reproduce time is the committed run records' (``videonas.report.readme.refresh()``)."""
+    from videonas.report import readme
+
+    timings = readme.block_in((ROOT / "README.md").read_text(), readme.TIMINGS_START, readme.TIMINGS_END)
+    assert timings.startswith("| notebook | status |")
+    assert timings == readme.timings_table(ROOT / "reports")

@@ -18,6 +18,7 @@ import pytest
 from videonas import experiments, jsonio, report
 from videonas.report import export, runner
 from videonas.report import index as report_index
+from videonas.report import readme as report_readme
 
 
 def _notebook(path: Path, body: str) -> None:
@@ -408,13 +409,31 @@ def test_the_readme_table_is_rendered_from_the_answers(tmp_path):
     assert lines[2].startswith("| TVN: TVN evolution beats random (A \u2212 B > 0 points) | +10.7 points (+")
     assert lines[2].endswith("| supported | supported (p = 0.016) |") and "| inconclusive |" in lines[3]
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{report_index.README_START}\nstale\n{report_index.README_END}\nrest\n")
-    report_index.write_readme_table(readme, tmp_path)
-    assert report_index.readme_table_in(readme.read_text()) == table
-    assert readme.read_text().startswith("intro\n") and readme.read_text().endswith("\nrest\n")
+    readme.write_text(f"intro\n{report_readme.VERDICTS_START}\nstale\n{report_readme.VERDICTS_END}\nmiddle\n"
+                      f"{report_readme.TIMINGS_START}\nstale\n{report_readme.TIMINGS_END}\nrest\n")
+    report_readme.refresh(readme, tmp_path)
+    text = readme.read_text()
+    assert report_readme.block_in(text, report_readme.VERDICTS_START, report_readme.VERDICTS_END) == table
+    timings = report_readme.block_in(text, report_readme.TIMINGS_START, report_readme.TIMINGS_END).splitlines()
+    assert timings[2].startswith("| `tvn_search` | done | ") and timings[-1].startswith("| **sum of the finished")
+    assert text.startswith("intro\n") and "\nmiddle\n" in text and text.endswith("\nrest\n")
     readme.write_text("no markers")
-    with pytest.raises(ValueError, match="must hold the verdict table's markers once each"):
-        report_index.write_readme_table(readme, tmp_path)
+    with pytest.raises(ValueError, match="must hold the markers once each"):
+        report_readme.refresh(readme, tmp_path)
+
+
+def test_the_timings_sum_the_finished_notebooks_and_name_their_commits(tmp_path):
+    for name, status, seconds, commit, date in (("evanet_search", "done", 1517.4, "abc1234", "2026-12-06 22:00 UTC"),
+                                                ("tvn_search", "done", 3000, "def5678", "2026-12-07 01:00 UTC"),
+                                                ("tvn_frames_ablation", "failed", 12, "def5678", "2026-12-07 02:00 UTC")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps({"name": name, "status": status, "wall_seconds": seconds,
+                                                              "commit": commit, "date": date}))
+    lines = report_readme.timings_table(tmp_path).splitlines()
+    assert lines[2] == "| `evanet_search` | done | 25 min 17 s | abc1234 | 2026-12-06 22:00 UTC |"
+    assert lines[4] == "| `tvn_frames_ablation` | failed | 12 s | def5678 | 2026-12-07 02:00 UTC |"
+    assert lines[5] == ("| **sum of the finished notebooks** | | **75 min 17 s** | abc1234, def5678 | "
+                        "2026-12-06, 2026-12-07 |")  # the failed run is not in the sum
 
 
 def test_committed_reports_still_build_an_index(tmp_path):

@@ -11,8 +11,8 @@ verdict stores (``Verdict.decision_p_value``: the larger of the exact and the t 
 stays below its one-sided level, else its adjusted verdict is inconclusive. A question with an interval but no p-value
 (a file written before p-values were stored for every verdict) counts in the family as p = 1; exact figures have no
 noise and are neither counted nor adjusted. The rows, adjusted p-values included, are also written to
-``answers.json`` beside the index, and the README's verdict table is rendered from the same rows
-(``write_readme_table``), so the two cannot disagree.
+``answers.json`` beside the index, and the README's verdict table is rendered from the same rows (``readme_table``,
+written by ``videonas.report.readme.refresh``), so the two cannot disagree.
 
 Bench sections are shown apart from the answers; where the bench timed a "found TVN" that is not the experiments'
 found network, the bench section says so and names its network (``bench_network``). A malformed file is shown as that
@@ -39,9 +39,6 @@ from videonas.report.results import RESULTS_FILE, Results
 
 RUN_FILE = "run.json"
 ANSWERS_FILE = "answers.json"
-README_START = ("<!-- verdict table: generated from reports/*/results.json by "
-                "videonas.report.index.write_readme_table(); do not edit by hand -->")
-README_END = "<!-- end of the generated verdict table -->"
 # Which paper an experiment's questions belong to, for results written before verdicts named their paper.
 PAPER_OF_EXPERIMENT = (("tvn_", "TVN"), ("evanet_", "EvaNet"), ("assemblenet_", "AssembleNet"))
 # The order in which the experiments are run and listed; notebooks not named here follow alphabetically.
@@ -257,28 +254,6 @@ def readme_table(reports_dir: Path) -> str:
         cells = [question, row["short_result"], row["verdict"], adjusted]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
-
-
-def write_readme_table(readme: str | os.PathLike | None = None, reports_dir: str | os.PathLike | None = None) -> Path:
-    """Replace the README's verdict table (between ``README_START`` and ``README_END``) by ``readme_table``."""
-    readme = Path(readme or project_root() / "README.md")
-    reports_dir = Path(reports_dir or project_root() / "reports")
-    text = readme.read_text()
-    if text.count(README_START) != 1 or text.count(README_END) != 1:
-        raise ValueError(f"{readme} must hold the verdict table's markers once each: {README_START!r} and "
-                         f"{README_END!r}")
-    head, rest = text.split(README_START)
-    _, tail = rest.split(README_END)
-    # Blank lines around the table: Markdown then reads the markers as HTML blocks of their own.
-    readme.write_text(f"{head}{README_START}\n\n{readme_table(reports_dir)}\n\n{README_END}{tail}")
-    return readme
-
-
-def readme_table_in(text: str) -> str:
-    """The verdict table the README holds between its markers ("" when the markers are missing)."""
-    if README_START not in text or README_END not in text:
-        return ""
-    return text.split(README_START)[1].split(README_END)[0].strip("\n")
 
 
 def bench_network(reports_dir: Path) -> dict[str, Any] | None:
