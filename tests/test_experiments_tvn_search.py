@@ -66,8 +66,8 @@ def test_a_misspelled_key_at_each_level_names_its_dotted_path(path):
 
 def test_config_refuses_what_the_experiment_sets_or_needs():
     data = _default()
-    del data["arms"]["random"]
-    with pytest.raises(ValueError, match="config.arms must map arm labels .* evolution and random"):
+    del data["arms"]["evolution"]
+    with pytest.raises(ValueError, match="config.arms must map arm labels to strategies, with evolution"):
         tvn_search.Config.from_dict(data)
     data = _default()
     del data["search"]["constraints"]["max_latency_ms"], data["search"]["constraints"]["latency_runs"]
@@ -114,7 +114,9 @@ def test_the_comparison_fields_default_and_may_leave_out_the_common_input():
 
 
 def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_start(tmp_path):
-    parsed = tvn_search.Config.from_dict(_default())
+    data = _default()
+    data["arms"]["random"] = "random"  # an optional arm beside evolution (the default profile runs evolution only)
+    parsed = tvn_search.Config.from_dict(data)
     configs = tvn_search.search_configs(parsed, output_dir=tmp_path)
     assert list(configs) == [(label, seed) for label in ("evolution", "random") for seed in parsed.seeds]
     evolution = configs["evolution", 1]
@@ -148,7 +150,7 @@ def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_sta
 
 def test_first_rounds_pair_the_arms_by_seed():
     data = _default()
-    data["seeds"] = [0]
+    data["seeds"], data["arms"]["random"] = [0], "random"
     text = tvn_search.first_rounds(tvn_search.Config.from_dict(data))
     evolution, random = text.splitlines()
     assert evolution.startswith("evolution seed 0: ") and random.startswith("random seed 0: ")
@@ -294,6 +296,7 @@ class _Searches:
 
     def __init__(self, scores):
         self.scores = scores
+        self.labels = list(scores)
 
     def verdict(self, key, *, a, b):
         return claims.ask_scores(key, a=dict(enumerate(self.scores[a])), b=dict(enumerate(self.scores[b])))
@@ -329,3 +332,7 @@ def test_answers_judge_evolution_against_random_and_note_the_found_tvn(tmp_path)
     assert claims.get("tvn_evolution_vs_random").question not in [v.question for v in verdicts]
     assert len(verdicts) == 1 and "described rather than judged: +11.0 points" in text
     assert "smallest attainable 0.12" in text and "search_strategies" in text
+    alone = _Searches({"evolution": [0.60, 0.61, 0.62]})  # no random arm: the table's question, said so
+    verdicts, text = tvn_search.answers_of(alone, compared, found=found, runtime="onnxruntime", num_classes=10,
+                                           max_params=200_000)
+    assert len(verdicts) == 1 and "this run searches with evolution only" in text

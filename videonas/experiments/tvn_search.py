@@ -1,6 +1,7 @@
-"""tvn_search (TVN paper, arXiv 1910.06961): does evolution under a runtime limit R and a parameter limit P find fast,
-accurate video networks more efficiently than random search, and how does the found TVN compare with hand-made
-networks?
+"""tvn_search (TVN paper, arXiv 1910.06961): evolution under a runtime limit R and a parameter limit P finds a TVN;
+how does it compare with hand-made networks? Whether evolution beats random search is the tabulated benchmark's
+question (``search_strategies``, hundreds of seeds); an optional ``random`` arm here sets random search beside
+evolution, judged only when its seeds can decide.
 
 Every arm searches with the same ``search`` fields (space, task, budget, constraints, candidates), once per seed; the
 exact ``SearchConfig`` of each search is ``search_configs``. The best evolution candidate on validation is the found
@@ -28,7 +29,7 @@ from videonas.task import Budget
 
 NAME = "tvn_search"
 STORE = "search.sqlite"
-JUDGED = ("evolution", "random")  # the arms the verdict compares
+EVOLUTION, RANDOM = "evolution", "random"  # the arm whose best is the found TVN; the optional arm set beside it
 SOURCE_FPS = 16  # the embedded videos' frame rate, for the found TVN's drawing
 
 
@@ -41,9 +42,9 @@ def _search(value: Any, path: str) -> dict[str, Any]:
 
 
 def _arms(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping) or any(label not in value for label in JUDGED):
-        raise ValueError(f"{path} must map arm labels to strategies, with {' and '.join(JUDGED)} (the arms the "
-                         f"verdict compares), got {quote(value)}")
+    if not isinstance(value, Mapping) or EVOLUTION not in value:
+        raise ValueError(f"{path} must map arm labels to strategies, with {EVOLUTION} (the arm whose best is the found "
+                         f"TVN; {RANDOM}, when present, is set beside it), got {quote(value)}")
     for label, strategy in value.items():
         if not isinstance(label, str) or not label or "/" in label:
             raise ValueError(f"{path}: an arm label must be a non-empty name without '/', got {quote(label)}")
@@ -176,17 +177,22 @@ def first_rounds(config: Config) -> str:
 
 def answers_of(searches: Any, hand_made: Any, *, found: tuple[int, Any, TVNGenome], runtime: str,
                num_classes: int, max_params: int | None = None) -> tuple[list[Any], str]:
-    """The verdicts (arm ``"evolution"`` against arm ``"random"``, then the found TVN against the hand-made
-    networks at each input) and the conclusion; ``found`` is ``ArmRuns.overall_best("evolution")``, ``hand_made`` a
-    ``hand_made.HandMade`` and ``max_params`` is P."""
+    """The verdicts (arm ``"evolution"`` against arm ``"random"`` where there is one and its seeds can decide, then
+    the found TVN against the hand-made networks at each input) and the conclusion; ``found`` is
+    ``ArmRuns.overall_best("evolution")``, ``hand_made`` a ``hand_made.HandMade`` and ``max_params`` is P."""
     _, trial, genome = found
-    arms = searches.verdict("tvn_evolution_vs_random", a="evolution", b="random")
+    arms = searches.verdict("tvn_evolution_vs_random", a=EVOLUTION, b=RANDOM) if RANDOM in searches.labels else None
     # Too few seeds to decide is no evidence either way: a description, and the question goes to the table.
-    verdicts = [arms, *hand_made.verdicts()] if arms.can_decide else hand_made.verdicts()
-    described = [] if arms.can_decide else [
-        f"Evolution against random search, described rather than judged: {prose.short_result(arms)}; so few "
-        f"paired seeds cannot decide at any effect size, so the tabulated benchmark decides it (search_strategies, "
-        f"hundreds of seeds)."]
+    verdicts = [arms, *hand_made.verdicts()] if arms is not None and arms.can_decide else hand_made.verdicts()
+    if arms is None:
+        described = ["Evolution against random search is the tabulated benchmark's question (search_strategies, "
+                     "hundreds of seeds): this run searches with evolution only."]
+    elif not arms.can_decide:
+        described = [f"Evolution against random search, described rather than judged: {prose.short_result(arms)}; so "
+                     f"few paired seeds cannot decide at any effect size, so the tabulated benchmark decides it "
+                     f"(search_strategies, hundreds of seeds)."]
+    else:
+        described = []
     own = hand_made.cost(hand_made.tvn_label, hand_made.inputs[0])
     notes = [*described, summaries.chance_note(searches.top_score("evolution"), num_classes=num_classes),
              f"The found TVN has {trial.params:,} parameters and takes {tvn_common.latency_text(own)} on {runtime} "
@@ -278,15 +284,16 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     num_classes = len(dataset.class_names)
     searches = tvn_common.run_searches(configs)
     limits = shared.constraints.to_dict()
-    found = searches.overall_best("evolution")  # (seed, trial, genome), chosen on validation
+    found = searches.overall_best(EVOLUTION)  # (seed, trial, genome), chosen on validation
     genome_path = save_genome(found[2], folder / tvn_common.FOUND_GENOME)
     hand_made = compare(config, found[2], shared, num_classes=num_classes, folder=folder)
     verdicts, conclusion = answers_of(searches, hand_made, found=found, runtime=limits["latency_runtime"],
                                       num_classes=num_classes, max_params=limits.get("max_params"))
     figures = _figures(config, searches, found, hand_made, limits)
     result = experiment.finish(
-        folder, title="TVN: constrained evolution vs random search", question="Does constrained evolution find fast, "
-        "accurate video networks more efficiently than random search, and how do they compare with hand-made ones?",
+        folder, title="TVN: a search under R and P, and the found TVN against large networks",
+        question="Does evolution under a runtime limit R and a parameter limit P find a TVN about as accurate as "
+        "large video networks at its input and at a common one?",
         headline=answers.verdict_rows(verdicts), conclusion=conclusion, verdicts=verdicts, figures=figures,
         deterministic="Deterministic for a fixed seed: the first round's genomes (checked above), parameter counts "
         "and P rejections. Not exactly repeatable: latencies (and so R rejections) and accuracies (multi-threaded CPU "
