@@ -33,7 +33,7 @@ def _result(value):
 
 def test_the_default_profile_parses_with_p_and_r_in_search_constraints():
     parsed = tvn_search.Config.from_dict(_default())
-    assert parsed.seeds == (0, 1) and parsed.preset_image_size == 64 and parsed.resume is False
+    assert parsed.seeds == (0,) and parsed.preset_image_size == 64 and parsed.resume is False
     assert parsed.search["constraints"]["max_params"] == 200_000 and parsed.search["constraints"]["max_latency_ms"] == 2
     assert parsed.baselines == ("R(2+1)D-18",) and parsed.baseline_budget.patience is not None
     # Fixed networks are compared over at least 10 paired seeds, each with a learning rate chosen from a grid on a
