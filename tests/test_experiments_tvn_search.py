@@ -115,7 +115,7 @@ def test_the_comparison_fields_default_and_may_leave_out_the_common_input():
 
 def test_search_configs_are_the_searches_a_yaml_file_or_the_python_api_would_start(tmp_path):
     data = _default()
-    data["arms"]["random"] = "random"  # an optional arm beside evolution (the default profile runs evolution only)
+    data["arms"]["random"], data["seeds"] = "random", [0, 1]  # an optional arm (the default runs evolution only)
     parsed = tvn_search.Config.from_dict(data)
     configs = tvn_search.search_configs(parsed, output_dir=tmp_path)
     assert list(configs) == [(label, seed) for label in ("evolution", "random") for seed in parsed.seeds]
