@@ -7,7 +7,7 @@ import pandas
 import pytest
 import yaml
 
-from videonas.experiments import published
+from videonas.experiments import prose, published
 
 
 def _tables(same_clip: bool):
@@ -42,6 +42,7 @@ def test_the_speed_claim_is_judged_at_published_inputs_from_every_timed_run():
     assert fast.estimate == pytest.approx((400 * 410 * 395) ** (1 / 3) / (40 * 41 * 39) ** (1 / 3))
     assert fast.low < fast.estimate < fast.high and fast.verdict == "inconclusive"  # 10.0x against a 10x margin
     assert single.estimate == pytest.approx(300 / 40) and single.verdict == "contradicted"  # one run: exact
+    assert "3 timed runs" in prose.result_text(fast) and "seeds" not in prose.result_text(fast)
     assert published.speed_verdicts(timed, same_input=True) == []  # one reduced clip is not the paper's setting
     assert published.speed_verdicts(timed.drop(columns="latency_runs_ms"), same_input=False) == []
 
@@ -86,7 +87,7 @@ def _default() -> dict:
 
 def test_the_default_profile_parses_and_misspelled_keys_name_their_path():
     parsed = published.Config.from_dict(_default())
-    assert parsed.latency_input is None and parsed.latency_runs is None and parsed.latency_warmup == 1
+    assert parsed.latency_input is None and parsed.latency_runs == 6 and parsed.latency_warmup == 1
     assert parsed.count_models == published.ALL_MODELS and "two-stream" in parsed.latency_models
     with pytest.raises(ValueError, match=r"config\.latency_run"):
         published.Config.from_dict({**_default(), "latency_run": 3})

@@ -203,8 +203,9 @@ def ask_exact(key: str, *, a: float | Sequence[float] | Mapping[Any, float],
                      paper=question.paper)
     if _is_figure(a) or _is_figure(b):
         raise ValueError(f"ask_exact needs a figure on both sides or repeats on both sides, got {a!r} and {b!r}")
-    return compare(question=question.question, claim=question.claim, a=_repeats(a), b=_repeats(b), paired=False,
-                   unit=question.unit, paper=question.paper)
+    verdict = compare(question=question.question, claim=question.claim, a=_repeats(a), b=_repeats(b), paired=False,
+                      unit=question.unit, paper=question.paper)
+    return dataclasses.replace(verdict, counted="timed runs")
 
 
 def _is_figure(value: Any) -> bool:

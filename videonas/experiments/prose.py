@@ -79,7 +79,7 @@ def result_text(verdict: Verdict) -> str:
         return f"{value} (exact figures)"
     interval = format_interval(verdict.low, verdict.high, verdict.unit, decimals=decimals, signed=signed)
     method = _INTERVAL_NAMES.get(verdict.method, verdict.method)
-    parts = [f"{round(100 * verdict.confidence):d}% {method} interval {interval}", _seeds(verdict.n)]
+    parts = [f"{round(100 * verdict.confidence):d}% {method} interval {interval}", _count(verdict)]
     if verdict.dropped:
         parts.append(f"{verdict.dropped} failed {'seed' if verdict.dropped == 1 else 'seeds'} dropped")
     parts += p_value_texts(verdict)
@@ -110,7 +110,7 @@ def power_text(verdict: Verdict) -> str:
     beyond the claim's boundary, +1.0 points)"; "" without a power statement (exact figures, one seed)."""
     level = (1 - verdict.confidence) / 2
     if not verdict.can_decide:
-        return (f"with {_seeds(verdict.n)} the exact test cannot decide at any effect size: its smallest attainable "
+        return (f"with {_count(verdict)} the exact test cannot decide at any effect size: its smallest attainable "
                 f"p is {verdict.min_p_value:.2g}, and it needs below {level:.2g}")
     if verdict.detectable is None:
         return ""
@@ -144,12 +144,12 @@ def short_result(verdict: Verdict) -> str:
     if verdict.method == "exact":
         return f"{value} (exact figures)"
     if verdict.low is None:
-        return f"{value} ({_seeds(verdict.n)}, no interval)"
+        return f"{value} ({_count(verdict)}, no interval)"
     interval = (f"{format_number(verdict.low, decimals=decimals, signed=signed)} to "
                 f"{format_number(verdict.high, decimals=decimals, signed=signed)}")
     if verdict.method not in ("t", "welch"):
         interval += f", {_INTERVAL_NAMES.get(verdict.method, verdict.method)}"
-    return "; ".join([f"{value} ({interval}), {_seeds(verdict.n)}", *p_value_texts(verdict)])
+    return "; ".join([f"{value} ({interval}), {_count(verdict)}", *p_value_texts(verdict)])
 
 
 def paper_figure_text(verdict: Verdict) -> str:
@@ -245,5 +245,7 @@ def _verdict_sentence(verdict: Verdict) -> str:
     return f"Verdict: this run {_OUTCOME[verdict.verdict]}{f': {why}' if why else ''}."
 
 
-def _seeds(n: int) -> str:
-    return "1 seed" if n == 1 else f"{n} seeds"
+def _count(verdict: Verdict) -> str:
+    """``n`` with what it counts: "6 seeds", "1 seed", "5 timed runs"."""
+    counted = getattr(verdict, "counted", "seeds")
+    return f"{verdict.n} {counted[:-1] if verdict.n == 1 and counted.endswith('s') else counted}"

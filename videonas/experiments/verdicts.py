@@ -109,6 +109,7 @@ class Verdict:
     ties: int = 0
     detectable: float | None = None
     power: float = POWER
+    counted: str = "seeds"  # what ``n`` counts: seeds, or the timed runs of a latency ratio
     values_a: Mapping[str, float | None] | None = dataclasses.field(kw_only=True)
     values_b: Mapping[str, float | None] | None = dataclasses.field(kw_only=True)
 
