@@ -10,6 +10,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -662,10 +663,15 @@ def test_an_unfinished_run_leaves_its_record_and_continues_from_its_stores(tmp_p
     monkeypatch.setattr(runner.index, "git_commit", lambda: "abc1234")
     seen = []
 
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.01)
+
     def killed(source, executed, *, parameters, **_):
         seen.append(parameters["config"])
         assert json.loads((reports / "exp" / "run.json").read_text())["status"] == "running"
         (Path(parameters["output_dir"]) / "search.sqlite").write_text("finished trials")
+        time.sleep(0.2)
+        beating = json.loads((reports / "exp" / "run.json").read_text())
+        assert beating["status"] == "running" and beating["elapsed_seconds"] > 0  # the heartbeat's time so far
         raise KeyboardInterrupt  # the machine went away mid-run
 
     monkeypatch.setattr(papermill, "execute_notebook", killed)
@@ -673,6 +679,8 @@ def test_an_unfinished_run_leaves_its_record_and_continues_from_its_stores(tmp_p
         runner.run_notebook("exp", profile="default", notebooks_dir=notebooks, reports_dir=reports)
     record = json.loads((reports / "exp" / "run.json").read_text())
     assert (record["status"], record["commit"], record["profile"]) == ("running", "abc1234", "default")
+    killed_after = record["elapsed_seconds"]
+    assert killed_after >= 0.2
     assert runner.run_with_this_code(reports, "exp", profile="default") == record
     assert runner.finished_with_this_code(reports, "exp", profile="default") is None
 
@@ -686,6 +694,9 @@ def test_an_unfinished_run_leaves_its_record_and_continues_from_its_stores(tmp_p
     record = runner.run_notebook("exp", profile="default", notebooks_dir=notebooks, reports_dir=reports,
                                  continue_stores=True)
     assert record["status"] == "done" and [config["resume"] for config in seen] == [False, True]
+    # The resumed run's time includes the killed attempt's, and says so.
+    assert record["earlier_seconds"] == killed_after and record["wall_seconds"] >= killed_after
+    assert "before a resume" in report_readme.timings_table(reports)
     monkeypatch.setattr(papermill, "execute_notebook", lambda source, executed, **_: None)
     runner.run_notebook("exp", profile="default", notebooks_dir=notebooks, reports_dir=reports)
     assert not (reports / "exp" / "search.sqlite").exists()  # without continue_stores a run starts from nothing

@@ -22,9 +22,10 @@ TIMINGS_END = "<!-- end of the generated reproduce timings -->"
 
 
 def timings_table(reports_dir: str | os.PathLike) -> str:
-    """One row per notebook with a run record, in the index's order: status, wall time, commit and date; then the
-    sum over the finished ones and the commits and days they span (a run resumed over sessions, or notebooks rerun
-    after a change, span several)."""
+    """One row per notebook with a run record, in the index's order: status, wall time (a resumed run's includes its
+    unfinished attempts', said beside it; a running one's so far), commit and date; then the sum over the finished
+    ones and the commits and days they span (a run resumed over sessions, or notebooks rerun after a change, span
+    several)."""
     lines = ["| notebook | status | wall time | commit | date |", "| --- | --- | --- | --- | --- |"]
     finished, commits, days = 0.0, [], []
     for entry in index.load_experiments(Path(reports_dir)):
@@ -32,7 +33,12 @@ def timings_table(reports_dir: str | os.PathLike) -> str:
         seconds = run.get("wall_seconds")
         status = str(run.get("status", "unknown"))
         commit, date = str(run.get("commit", "?")), str(run.get("date", "?"))
-        lines.append(f"| `{entry['name']}` | {status} | {_duration(seconds)} | {commit} | {date} |")
+        took = _duration(seconds)
+        if status == "running":
+            took = f"{_duration(run.get('elapsed_seconds'))} so far"
+        elif isinstance(run.get("earlier_seconds"), (int, float)):
+            took += f" (of which {_duration(run['earlier_seconds'])} before a resume)"
+        lines.append(f"| `{entry['name']}` | {status} | {took} | {commit} | {date} |")
         if status == "done" and isinstance(seconds, (int, float)):
             finished += float(seconds)
             commits += [commit] if commit not in commits else []

@@ -16,6 +16,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -77,15 +78,55 @@ def parameter_names(notebook_path: Path) -> set[str]:
     return names
 
 
+# How often a running notebook's record is rewritten with the seconds it has run: a run killed mid-notebook leaves
+# that time behind (to within one beat), and the run that continues its stores adds it to its own.
+HEARTBEAT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def _heartbeat(path: Path, running: dict[str, Any], *, earlier: float, started: float):
+    """While the block runs, rewrite ``running`` (the record as ``running``) at ``path`` every ``HEARTBEAT_SECONDS``
+    with ``elapsed_seconds``: ``earlier`` (unfinished attempts before this one) plus this attempt's time."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            jsonio.dump({**running, "elapsed_seconds": round(earlier + time.perf_counter() - started, 1)}, path)
+
+    thread = threading.Thread(target=beat, name="run-record-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    except BaseException:  # interrupted: leave the time run so far, not the last beat's
+        stop.set()
+        thread.join()
+        jsonio.dump({**running, "elapsed_seconds": round(earlier + time.perf_counter() - started, 1)}, path)
+        raise
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _earlier_seconds(path: Path) -> float:
+    """The seconds an unfinished run recorded at ``path`` had run (its last heartbeat), 0 when it recorded none."""
+    try:
+        seconds = json.loads(path.read_text()).get("elapsed_seconds", 0.0)
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    return float(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else 0.0
+
+
 def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: Path,
                  continue_stores: bool = False) -> dict[str, Any]:
     """Execute one notebook into ``reports_dir/name/`` and render it; returns the run record (also saved, first as
     ``running``, so that a killed run leaves its code and profile behind). ``continue_stores`` keeps the folder of an
     unfinished run and sets ``config.resume`` where the profile names it, so its searches continue from their stores
-    instead of training again what they had finished."""
+    instead of training again what they had finished; its ``wall_seconds`` then include the time the unfinished
+    attempts had run (``earlier_seconds``, from their heartbeats), so the record says what the notebook cost."""
     import papermill  # Jupyter: deferred
 
     out_dir = reports_dir / name
+    earlier = _earlier_seconds(out_dir / index.RUN_FILE) if continue_stores else 0.0
     if out_dir.exists() and not continue_stores:
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,13 +137,15 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
         parameters["config"] = {**parameters["config"], "resume": True}
     executed = out_dir / f"{name}.ipynb"
     record: dict[str, Any] = {"name": name, "profile": profile, "status": "running", "error": "",
-                              "commit": index.git_commit(), "date": index.now()}
+                              "commit": index.git_commit(), "date": index.now(), "elapsed_seconds": earlier}
     jsonio.dump(record, out_dir / index.RUN_FILE)
+    running = dict(record)
+    del record["elapsed_seconds"]
     record["status"] = "done"
     started = time.perf_counter()
     LOG.info("running %s (%s profile)", name, profile)
     try:
-        with quiet_environment():
+        with quiet_environment(), _heartbeat(out_dir / index.RUN_FILE, running, earlier=earlier, started=started):
             papermill.execute_notebook(
                 str(notebooks_dir / f"{name}.ipynb"),
                 str(executed),
@@ -114,7 +157,9 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
     except Exception as error:  # a failed experiment is reported, and the next one still runs
         record.update(status="failed", error=_error_text(error))
         LOG.error("%s failed: %s", name, record["error"])
-    record["wall_seconds"] = round(time.perf_counter() - started, 1)
+    record["wall_seconds"] = round(earlier + time.perf_counter() - started, 1)
+    if earlier:
+        record["earlier_seconds"] = earlier
     record.update(commit=index.git_commit(), date=index.now())
     checkpoint_stores(out_dir)
     if executed.is_file():
