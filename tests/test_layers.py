@@ -259,6 +259,23 @@ def test_registered_names_do_not_depend_on_the_module():
         assert keras.saving.get_registered_object(name) is layer_class
 
 
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 4, "valid"), (1, 4, "valid"), (1, 3, "same"), (3, 4, "same"),
+                                                     (1, 2, "same"), (2, 3, "same"), (3, 2, "same")])
+def test_same_padding_is_valid_only_where_the_windows_end_two_cells_short(kernel, stride, padding):
+    assert vl.same_padding((4, 32, 32), (1, kernel, kernel), (1, stride, stride)) == padding
+    if padding == "valid":  # "valid" then keeps "same"'s output size and starts at the first cell
+        pool = keras.layers.MaxPooling2D(kernel, strides=stride, padding="valid")
+        x = numpy.arange(32.0 * 32).reshape(1, 32, 32, 1)
+        out = _np(pool(x))
+        assert out.shape[1] == -(-32 // stride)
+        assert out[0, 0, 0, 0] == x[0, kernel - 1, kernel - 1, 0]
+
+
+def test_same_padding_refuses_a_window_that_pads_one_axis_and_falls_short_on_another():
+    with pytest.raises(ValueError, match="kernel"):
+        vl.same_padding((4, 32, 32), (3, 1, 1), (1, 4, 4))
+
+
 def test_bad_arguments_raise_value_error_naming_the_field():
     for make, field in [
         (lambda: vl.SqueezeExcitation(0), "ratio"),

@@ -35,8 +35,31 @@ def positive_int(field: str, value: Any) -> int:
     return value
 
 
+def same_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int]) -> str:
+    """The padding argument that computes "same" alike on every backend and runtime: "same", or "valid" where they
+    disagree.
+
+    A window that ends two or more cells short of the input ((out - 1) * stride + kernel <= size - 2, out =
+    ceil(size / stride): a kernel at most its stride - 2) needs no padding, and TensorFlow's 3-D convs and pools
+    (Eigen) still shift it by a negative half-padding while its 2-D ops, ONNX Runtime and torch start at the first
+    cell: exported networks gave other logits than Keras (0.86 on one pool, issue 27). "valid" gives such a layer
+    "same"'s output size with the windows at the first cell everywhere.
+    """
+    short = []
+    for size, k, stride in zip(sizes, kernel, strides):
+        out = -(-int(size) // int(stride))
+        short.append((out - 1) * int(stride) + int(k) - int(size))
+    if not any(need <= -2 for need in short):
+        return "same"
+    if any(need > 0 for need in short):
+        raise ValueError(f"kernel {tuple(kernel)} at strides {tuple(strides)} on a {tuple(sizes)} input pads one axis and "
+                         "leaves another two cells short: no padding argument places it alike on every runtime")
+    return "valid"
+
+
 def spatial_axes_mean(inputs):
     return ops.mean(inputs, axis=(1, 2, 3))
 
 
-__all__ = ["BATCH_NORM_MOMENTUM", "PACKAGE", "batch_norm", "positive_int", "spatial_axes_mean", "triple"]
+__all__ = ["BATCH_NORM_MOMENTUM", "PACKAGE", "batch_norm", "positive_int", "same_padding", "spatial_axes_mean",
+           "triple"]

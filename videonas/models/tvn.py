@@ -15,6 +15,9 @@ Where we differ from the released code (interpretations, applied identically to 
 - kernels are clipped to the map: convs to 2n-1 taps (the farther taps only ever meet "same" padding, so the function
   is the same), pools to n (torch's average pooling refuses a larger window); a clipped kernel keeps its layer (its
   1x1 reduce and its conv), so a smaller input never adds parameters; temporal strides are clipped to the frames left;
+- a conv or pool whose window is at most its stride - 2 (the space allows a 2x2 window or a 1x1 projection at stride
+  4) starts its windows at the first cell, as TensorFlow's 2-D ops, ONNX Runtime and torch do ("valid" padding,
+  ``videonas.layers.same_padding``): TensorFlow's 3-D ops shift them by a cell, so exports disagreed with Keras;
 - the non-local layer (in the paper's space, absent from the released code) goes after context gating, before the
   residual; it is zero-initialised, so a fresh one is the identity.
 """
@@ -94,7 +97,8 @@ def _spatial(x, block: TVNBlock, step: TVNRepeatPlan, *, prefix: str):
     strides = (1, stride, stride)
     if block.spatial_type in POOL_TYPES:
         pool = layers.MaxPooling3D if block.spatial_type == "maxpool" else layers.AveragePooling3D
-        return pool((1, kernel, kernel), strides=strides, padding="same", name=f"{prefix}_spatial")(x)
+        window = (1, kernel, kernel)
+        return pool(window, strides=strides, padding=_padding(x, window, strides), name=f"{prefix}_spatial")(x)
     x = _conv_bn(x, filters, kernel=(1, 1, 1), name=f"{prefix}_reduce")
     if block.spatial_type == "std":
         return _conv_bn(x, filters, kernel=(1, kernel, kernel), strides=strides, name=f"{prefix}_spatial")
@@ -106,20 +110,25 @@ def _spatial(x, block: TVNBlock, step: TVNRepeatPlan, *, prefix: str):
 def _temporal(x, temporal_type: str, step: TVNRepeatPlan, *, prefix: str):
     """Temporal (k, 1, 1) conv or pool."""
     kernel, strides = (step.temporal_kernel, 1, 1), (step.temporal_stride, 1, 1)
-    if temporal_type == "maxpool":
-        return layers.MaxPooling3D(kernel, strides=strides, padding="same", name=f"{prefix}_temporal")(x)
-    if temporal_type == "avgpool":
-        return layers.AveragePooling3D(kernel, strides=strides, padding="same", name=f"{prefix}_temporal")(x)
+    if temporal_type in POOL_TYPES:
+        pool = layers.MaxPooling3D if temporal_type == "maxpool" else layers.AveragePooling3D
+        return pool(kernel, strides=strides, padding=_padding(x, kernel, strides), name=f"{prefix}_temporal")(x)
     return _conv_bn(x, step.filters, kernel=kernel, strides=strides, name=f"{prefix}_temporal")
 
 
 def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, strides=(1, 1, 1), relu: bool = True):
     x = layers.Conv3D(
-        filters, kernel, strides=strides, padding="same", use_bias=False, kernel_initializer="he_normal",
-        name=f"{name}_conv",
+        filters, kernel, strides=strides, padding=_padding(x, kernel, strides), use_bias=False,
+        kernel_initializer="he_normal", name=f"{name}_conv",
     )(x)
     x = video_layers.batch_norm(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _padding(x, kernel, strides) -> str:
+    """"same", or "valid" for a window at most its stride - 2 (``videonas.layers.same_padding``: same size and
+    placement on every runtime)."""
+    return video_layers.same_padding(x.shape[1:4], kernel, strides)
 
 
 def tvn_cost(genome: TVNGenome, *, num_classes: int, width_multiplier: float = 1.0,
