@@ -117,7 +117,7 @@ def _dilated(layer) -> bool:
 
 
 def _dilated_temporal_conv3d(layer) -> bool:
-    return (type(layer) is keras.layers.Conv3D and layer.dilation_rate[0] > 1 and tuple(layer.kernel_size[1:]) == (1, 1)
+    return (isinstance(layer, keras.layers.Conv3D) and layer.dilation_rate[0] > 1 and tuple(layer.kernel_size[1:]) == (1, 1)
             and tuple(layer.strides) == (1, 1, 1) and layer.padding == "same")
 
 

@@ -7,7 +7,7 @@ take and return channels-last 5-D tensors ``(batch, time, height, width, channel
 from __future__ import annotations
 
 from videonas.layers.common import BATCH_NORM_MOMENTUM, batch_norm, same_padding
-from videonas.layers.convolution import ITGM, Conv2Plus1D, DepthwiseConv3D, FrameDepthwiseConv
+from videonas.layers.convolution import ITGM, Conv2Plus1D, DepthwiseConv3D, FoldedConv3D, FrameDepthwiseConv
 from videonas.layers.fusion import WeightedFusion
 from videonas.layers.gating import ContextGating, NonLocal, SqueezeExcitation
 
@@ -17,6 +17,7 @@ __all__ = [
     "ContextGating",
     "Conv2Plus1D",
     "DepthwiseConv3D",
+    "FoldedConv3D",
     "FrameDepthwiseConv",
     "NonLocal",
     "SqueezeExcitation",

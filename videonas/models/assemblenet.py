@@ -24,7 +24,7 @@ from videonas.genome import published
 from videonas.genome.assemblenet import AssembleNetGenome, Block, Stem, edges
 from videonas.checks import (MAX_FRAMES, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, check_choice, check_float, check_int,
                              check_type, quote)
-from videonas.layers import Conv2Plus1D, WeightedFusion, batch_norm
+from videonas.layers import Conv2Plus1D, FoldedConv3D, WeightedFusion, batch_norm
 from videonas.models import cost
 
 # Width of the 3x3 conv inside the bottlenecks of each level in the released code (it does not follow the node's
@@ -66,19 +66,19 @@ def _bottleneck(x, *, filters: int, inner: int, stride: int, dilation: int, temp
     node's first block). Its last BN starts at zero so a fresh block is the identity on the shortcut."""
     shortcut = x
     if first:
-        shortcut = layers.Conv3D(
+        shortcut = FoldedConv3D(
             4 * filters, 1, strides=(1, stride, stride), padding="same", use_bias=False, name=f"{name}_project"
         )(x)
         shortcut = _batch_norm_relu(shortcut, f"{name}_project", relu=False)
-    y = layers.Conv3D(
+    y = FoldedConv3D(
         filters, (3, 1, 1) if temporal else 1, padding="same", dilation_rate=(dilation if temporal else 1, 1, 1),
         use_bias=False, name=f"{name}_reduce",
     )(x)
     y = _batch_norm_relu(y, f"{name}_reduce")
-    y = layers.Conv3D(inner, (1, 3, 3), strides=(1, stride, stride), padding="same", use_bias=False,
+    y = FoldedConv3D(inner, (1, 3, 3), strides=(1, stride, stride), padding="same", use_bias=False,
                       name=f"{name}_conv")(y)
     y = _batch_norm_relu(y, f"{name}_conv")
-    y = layers.Conv3D(4 * filters, 1, use_bias=False, name=f"{name}_expand")(y)
+    y = FoldedConv3D(4 * filters, 1, use_bias=False, name=f"{name}_expand")(y)
     y = _batch_norm_relu(y, f"{name}_expand", relu=False, zero_init=True)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 

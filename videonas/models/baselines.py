@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from videonas import checks
-from videonas.layers import Conv2Plus1D, DepthwiseConv3D, SqueezeExcitation, batch_norm
+from videonas.layers import Conv2Plus1D, DepthwiseConv3D, FoldedConv3D, SqueezeExcitation, batch_norm
 
 # Kinetics RGB statistics (per-channel values are within 0.01 of these); flow arrives already scaled.
 _RGB_MEAN, _RGB_STD = 0.45, 0.225
@@ -52,14 +52,14 @@ def _conv(x, filters: int, kernel, strides, *, factorised: bool, name: str):
         in_channels = int(x.shape[-1])
         return Conv2Plus1D(filters, temporal_kernel=kernel[0], spatial_kernel=kernel[1], strides=strides,
                            mid_filters=_mid_filters(in_channels, filters, kernel[0], kernel[1]), name=name)(x)
-    return layers.Conv3D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
+    return FoldedConv3D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
 
 
 def _basic_block(x, filters: int, stride: int, *, factorised: bool, name: str):
     strides = (stride, stride, stride)
     shortcut = x
     if stride != 1 or int(x.shape[-1]) != filters:
-        shortcut = layers.Conv3D(filters, 1, strides=strides, use_bias=False, name=f"{name}_down")(x)
+        shortcut = FoldedConv3D(filters, 1, strides=strides, use_bias=False, name=f"{name}_down")(x)
         shortcut = _bn_relu(shortcut, f"{name}_down", activation=False)
     y = _bn_relu(_conv(x, filters, (3, 3, 3), strides, factorised=factorised, name=f"{name}_conv1"), f"{name}_conv1")
     y = _bn_relu(_conv(y, filters, (3, 3, 3), 1, factorised=factorised, name=f"{name}_conv2"), f"{name}_conv2",
@@ -75,7 +75,7 @@ def _resnet_trunk(x, *, blocks: tuple[int, ...], width_multiplier: float, factor
         x = Conv2Plus1D(stem, temporal_kernel=3, spatial_kernel=7, strides=(1, 2, 2),
                         mid_filters=_width(45, width_multiplier), name=f"{prefix}stem")(x)
     else:
-        x = layers.Conv3D(stem, (3, 7, 7), strides=(1, 2, 2), padding="same", use_bias=False, name=f"{prefix}stem")(x)
+        x = FoldedConv3D(stem, (3, 7, 7), strides=(1, 2, 2), padding="same", use_bias=False, name=f"{prefix}stem")(x)
     x = _bn_relu(x, f"{prefix}stem")
     for stage, (count, channels) in enumerate(zip(blocks, _RESNET18_WIDTHS)):
         for index in range(count):
@@ -122,15 +122,15 @@ def _x3d_block(x, *, inner: int, out: int, stride: int, use_se: bool, name: str)
     """X3D bottleneck: 1x1x1, BN ReLU; 3x3x3 channel-wise (spatial stride), BN [SE] swish; 1x1x1, BN; residual."""
     shortcut = x
     if stride != 1 or int(x.shape[-1]) != out:
-        shortcut = layers.Conv3D(out, 1, strides=(1, stride, stride), use_bias=False, name=f"{name}_down")(x)
+        shortcut = FoldedConv3D(out, 1, strides=(1, stride, stride), use_bias=False, name=f"{name}_down")(x)
         shortcut = _bn_relu(shortcut, f"{name}_down", activation=False)
-    y = _bn_relu(layers.Conv3D(inner, 1, use_bias=False, name=f"{name}_a")(x), f"{name}_a")
+    y = _bn_relu(FoldedConv3D(inner, 1, use_bias=False, name=f"{name}_a")(x), f"{name}_a")
     y = DepthwiseConv3D(kernel_size=(3, 3, 3), strides=(1, stride, stride), name=f"{name}_b")(y)
     y = batch_norm(name=f"{name}_b_bn")(y)
     if use_se:
         y = SqueezeExcitation(1 / 16, name=f"{name}_se")(y)
     y = layers.Activation("swish", name=f"{name}_swish")(y)
-    y = _bn_relu(layers.Conv3D(out, 1, use_bias=False, name=f"{name}_c")(y), f"{name}_c", activation=False)
+    y = _bn_relu(FoldedConv3D(out, 1, use_bias=False, name=f"{name}_c")(y), f"{name}_c", activation=False)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
@@ -146,7 +146,7 @@ def build_x3d_xs(*, num_classes: int, num_frames: int = 4, image_size: int = 160
     _check_common(num_classes, num_frames, image_size, width_multiplier, dropout)
     inputs, x = _normalised_rgb(num_frames, image_size)
     stem = _width(24, width_multiplier)
-    x = layers.Conv3D(stem, (1, 3, 3), strides=(1, 2, 2), padding="same", use_bias=False, name="stem_xy")(x)
+    x = FoldedConv3D(stem, (1, 3, 3), strides=(1, 2, 2), padding="same", use_bias=False, name="stem_xy")(x)
     x = _bn_relu(DepthwiseConv3D(kernel_size=(5, 1, 1), name="stem_t")(x), "stem")
     for stage, (count, channels) in enumerate(zip(_X3D_XS_DEPTHS, (24, 48, 96, 192))):
         out = _width(channels, width_multiplier)
@@ -154,7 +154,7 @@ def build_x3d_xs(*, num_classes: int, num_frames: int = 4, image_size: int = 160
             x = _x3d_block(x, inner=_width(channels * 2.25, width_multiplier), out=out,
                            stride=2 if index == 0 else 1, use_se=index % 2 == 0,
                            name=f"stage{stage + 2}_block{index + 1}")
-    x = _bn_relu(layers.Conv3D(_width(432, width_multiplier), 1, use_bias=False, name="conv5")(x), "conv5")
+    x = _bn_relu(FoldedConv3D(_width(432, width_multiplier), 1, use_bias=False, name="conv5")(x), "conv5")
     x = layers.GlobalAveragePooling3D(name="pool")(x)
     x = layers.Dense(_width(2048, width_multiplier), activation="relu", use_bias=False, name="fc")(x)
     return keras.Model(inputs, _head(x, num_classes, dropout), name=name)

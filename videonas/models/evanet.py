@@ -23,7 +23,7 @@ from keras import layers
 
 from videonas import checks
 from videonas.genome.evanet import Branch, EvaNetGenome
-from videonas.layers import ITGM, Conv2Plus1D, batch_norm
+from videonas.layers import ITGM, Conv2Plus1D, FoldedConv3D, batch_norm
 from videonas.models import cost
 
 MODULE_FILTERS = (256, 512, 1024, 2048)
@@ -70,7 +70,7 @@ def build_evanet(
     window = (min(int(x.shape[1]), 2), int(x.shape[2]), int(x.shape[3]))
     x = layers.AveragePooling3D(window, strides=1, padding="valid", name="head_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Conv3D(num_classes, 1, name="logits_conv")(x)
+    x = FoldedConv3D(num_classes, 1, name="logits_conv")(x)
     outputs = layers.GlobalAveragePooling3D(name="logits")(x)
     return keras.Model(inputs, outputs, name=name or "evanet")
 
@@ -86,7 +86,7 @@ def _module_repeat(x, branches: tuple[Branch, ...], share: int, repeat: int, nam
     y = outputs[0] if len(outputs) == 1 else layers.Concatenate(name=f"{name}_concat")(outputs)
     shortcut = x
     if repeat == 0:
-        shortcut = layers.Conv3D(int(y.shape[-1]), 1, use_bias=False, name=f"{name}_projection")(x)
+        shortcut = FoldedConv3D(int(y.shape[-1]), 1, use_bias=False, name=f"{name}_projection")(x)
         shortcut = batch_norm(name=f"{name}_projection_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_relu")(y)
@@ -117,7 +117,7 @@ def _conv_bn_relu(x, conv_type: str, filters: int, time: int, name: str, *, spat
     time = min(time, 2 * x.shape[1] - 1)
     if conv_type == "3d":
         kernel = (time, spatial_kernel, spatial_kernel)
-        x = layers.Conv3D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
+        x = FoldedConv3D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
     elif conv_type == "2plus1d":
         x = Conv2Plus1D(filters, temporal_kernel=time, spatial_kernel=spatial_kernel, strides=strides,
                         mid_filters=max(1, filters // 2), temporal_first=True, name=name)(x)

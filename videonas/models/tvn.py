@@ -117,7 +117,7 @@ def _temporal(x, temporal_type: str, step: TVNRepeatPlan, *, prefix: str):
 
 
 def _conv_bn(x, filters: int, *, kernel: tuple[int, int, int], name: str, strides=(1, 1, 1), relu: bool = True):
-    x = layers.Conv3D(
+    x = video_layers.FoldedConv3D(
         filters, kernel, strides=strides, padding=_padding(x, kernel, strides), use_bias=False,
         kernel_initializer="he_normal", name=f"{name}_conv",
     )(x)
