@@ -18,10 +18,9 @@ class FoldedConv3D(layers.Conv3D):
     """``keras.layers.Conv3D``, computed as a 2-D conv over frames folded into the batch when its kernel and stride span
     one frame (a (1, k, k) or 1x1x1 kernel at temporal stride 1): the same function, weights and FLOPs.
 
-    Why: without oneDNN (``videonas/__init__.py`` turns it on), TensorFlow's CPU Conv3D gradient takes a slow path for
-    a strided (1, k, k) kernel on few channels (a (1, 7, 7) stem conv at stride 2 on 3 channels: 5.3 s a step against
-    0.14 s as a 2-D conv, measured 2026-12-07 on tensorflow-cpu 2.21), which made one AssembleNet candidate train 5x
-    slower; a 2-D conv is fast either way. Every builder uses this for its convs.
+    Why: TensorFlow's CPU Conv3D gradient takes a slow path for a strided (1, k, k) kernel on few channels (a (1, 7, 7)
+    stem conv at stride 2 on 3 channels: 5.3 s a step against 0.14 s as a 2-D conv, measured 2026-12-07 on
+    tensorflow-cpu 2.21), which made one AssembleNet candidate train 5x slower. Every builder uses this for its convs.
     """
 
     def convolution_op(self, inputs, kernel):
