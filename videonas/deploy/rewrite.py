@@ -117,8 +117,9 @@ def _dilated(layer) -> bool:
 
 
 def _dilated_temporal_conv3d(layer) -> bool:
-    return (isinstance(layer, keras.layers.Conv3D) and layer.dilation_rate[0] > 1 and tuple(layer.kernel_size[1:]) == (1, 1)
-            and tuple(layer.strides) == (1, 1, 1) and layer.padding == "same")
+    return (isinstance(layer, keras.layers.Conv3D) and layer.dilation_rate[0] > 1
+            and tuple(layer.kernel_size[1:]) == (1, 1) and tuple(layer.strides) == (1, 1, 1)
+            and layer.padding == "same")
 
 
 def for_litert(model: keras.Model) -> keras.Model:

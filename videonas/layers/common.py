@@ -52,8 +52,8 @@ def same_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[
     if not any(need <= -2 for need in short):
         return "same"
     if any(need > 0 for need in short):
-        raise ValueError(f"kernel {tuple(kernel)} at strides {tuple(strides)} on a {tuple(sizes)} input pads one axis and "
-                         "leaves another two cells short: no padding argument places it alike on every runtime")
+        raise ValueError(f"kernel {tuple(kernel)} at strides {tuple(strides)} on a {tuple(sizes)} input pads one axis "
+                         "and leaves another two cells short: no padding argument places it alike on every runtime")
     return "valid"
 
 
