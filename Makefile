@@ -10,6 +10,8 @@ PROFILE ?= default
 LAB_ARGS ?=
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# oneDNN's CPU kernels: TensorFlow's own Conv3D gradient is ~100x slower on CPUs without AVX-512 (videonas/__init__.py)
+export TF_ENABLE_ONEDNN_OPTS ?= 1
 # pip prints one warning per package for the machine's optional local indexes; keep the install log readable.
 PIP_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
 # One line per package pip collects, so a cold install shows progress instead of minutes of silence.

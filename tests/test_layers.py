@@ -218,6 +218,50 @@ def test_frame_depthwise_conv_is_per_frame_depthwise():
     numpy.testing.assert_allclose(y[:, 1], _np(layer.depthwise(x[:, 1])), atol=1e-6)
 
 
+@pytest.mark.parametrize("kernel, strides, padding", [
+    ((1, 3, 3), (1, 2, 2), "same"), ((1, 7, 7), (1, 2, 2), "valid"), ((3, 1, 1), (2, 1, 1), "same"),
+    ((3, 3, 3), (1, 1, 1), "same"), ((1, 1, 1), (1, 1, 1), "same"), ((1, 1, 1), (2, 2, 2), "valid"),
+    ((1, 1, 1), (1, 3, 3), "same")])
+def test_folded_conv3d_computes_what_conv3d_does_with_the_same_weights(kernel, strides, padding):
+    """Frame-wise kernels fold into 2-D convs and strided 1x1x1 kernels subsample first: the same function as
+    Conv3D (compared where TensorFlow's own Conv3D places its windows like every other runtime)."""
+    x = _rng(5).standard_normal((2, 5, 9, 9, 3)).astype("float32")
+    folded = vl.FoldedConv3D(4, kernel, strides=strides, padding=padding)
+    y = _np(folded(x))
+    if kernel == (1, 1, 1):  # one cell a window: every stride-th cell through the kernel
+        expected = x[:, ::strides[0], ::strides[1], ::strides[2]] @ _np(folded.kernel)[0, 0, 0] + _np(folded.bias)
+    else:
+        plain = keras.layers.Conv3D(4, kernel, strides=strides, padding=padding)
+        plain.build(x.shape)
+        plain.set_weights(folded.get_weights())
+        expected = _np(plain(x))
+    assert y.shape == expected.shape
+    numpy.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+_STRIDED_PROJECTION_SCRIPT = """
+import numpy, tensorflow
+from videonas import layers as vl
+x = tensorflow.constant(numpy.random.default_rng(0).standard_normal((16, 2, 32, 32, 3)).astype("float32"))
+layer = vl.FoldedConv3D(128, 1, strides=(1, 4, 4), use_bias=False)
+for _ in range(10):
+    with tensorflow.GradientTape() as tape:
+        loss = tensorflow.reduce_sum(layer(x) ** 2)
+    tape.gradient(loss, layer.trainable_weights)
+print("finished")
+"""
+
+
+def test_a_strided_projection_over_three_channels_trains_single_threaded_under_onednn():
+    """oneDNN's strided 1x1 weight gradient overruns its workspace on inputs with few channels (oneDNN#6035): it
+    corrupted the heap of a single-threaded search worker. FoldedConv3D never hands it a strided 1x1 kernel."""
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "1", "KERAS_BACKEND": "tensorflow"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", _STRIDED_PROJECTION_SCRIPT], env=env, cwd=root,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "finished" in result.stdout, (result.returncode, result.stderr[-2000:])
+
+
 def _all_layers_model():
     a = keras.Input((4, 8, 8, 6))
     b = keras.Input((4, 4, 4, 5))

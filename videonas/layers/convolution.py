@@ -18,17 +18,29 @@ class FoldedConv3D(layers.Conv3D):
     """``keras.layers.Conv3D``, computed as a 2-D conv over frames folded into the batch when its kernel and stride span
     one frame (a (1, k, k) or 1x1x1 kernel at temporal stride 1): the same function, weights and FLOPs.
 
-    Why: TensorFlow's CPU Conv3D gradient takes a slow path for a strided (1, k, k) kernel on few channels (a (1, 7, 7)
-    stem conv at stride 2 on 3 channels: 5.3 s a step against 0.14 s as a 2-D conv, measured 2026-12-07 on
-    tensorflow-cpu 2.21), which made one AssembleNet candidate train 5x slower. Every builder uses this for its convs.
+    Why: without oneDNN (``videonas/__init__.py`` turns it on), TensorFlow's CPU Conv3D gradient takes a slow path for
+    a strided (1, k, k) kernel on few channels (a (1, 7, 7) stem conv at stride 2 on 3 channels: 5.3 s a step against
+    0.14 s as a 2-D conv, measured 2026-12-07 on tensorflow-cpu 2.21), which made one AssembleNet candidate train 5x
+    slower; a 2-D conv is fast either way. Every builder uses this for its convs.
+
+    A strided 1x1x1 kernel reads every stride-th cell: it runs as that subsample, then an unstrided 1x1 conv (the same
+    cells under "same" and "valid"). Why: oneDNN's strided-1x1 weight gradient writes past its workspace when the
+    input has fewer channels than its block (uxlfoundation/oneDNN#6035); here a 1x1 projection at stride 4 over 3
+    channels corrupted the heap of a single-threaded trial (measured 2026-12-07, tensorflow-cpu 2.21).
     """
 
     def convolution_op(self, inputs, kernel):
-        frames = inputs.shape[1]
-        if self.kernel_size[0] != 1 or self.strides[0] != 1 or frames is None or self.data_format != "channels_last":
+        strides, frames = tuple(self.strides), inputs.shape[1]
+        if self.data_format != "channels_last":
             return super().convolution_op(inputs, kernel)
+        if tuple(self.kernel_size) == (1, 1, 1) and strides != (1, 1, 1):
+            inputs = inputs[:, ::strides[0], ::strides[1], ::strides[2], :]
+            strides, frames = (1, 1, 1), inputs.shape[1]
+        if self.kernel_size[0] != 1 or strides[0] != 1 or frames is None:
+            return ops.conv(inputs, kernel, strides=list(strides), padding=self.padding,
+                            dilation_rate=list(self.dilation_rate), data_format="channels_last")
         folded = ops.reshape(inputs, (-1, *inputs.shape[2:]))
-        outputs = ops.conv(folded, kernel[0], strides=list(self.strides[1:]), padding=self.padding,
+        outputs = ops.conv(folded, kernel[0], strides=list(strides[1:]), padding=self.padding,
                            dilation_rate=list(self.dilation_rate[1:]), data_format="channels_last")
         return ops.reshape(outputs, (-1, frames, *outputs.shape[1:]))
 
