@@ -103,7 +103,9 @@ def test_tvn_search_notebook_takes_a_dataset_parameter(tmp_path):
     exec(parameters, namespace)  # the smoke profile, given another dataset
     config = namespace["config"]
     config["search"]["task"]["dataset"] = dataset
-    config.update(seeds=[0], presets=[])  # the dataset is what is checked; nbval runs the whole smoke profile
+    # The dataset is what is checked (nbval runs the whole smoke profile): one search, one comparison training a net.
+    config.update(seeds=[0], presets=[], arms={"evolution": config["arms"]["evolution"]}, common_input=None,
+                  comparison_seeds=[0], learning_rates=[0.003], latency_repeats=1)
     papermill.execute_notebook(str(tmp_path / "notebooks" / "tvn_search.ipynb"), str(tmp_path / "out.ipynb"),
                                parameters={"config": config, "output_dir": str(tmp_path / "out")},
                                kernel_name="videonas", cwd=str(tmp_path / "notebooks"), progress_bar=False)
