@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | $(PIP_FILTER)
 	@echo "videonas: installing the package and its dependencies into $(VENV) (a few minutes on a cold pip cache)"
 	$(BIN)/python -m pip install -e '.[test]' 2>&1 | $(PIP_PROGRESS)
-	$(BIN)/python -c "import videonas, keras, torch, tensorflow, av, cv2"
+	$(BIN)/python -c "from videonas import native_stderr; native_stderr.import_quietly('videonas', 'keras', 'torch', 'tensorflow', 'av', 'cv2')"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (videonas)" >/dev/null
 	@touch $(STAMP)
 

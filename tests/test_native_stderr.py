@@ -3,6 +3,7 @@ while every other byte (errors, partial progress-bar lines) still arrives."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -49,3 +50,15 @@ def test_level_zero_changes_nothing():
               f"    os.write(2, {ONEDNN + NL!r})\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, check=True)
     assert done.stderr == ONEDNN + b"\n"
+
+
+
+def test_import_quietly_drops_a_modules_start_up_lines_and_a_missing_module_still_raises(tmp_path):
+    (tmp_path / "noisy_module.py").write_text(f"import os\nos.write(2, {ONEDNN + NL + b'kept' + NL!r})\n")
+    script = ("import sys\nfrom videonas import native_stderr\n"
+              "native_stderr.import_quietly('noisy_module')\nassert 'noisy_module' in sys.modules\n"
+              "native_stderr.import_quietly('no_such_module_here')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 1 and done.stderr.startswith(b"kept\n")
+    assert b"ModuleNotFoundError: No module named 'no_such_module_here'" in done.stderr and b"oneDNN" not in done.stderr

@@ -12,6 +12,7 @@ forwarded as it arrives, partial lines (progress bars) included.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import sys
@@ -100,3 +101,11 @@ def filtered(level: int | None = None) -> Iterator[None]:
         thread.join(timeout=5)
         if not thread.is_alive():  # else a child outlives the command (a Ray daemon) and still writes through it
             os.close(saved)
+
+
+def import_quietly(*names: str) -> None:
+    """Import ``names`` with the filter on: ``make setup``'s check that the environment works, without TensorFlow's
+    start-up lines (a failed import still raises, with its traceback)."""
+    with filtered():
+        for name in names:
+            importlib.import_module(name)
