@@ -55,7 +55,7 @@ def test_reproduce_runs_notebooks_reports_failures_and_links_resolve(tmp_path):
     notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
     (notebooks / "params" / "default").mkdir(parents=True)
     write_notebook(notebooks / "good.ipynb", GOOD)
-    write_notebook(notebooks / "broken.ipynb", "raise RuntimeError('disk on fire')")
+    write_notebook(notebooks / "broken.ipynb", f"raise RuntimeError('disk on fire in {report.project_root()}/data')")
     (notebooks / "params" / "default" / "good.yaml").write_text("score: 0.75\n")
 
     index = report.reproduce(profile="default", notebooks_dir=notebooks, reports_dir=reports)
@@ -63,7 +63,10 @@ def test_reproduce_runs_notebooks_reports_failures_and_links_resolve(tmp_path):
     good = json.loads((reports / "good" / "results.json").read_text())
     assert good["headline"][0]["value"] == 0.75  # the profile's parameter reached the notebook
     broken = json.loads((reports / "broken" / "run.json").read_text())
-    assert broken["status"] == "failed" and "disk on fire" in broken["error"]
+    assert broken["status"] == "failed" and "disk on fire in data" in broken["error"]  # the checkout's path goes
+    broken_page = (reports / "broken" / "broken.html").read_text()
+    assert "The run stopped here." in broken_page and "jupyter.stderr" not in broken_page
+    assert str(report.project_root()) not in broken_page
     executed = nbformat.read(str(reports / "good" / "good.ipynb"), as_version=4)
     stderr = [output.text for cell in executed.cells for output in cell.get("outputs", [])
               if output.get("name") == "stderr"]

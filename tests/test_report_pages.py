@@ -93,6 +93,20 @@ def test_rendered_notebook_is_titled_offline_quiet_and_hides_only_code(tmp_path)
     assert runner.notebook_title(nbformat.v4.new_notebook(), default="stem") == "stem"
 
 
+def test_a_failed_cell_renders_as_one_line_that_says_why_without_a_traceback():
+    notebook = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("run()")
+    code.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="config.table: '/work/x/t_1.gz' is "
+                                           "not there", traceback=["\x1b[31mTraceback\x1b[0m", "  File /work/x/a.py"])]
+    notebook.cells = [code]
+    cleaned = export.clean_notebook(notebook, roots=["/work/x"])
+    (output,) = cleaned.cells[0].outputs
+    assert output["output_type"] == "display_data" and "traceback" not in output
+    assert output["data"]["text/plain"] == "ValueError: config.table: 't_1.gz' is not there"
+    assert output["data"]["text/markdown"] == "**The run stopped here.** ValueError: config.table: 't\\_1.gz' is not there"
+    assert notebook.cells[0].outputs[0]["output_type"] == "error"  # the executed notebook keeps its traceback
+
+
 def test_scrub_paths_keeps_urls_and_longer_names():
     roots = ["/work/repro", "/root"]
     text = ("/work/repro/.venv/lib/python3.11/site-packages/tqdm/auto.py:21 in /work/repro, see "

@@ -6,7 +6,9 @@
 - tables: pandas' positional index and "NaN"/"None" cells go, and a list of row dicts printed as Python becomes a
   table (``videonas.report.display``);
 - the conclusion, printed as one long line by notebooks of earlier releases, becomes Markdown with a heading per
-  question (``videonas.experiments.prose``).
+  question (``videonas.experiments.prose``);
+- an error (a failed run) becomes one line of Markdown that says where the notebook stopped and why; its traceback
+  stays in the executed notebook.
 
 The executed ``.ipynb`` itself is left as it ran; only the rendered copy changes.
 """
@@ -101,6 +103,11 @@ def clean_notebook(notebook: Any, *, roots: Sequence[str] = (), results: Any = N
         for output in cell.outputs:
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 continue
+            if output.get("output_type") == "error":
+                reason = scrub_paths(f"{output.get('ename', 'Error')}: {output.get('evalue', '')}", roots)
+                outputs.append({"output_type": "display_data", "metadata": {}, "data": {
+                    "text/markdown": f"**The run stopped here.** {_markdown_text(reason)}", "text/plain": reason}})
+                continue
             if output.get("output_type") == "stream" and conclusion and output.get("text", "").strip() == conclusion:
                 markdown = prose.conclusion_markdown(results.verdicts, results.conclusion)
                 outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/markdown": markdown}})
@@ -110,12 +117,14 @@ def clean_notebook(notebook: Any, *, roots: Sequence[str] = (), results: Any = N
     return notebook
 
 
+def _markdown_text(text: str) -> str:
+    """``text`` shown literally in Markdown: an error message's underscores, braces and backticks escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
+
+
 def _clean_output(output: Any, roots: Sequence[str]) -> Any:
     if output.get("output_type") == "stream":
         output["text"] = scrub_paths(output.get("text", ""), roots)
-    if output.get("output_type") == "error":
-        output["traceback"] = [scrub_paths(line, roots) for line in output.get("traceback", [])]
-        output["evalue"] = scrub_paths(output.get("evalue", ""), roots)
     data = output.get("data")
     if data:
         for mime in [mime for mime in data if mime.startswith("text/")]:

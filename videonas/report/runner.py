@@ -155,7 +155,7 @@ def run_notebook(name: str, *, profile: str, notebooks_dir: Path, reports_dir: P
                 progress_bar=True,  # cells done of the notebook's total, on the runner's own stderr
             )
     except Exception as error:  # a failed experiment is reported, and the next one still runs
-        record.update(status="failed", error=_error_text(error))
+        record.update(status="failed", error=export.scrub_paths(_error_text(error), [str(index.project_root())]))
         LOG.error("%s failed: %s", name, record["error"])
     record["wall_seconds"] = round(earlier + time.perf_counter() - started, 1)
     if earlier:
