@@ -1,5 +1,5 @@
-"""The report runner: notebooks run through Papermill with a profile's parameters, failures are recorded, results are strict JSON,
-stores are checkpointed, and a resumed run keeps only what finished with this code."""
+"""The report runner: notebooks run through Papermill with a profile's parameters, failures are recorded,
+results are strict JSON, stores are checkpointed, and a resumed run keeps only what finished with this code."""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def test_results_are_strict_json_and_one_schema(tmp_path):
 
 
 def test_results_carry_verdicts_and_old_results_still_read(tmp_path):
-    path = report.write_results(tmp_path, title="t", question="q", headline=[], conclusion="c", verdicts=sample_verdicts())
+    path = report.write_results(tmp_path, title="t", question="q", headline=[], conclusion="c",
+                                verdicts=sample_verdicts())
     data = json.loads(path.read_text())
     assert [v["verdict"] for v in data["verdicts"]] == ["supported", "inconclusive"]
     assert report.Results.read(path).verdicts == sample_verdicts()

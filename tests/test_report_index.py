@@ -1,5 +1,5 @@
-"""reports/index.html: the answers table first, verdicts adjusted within each paper, the README's tables rendered from it,
-and an index that survives malformed run records."""
+"""reports/index.html: the answers table first, verdicts adjusted within each paper, the README's tables
+rendered from it, and an index that survives malformed run records."""
 
 from __future__ import annotations
 

@@ -103,7 +103,8 @@ def test_a_failed_cell_renders_as_one_line_that_says_why_without_a_traceback():
     (output,) = cleaned.cells[0].outputs
     assert output["output_type"] == "display_data" and "traceback" not in output
     assert output["data"]["text/plain"] == "ValueError: config.table: 't_1.gz' is not there"
-    assert output["data"]["text/markdown"] == "**The run stopped here.** ValueError: config.table: 't\\_1.gz' is not there"
+    assert output["data"]["text/markdown"] == (
+        "**The run stopped here.** ValueError: config.table: 't\\_1.gz' is not there")
     assert notebook.cells[0].outputs[0]["output_type"] == "error"  # the executed notebook keeps its traceback
 
 
