@@ -74,7 +74,7 @@ def test_loss_curves_are_each_seeds_best_trial_one_colour_per_arm(tmp_path):
         plot_loss_curves(ArmRuns({("random", 0): Search([trial(0, 0.3, None)])}))
 
 
-def test_loss_curves_of_the_committed_tvn_search_store():
+def test_loss_curves_of_a_committed_two_arm_search_store():
     from pathlib import Path
 
     from videonas.experiments.arms import ArmRuns
@@ -82,7 +82,7 @@ def test_loss_curves_of_the_committed_tvn_search_store():
     from videonas.search.loop import Experiment
     from videonas.search.store import TrialStore
 
-    path = Path(__file__).resolve().parents[1] / "reports" / "tvn_search" / "search.sqlite"
+    path = Path(__file__).resolve().parent / "data" / "unversioned_store.sqlite"  # 6 seeds each of two arms
     names = TrialStore(path, read_only=True).experiments()
     runs = ArmRuns({(name.rsplit("-seed", 1)[0], int(name.rsplit("-seed", 1)[1])): Experiment(name, path)
                     for name in names})

@@ -22,7 +22,9 @@ from videonas.search import storefile
 from videonas.search.store import Trial, TrialResult, TrialStore
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = ROOT / "reports" / "tvn_search" / "search.sqlite"  # written before stores had a version
+# A store that videonas wrote before stores had a version: the TVN search report's store as committed before 5731116
+# (frozen here, because the report's own store is rewritten by every `make reproduce`).
+COMMITTED = ROOT / "tests" / "data" / "unversioned_store.sqlite"
 NAME = "evolution-seed0"
 
 # The tables as the code wrote them before versions existed and before the lease (no `leases` table).
@@ -43,7 +45,7 @@ def _digest(path: Path) -> str:
 
 @pytest.fixture
 def committed(tmp_path):
-    """A copy of a committed report's store (the committed file itself is never opened)."""
+    """A copy of the committed unversioned store (the committed file itself is never opened)."""
     copy = tmp_path / "search.sqlite"
     shutil.copyfile(COMMITTED, copy)
     return copy
