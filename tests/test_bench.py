@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from videonas import bench
+from videonas import bench, config
 from videonas.bench import gpu, latency, search
 
 
@@ -134,7 +134,8 @@ def test_search_benchmarks_on_the_toy_space(tmp_path):
         assert record["evolution_curve"][:4] == record["random_curve"][:4]
         assert search.evaluations_to_reach(record["evolution_curve"], record["random_best"]) == \
             record["evolution_needed"]
-    scl = search.scale(workers=(1, 2), executors=("subprocess",), num_candidates=2, space=toy,
+    flat = {"family": "toy", **toy["options"]}  # the benches' own spaces are written flat (search.SPACE)
+    scl = search.scale(workers=(1, 2), executors=("subprocess",), num_candidates=2, space=flat,
                        evaluate="videonas.search.synthetic:evaluate", evaluate_options=options, store_dir=tmp_path)
     assert [(r["workers"], r["done"]) for r in scl["runs"]] == [(1, 2), (2, 2)]
     assert all(r["candidates_per_min"] == pytest.approx(60 * 2 / r["wall_s"]) for r in scl["runs"])
@@ -353,3 +354,14 @@ def test_machine_ceiling_times_one_and_two_processes():
 
     result = throughput.machine_ceiling(repeats=20, trials=1)
     assert len(result["alone_s"]) == len(result["pair_s"]) == 1 and 0 < result["speedup"] < 4
+
+
+def test_the_benches_flat_spaces_are_what_a_search_accepts():
+    from videonas.bench import throughput
+    from videonas.search.loop import space_config, space_from_config
+
+    for space in (search.SPACE, throughput.DEFAULT_SPACE):
+        with pytest.raises(ValueError, match="unknown keys"):
+            config.SpaceConfig.from_value(space)  # why the benches normalise before run_search
+        parsed = config.SpaceConfig.from_value(space_config(space_from_config(space)))
+        assert parsed.family == "tvn" and parsed.options["image_sizes"] == space["image_sizes"]

@@ -164,7 +164,7 @@ def scale(*, workers: Sequence[int] = (1, 2), executors: Sequence[str] = ("subpr
                 options = trial_options(evaluate_options, task=task, budget=budget, workers=count)
                 executor_options: dict[str, Any] = {"max_workers": count}
                 started = time.perf_counter()
-                experiment = run_search(f"scale-{kind}-{count}", space=dict(space),
+                experiment = run_search(f"scale-{kind}-{count}", space=space_config(space_from_config(space)),
                                         store=str(Path(store_dir) / "scale.sqlite"), num_trials=num_candidates,
                                         strategy="random", batch_size=num_candidates, seed=seed,
                                         **config.evaluate_fields(evaluate, options),

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 from videonas.bench.search import SPACE, overhead, warm_clip_cache
 from videonas.search import run_search
+from videonas.search.loop import space_config, space_from_config
 
 # tvn_search's default profile (notebooks/params/default/tvn_search.yaml).
 DEFAULT_SPACE: dict[str, Any] = {"family": "tvn", "image_sizes": [32, 48], "frame_counts": [1, 2, 4, 8],
@@ -83,7 +84,7 @@ def measure(*, space: Mapping[str, Any], task: Mapping[str, Any], budget: Mappin
     ``threads`` threads (default: the cores shared out)."""
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
-    experiment = run_search(name, space=dict(space), store=store, num_trials=candidates, strategy="random",
+    experiment = run_search(name, space=space_config(space_from_config(space)), store=store, num_trials=candidates, strategy="random",
                             batch_size=candidates, seed=seed,
                             task={**task, "threads": threads}, budget=dict(budget),
                             executor={"kind": "subprocess", "options": {**executor_options, "max_workers": workers}},
