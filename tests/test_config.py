@@ -84,6 +84,11 @@ def test_a_search_nested_in_an_experiment_names_its_full_path():
     ({"batch_size": 1_000_000}, "batch_size must be in"),
     ({"task": {"num_frames": 4}}, "task.num_frames: family 'tvn' genomes carry their own input"),
     ({"executor": {"kind": "inprocess", "options": {"timeout_s": 5}}}, "in-process executor takes none"),
+    ({"executor": {"kind": "subprocess", "options": {"env": {"KERAS_BACKEND": "troch"}}}},
+     r"executor.options.env.KERAS_BACKEND must be one of \['jax', 'tensorflow', 'torch'\], got 'troch'"),
+    ({"executor": {"kind": "subprocess", "options": {"env": {"KERAS_BACKEND": "torch"}}},
+      "constraints": {"max_latency_ms": 2.0, "latency_runtime": "onnxruntime"}},
+     "KERAS_BACKEND 'torch' with constraints.latency_runtime 'onnxruntime': a worker converts each candidate"),
     ({"evaluate": SYNTHETIC}, "task is an option of the default trial function"),
 ])
 def test_values_of_the_wrong_type_are_refused_at_start_up(tmp_path, change, message):
@@ -115,3 +120,9 @@ def test_patience_is_refused_in_a_search_with_rungs_or_an_epoch_budget():
     with pytest.raises(ValueError, match="budget.patience 1 with max_epochs 6"):
         config.SearchConfig.from_dict({**BASE, "store": "x.sqlite", "budget": {"epochs": 3, "patience": 1},
                                        "max_epochs": 6})
+
+
+def test_the_executor_says_which_backend_its_trials_train_on():
+    on_torch = config.ExecutorConfig.from_value({"kind": "subprocess", "options": {"env": {"KERAS_BACKEND": "torch"}}})
+    assert on_torch.backend == "torch" and config.ExecutorConfig.from_value("subprocess").backend == "tensorflow"
+    assert on_torch.build().backend == "torch"

@@ -90,3 +90,18 @@ def test_a_named_models_job_has_a_key_and_its_options_read_back():
     wider = train.typed_options({**options.to_dict(), "model_options": {"width_multiplier": 0.5}})
     key = trainings.job_key("videonas.train:evaluate_model", executors.Job(None, 0, options))
     assert key != trainings.job_key("videonas.train:evaluate_model", executors.Job(None, 0, wider))
+
+
+def test_trainings_on_another_backend_are_not_answered_from_the_file(tmp_path):
+    list(trainings.StoredExecutor(CountingExecutor(), tmp_path / "t.sqlite").run(SYNTHETIC, jobs(2)))
+
+    class OnTorch(CountingExecutor):
+        backend = "torch"
+
+    torch_runner = OnTorch()
+    list(trainings.StoredExecutor(torch_runner, tmp_path / "t.sqlite").run(SYNTHETIC, jobs(2)))
+    assert torch_runner.trained == [0, 1]  # a result depends on the backend: trained again
+    job = jobs(1)[0]
+    assert trainings.job_key(SYNTHETIC, job) == trainings.job_key(SYNTHETIC, job, "tensorflow")  # old keys hold
+    assert "backend" not in trainings.job_description(SYNTHETIC, job)
+    assert trainings.job_description(SYNTHETIC, job, "torch")["backend"] == "torch"

@@ -105,6 +105,7 @@ def test_training_is_repeatable_and_learns(monkeypatch):
     assert first.status == "done" and first.metrics["steps"] == 8 * 3
     assert first.metrics["loss_curve"] == pytest.approx(again.metrics["loss_curve"], rel=1e-5)
     assert first.fitness == again.fitness == first.metrics["accuracy"]
+    assert first.metrics["backend"] == "tensorflow"  # which backend trained it, for the report
     assert first.metrics["loss_curve"][-1] < first.metrics["loss_curve"][0]
     timings = first.metrics["timings"]
     assert set(timings) >= {"import_s", "build_s", "constraints_s", "data_s", "fit_s", "first_step_s", "eval_s"}
@@ -224,6 +225,28 @@ def test_smoke_tvn_search_through_the_subprocess_pool(tmp_path):
     assert [(t.genome_key, t.fitness, t.metrics["loss_curve"]) for t in warm.trials()] == \
         [(t.genome_key, t.fitness, t.metrics["loss_curve"]) for t in fresh.trials()]
     assert {t.host for t in warm.trials()} == {warm.trials()[0].host}
+
+
+@pytest.mark.slow
+@pytest.mark.other_backend
+def test_a_search_with_rungs_trains_on_torch_workers(tmp_path):
+    """``executor.options.env.KERAS_BACKEND: torch`` (the EvaNet and AssembleNet default profiles): candidates train
+    on torch, the rung's survivor continues from its torch checkpoint, and every result says which backend."""
+    from videonas import data
+    from videonas.search import run_search
+
+    data.embedded_dataset("smoke", seed=0)
+    experiment = run_search("torch-rungs", space=SMOKE_SPACE, store=tmp_path / "torch.sqlite", num_trials=2,
+                            strategy="random", batch_size=2, seed=0, rungs={"epochs": [1, 2]},
+                            task=SMOKE_OPTIONS["task"], executor={"kind": "subprocess", "options": {
+                                "max_workers": 1, "timeout_s": 300, "env": {"KERAS_BACKEND": "torch"}}},
+                            progress=False)
+    trials = experiment.trials()
+    assert [t.status for t in trials] == ["done"] * len(trials), [t.error for t in trials]
+    assert {t.metrics["backend"] for t in trials} == {"torch"}
+    assert sorted(t.epochs for t in trials) == [1, 2]  # the better one went on to the top rung
+    promoted = max(trials, key=lambda t: t.epochs)
+    assert promoted.metrics["steps"] == 4 and len(promoted.metrics["loss_curve"]) == 4  # one more epoch, resumed
 
 
 @pytest.mark.slow

@@ -134,10 +134,17 @@ class ExecutorConfig:
                              f"subprocess or ray executor")
         options = keyword_options(f"{path}.options", executors.executor_class(data["kind"]).__init__,
                                   data["options"])
+        if "env" in options:
+            options["env"] = executors.check_env(options["env"], field=f"{path}.options.env")
         return cls(data["kind"], options)
 
     def build(self) -> executors.Executor:
         return executors.make_executor(self.kind, **self.options)
+
+    @property
+    def backend(self) -> str:
+        """The Keras backend the trials train on (``options.env.KERAS_BACKEND``, else this process's)."""
+        return executors.workers_backend(self.options.get("env"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "options": dict(self.options)}
@@ -303,12 +310,18 @@ class SearchConfig:
                 raise ValueError(f"{prefix}budget.patience {trial.budget.patience} with max_epochs {max_epochs}: "
                                  f"the search counts budget.epochs per candidate, which patience may stop sooner, "
                                  f"so its epoch budget would not be what was trained; leave one out")
+        executor = ExecutorConfig.from_value(data.get("executor", "subprocess"), path=f"{prefix}executor")
+        converted = [item.runtime for item in trial.constraints.filters if getattr(item, "runtime", "keras") != "keras"]
+        if converted and executor.backend != "tensorflow":
+            raise ValueError(f"{prefix}executor.options.env.KERAS_BACKEND {executor.backend!r} with "
+                             f"{prefix}constraints.latency_runtime {converted[0]!r}: a worker converts each candidate "
+                             f"to {converted[0]} on the tensorflow backend; train on tensorflow, or time on "
+                             f"latency_runtime keras")
         return cls(name=name, store=str(store), space=space, num_trials=data["num_trials"],
                    strategy=StrategyConfig.from_value(data.get("strategy", "regularized"), path=f"{prefix}strategy"),
                    seed=seed, batch_size=batch_size, task=trial.task, budget=trial.budget,
                    constraints=trial.constraints, save_weights=trial.save_weights, evaluate=evaluate,
-                   executor=ExecutorConfig.from_value(data.get("executor", "subprocess"), path=f"{prefix}executor"),
-                   reuse_duplicates=reuse, rungs=rungs, max_epochs=max_epochs)
+                   executor=executor, reuse_duplicates=reuse, rungs=rungs, max_epochs=max_epochs)
 
     def replace(self, **changes: Any) -> "SearchConfig":
         """A copy with some fields changed and checked again (``from_dict`` of the merged plain form)."""

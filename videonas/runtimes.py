@@ -40,6 +40,21 @@ def check_installed(field: str, runtime: str) -> str:
     return runtime
 
 
+# The Keras backends a worker may be started on (``KERAS_BACKEND``) and the module each needs.
+BACKENDS = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
+
+
+def check_backend(field: str, value: Any) -> str:
+    """``value`` if it names a Keras backend installed here, else ``ValueError`` naming ``field`` and the value: a
+    worker pool set to a misspelt or missing backend fails at start-up, not in every trial."""
+    if not isinstance(value, str) or value not in BACKENDS:
+        raise ValueError(f"{field} must be one of {sorted(BACKENDS)}, got {value!r}")
+    if importlib.util.find_spec(BACKENDS[value]) is None:
+        installed = sorted(name for name, module in BACKENDS.items() if importlib.util.find_spec(module) is not None)
+        raise ValueError(f"{field} {value!r} is not installed here (installed backends: {installed})")
+    return value
+
+
 def backend() -> str:
     """The Keras backend this process uses (or will use: Keras is not imported for the answer)."""
     if "keras" in sys.modules:

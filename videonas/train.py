@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy
 
-from videonas import checkpoint as checkpoints, families, metrics as scoring, models
+from videonas import checkpoint as checkpoints, families, metrics as scoring, models, runtimes
 from videonas.checks import check_choice
 from videonas.deploy import runtimes as deploy_runtimes
 from videonas.genome.base import Genome
@@ -249,6 +249,7 @@ def fit_and_score(model, *, task: TrainTask, budget: Budget, seed: int, genome: 
         metrics["test"] = {**score(scores, clips.labels, multi_label=task.multi_label, dataset=dataset)[1],
                            "num_clips": len(clips)}
         timings["test_s"] = time.perf_counter() - clock
+    metrics["backend"] = runtimes.backend()  # results differ between backends: a report says which trained them
     return TrialResult(fitness=fitness, metrics=metrics, **figures)
 
 

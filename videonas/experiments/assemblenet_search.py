@@ -211,7 +211,8 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
     return experiment.finish(
         folder, title=TITLE, question=QUESTION, headline=headline(result),
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts, figures=drawn,
-        deterministic=DETERMINISTIC,
+        deterministic=" ".join(filter(None, (DETERMINISTIC, summaries.backends_note(
+            t for trials in runs.trials().values() for t in trials)))),
         extra={"summary": runs.summary(), "pruned_edge_ranks": pruned_ranks(runs),
                "evolved": {"seed": result.evolved[0], "trial": result.evolved[1].index,
                            "flops": result.evolved[1].flops},

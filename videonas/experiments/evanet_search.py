@@ -135,7 +135,9 @@ def report(result: EvaNetSearch, *, config: Config, folder: Path) -> experiment.
     return experiment.finish(
         folder, title=TITLE, question=QUESTION, headline=headline(result),
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts, figures=drawn,
-        deterministic=DETERMINISTIC, extra={"summary": result.runs.summary(), "store": str(folder / STORE)},
+        deterministic=" ".join(filter(None, (DETERMINISTIC, summaries.backends_note(
+            t for trials in result.runs.trials().values() for t in trials)))),
+        extra={"summary": result.runs.summary(), "store": str(folder / STORE)},
         outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
 
 

@@ -15,7 +15,7 @@ import logging
 import traceback
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from videonas import families
+from videonas import families, runtimes
 from videonas.checks import check_choice
 from videonas.genome.base import Genome
 from videonas.search.store import TrialResult
@@ -51,13 +51,21 @@ def call_trial(function: str, genome: Genome | None, seed: int, options: Any) ->
         return TrialResult.failed(f"{type(error).__name__}: {error}\n{tail}")
 
 
-def check_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    """Environment variables for workers, checked: names and values must be strings."""
+def check_env(env: Mapping[str, str] | None, *, field: str = "executor env") -> dict[str, str]:
+    """Environment variables for workers, checked: names and values must be strings, and a ``KERAS_BACKEND`` must
+    name a backend installed here."""
     if env is None:
         return {}
     if not isinstance(env, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise ValueError(f"executor env must map variable names to strings, got {str(env)[:200]}")
+        raise ValueError(f"{field} must map variable names to strings, got {str(env)[:200]}")
+    if "KERAS_BACKEND" in env:
+        runtimes.check_backend(f"{field}.KERAS_BACKEND", env["KERAS_BACKEND"])
     return dict(env)
+
+
+def workers_backend(env: Mapping[str, str] | None) -> str:
+    """The Keras backend workers started with ``env`` train on: theirs, else the one this process uses."""
+    return (env or {}).get("KERAS_BACKEND") or runtimes.backend()
 
 
 class Executor(abc.ABC):
@@ -75,6 +83,12 @@ class Executor(abc.ABC):
 
     def close(self) -> None:
         """Release workers (Ray keeps its cluster connection until this is called)."""
+
+    @property
+    def backend(self) -> str:
+        """The Keras backend its trials train on: a pool's ``env`` may start workers on another than this process's
+        (a result depends on it, so stored trainings are keyed on it)."""
+        return workers_backend(getattr(self, "env", None))
 
 
 class InProcessExecutor(Executor):

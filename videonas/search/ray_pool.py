@@ -72,7 +72,8 @@ class RayExecutor(WorkerPool):
             else:
                 start_local_ray(num_cpus=num_cpus, runtime_env=runtime_env)
         self._ray = ray
-        actor_env = {"env_vars": check_env(env)} if env else None  # the actors' own, on top of runtime_env
+        self.env = check_env(env)
+        actor_env = {"env_vars": self.env} if self.env else None  # the actors' own, on top of runtime_env
         self._actor_class = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_restarts=0,
                                        max_task_retries=0, runtime_env=actor_env)(TrialActor)
         self._ready: set[Any] = set()  # object references of the jobs found finished by the last ``_wait``

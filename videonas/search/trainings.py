@@ -29,16 +29,18 @@ TABLE = ("CREATE TABLE IF NOT EXISTS trainings (key TEXT PRIMARY KEY, function T
          "job TEXT NOT NULL, result TEXT NOT NULL, finished REAL NOT NULL)")
 
 
-def job_description(function: str, job: Job) -> dict[str, Any]:
-    """What determines a job's result, as plain JSON: the function, the genome, the seed and the options."""
+def job_description(function: str, job: Job, backend: str = "tensorflow") -> dict[str, Any]:
+    """What determines a job's result, as plain JSON: the function, the genome, the seed, the options and the Keras
+    backend (named only when it is not TensorFlow, so keys written before backends were chosen still match)."""
     options = job.options.to_dict() if hasattr(job.options, "to_dict") else dict(job.options)
     genome = None if job.genome is None else job.genome.to_dict()
-    return {"function": function, "genome": genome, "seed": int(job.seed), "options": options}
+    other = {} if backend == "tensorflow" else {"backend": backend}
+    return {"function": function, "genome": genome, "seed": int(job.seed), "options": options, **other}
 
 
-def job_key(function: str, job: Job) -> str:
+def job_key(function: str, job: Job, backend: str = "tensorflow") -> str:
     """The job's identity: a hash of ``job_description`` as canonical JSON (sorted keys)."""
-    text = jsonio.dumps(job_description(function, job), sort_keys=True, separators=(",", ":"), default=str)
+    text = jsonio.dumps(job_description(function, job, backend), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -66,14 +68,14 @@ class StoredExecutor(Executor):
         return {key: TrialResult(**json.loads(text)) for key, text in rows}
 
     def _store(self, key: str, function: str, job: Job, result: TrialResult) -> None:
-        description = jsonio.dumps(job_description(function, job), sort_keys=True, default=str)
+        description = jsonio.dumps(job_description(function, job, self.inner.backend), sort_keys=True, default=str)
         with self._connect() as connection:
             connection.execute("INSERT OR REPLACE INTO trainings VALUES (?, ?, ?, ?, ?, ?)",
                                (key, function, int(job.seed), description,
                                 jsonio.dumps(dataclasses.asdict(result)), time.time()))
 
     def run(self, function: str, jobs: Sequence[Job], on_start=None) -> Iterator[tuple[int, TrialResult]]:
-        keys = [job_key(function, job) for job in jobs]
+        keys = [job_key(function, job, self.inner.backend) for job in jobs]
         stored = self.stored(sorted(set(keys)))
         missing = [position for position, key in enumerate(keys) if key not in stored]
         for position, key in enumerate(keys):
