@@ -98,7 +98,8 @@ def test_a_result_shows_the_datasets_load_report_once(tmp_path):
 
 def test_the_report_says_which_backend_trained_the_finished_results():
     torch = [_Trial(0, "done", 0.5, metrics={"backend": "torch"}), _Trial(1, "failed", metrics={"backend": "jax"})]
-    assert summaries.backends_note(torch).startswith("Trained on the torch Keras backend (the executor's workers)")
+    assert summaries.repeatability("Seeded.", torch).startswith(
+        "Seeded. Trained on the torch Keras backend (the executor's workers)")
     both = [*torch, _Trial(2, "done", 0.4, metrics={"backend": "tensorflow"})]
-    assert summaries.backends_note(both).startswith("Trained on the tensorflow and torch Keras backends")
-    assert summaries.backends_note([_Trial(0, "done", 0.5), None]) == ""  # recorded before backends were
+    assert "Trained on the tensorflow and torch Keras backends" in summaries.repeatability("Seeded.", both)
+    assert summaries.repeatability("Seeded.", [_Trial(0, "done", 0.5), None]) == "Seeded."  # before backends were

@@ -84,8 +84,8 @@ def measure(*, space: Mapping[str, Any], task: Mapping[str, Any], budget: Mappin
     ``threads`` threads (default: the cores shared out)."""
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
-    experiment = run_search(name, space=space_config(space_from_config(space)), store=store, num_trials=candidates, strategy="random",
-                            batch_size=candidates, seed=seed,
+    experiment = run_search(name, space=space_config(space_from_config(space)), store=store, num_trials=candidates,
+                            strategy="random", batch_size=candidates, seed=seed,
                             task={**task, "threads": threads}, budget=dict(budget),
                             executor={"kind": "subprocess", "options": {**executor_options, "max_workers": workers}},
                             progress=False)

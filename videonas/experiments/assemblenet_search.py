@@ -211,8 +211,7 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
     return experiment.finish(
         folder, title=TITLE, question=QUESTION, headline=headline(result),
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts, figures=drawn,
-        deterministic=" ".join(filter(None, (DETERMINISTIC, summaries.backends_note(
-            t for trials in runs.trials().values() for t in trials)))),
+        deterministic=summaries.repeatability(DETERMINISTIC, (t for ts in runs.trials().values() for t in ts)),
         extra={"summary": runs.summary(), "pruned_edge_ranks": pruned_ranks(runs),
                "evolved": {"seed": result.evolved[0], "trial": result.evolved[1].index,
                            "flops": result.evolved[1].flops},

@@ -265,8 +265,8 @@ def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
         folder, title=TITLE, question=QUESTION, headline=headline(result),
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts,
         figures={"verdicts.png": figure},
-        deterministic=" ".join(filter(None, (DETERMINISTIC, summaries.backends_note(
-            r for runs in (*fixed.members.values(), *fixed.baselines.values()) for r in runs.values())))),
+        deterministic=summaries.repeatability(DETERMINISTIC, (
+            r for runs in (*fixed.members.values(), *fixed.baselines.values()) for r in runs.values())),
         extra={"search_ensembles": {seed: {**e.scores, "member_names": [m.name for m in e.members], "flops": e.flops}
                                     for seed, e in result.ensembles.items()},
                "member_search_seed": result.member_seed, "members": list(fixed.members),

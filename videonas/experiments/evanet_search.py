@@ -135,8 +135,7 @@ def report(result: EvaNetSearch, *, config: Config, folder: Path) -> experiment.
     return experiment.finish(
         folder, title=TITLE, question=QUESTION, headline=headline(result),
         conclusion=prose.conclusion(result.verdicts, notes=notes(result)), verdicts=result.verdicts, figures=drawn,
-        deterministic=" ".join(filter(None, (DETERMINISTIC, summaries.backends_note(
-            t for trials in result.runs.trials().values() for t in trials)))),
+        deterministic=summaries.repeatability(DETERMINISTIC, (t for ts in result.runs.trials().values() for t in ts)),
         extra={"summary": result.runs.summary(), "store": str(folder / STORE)},
         outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
 

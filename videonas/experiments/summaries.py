@@ -21,15 +21,15 @@ def finished(trials: Iterable[Any]) -> list[Any]:
     return [t for t in trials if t.status == "done" and t.fitness is not None and math.isfinite(float(t.fitness))]
 
 
-def backends_note(results: Iterable[Any]) -> str:
-    """Which Keras backend trained the finished ``results`` (trials or training results, ``metrics["backend"]``), as
-    a sentence for the report: the same seed gives different accuracies on different backends. Empty when none says
-    (results recorded before the backend was)."""
+def repeatability(text: str, results: Iterable[Any]) -> str:
+    """A report's repeatability ``text`` and which Keras backend trained the finished ``results`` (trials or training
+    results, ``metrics["backend"]``): the same seeds give other accuracies on another backend. Nothing is added for
+    results recorded before the backend was."""
     names = sorted({(r.metrics or {}).get("backend") for r in results if r is not None and r.status == "done"} - {None})
     if not names:
-        return ""
-    return (f"Trained on the {' and '.join(names)} Keras backend{'s' if len(names) > 1 else ''} (the executor's "
-            f"workers); another backend gives other accuracies for the same seeds.")
+        return text
+    return (f"{text} Trained on the {' and '.join(names)} Keras backend{'s' if len(names) > 1 else ''} (the "
+            f"executor's workers); another backend gives other accuracies for the same seeds.")
 
 
 def best_trial(trials: Iterable[Any]) -> Any | None:
