@@ -14,6 +14,7 @@ import pytest
 
 from videonas.search import InProcessExecutor, Job, SubprocessExecutor, TrialStore, make_executor, run_search
 from videonas.search.executors import call_trial, resolve
+from videonas.search.store import TrialResult
 from videonas.search.synthetic import ToyGenome, ToySpace
 
 SYNTHETIC = "videonas.search.synthetic:evaluate"
@@ -189,3 +190,35 @@ def test_a_dead_worker_is_replaced_and_the_next_candidates_run():
     results, started = _pool_run(SubprocessExecutor(max_workers=1), [1, 0, 2], failures={"1": "exit"})
     assert results[0].status == "failed" and results[0].error == "worker died (exit code 3)"
     assert results[1].status == results[2].status == "done" and started == 2
+
+
+class _Recording(InProcessExecutor):
+    """Trains nothing: answers each job with a fitness taken from its genome's key, and records the dispatch order."""
+
+    def __init__(self):
+        super().__init__()
+        self.dispatched = []
+
+    def run(self, function, jobs, on_start=None):
+        for position, job in enumerate(jobs):
+            self.dispatched.append(job.genome)
+            yield position, TrialResult(fitness=int(job.genome.key[:6], 16) / 16**6)
+
+
+def test_a_round_is_dispatched_largest_first_and_each_result_stays_with_its_trial(tmp_path):
+    from videonas import families
+
+    space = {"family": "tvn", "options": {"image_sizes": [32, 48], "frame_counts": [1, 2, 4, 8], "max_blocks": 3,
+                                          "filters": [16, 32, 64], "max_repeats": 2, "allow_non_local": False}}
+    runner = _Recording()
+    experiment = run_search("order", space=space, store=tmp_path / "s.sqlite", num_trials=6, strategy="random",
+                            batch_size=6, seed=4, task={"dataset": "embedded:smoke"}, executor=runner, progress=False)
+    tvn = families.get("tvn")
+    flops = [tvn.estimate_cost(genome, num_classes=2)["flops"] for genome in runner.dispatched]
+    assert flops == sorted(flops, reverse=True) and len(set(flops)) > 1
+    trials = experiment.trials()
+    assert [t.index for t in trials] == list(range(6))
+    asked = [t.genome_key for t in trials]
+    assert asked != [g.key for g in runner.dispatched]  # the order did change, and nothing else did:
+    assert sorted(asked) == sorted(g.key for g in runner.dispatched)
+    assert all(t.fitness == int(t.genome_key[:6], 16) / 16**6 for t in trials)

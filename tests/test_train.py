@@ -220,7 +220,7 @@ def test_smoke_tvn_search_through_the_subprocess_pool(tmp_path):
     fresh = smoke_tvn_search(tmp_path / "fresh.sqlite", executor="subprocess",
                              executor_options={"max_workers": 2, "timeout_s": 300, "trials_per_worker": 1})
     check_smoke_trials(warm.trials(), 3)
-    assert [t.metrics["worker"]["served"] for t in warm.trials()] == [1, 2, 3]
+    assert sorted(t.metrics["worker"]["served"] for t in warm.trials()) == [1, 2, 3]  # dispatched largest first
     assert [t.metrics["worker"]["served"] for t in fresh.trials()] == [1, 1, 1]
     assert [(t.genome_key, t.fitness, t.metrics["loss_curve"]) for t in warm.trials()] == \
         [(t.genome_key, t.fitness, t.metrics["loss_curve"]) for t in fresh.trials()]

@@ -263,7 +263,7 @@ def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", spa
             _finish(store, [trial], source.result(), bar, source.index, rung=source.rung)
             continue
         groups.setdefault(key if reuse_duplicates else f"{key}#{trial.index}", []).append(trial)
-    group_list = list(groups.values())
+    group_list = largest_first(list(groups.values()), family=family, space=space, config=config)
     options = config.trial_options()
     by_index = {t.index: t for t in store.trials(name)} if config.rungs and config.rungs.inherit else {}
     jobs = [Job(_stored_genome(space, group[0]), group[0].seed, _first_options(config, options, group[0], by_index))
@@ -285,6 +285,28 @@ def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", spa
         _finish(store, group[1:], result, bar, group[0].index, rung=rung)
     if config.rungs:
         _climb(store, config, space, round_trials, runner, options, bar)
+
+
+def largest_first(groups: list[list[Trial]], *, family: Any, space: SearchSpace,
+                  config: "config_module.SearchConfig") -> list[list[Trial]]:
+    """A round's networks in decreasing estimated FLOPs, so that the workers finish the round together rather than
+    one training the largest network alone at its end while the others wait. Only dispatch changes: each result is
+    stored under its own trial and the strategy hears the round in ask order. Equal estimates, families without a
+    cost model and other trial functions keep ask order."""
+    if len(groups) < 2 or not config.evaluate.default or family.cost is None:
+        return groups
+    task = config.task
+
+    def flops(group: list[Trial]) -> int:
+        try:  # num_classes only sizes the classifier head: 2 orders the networks as the dataset's count would
+            estimate = family.estimate_cost(_stored_genome(space, group[0]), num_classes=2,
+                                            width_multiplier=task.width_multiplier, num_frames=task.num_frames,
+                                            image_size=task.image_size)
+        except ValueError:  # the trial fails in its worker with the same message; dispatch it last
+            return -1
+        return -1 if estimate is None else int(estimate["flops"])
+
+    return sorted(groups, key=flops, reverse=True)  # stable: ties keep ask order
 
 
 def _first_options(config: "config_module.SearchConfig", options: Any, trial: Trial,
