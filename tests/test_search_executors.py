@@ -186,6 +186,15 @@ def test_pool_workers_serve_many_candidates_and_are_recycled_when_due():
     assert started == 3 and all(r.metrics["worker"]["served"] == 1 for r in results.values())
 
 
+def test_without_a_memory_limit_a_pool_keeps_its_workers_under_half_the_machine():
+    from videonas.search import pool
+
+    total_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    assert SubprocessExecutor(max_workers=2).worker_memory_mib == pytest.approx(total_mib / 4)
+    assert SubprocessExecutor(max_workers=1, worker_memory_mib=512.0).worker_memory_mib == 512.0
+    assert pool.default_worker_memory_mib(4) == pytest.approx(total_mib / 8)
+
+
 def test_a_dead_worker_is_replaced_and_the_next_candidates_run():
     results, started = _pool_run(SubprocessExecutor(max_workers=1), [1, 0, 2], failures={"1": "exit"})
     assert results[0].status == "failed" and results[0].error == "worker died (exit code 3)"

@@ -62,12 +62,24 @@ def sweep_stale_folders() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def default_worker_memory_mib(max_workers: int) -> float | None:
+    """Half of this machine's memory shared among the workers: the resident size past which a worker is replaced
+    after its candidate. TensorFlow workers keep memory from every candidate (about 70 MiB per AssembleNet candidate
+    here, 1.4 to 7.4 GiB over 90), so without a ceiling two of them could fill the machine. ``None`` where the
+    machine does not say."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return total / 2**20 / 2 / max(1, int(max_workers)) if total > 0 else None
+
+
 class SubprocessExecutor(WorkerPool):
     """At most ``max_workers`` worker processes, each training up to ``trials_per_worker`` candidates.
 
     A worker is recycled (replaced by a fresh one) after ``trials_per_worker`` candidates, or as soon as its resident
-    memory after a candidate passes ``worker_memory_mib`` (the loop is ``videonas.search.scheduler``'s, shared with
-    Ray). ``env`` adds environment variables of the workers, e.g. ``{"KERAS_BACKEND": "torch"}`` to train candidates
+    memory after a candidate passes ``worker_memory_mib`` (default ``default_worker_memory_mib``; the loop is
+    ``videonas.search.scheduler``'s, shared with Ray). ``env`` adds environment variables of the workers, e.g. ``{"KERAS_BACKEND": "torch"}`` to train candidates
     on the other backend while the driver imports no Keras. Workers are started with ``python -c`` rather than
     multiprocessing's spawn, so scripts without an ``if __name__ == "__main__"`` guard and notebooks work too.
 
@@ -79,6 +91,8 @@ class SubprocessExecutor(WorkerPool):
     def __init__(self, *, max_workers: int = 1, timeout_s: float | None = None, trials_per_worker: int = 100,
                  worker_memory_mib: float | None = None, env: Mapping[str, str] | None = None) -> None:
         self.env = check_env(env)
+        if worker_memory_mib is None:
+            worker_memory_mib = default_worker_memory_mib(max_workers)
         super().__init__(max_workers=max_workers, timeout_s=timeout_s, trials_per_worker=trials_per_worker,
                          worker_memory_mib=worker_memory_mib, most_workers=4096)
         self._folder: str | None = None
