@@ -302,7 +302,7 @@ def largest_first(groups: list[list[Trial]], *, family: Any, space: SearchSpace,
             estimate = family.estimate_cost(_stored_genome(space, group[0]), num_classes=2,
                                             width_multiplier=task.width_multiplier, num_frames=task.num_frames,
                                             image_size=task.image_size)
-        except ValueError:  # the trial fails in its worker with the same message; dispatch it last
+        except ValueError:  # train_candidate asks the same estimate, so the trial fails there; dispatch it last
             return -1
         return -1 if estimate is None else int(estimate["flops"])
 

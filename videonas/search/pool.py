@@ -79,9 +79,10 @@ class SubprocessExecutor(WorkerPool):
 
     A worker is recycled (replaced by a fresh one) after ``trials_per_worker`` candidates, or as soon as its resident
     memory after a candidate passes ``worker_memory_mib`` (default ``default_worker_memory_mib``; the loop is
-    ``videonas.search.scheduler``'s, shared with Ray). ``env`` adds environment variables of the workers, e.g. ``{"KERAS_BACKEND": "torch"}`` to train candidates
-    on the other backend while the driver imports no Keras. Workers are started with ``python -c`` rather than
-    multiprocessing's spawn, so scripts without an ``if __name__ == "__main__"`` guard and notebooks work too.
+    ``videonas.search.scheduler``'s, shared with Ray). ``env`` adds environment variables of the workers, e.g.
+    ``{"KERAS_BACKEND": "torch"}`` to train candidates on the other backend while the driver imports no Keras.
+    Workers are started with ``python -c`` rather than multiprocessing's spawn, so scripts without an
+    ``if __name__ == "__main__"`` guard and notebooks work too.
 
     Workers never outlive their driver: each leads its own process group (killed as a whole on timeout, recycling or
     exit) and ends when the driver ends, even by SIGKILL. The run folder (``<tmp>/videonas-trials-<driver pid>-*``)
