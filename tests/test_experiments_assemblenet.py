@@ -132,7 +132,8 @@ def test_report_writes_the_figures_and_results_the_index_reads(tmp_path):
     assert all((tmp_path / name).is_file() for name in data["figures"])
     assert data["title"] == assemblenet_search.TITLE and data["conclusion"] == written.conclusion
     assert set(data["extra"]) == {"summary", "pruned_edge_ranks", "evolved", "baseline", "learning_rates",
-                                  "steps_allowed", "store"}
+                                  "steps_allowed", "still_improving", "store"}
+    assert data["extra"]["still_improving"] == {}  # these trainings had no patience: only their budget stopped them
     assert data["extra"]["baseline"]["unmatched"] == {}
     assert data["extra"]["baseline"]["per_seed"]["1"] == {"width_multiplier": 0.1, "flops": 1_050_000,
                                                           "target_flops": 1_000_018.0}

@@ -222,6 +222,9 @@ def _experiment(seeds=(0, 1)):
     fixed = {seed: ensemble_runs.score_members(seed, members, LABELS) for seed in seeds}
     runs = {key: {seed: TrialResult(fitness=0.5, metrics={"steps": 40, "test": {"accuracy": 0.4 + seed / 10}})
                   for seed in seeds} for key in ("width", "flops")}
+    capped = {"steps": 40, "max_steps": 40, "epochs_trained": 4, "patience": 2}
+    runs["flops"] = {seed: TrialResult(fitness=0.5, metrics={**capped, "best_epoch": 4 - seed,  # seed 0 still improved
+                                                             "test": {"accuracy": 0.4 + seed / 10}}) for seed in seeds}
     matches = {0: protocol.FlopsMatch(0.1, 145, 150.0), 1: protocol.FlopsMatch(0.11, 160, 150.0)}
     fixed_runs = ensemble_runs.FixedRuns({"b": runs["width"], "a": runs["width"]}, runs,
                                          {name: protocol.LearningRateChoice(0.003, {0.003: 0.5, 0.01: 0.4}, 0)
@@ -248,6 +251,10 @@ def test_report_writes_both_flop_counts_per_seed_and_the_protocol(tmp_path):
     assert ("seed 0: ensemble 0.00 vs x0.1 0.00 MFLOPs (-3.3%); "
             "seed 1: ensemble 0.00 vs x0.11 0.00 MFLOPs (+6.7%)") in text
     assert "width: 40, flops: 40" in text and "chosen on validation" in text
+    assert "still improving when the epoch cap stopped them" in text.lower()
+    assert f"{ensembles.BASELINE} at the ensemble's FLOPs 1 of 2." in text
+    assert data["extra"]["still_improving"] == {f"{ensembles.BASELINE} at the ensemble's FLOPs": {
+        "still_improving": 1, "trainings": 2}}
 
 
 def test_training_seeds_budget_and_rates_are_checked_fields():

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from videonas import search
-from videonas.experiments import protocol, retrain
+from videonas.experiments import comparison, protocol, retrain
 from videonas.search import trainings
 from videonas.search.store import TrialResult
 
@@ -105,6 +105,32 @@ def test_check_steps_refuses_a_baseline_that_could_not_train_as_long():
                                                                    stopped_by_time=True)}}, reference="found")
     with pytest.raises(ValueError, match="reference 'missing'"):
         protocol.check_steps({"found": found}, reference="missing")
+
+
+def test_still_improving_counts_the_trainings_the_epoch_cap_stopped_while_they_improved():
+    def run(epochs, best, *, max_epochs=6, patience=2):
+        return TrialResult(fitness=0.5, metrics={"steps": 10 * epochs, "max_steps": 10 * max_epochs,
+                                                 "epochs_trained": epochs, "best_epoch": best, "patience": patience})
+
+    results = {0: run(6, 6), 1: run(6, 4), 2: run(4, 2), 3: run(6, 6), 4: TrialResult.failed("boom"),
+               5: TrialResult(fitness=0.5, metrics={"steps": 60})}  # no patience: only the budget could stop it
+    assert protocol.still_improving(results) == (2, 4)
+    assert protocol.still_improving({0: run(6, 5), 1: run(5, 5)}) == (0, 2)  # stopped by patience at its best
+
+
+def test_the_comparison_says_how_binding_the_epoch_cap_was():
+    def run(best):
+        return TrialResult(fitness=0.5, metrics={"steps": 60, "max_steps": 60, "epochs_trained": 6,
+                                                 "best_epoch": best, "patience": 2})
+
+    runs = {"found": {0: run(6), 1: run(3)}, "baseline": {0: run(6), 1: run(6)},
+            "no patience": {0: TrialResult(fitness=0.5, metrics={"steps": 60})}}
+    assert comparison.still_improving(runs) == {"found": {"still_improving": 1, "trainings": 2},
+                                                "baseline": {"still_improving": 2, "trainings": 2}}
+    text = comparison.still_improving_text(runs)
+    assert text.startswith("Still improving when the epoch cap stopped them") and text.endswith(
+        "found 1 of 2, baseline 2 of 2.")
+    assert comparison.still_improving_text({"no patience": runs["no patience"]}) == ""
 
 
 def dense(width):

@@ -285,6 +285,22 @@ def test_hand_made_verdicts_table_and_notes_at_each_input():
     assert extra["inputs"][1]["ceiling"]["motion"] == 1.0
 
 
+def test_hand_made_notes_and_keeps_the_trainings_the_epoch_cap_stopped_while_improving():
+    compared = _compared()
+    capped = {"steps": 60, "max_steps": 60, "epochs_trained": 6, "best_epoch": 6, "patience": 2}
+    for seed in range(3):  # 3 of the baseline's 10 trainings at the common input peaked at their last epoch
+        compared.runs.results[("R x0.25", hand_made.COMMON_INPUT, seed)] = TrialResult(
+            fitness=0.5, metrics={"test": {"accuracy": 0.4}, **capped})
+    for seed in range(3, 10):
+        compared.runs.results[("R x0.25", hand_made.COMMON_INPUT, seed)] = TrialResult(
+            fitness=0.5, metrics={"test": {"accuracy": 0.4}, **capped, "best_epoch": 4})
+    notes = " ".join(compared.conclusion_notes())
+    assert "At the common input (8x64px): still improving when the epoch cap stopped them" in notes
+    assert "R x0.25 3 of 10." in notes and "At the found TVN's input (1x32px): still" not in notes  # no patience there
+    assert compared.extra()["still_improving"] == {
+        hand_made.FOUND_INPUT: {}, hand_made.COMMON_INPUT: {"R x0.25": {"still_improving": 3, "trainings": 10}}}
+
+
 def test_a_latency_ratio_needs_both_timings_and_uses_every_repeat():
     assert hand_made.speed_ratio({"latency_ms": 10.0}, {"latency_ms": None}) is None
     assert hand_made.speed_ratio({"latency_ms": 10.0}, {"latency_ms": 0.5}) == pytest.approx(20.0)

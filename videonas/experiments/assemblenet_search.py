@@ -122,6 +122,11 @@ class Fixed:
     unmatched: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
+def fixed_runs(fixed: Fixed) -> dict[str, dict[int, Any]]:
+    """The compared networks' trainings by name, as the report names them."""
+    return {"evolved": fixed.evolved, "late fusion": fixed.baseline}
+
+
 @dataclasses.dataclass
 class AssembleNetSearch:
     """The arms' searches, the evolved net (``(seed, trial)`` of guided's overall best), the fixed networks' runs and
@@ -219,7 +224,8 @@ def report(result: AssembleNetSearch, *, folder: Path) -> experiment.Result:
                                                             for seed, match in result.fixed.matches.items()},
                             "unmatched": result.fixed.unmatched},
                "learning_rates": {name: choice.to_dict() for name, choice in result.fixed.choices.items()},
-               "steps_allowed": result.fixed.steps, "store": str(folder / STORE)},
+               "steps_allowed": result.fixed.steps,
+               "still_improving": comparison.still_improving(fixed_runs(result.fixed)), "store": str(folder / STORE)},
         outputs={"store": folder / STORE}, dataset=result.runs.dataset(), details=result)
 
 
@@ -289,6 +295,7 @@ def notes(result: AssembleNetSearch) -> list[str]:
             f"allowed at least as many steps as the evolved net trained ({comparison.steps_text(fixed.steps)}).",
             *([f"Not compared at equal FLOPs (no width within 10%): {comparison.unmatched_text(fixed.unmatched)}."]
               if fixed.unmatched else []),
+            *filter(None, [comparison.still_improving_text(fixed_runs(fixed))]),
             f"Each seed's best was an unmutated starting graph (both arms share them) in "
             f"{answers.seeds_text(start[GUIDED], total)} for guided and "
             f"{answers.seeds_text(start[UNGUIDED], total)} for unguided mutation.",

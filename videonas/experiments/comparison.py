@@ -73,6 +73,24 @@ def steps_text(steps: Mapping[str, int]) -> str:
     return ", ".join(f"{label}: {count}" for label, count in steps.items())
 
 
+def still_improving(runs: Mapping[str, Mapping[int, Any]]) -> dict[str, dict[str, int]]:
+    """``protocol.still_improving`` per network (``{name: {seed: TrialResult}}``) that trained with patience:
+    ``{name: {"still_improving": k, "trainings": n}}``, for ``results.json``."""
+    counts = {name: protocol.still_improving(results) for name, results in runs.items()}
+    return {name: {"still_improving": k, "trainings": n} for name, (k, n) in counts.items() if n}
+
+
+def still_improving_text(runs: Mapping[str, Mapping[int, Any]]) -> str:
+    """A sentence on how binding the epoch cap was: "Still improving when the epoch cap stopped them (best validation
+    at their last epoch): a 3 of 10, b 0 of 10." ("" when no network trained with patience)."""
+    counts = still_improving(runs)
+    if not counts:
+        return ""
+    listed = ", ".join(f"{name} {count['still_improving']} of {count['trainings']}" for name, count in counts.items())
+    return (f"Still improving when the epoch cap stopped them (best validation at their last epoch, so a longer "
+            f"budget could change the comparison): {listed}.")
+
+
 def match_reachable(build: Callable[[float], Any], targets: Mapping[int, float], *, label: str,
                     **search_range: Any) -> tuple[dict[int, protocol.FlopsMatch], dict[int, str]]:
     """``protocol.match_per_seed`` that leaves out the seeds whose target no width can match within 10% (a baseline

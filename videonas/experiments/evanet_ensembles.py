@@ -211,6 +211,12 @@ def matched_baselines(task: Any, *, targets: Mapping[int, float]
     return (width_flops, *comparison.match_reachable(build, targets, label=f"{BASELINE} at the ensemble's FLOPs"))
 
 
+def fixed_networks(fixed: ensemble_runs.FixedRuns) -> dict[str, dict[int, Any]]:
+    """The members' and the baselines' trainings by the names the report gives them."""
+    return {**fixed.members, f"{BASELINE} at the members' width": fixed.baselines["width"],
+            f"{BASELINE} at the ensemble's FLOPs": fixed.baselines["flops"]}
+
+
 def experiment_verdicts(result: EnsembleExperiment) -> list:
     """``verdicts`` over the training seeds (a seed without an ensemble counts as a dropped pair)."""
     fixed = result.fixed
@@ -274,7 +280,7 @@ def report(result: EnsembleExperiment, *, folder: Path) -> experiment.Result:
                                                                     "member_names": [m.name for m in e.members]}
                                       for seed, e in result.fixed.items()},
                "learning_rates": {name: choice.to_dict() for name, choice in fixed.choices.items()},
-               "steps_allowed": fixed.steps,
+               "steps_allowed": fixed.steps, "still_improving": comparison.still_improving(fixed_networks(fixed)),
                "baselines": {"width": {"model": result.width.label, "flops": result.width_flops},
                              "flops": {"model": BASELINE, "per_seed": flops_pairs(result),
                                        "unmatched": fixed.unmatched}}},
@@ -335,6 +341,7 @@ def notes(result: EnsembleExperiment) -> list[str]:
             f"Members and baselines trained with the same budget and {comparison.rates_text(fixed.choices)}; every "
             f"baseline's budget allowed at least as many steps as a member trained "
             f"({comparison.steps_text(fixed.steps)}).",
+            *filter(None, [comparison.still_improving_text(fixed_networks(fixed))]),
             f"R(2+1)D-18 at the members' width is {result.width.label} ({result.width_flops / 1e6:.2f} MFLOPs); at the "
             f"ensemble's FLOPs, matched per seed within 10%: "
             f"{comparison.matches_text(fixed.matches, target='ensemble') or 'no seed'}.",

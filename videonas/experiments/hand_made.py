@@ -150,6 +150,14 @@ class HandMade:
                 return row
         raise ValueError(f"no cost row for {label!r} at {name!r}")
 
+    def networks(self, where: Input) -> dict[str, dict[int, Any]]:
+        """The trainings at ``where`` by network: ``{label: {seed: TrialResult}}``."""
+        trained: dict[str, dict[int, Any]] = {}
+        for (label, name, seed), result in self.runs.results.items():
+            if name == where.name:
+                trained.setdefault(label, {})[seed] = result
+        return trained
+
     def trained(self, label: str, where: Input) -> bool:
         return any(key[:2] == (label, where.name) for key in self.runs.results)
 
@@ -237,6 +245,10 @@ class HandMade:
             why = "one frame shows no motion" if where.num_frames == 1 else "an upper bound"
             notes.append(f"At the {where.prose} no network can beat {bound['overall']:.3f} test top-1 "
                          f"({', '.join(kinds)}: {why}, from how the embedded data is generated).")
+        for where in self.inputs:
+            text = comparison.still_improving_text(self.networks(where))
+            if text:
+                notes.append(f"At the {where.prose}: {text[0].lower()}{text[1:]}")
         common = [where for where in self.inputs if where.name == COMMON_INPUT]
         if common:
             over = [f"{row['variant']} ({row['params']:,})" for row in self.latency
@@ -251,11 +263,14 @@ class HandMade:
     def extra(self) -> dict[str, Any]:
         """What ``results.json`` keeps: every cost row (with each timing), the retrained networks at the found TVN's
         input (``retrained``, as the bench reads it) and at every input, each input with its ceiling, the learning
-        rates chosen and the steps each baseline's budget allowed."""
+        rates chosen, the steps each baseline's budget allowed and how many trainings the epoch cap stopped while they
+        still improved."""
         table = self.runs.table()
         return {"latency": self.latency, "retrained": [row for row in table if row["task"] == self.inputs[0].name],
                 "retrained_by_input": table, "inputs": [where.to_dict() for where in self.inputs],
-                "learning_rates": self.learning_rates, "steps_allowed": self.steps_allowed}
+                "learning_rates": self.learning_rates, "steps_allowed": self.steps_allowed,
+                "still_improving": {where.name: comparison.still_improving(self.networks(where))
+                                    for where in self.inputs}}
 
     def figure(self, *, runtime: str) -> Any:
         """Test accuracy against latency at each input, with the input's ceiling: one panel per input."""

@@ -7,6 +7,8 @@ members, scaled variants): each side trained so that it could have won.
   rate of a small grid with one selection seed, on the executor, and keeps the best validation score (ties: the
   smaller rate); ``train_at`` then trains it at that rate over the experiment's seeds.
 - **A baseline never trains fewer steps than its rival**: ``check_steps`` (the rule is in its docstring).
+- **Where the epoch cap, not validation, ended a training**: ``still_improving`` counts the trainings whose best
+  validation epoch was their last one of the whole budget, so a report can say how binding its budget was.
 - **FLOPs-matched within 10% by construction**: ``match_flops`` (one target), ``match_per_seed`` (a target per seed,
   e.g. each seed's ensemble) and ``check_flops`` (any pair, e.g. two scaled variants) raise ``ValueError`` naming
   both counts when the closest match is further off; ``train_matched`` trains each seed's baseline at its own width.
@@ -171,6 +173,19 @@ def check_steps(compared: Mapping[str, Mapping[int, Any]], *, reference: str) ->
                                  f"trained in seed {ref_seed})")
         allowed[label] = min(allowed_steps(result) for result in results.values())
     return allowed
+
+
+def still_improving(results: Mapping[int, Any]) -> tuple[int, int]:
+    """``(k, n)``: of the ``n`` finished trainings in ``results`` (``{seed: TrialResult}``) that patience could have
+    stopped, the ``k`` that trained every step their budget allowed with their best validation score at the last
+    epoch: the cap on epochs ended them while they still improved. Trainings without patience are not counted
+    (nothing but the budget could stop them)."""
+    counted = [result.metrics for result in results.values()
+               if getattr(result, "status", "done") == "done" and (result.metrics or {}).get("patience") is not None
+               and "best_epoch" in result.metrics and "max_steps" in result.metrics]
+    capped = [metrics for metrics in counted if int(metrics["steps"]) >= int(metrics["max_steps"])
+              and int(metrics["best_epoch"]) >= int(metrics["epochs_trained"])]
+    return len(capped), len(counted)
 
 
 @dataclasses.dataclass(frozen=True)
