@@ -202,6 +202,16 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert "Stopped by max_proposals before the budget of 36 epochs: random + rungs" in saved["conclusion"]
 
 
+def test_the_tables_validation_is_a_headline_row_beside_the_verdicts():
+    assert strategies.validation_rows(None, synthetic=True) == []  # a synthetic table is never validated
+    assert strategies.validation_rows(None, synthetic=False)[0]["value"] == "not validated yet"
+    validated = {"trained": 20, "drawn": 20, "seed": 7, "tau": {"tau": 0.61, "interval": [0.4, 0.78]},
+                 "ceiling": {"tau": 0.7, "interval": [0.5, 0.85]}}
+    (row,) = strategies.validation_rows(validated, synthetic=False)
+    assert row["label"].startswith("Table validation: Kendall tau")
+    assert row["value"] == "0.61 (0.40 to 0.78), 20 genomes; the table's replicates 0.70"
+
+
 def _frames_records(picks: dict, tests: dict) -> list[dict]:
     return [{"arm": label, "seed": seed, "winner": {"num_frames": frames, "test": tests[label][seed], "latency_ms": 1.0}}
             for label, by_seed in picks.items() for seed, frames in by_seed.items()]

@@ -99,3 +99,21 @@ def test_validation_draws_distinct_networks_and_ranks_a_fresh_training(tmp_path)
     assert validate.summary(rows, reversed_fresh, seed=7, store="s.sqlite")["tau"]["tau"] == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="genomes"):
         validate.draw(table, genomes=2, seed=7)
+
+
+def test_a_validation_is_read_back_beside_its_table_and_told_in_one_sentence(tmp_path):
+    table = synthetic_table(TINY)
+    path = write_table(table, tmp_path / "table.json.gz")
+    assert validate.read(path, table) is None and validate.describe(None).startswith("Not validated yet")
+    rows = validate.draw(table, genomes=4, seed=7)
+    fresh = {row.key: tables.Replicate(seed=7, status="done", val=(0.0, 0.0, sum(r.val[-1] for r in row.done())))
+             for row in rows}
+    written = validate.summary(rows, fresh, seed=7, store="s.sqlite")
+    validate.validation_path(path).write_text(json.dumps(written))
+    assert validate.read(path, table) == json.loads(json.dumps(written))
+    text = validate.describe(validate.read(path, table))
+    assert text.startswith("4 of 4 genomes drawn from the table trained afresh (seed 7): Kendall tau 1.00")
+    assert "the table's own two replicates agree at tau" in text
+    other = synthetic_table({**TINY, "image_sizes": [40]})  # another menu: the validated genomes are not in it
+    with pytest.raises(ValueError, match="validated genomes are not in the table"):
+        validate.read(path, other)

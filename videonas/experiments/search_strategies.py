@@ -23,6 +23,7 @@ from videonas.checks import check_float, check_int, check_keys, check_choice, qu
 from videonas.experiments import answers, claims, experiment, fields, landscape, prose, summaries, table_frames
 from videonas.experiments import table_searches as searches
 from videonas.table import is_synthetic, load_table, synthetic_table, write_table
+from videonas.table import validate as table_validation
 
 NAME = "search_strategies"
 STRATEGIES = ("random", "mutate-best", "regularized")  # the arms' strategies; each also runs with rungs
@@ -229,6 +230,21 @@ def reach_rows(arms: list[dict[str, Any]], target: float) -> list[dict[str, Any]
     return rows
 
 
+def validation_rows(validation: Mapping[str, Any] | None, *, synthetic: bool) -> list[dict[str, Any]]:
+    """The headline row of the table's validation (Kendall tau of a fresh training against the table), beside the
+    verdicts; none for a synthetic table."""
+    if synthetic:
+        return []
+    tau = (validation or {}).get("tau")
+    value = "not validated yet" if tau is None else (
+        f"{tau['tau']:.2f} ({tau['interval'][0]:.2f} to {tau['interval'][1]:.2f}), {validation['trained']} genomes")
+    ceiling = (validation or {}).get("ceiling")
+    if ceiling:
+        value += f"; the table's replicates {ceiling['tau']:.2f}"
+    return [{"label": "Table validation: Kendall tau of a fresh training against the table", "value": value,
+             "paper": ""}]
+
+
 def latency_rows(records: list[dict[str, Any]], oracles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per latency limit R: the winners' mean frame count with its 95% interval, their frame counts, and the
     oracle under R (the best genome by validation that R admits)."""
@@ -296,6 +312,8 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     frames = table_frames.frames_verdicts(records, free=FRAMES_ARM, most_frames=max(table.menu["frame_counts"]))
     verdicts += [dataclasses.replace(v, question=f"SYNTHETIC table, not a measurement: {v.question}")
                  for v in frames] if synthetic else frames
+    validation = None if synthetic else table_validation.read(path, table)
+    validation = None if synthetic else table_validation.read(path, table)
     best = landscape.oracle(table)
     motion = landscape.motion_learners(table, above_chance=config.motion_above_chance)
     pairs = landscape.parent_child(table)
@@ -308,6 +326,7 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         "landscape.png": plot_landscape(landscape.scores(table), motion["mask"], oracle=best, pairs=pairs,
                                         limits=latency, title=f"{label}: the landscape", motion_rule=rule)}
     notes = [f"Table: {label} ({path.name}, {len(table)} genomes).",
+             "" if synthetic else f"Validation of the table: {table_validation.describe(validation)}",
              "SYNTHETIC: these verdicts are about a formula and test only the pipeline; they answer nothing about "
              "networks." if synthetic else "",
              f"Budget: {config.max_epochs} training epochs per search, {config.num_seeds} seeds per arm; the winner "
@@ -330,6 +349,7 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
              "arms": arms, "curves": {"epochs": grid.tolist(), **{label: {k: v.tolist() for k, v in band.items()}
                                                                    for label, band in bands.items()}},
              "target": float(target), "oracle": best, "noise_floor": noise,
+             "validation": None if validation is None else {k: v for k, v in validation.items() if k != "genomes"},
              "motion": {k: v for k, v in motion.items() if k != "mask"},
              "parent_child": {k: v for k, v in pairs.items() if k not in ("parents", "children")},
              "latency_sweep": latency, "frames": table_frames.frames_rows(records, free=FRAMES_ARM),
@@ -340,7 +360,8 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     result = experiment.finish(
         folder, title=title, question="At the same training budget, do the TVN schedule and regularized evolution "
         "find better TVNs than random search, and do rungs help?",
-        headline=answers.verdict_rows(verdicts) + reach_rows(arms, float(target)),
+        headline=[*answers.verdict_rows(verdicts), *reach_rows(arms, float(target)),
+                  *validation_rows(validation, synthetic=synthetic)],
         conclusion=prose.conclusion(verdicts, notes=notes),
         verdicts=verdicts, figures=figures, extra=extra, details=Details(records, arms, latency),
         deterministic="Deterministic: every search, and so every number here, for a given table and configuration "

@@ -107,4 +107,41 @@ def summary(rows: list[TableRow], fresh: Mapping[str, Any], *, seed: int, store:
     return result
 
 
-__all__ = ["draw", "search_config", "summary", "validate", "validation_path"]
+def read(table_path: str | os.PathLike, table: Table | None = None) -> dict[str, Any] | None:
+    """The validation written beside ``table_path`` (``None``: none was run). With ``table``, a validation of genomes
+    the table does not hold (a table rebuilt on another menu since) is a ``ValueError``, not a tau about another
+    table."""
+    path = validation_path(table_path)
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    if table is not None:
+        keys = {row.key for row in table.rows}
+        missing = [entry["key"] for entry in result.get("genomes", []) if entry.get("key") not in keys]
+        if missing:
+            raise ValueError(f"{path}: {len(missing)} validated genomes are not in the table {table_path} (first "
+                             f"{missing[0]!r}); validate this table again with 'python -m videonas table validate'")
+    return result
+
+
+def describe(result: Mapping[str, Any] | None) -> str:
+    """The validation in one sentence for a report: tau with its interval, and the table's own replicate tau (the
+    most a fresh training could reach)."""
+    if result is None:
+        return ("Not validated yet: 'python -m videonas table validate' trains genomes drawn from the table afresh "
+                "and ranks them against it.")
+    drawn = (f"{result['trained']} of {result['drawn']} genomes drawn from the table trained afresh "
+             f"(seed {result['seed']})")
+    if "tau" not in result:
+        return f"{drawn}: too few for a Kendall tau."
+    tau = result["tau"]
+    text = (f"{drawn}: Kendall tau {tau['tau']:.2f} (95% bootstrap interval {tau['interval'][0]:.2f} to "
+            f"{tau['interval'][1]:.2f}) between their top-rung validation top-1 and the table's replicate mean")
+    ceiling = result.get("ceiling")
+    if ceiling:
+        text += (f"; the table's own two replicates agree at tau {ceiling['tau']:.2f} ({ceiling['interval'][0]:.2f} "
+                 f"to {ceiling['interval'][1]:.2f}) on the same genomes, the most a fresh training could reach")
+    return text + "."
+
+
+__all__ = ["describe", "draw", "read", "search_config", "summary", "validate", "validation_path"]
