@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import numpy
 import pytest
 
 from videonas import families
-from videonas.genome import decode, published
+from videonas.genome import decode, published, tvn
 from videonas.checks import check_choice, check_float, check_int, check_keys, check_type, quote
 from videonas.genome.base import MAX_GENOME_VALUES
 from videonas.genome.tvn import TVNGenome
@@ -80,3 +82,12 @@ def test_short_values_are_quoted_exactly_as_repr():
     with pytest.raises(ValueError, match=r"width must be in \[1, 8\], got 9$"):
         check_int("width", 9, 1, 8)
     assert len(quote("x" * 10**7)) < 200
+
+
+def test_equal_json_decodes_to_one_frozen_genome_whose_key_is_kept():
+    genome = tvn.TVNSpace().sample(numpy.random.default_rng(0))
+    text = genome.to_json()
+    again = TVNGenome.from_json(text)
+    assert again == genome and TVNGenome.from_json(text) is again and again.key == genome.key
+    assert "_canonical_json" not in {field.name for field in dataclasses.fields(again)}  # a cache, not a field
+    assert dataclasses.replace(again, num_frames=again.num_frames + 1).key != again.key  # a new genome, a new key

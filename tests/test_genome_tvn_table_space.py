@@ -125,3 +125,12 @@ def test_enumerate_with_indices_proposes_those_genomes_in_that_order():
     for bad, match in (([8], r"indices\[0\]"), ([1, 1], "repeat"), ([], "non-empty")):
         with pytest.raises(ValueError, match=match):
             make_strategy("enumerate", space, seed=0, indices=bad)
+
+
+def test_spaces_of_one_menu_share_one_enumeration_and_neighbours_are_its_genomes():
+    menu = {"frame_counts": [1, 4], "image_sizes": [32], "widths": [8]}
+    first, second = tvn.TVNSpace(table=menu), tvn.TVNSpace(table=menu)
+    assert len(first) == len(second) and first.genome_at(3) is second.genome_at(3)  # enumerated once per menu
+    assert tvn.TVNSpace(table={**menu, "widths": [16]}).genome_at(3) != first.genome_at(3)
+    for neighbour in first.neighbours(first.genome_at(3)):
+        assert neighbour is first.genome_at(first.index_of(neighbour))  # looked up, not rebuilt

@@ -7,6 +7,7 @@ Keras means the search loop, the trial store and the reports can handle architec
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import json
 from typing import Any, ClassVar, Mapping
@@ -47,12 +48,19 @@ class Genome(abc.ABC):
         """Raise ``ValueError`` naming the field and the value when the genome is outside its space."""
 
     def to_json(self) -> str:
-        """Canonical JSON: sorted keys, no whitespace, so equal genomes give equal text."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON: sorted keys, no whitespace, so equal genomes give equal text. Kept on the (frozen) genome
+        after the first call: a simulated search on a table asks for keys thousands of times per second."""
+        cached = self.__dict__.get("_canonical_json")
+        if cached is None:
+            cached = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+            object.__setattr__(self, "_canonical_json", cached)
+        return cached
 
     @classmethod
     def from_json(cls, text: str) -> "Genome":
-        return cls.from_dict(load_genome_json(text, f"{getattr(cls, 'FAMILY', 'genome')} genome"))
+        """The genome of canonical or any JSON text; equal texts give the same (frozen) genome object, decoded once:
+        a search decodes every stored trial's genome each round."""
+        return _decoded(cls, text)
 
     @property
     def key(self) -> str:
@@ -88,6 +96,11 @@ class SearchSpace(abc.ABC):
 
 
 # --- bounded decoding --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8192)
+def _decoded(genome_type: type, text: str) -> Genome:
+    return genome_type.from_dict(load_genome_json(text, f"{getattr(genome_type, 'FAMILY', 'genome')} genome"))
 
 
 def load_genome_json(text: str | bytes, field: str = "genome") -> Any:

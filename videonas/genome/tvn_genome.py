@@ -12,6 +12,7 @@ check, the builder (``videonas.models.tvn``), its cost estimate and the plots al
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -290,6 +291,7 @@ class TVNBlockPlan:
         return self.repeats[-1].out_channels
 
 
+@functools.lru_cache(maxsize=8192)  # genomes are frozen; a search asks again for every earlier trial each round
 def network_key(genome: TVNGenome) -> str:
     """Equal for genomes that build the same network on the same clips: the input, every repeat's plan (kernels
     clipped to the map, a kernel that is no layer as ``None``), and the block fields the builder reads, each only

@@ -47,6 +47,8 @@ BLOCK_TYPES: dict[str, dict[str, Any]] = {
     "gated": {"spatial_type": "std", "temporal_kernel": 3, "squeeze": 0.25, "context_gate": True},
 }
 NO_BLOCK = "none"  # an optional block position left empty
+# Enumerations by menu: (genomes, choice rows, index by genome key, index by choice values); the genomes are frozen.
+_ENUMERATIONS: dict[str, tuple[list[TVNGenome], list[dict[str, Any]], dict[str, int], dict[tuple[Any, ...], int]]] = {}
 DEFAULTS: dict[str, Any] = {
     "frame_counts": [1, 2, 4, 8],
     "frame_stride": 2,
@@ -99,24 +101,28 @@ class TableMenu:
         self._genomes: list[TVNGenome] | None = None
         self._index: dict[str, int] = {}
         self._choice_rows: list[dict[str, Any]] = []
+        self._row_index: dict[tuple[Any, ...], int] = {}  # a row's choice values (in ``choices`` order): its index
 
     # --- enumeration ------------------------------------------------------------------------------------------
 
     def _enumerate(self) -> None:
         if self._genomes is not None:
             return
-        names = list(self.choices)
-        genomes, rows = [], []
-        # itertools.product varies the last name fastest; reversed names make the first choice (frames) fastest,
-        # so a partial table already covers every frame count.
-        for values in itertools.product(*(self.choices[name] for name in reversed(names))):
-            row = dict(zip(reversed(names), values))
-            if not _blocks_contiguous(row, self.menu["max_blocks"]):
-                continue
-            genomes.append(self.genome_from_choices(row))
-            rows.append({name: row[name] for name in names})
-        self._genomes, self._choice_rows = genomes, rows
-        self._index = {genome.key: index for index, genome in enumerate(genomes)}
+        menu_key = repr(sorted((name, _plain(value)) for name, value in self.menu.items()))
+        if menu_key not in _ENUMERATIONS:  # shared by every space of this menu: hundreds of searches build one each
+            names = list(self.choices)
+            genomes, rows = [], []
+            # itertools.product varies the last name fastest; reversed names make the first choice (frames)
+            # fastest, so a partial table already covers every frame count.
+            for values in itertools.product(*(self.choices[name] for name in reversed(names))):
+                row = dict(zip(reversed(names), values))
+                if not _blocks_contiguous(row, self.menu["max_blocks"]):
+                    continue
+                genomes.append(self.genome_from_choices(row))
+                rows.append({name: row[name] for name in names})
+            _ENUMERATIONS[menu_key] = (genomes, rows, {genome.key: index for index, genome in enumerate(genomes)},
+                                       {tuple(row.values()): index for index, row in enumerate(rows)})
+        self._genomes, self._choice_rows, self._index, self._row_index = _ENUMERATIONS[menu_key]
 
     def __len__(self) -> int:
         self._enumerate()
@@ -175,7 +181,7 @@ class TableMenu:
                     continue
                 changed = {**row, name: value}
                 if _blocks_contiguous(changed, self.menu["max_blocks"]):
-                    found.append(self.genome_from_choices(changed))
+                    found.append(self._genomes[self._row_index[tuple(changed.values())]])
         return found
 
     def mutate(self, genome: Genome, rng: numpy.random.Generator, *, num_changes: int = 1,
