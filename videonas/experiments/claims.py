@@ -155,7 +155,8 @@ QUESTIONS = {question.key: question for question in (
               basis="our minimum effect of interest: 1.5x the frames (the table's frame counts double per step)"),
     # Non-superiority, as tvn_frames_forced16: forcing may not add more than 5 points over the free search.
     _question("table_forced_frames", "TVN",
-              "On the tabulated benchmark, does forcing the TVN search to the most frames buy accuracy?",
+              "On the tabulated benchmark, is forcing the TVN search to the most frames hardly more accurate than "
+              "the free search?",
               "TVN-16 frames is slower and hardly more accurate than the free search (MiT): at most 5 points better",
               ("free search", "search forced to the most frames"), kind="greater", margin=-5.0,
               basis="our reading of 'hardly more accurate': at most 5 points"),

@@ -1,5 +1,5 @@
 """The frames questions on the tabulated benchmark: does a search pick more frames on motion classes than on scene
-classes, and does forcing it to the most frames buy accuracy?
+classes, and is forcing it to the most frames hardly more accurate than the free search?
 
 The TVN paper's frames claim is about what the *search* picks: on scene-heavy data (Moments in Time) few frames, on
 motion-heavy data (Charades) many. A fixed network trained with more frames does better on motion classes by how the

@@ -185,7 +185,7 @@ def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: 
         else:
             search_strategy.tell(round_trials)
     bar = _ProgressBar(name, store, config.num_trials, enabled=progress)
-    networks: dict[tuple[int, str], str] = {}  # (trial index, genome key) -> network key, computed once per trial
+    seen = _Seen()
     try:
         while True:
             count = store.count(name)
@@ -201,7 +201,7 @@ def _run_rounds(store: TrialStore, config: "config_module.SearchConfig", space: 
             else:
                 round_trials = _store_proposals(store, name, search_strategy, count, config.num_trials - count,
                                                 config.seed)
-            _evaluate_round(store, config, space, round_trials, runner, bar, networks)
+            _evaluate_round(store, config, space, round_trials, runner, bar, seen)
             search_strategy.tell(store.trials(name, start=round_trials[0].index, stop=round_trials[-1].index + 1))
             if config.rungs:  # what nothing can promote (the round is over) or inherit from (no parent) goes
                 population = getattr(search_strategy, "population", ()) if config.rungs.inherit else ()
@@ -233,7 +233,7 @@ def _check_same_proposals(strategy, stored: list[Trial]) -> None:
 
 def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", space: SearchSpace,
                     round_trials: list[Trial], runner: Executor, bar: "_ProgressBar",
-                    networks: dict[tuple[int, str], str]) -> None:
+                    seen: "_Seen") -> None:
     """Evaluate the unfinished trials of one round (at the first rung, with rungs), then promote the best through
     the higher rungs; each result is committed as soon as it arrives."""
     name = config.name
@@ -242,17 +242,17 @@ def _evaluate_round(store: TrialStore, config: "config_module.SearchConfig", spa
     reuse_duplicates = config.reuse_duplicates and not (config.rungs and config.rungs.inherit)
     family = families.get(space.family)
 
-    def network(trial: Trial) -> str:  # every earlier trial is looked up each round: decode each genome once
+    def network(trial: Trial) -> str:  # decode each trial's genome once per search
         key = (trial.index, trial.genome_key)
-        if key not in networks:
-            networks[key] = family.network(_stored_genome(space, trial))
-        return networks[key]
+        if key not in seen.networks:
+            seen.networks[key] = family.network(_stored_genome(space, trial))
+        return seen.networks[key]
 
-    earlier: dict[str, Trial] = {}
+    earlier = seen.earlier  # the first reusable trial of each network before this round, grown round by round
     if reuse_duplicates:
-        for trial in store.trials(name, status=REUSABLE):
-            if trial.index < round_trials[0].index:
-                earlier.setdefault(network(trial), trial)
+        for trial in store.trials(name, status=REUSABLE, start=seen.scanned, stop=round_trials[0].index):
+            earlier.setdefault(network(trial), trial)
+        seen.scanned = max(seen.scanned, round_trials[0].index)
     groups: dict[str, list[Trial]] = {}
     for trial in round_trials:
         if trial.status in FINISHED:
@@ -364,6 +364,17 @@ def _finish(store: TrialStore, trials: list[Trial], result: TrialResult, bar: "_
             log.warning("trial %d failed: %s", trial.index, (result.error or "").splitlines()[0][:300])
         bar.update(result, counted=counted, epochs=0 if reused_from is not None or epochs is None else
                    epochs - (trial.epochs or 0))
+
+
+@dataclasses.dataclass
+class _Seen:
+    """What one run of a search has read of its earlier rounds, so that a round does not read them all again:
+    ``networks`` by ``(trial index, genome key)``, and ``earlier``, the first reusable trial of each network among
+    the trials before index ``scanned`` (their rounds are finished, so they no longer change)."""
+
+    networks: dict[tuple[int, str], str] = dataclasses.field(default_factory=dict)
+    earlier: dict[str, Trial] = dataclasses.field(default_factory=dict)
+    scanned: int = 0
 
 
 class _ProgressBar:
