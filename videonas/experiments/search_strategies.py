@@ -313,7 +313,6 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
     verdicts += [dataclasses.replace(v, question=f"SYNTHETIC table, not a measurement: {v.question}")
                  for v in frames] if synthetic else frames
     validation = None if synthetic else table_validation.read(path, table)
-    validation = None if synthetic else table_validation.read(path, table)
     best = landscape.oracle(table)
     motion = landscape.motion_learners(table, above_chance=config.motion_above_chance)
     pairs = landscape.parent_child(table)
