@@ -213,7 +213,9 @@ def test_the_tables_validation_is_a_headline_row_beside_the_verdicts():
 
 
 def _frames_records(picks: dict, tests: dict) -> list[dict]:
-    return [{"arm": label, "seed": seed, "winner": {"num_frames": frames, "test": tests[label][seed], "latency_ms": 1.0}}
+    # a winner's table index: 100 + its frame count, so a test can name which genomes learn motion
+    return [{"arm": label, "seed": seed, "winner": {"num_frames": frames, "test": tests[label][seed], "latency_ms": 1.0,
+                                                    "table_index": 100 + frames}}
             for label, by_seed in picks.items() for seed, frames in by_seed.items()]
 
 
@@ -233,3 +235,19 @@ def test_frames_questions_compare_the_winners_frames_by_kind_and_the_forced_sear
     assert same.verdict != "supported"
     rows = table_frames.frames_rows(_frames_records(picks, tests), free="mutate-best")
     assert rows[2]["4 frames"] == 12 and rows[3]["mean test"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_the_forced_search_is_judged_only_when_its_winners_learn_motion():
+    seeds = range(12)
+    picks = {table_frames.SCENE: {s: 1 for s in seeds}, table_frames.MOTION: {s: 8 for s in seeds},
+             "mutate-best": {s: 4 for s in seeds}, table_frames.FORCED: {s: 8 for s in seeds}}
+    tests = {label: {s: 0.5 + 0.01 * (s % 2) for s in seeds} for label in picks}
+    records = _frames_records(picks, tests)
+    _, judged = table_frames.frames_verdicts(records, free="mutate-best", most_frames=8, motion_learners={108})
+    assert judged.verdict == "supported" and judged.p_value is not None
+    _, vacuous = table_frames.frames_verdicts(records, free="mutate-best", most_frames=8, motion_learners={104})
+    assert vacuous.verdict == "inconclusive" and vacuous.p_value is None and vacuous.t_p_value is None
+    assert vacuous.reason.startswith("none of the 12 forced searches' winners learns motion")
+    assert vacuous.values_a == judged.values_a  # the per-seed values stay
+    assert table_frames.motion_share(records, table_frames.FORCED, {108}) == "12 of 12"
+    assert table_frames.motion_share(records, table_frames.SCENE, {108}) == "0 of 12"

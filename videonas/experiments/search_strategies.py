@@ -309,12 +309,14 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
         table, limits))
     noise = landscape.replicate_spread(table)
     verdicts = verdicts_of(records, noise_floor=noise, synthetic=synthetic)
-    frames = table_frames.frames_verdicts(records, free=FRAMES_ARM, most_frames=max(table.menu["frame_counts"]))
+    motion = landscape.motion_learners(table, above_chance=config.motion_above_chance)
+    learners = {row.index for row, learns in zip(table.rows, motion["mask"]) if learns}
+    frames = table_frames.frames_verdicts(records, free=FRAMES_ARM, most_frames=max(table.menu["frame_counts"]),
+                                          motion_learners=learners)
     verdicts += [dataclasses.replace(v, question=f"SYNTHETIC table, not a measurement: {v.question}")
                  for v in frames] if synthetic else frames
     validation = None if synthetic else table_validation.read(path, table)
     best = landscape.oracle(table)
-    motion = landscape.motion_learners(table, above_chance=config.motion_above_chance)
     pairs = landscape.parent_child(table)
     label = table_label(table)
     rule = f"motion-class test top-1 >= {config.motion_above_chance:g} x chance (1/7) = {motion['threshold']:.3f}"
@@ -332,7 +334,10 @@ def run(config: Config, *, output_dir: str | Path | None = None) -> experiment.R
              f"is the validation-best candidate at the top rung, reported by its test top-1.",
              _stall_note(arms, config.max_epochs),
              f"Oracle by validation: test top-1 {best['test']:.3f}; random search's final mean best {target:.3f}.",
-             f"{motion['count']} of {motion['known']} genomes learn motion ({rule}).",
+             f"{motion['count']} of {motion['known']} genomes learn motion ({rule}); so do "
+             f"{table_frames.motion_share(records, table_frames.MOTION, learners)} winners of the searches selecting "
+             f"on the motion classes and {table_frames.motion_share(records, table_frames.FORCED, learners)} of the "
+             f"forced ones.",
              f"Parent-child correlation under the one-choice mutation: Spearman {pairs['spearman']:.2f}.",
              "Frames: the TVN schedule selecting on the scene classes' and on the motion classes' validation top-1 "
              "(per-kind accuracies of networks trained on all classes: the table's stand-in for a scene-only and a "

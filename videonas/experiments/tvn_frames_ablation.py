@@ -5,8 +5,9 @@ One fixed TVN is trained at each frame count over seeds, once per class kind (th
 kind is its own task), and timed. That more frames help the motion classes and not the scene ones is how the embedded
 data set is built, so no verdict rests on it. The paper's own frames claims are about what the *search* picks (few
 frames on scene data, more on motion data; "TVN-16 frames" hardly more accurate): those are answered on the tabulated
-benchmark, where searches can learn motion, by ``search_strategies`` (``videonas.experiments.table_frames``). The real
-free and forced-16 searches this experiment ran before could not: at their budget neither learned the motion classes.
+benchmark by ``search_strategies`` (``videonas.experiments.table_frames``, which judges the forced search only where
+its winners learn motion). The real free and forced-16 searches this experiment ran before learned no motion at their
+budget.
 """
 
 from __future__ import annotations
