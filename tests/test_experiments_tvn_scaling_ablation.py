@@ -37,7 +37,7 @@ def flops(genome):
 
 def test_the_default_profile_parses_and_starts_from_the_found_tvn():
     parsed = scaling.Config.from_dict(_default())
-    assert parsed.base_genome == "found" and parsed.phis == (1.0, 2.0) and parsed.task.max_train_clips == 520
+    assert parsed.base_genome == "found" and parsed.phis == (1.0,) and parsed.task.max_train_clips == 520
     assert len(parsed.seeds) >= 10
     assert parsed.executor.kind == "subprocess" and parsed.budget.epochs == 4
 
@@ -49,7 +49,8 @@ def test_a_misspelled_key_at_each_level_names_its_dotted_path(path):
 
 
 def test_found_is_read_from_tvn_search_beside_the_output_folder(tmp_path):
-    parsed = scaling.Config.from_dict({**_default(), "task": {"dataset": "embedded:smoke"}})
+    parsed = scaling.Config.from_dict({**_default(), "task": {"dataset": "embedded:smoke"},
+                                     "phis": [1.0, 2.0]})
     output_dir = tmp_path / "reports" / "tvn_scaling_ablation"
     with pytest.raises(ValueError, match="run tvn_search first"):
         scaling.plan(parsed, output_dir=output_dir)
